@@ -1,0 +1,105 @@
+/**
+ * The one error type of doozer. Every failure a caller can see carries a stable `code`; tests and
+ * clients branch on the code, never on the message. The HTTP status is mapped in exactly one place
+ * (the app's `onError`), from `status`.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'task_not_found'
+  | 'payload_too_large'
+  | 'unavailable'
+  | 'internal';
+
+export interface DoozerErrorOptions {
+  status?: number;
+  cause?: unknown;
+}
+
+const DEFAULT_STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  task_not_found: 404,
+  payload_too_large: 413,
+  unavailable: 503,
+  internal: 500,
+};
+
+export class DoozerError extends Error {
+  override readonly name: string = 'DoozerError';
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options: DoozerErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? DEFAULT_STATUS[code];
+  }
+
+  /** Below 500 the message is meant for the caller; at 500 and above it stays in the logs. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+export class InvalidRequestError extends DoozerError {
+  override readonly name = 'InvalidRequestError';
+  constructor(message: string, options: DoozerErrorOptions = {}) {
+    super('invalid_request', message, options);
+  }
+}
+
+export class UnauthorizedError extends DoozerError {
+  override readonly name = 'UnauthorizedError';
+  /** RFC 6750 error attribute: `invalid_token` when a token was presented but refused. */
+  readonly bearerError: 'invalid_token' | undefined;
+  constructor(message: string, options: DoozerErrorOptions & { bearerError?: 'invalid_token' } = {}) {
+    super('unauthorized', message, options);
+    this.bearerError = options.bearerError;
+  }
+}
+
+export class TaskNotFoundError extends DoozerError {
+  override readonly name = 'TaskNotFoundError';
+  constructor(id: string) {
+    super('task_not_found', `no task with id ${id}`);
+  }
+}
+
+export class PayloadTooLargeError extends DoozerError {
+  override readonly name = 'PayloadTooLargeError';
+  constructor(limitBytes: number) {
+    super('payload_too_large', `request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+/** A dependency (the queue or the store) could not be reached or answered with a server fault. */
+export class UnavailableError extends DoozerError {
+  override readonly name = 'UnavailableError';
+  constructor(message: string, options: DoozerErrorOptions = {}) {
+    super('unavailable', message, options);
+  }
+}
+
+/**
+ * A task that cannot produce a result from its input: the worker records it as FAILURE with this
+ * code instead of retrying, because a retry would fail the same way.
+ */
+export type TaskErrorCode =
+  | 'invalid_args'
+  | 'unknown_task'
+  | 'result_too_large'
+  | 'enqueue_failed'
+  | 'retries_exhausted';
+
+export class TaskError extends Error {
+  override readonly name = 'TaskError';
+  constructor(
+    readonly code: TaskErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

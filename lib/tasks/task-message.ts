@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/**
+ * The body of a queue message. It carries the task's input so a worker needs no read before it
+ * starts; the store stays the source of truth for state. Validated on receipt: a queue is an inbound
+ * boundary like any other.
+ */
+export const TaskMessageSchema = z.object({
+  taskId: z.string().min(1),
+  name: z.string().min(1),
+  args: z.array(z.string()),
+});
+
+export type TaskMessage = z.infer<typeof TaskMessageSchema>;
+
+export function encodeTaskMessage(message: TaskMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Parses a message body; throws a ZodError or SyntaxError naming the problem. */
+export function decodeTaskMessage(body: string): TaskMessage {
+  return TaskMessageSchema.parse(JSON.parse(body));
+}

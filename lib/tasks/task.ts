@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { toJsonInteger } from './integers.ts';
+
+export const TASK_STATES = ['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE'];
+/** States a worker may (re)start from: STARTED included, so a task whose worker died is picked up again. */
+export const RUNNABLE_STATES: readonly TaskState[] = ['PENDING', 'RETRY', 'STARTED'];
+
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+export interface TaskFailure {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A task as stored. Integers are decimal strings so no precision is lost anywhere on the way. */
+export interface Task {
+  readonly id: string;
+  readonly owner: string;
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly state: TaskState;
+  readonly result?: string;
+  readonly error?: TaskFailure;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Epoch seconds: the unit DynamoDB's TTL reads. */
+  readonly expiresAt: number;
+}
+
+/** What the API returns for a task. */
+export interface TaskView {
+  id: string;
+  name: string;
+  args: (number | string)[];
+  state: TaskState;
+  result?: number | string;
+  error?: TaskFailure;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+}
+
+const TASK_ID = /^task_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function newTaskId(): string {
+  return `task_${randomUUID()}`;
+}
+
+export function isTaskId(value: string): boolean {
+  return TASK_ID.test(value);
+}
+
+export function isExpired(task: Task, nowMs: number): boolean {
+  return task.expiresAt * 1000 <= nowMs;
+}
+
+export function toTaskView(task: Task): TaskView {
+  return {
+    id: task.id,
+    name: task.name,
+    args: task.args.map((arg) => toJsonInteger(BigInt(arg))),
+    state: task.state,
+    ...(task.result !== undefined && { result: toJsonInteger(BigInt(task.result)) }),
+    ...(task.error !== undefined && { error: task.error }),
+    createdAt: task.createdAt,
+    updatedAt: task.updatedAt,
+    expiresAt: new Date(task.expiresAt * 1000).toISOString(),
+  };
+}

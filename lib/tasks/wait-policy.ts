@@ -1,0 +1,72 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
+
+/**
+ * How often the API reads the store while it waits for a result. The first read lands a few
+ * milliseconds after the enqueue (a local add finishes in about that time), then the gap doubles up
+ * to a cap, so a long wait costs a bounded number of reads and a late result is still seen quickly.
+ */
+export interface BackoffSchedule {
+  readonly initialDelayMs: number;
+  readonly multiplier: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffSchedule = { initialDelayMs: 5, multiplier: 2, maxDelayMs: 250 };
+
+/** The longest a request may wait for a result, in seconds (`?wait=` and `Prefer: wait=` are capped here). */
+export const MAX_WAIT_SECONDS = 5;
+
+/**
+ * Times, in ms after the start, at which to read: growing gaps, never past the budget, and a last
+ * read exactly at the budget so no time granted is left unused.
+ */
+export function readOffsets(schedule: BackoffSchedule, budgetMs: number): number[] {
+  const offsets: number[] = [];
+  let delay = schedule.initialDelayMs;
+  let at = 0;
+  while (budgetMs > 0) {
+    at = Math.min(at + delay, budgetMs);
+    offsets.push(at);
+    if (at >= budgetMs) break;
+    delay = Math.min(delay * schedule.multiplier, schedule.maxDelayMs);
+  }
+  return offsets;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface PollOptions {
+  readonly budgetMs: number;
+  readonly schedule?: BackoffSchedule;
+  readonly clock?: Clock;
+  readonly sleep?: (ms: number) => Promise<unknown>;
+}
+
+/**
+ * Reads on the schedule until `done` holds or the budget is spent. Returns the last value read, or
+ * `undefined` when the budget allowed no read. Errors from `read` propagate.
+ */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  { budgetMs, schedule = DEFAULT_BACKOFF, clock = systemClock, sleep = sleepMs }: PollOptions,
+): Promise<T | undefined> {
+  const start = clock.now();
+  let last: T | undefined;
+  let reads = 0;
+  for (const offset of readOffsets(schedule, budgetMs)) {
+    const elapsed = clock.now() - start;
+    // A slow read may have used up the budget already: stop rather than catch up in a burst.
+    if (reads > 0 && elapsed >= budgetMs) break;
+    const gap = offset - elapsed;
+    if (gap > 0) await sleep(gap);
+    last = await read();
+    reads += 1;
+    if (done(last)) return last;
+  }
+  return last;
+}
