@@ -1,0 +1,71 @@
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { UnauthorizedError } from '../errors.ts';
+
+const ALGORITHM = 'HS256';
+
+export interface TokenSettings {
+  /** The HS256 key: at least 32 bytes. */
+  readonly secret: string;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+}
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly tokenType: 'Bearer';
+  readonly expiresIn: number;
+}
+
+/** Makes and checks the API's bearer tokens (JWT, HS256) with jose. */
+export class TokenIssuer {
+  readonly #key: Uint8Array;
+  readonly #settings: TokenSettings;
+
+  constructor(settings: TokenSettings) {
+    this.#key = new TextEncoder().encode(settings.secret);
+    this.#settings = settings;
+  }
+
+  async issue(subject: string): Promise<IssuedToken> {
+    const { issuer, audience, ttlSeconds } = this.#settings;
+    const token = await new SignJWT()
+      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+      .setSubject(subject)
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime(`${ttlSeconds}s`)
+      .sign(this.#key);
+    return { token, tokenType: 'Bearer', expiresIn: ttlSeconds };
+  }
+
+  /**
+   * Returns the token's subject. The algorithm, issuer and audience are pinned, and sub and exp are
+   * required; any failure becomes an UnauthorizedError that keeps jose's error as its cause.
+   */
+  async verify(token: string): Promise<string> {
+    try {
+      const { payload } = await jwtVerify(token, this.#key, {
+        algorithms: [ALGORITHM],
+        issuer: this.#settings.issuer,
+        audience: this.#settings.audience,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      });
+      if (typeof payload.sub !== 'string' || payload.sub === '') {
+        throw new UnauthorizedError('the token has no subject', { bearerError: 'invalid_token' });
+      }
+      return payload.sub;
+    } catch (error) {
+      if (error instanceof UnauthorizedError) throw error;
+      throw new UnauthorizedError(describe(error), { bearerError: 'invalid_token', cause: error });
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `the token's ${error.claim} claim is not accepted`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
+  return 'the token is not valid';
+}

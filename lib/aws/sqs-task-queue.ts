@@ -1,0 +1,28 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { UnavailableError } from '../errors.ts';
+import type { TaskQueue } from '../tasks/ports.ts';
+import { type TaskMessage, encodeTaskMessage } from '../tasks/task-message.ts';
+
+export interface SqsTaskQueueOptions {
+  readonly client: SQSClient;
+  readonly queueUrl: string;
+}
+
+/** The task queue on SQS. Any failure to send becomes UnavailableError. */
+export class SqsTaskQueue implements TaskQueue {
+  readonly #client: SQSClient;
+  readonly #queueUrl: string;
+
+  constructor(options: SqsTaskQueueOptions) {
+    this.#client = options.client;
+    this.#queueUrl = options.queueUrl;
+  }
+
+  async send(message: TaskMessage): Promise<void> {
+    try {
+      await this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: encodeTaskMessage(message) }));
+    } catch (error) {
+      throw new UnavailableError('the task queue could not accept the task', { cause: error });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { TokenIssuer } from './auth/tokens.ts';
+import { UserDirectory } from './auth/users.ts';
+import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts';
+import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
+import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
+import type { ApiConfig, WorkerConfig } from './config.ts';
+import type { AppDependencies } from './http/app.ts';
+import { TaskService } from './tasks/task-service.ts';
+import { TaskWorker } from './tasks/task-worker.ts';
+
+/**
+ * Composition: the one place that builds AWS clients and adapters from configuration. Handlers
+ * call it once at cold start; tests build the same objects by hand with their own clients.
+ */
+export function createLogger(): PowertoolsLogger {
+  return new PowertoolsLogger({ serviceName: 'doozer' });
+}
+
+export function createApiDependencies(config: ApiConfig, logger = createLogger()): AppDependencies {
+  const store = new DynamoDbTaskStore({
+    client: createDynamoDbDocumentClient(config.aws),
+    tableName: config.aws.tableName,
+  });
+  const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
+  return {
+    tasks: new TaskService({ store, queue, taskTtlSeconds: config.taskTtlSeconds, logger }),
+    users: new UserDirectory(config.auth.users),
+    tokens: new TokenIssuer(config.auth),
+    logger,
+  };
+}
+
+export function createTaskWorker(config: WorkerConfig, logger = createLogger()): TaskWorker {
+  const store = new DynamoDbTaskStore({
+    client: createDynamoDbDocumentClient(config.aws),
+    tableName: config.aws.tableName,
+  });
+  return new TaskWorker({ store, logger });
+}

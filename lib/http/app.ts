@@ -1,0 +1,123 @@
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { createMiddleware } from 'hono/factory';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { TokenIssuer } from '../auth/tokens.ts';
+import type { UserDirectory } from '../auth/users.ts';
+import { DoozerError, type ErrorCode, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { type Logger, silentLogger } from '../logger.ts';
+import { type Task, isTerminal, toTaskView } from '../tasks/task.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
+import { CredentialsSchema, MAX_BODY_BYTES, TaskRequestSchema, readJson } from './request-body.ts';
+import { type WaitPreference, resolveWait } from './wait-preference.ts';
+
+export interface AppDependencies {
+  readonly tasks: TaskService;
+  readonly users: UserDirectory;
+  readonly tokens: TokenIssuer;
+  readonly logger?: Logger;
+}
+
+type AppEnv = { Variables: { user: string } };
+
+/** Seconds a client should wait before looking up a deferred task. */
+const RETRY_AFTER_SECONDS = '1';
+
+/**
+ * The HTTP API. It knows nothing about Lambda: handlers/api.ts wraps it with `handle(app)`, and
+ * tests call `app.request(...)` directly.
+ */
+export function createApp(deps: AppDependencies): Hono<AppEnv> {
+  const logger = deps.logger ?? silentLogger;
+  const app = new Hono<AppEnv>();
+
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new PayloadTooLargeError(MAX_BODY_BYTES);
+    },
+  });
+
+  const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+    const header = c.req.header('authorization');
+    const match = header ? /^Bearer +(\S+)$/i.exec(header) : null;
+    if (!match?.[1]) {
+      throw new UnauthorizedError(header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required; get one from POST /auth/token');
+    }
+    c.set('user', await deps.tokens.verify(match[1]));
+    await next();
+  });
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+
+  app.post('/auth/token', limitBody, async (c) => {
+    const credentials = await readJson(c, CredentialsSchema);
+    const username = await deps.users.authenticate(credentials.username, credentials.password);
+    return c.json(await deps.tokens.issue(username));
+  });
+
+  app.post('/tasks', limitBody, requireUser, async (c) => {
+    const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
+    const request = await readJson(c, TaskRequestSchema);
+    const task = await deps.tasks.submit(c.get('user'), request, wait.ms);
+    if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
+    c.header('Location', `/tasks/${task.id}`);
+    c.header('Retry-After', RETRY_AFTER_SECONDS);
+    return taskResponse(c, task, 202, wait);
+  });
+
+  app.get('/tasks/:id', requireUser, async (c) => {
+    const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), 0);
+    const task = await deps.tasks.get(c.get('user'), c.req.param('id'), wait.ms);
+    if (!isTerminal(task.state)) c.header('Retry-After', RETRY_AFTER_SECONDS);
+    return taskResponse(c, task, 200, wait);
+  });
+
+  app.notFound((c) => errorResponse(c, new DoozerError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+
+  app.onError((error, c) => {
+    if (error instanceof DoozerError) {
+      if (!error.expose) logger.error('request failed', { code: error.code, error });
+      return errorResponse(c, error);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      return errorResponse(c, new DoozerError(codeForStatus(error.status), error.message, { status: error.status }));
+    }
+    logger.error('unhandled error', { error });
+    return errorResponse(c, new DoozerError('internal', 'internal error', { cause: error }));
+  });
+
+  return app;
+}
+
+function taskResponse(c: Context, task: Task, status: 200 | 202, wait: WaitPreference): Response {
+  if (wait.applied) c.header('Preference-Applied', wait.applied);
+  return c.json(toTaskView(task), status);
+}
+
+const GENERIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  unavailable: 'the service is temporarily unavailable; try again shortly',
+  internal: 'internal error',
+};
+
+/** The one error shape: `{"error":{"code","message"}}`. */
+function errorResponse(c: Context, error: DoozerError): Response {
+  if (error instanceof UnauthorizedError) {
+    c.header(
+      'WWW-Authenticate',
+      error.bearerError ? `Bearer realm="doozer", error="${error.bearerError}"` : 'Bearer realm="doozer"',
+    );
+  }
+  if (error.code === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS);
+  const message = error.expose ? error.message : (GENERIC_MESSAGES[error.code] ?? 'internal error');
+  return c.json({ error: { code: error.code, message } }, error.status as ContentfulStatusCode);
+}
+
+function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'unauthorized';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  return 'invalid_request';
+}
