@@ -1,0 +1,56 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import dynalite from 'dynalite';
+import { buildApp } from 'fauxqs';
+
+/** A running emulator, bound to loopback only. */
+export interface Emulator {
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/**
+ * SQS emulator (fauxqs, in-process). `startFauxqs` always listens on 0.0.0.0, which would expose an
+ * open queue to the network; its app factory lets us bind loopback instead. Without a `host` option
+ * fauxqs derives queue URLs from the request's Host header, so they resolve as the client's endpoint.
+ * Port 0 picks a free port.
+ */
+export async function startSqsEmulator(port: number): Promise<Emulator> {
+  const app = buildApp({ logger: false });
+  await app.listen({ port, host: LOOPBACK });
+  const bound = (app.server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://${LOOPBACK}:${bound}`,
+    port: bound,
+    stop: async () => {
+      // In-flight long polls would hold close() for up to 20 s.
+      app.server.closeAllConnections();
+      await app.close();
+    },
+  };
+}
+
+/**
+ * DynamoDB emulator (dynalite, in-process, in memory). `createTableMs: 0` makes a new table ACTIVE
+ * at once instead of after about a second.
+ */
+export async function startDynamoDbEmulator(port: number): Promise<Emulator> {
+  const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, LOOPBACK, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://${LOOPBACK}:${bound}`,
+    port: bound,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}

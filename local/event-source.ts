@@ -1,0 +1,150 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface EventSourceMappingOptions {
+  readonly sqs: SQSClient;
+  readonly lambda: LambdaClient;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly functionName: string;
+  readonly region: string;
+  readonly batchSize: number;
+  /** Concurrent long polls, like the several pollers of a Lambda event source mapping. */
+  readonly pollers: number;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The local stand-in for Lambda's SQS event source mapping, with its batch semantics: long-poll the
+ * queue, invoke the function (through serverless-offline's Lambda API, so it runs the same handler
+ * code as on AWS) with an SQS event of up to `batchSize` records, delete the records that succeeded,
+ * and leave the ones listed in `batchItemFailures` (or all, if the invocation failed) to come back
+ * after the visibility timeout.
+ *
+ * Why not serverless-offline-sqs: it waits to fill a batch (5-10 s for a lone message with a batch
+ * size above 1) and uses the AWS SDK v2. Here a send wakes a waiting long poll, so a message is
+ * handed over within milliseconds.
+ */
+export class SqsEventSource {
+  readonly #options: EventSourceMappingOptions;
+  readonly #abort = new AbortController();
+  #loops: Promise<void>[] = [];
+
+  constructor(options: EventSourceMappingOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    for (let i = 0; i < this.#options.pollers; i += 1) this.#loops.push(this.#poll());
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await Promise.all(this.#loops);
+    this.#loops = [];
+  }
+
+  async #poll(): Promise<void> {
+    const { sqs, queueUrl, batchSize } = this.#options;
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      let messages: Message[];
+      try {
+        const output = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: batchSize,
+            WaitTimeSeconds: 20,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: signal },
+        );
+        messages = output.Messages ?? [];
+      } catch (error) {
+        if (signal.aborted) return;
+        this.#log(`receive from ${queueUrl} failed: ${(error as Error).message}; retrying in 1 s`);
+        await sleep(1_000, undefined, { signal }).catch(() => {});
+        continue;
+      }
+      if (messages.length > 0) await this.#deliver(messages);
+    }
+  }
+
+  async #deliver(messages: Message[]): Promise<void> {
+    const { sqs, lambda, queueUrl, functionName } = this.#options;
+    const failed = new Set<string>();
+    try {
+      const output = await lambda.send(
+        new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(this.#toEvent(messages)) }),
+      );
+      if (output.FunctionError) {
+        throw new Error(`${functionName} failed: ${Buffer.from(output.Payload ?? []).toString('utf8').slice(0, 500)}`);
+      }
+      const response = parseResponse(output.Payload);
+      for (const failure of response?.batchItemFailures ?? []) failed.add(failure.itemIdentifier);
+    } catch (error) {
+      // As on AWS: a failed invocation leaves the whole batch to come back after the visibility timeout.
+      this.#log(`invoking ${functionName} failed: ${(error as Error).message}`);
+      for (const message of messages) failed.add(message.MessageId!);
+    }
+    const done = messages.filter((message) => !failed.has(message.MessageId!));
+    if (done.length === 0) return;
+    try {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })),
+        }),
+      );
+    } catch (error) {
+      // Undeleted messages come back and are skipped by the worker's conditional writes.
+      this.#log(`deleting processed messages failed: ${(error as Error).message}`);
+    }
+  }
+
+  #toEvent(messages: Message[]): SQSEvent {
+    const { queueArn, region } = this.#options;
+    return {
+      Records: messages.map(
+        (message): SQSRecord => ({
+          messageId: message.MessageId!,
+          receiptHandle: message.ReceiptHandle!,
+          body: message.Body ?? '',
+          attributes: message.Attributes as unknown as SQSRecord['attributes'],
+          messageAttributes: Object.fromEntries(
+            Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+              name,
+              {
+                dataType: value.DataType ?? 'String',
+                ...(value.StringValue !== undefined && { stringValue: value.StringValue }),
+                ...(value.BinaryValue !== undefined && { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
+              },
+            ]),
+          ),
+          md5OfBody: message.MD5OfBody ?? '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: queueArn,
+          awsRegion: region,
+        }),
+      ),
+    };
+  }
+
+  #log(line: string): void {
+    this.#options.log?.(line);
+  }
+}
+
+function parseResponse(payload: Uint8Array | undefined): SQSBatchResponse | undefined {
+  if (!payload || payload.length === 0) return undefined;
+  const text = Buffer.from(payload).toString('utf8');
+  return text === 'null' || text === '' ? undefined : (JSON.parse(text) as SQSBatchResponse);
+}

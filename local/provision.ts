@@ -1,0 +1,60 @@
+import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+/** The queue's redrive: after this many receives a message moves to the dead-letter queue. */
+export const MAX_RECEIVE_COUNT = 3;
+
+export interface Queues {
+  readonly taskQueueUrl: string;
+  readonly taskQueueArn: string;
+  readonly deadLetterQueueUrl: string;
+  readonly deadLetterQueueArn: string;
+}
+
+/**
+ * Creates the task queue and its dead-letter queue as serverless.yml declares them for AWS: redrive
+ * after 3 receives, 14 days' retention on the dead letters. CreateQueue is idempotent.
+ */
+export async function createQueues(
+  sqs: SQSClient,
+  names: { queue: string; deadLetterQueue: string },
+  visibilityTimeoutSeconds: number,
+): Promise<Queues> {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: '1209600' } }),
+  );
+  const deadLetterQueueUrl = dlq.QueueUrl!;
+  const deadLetterQueueArn = await queueArn(sqs, deadLetterQueueUrl);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
+      },
+    }),
+  );
+  const taskQueueUrl = queue.QueueUrl!;
+  return { taskQueueUrl, taskQueueArn: await queueArn(sqs, taskQueueUrl), deadLetterQueueUrl, deadLetterQueueArn };
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  return Attributes!.QueueArn!;
+}
+
+/** Creates the task table (keyed by id, on-demand) unless it exists. */
+export async function createTaskTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/**
+ * Settings of the local stack (`npm start`, `npm run workers`), from the environment with defaults
+ * that need no set-up. Every process of the stack parses them the same way, so they agree on ports.
+ */
+export const SERVICE = 'doozer';
+export const STAGE = 'local';
+export const REGION = 'us-east-1';
+/** Emulators accept any credentials; the SDK still wants some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+/** Only for the local stage: long enough for HS256, and refused anywhere else. */
+export const DEVELOPMENT_JWT_SECRET = 'doozer-local-development-secret-not-for-production';
+
+export const RESOURCE_NAMES = {
+  table: `${SERVICE}-${STAGE}-tasks`,
+  queue: `${SERVICE}-${STAGE}-tasks`,
+  deadLetterQueue: `${SERVICE}-${STAGE}-dead-letters`,
+  workerFunction: `${SERVICE}-${STAGE}-worker`,
+  deadLetterFunction: `${SERVICE}-${STAGE}-deadLetter`,
+} as const;
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
+
+const LocalSettingsSchema = z.object({
+  DOOZER_API_PORT: port(3000),
+  DOOZER_LAMBDA_PORT: port(3002),
+  DOOZER_SQS_PORT: port(9324),
+  DOOZER_DYNAMODB_PORT: port(8000),
+  DOOZER_DEV_USERNAME: z.string().min(1).default('doozer'),
+  DOOZER_DEV_PASSWORD: z.string().min(1).default('doozer'),
+  DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
+  /** The task queue's visibility timeout: 6x the worker timeout on AWS; tests shorten it. */
+  DOOZER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(43_200).default(60),
+});
+
+export interface LocalSettings {
+  readonly host: '127.0.0.1';
+  readonly apiPort: number;
+  readonly lambdaPort: number;
+  readonly sqsPort: number;
+  readonly dynamodbPort: number;
+  readonly devUser: { readonly username: string; readonly password: string };
+  readonly jwtSecret: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly apiUrl: string;
+  readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
+  readonly lambdaEndpoint: string;
+}
+
+export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
+  const parsed = LocalSettingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
+    throw new Error(`the local stack settings are not valid:\n${problems}`);
+  }
+  const e = parsed.data;
+  const host = '127.0.0.1';
+  return {
+    host,
+    apiPort: e.DOOZER_API_PORT,
+    lambdaPort: e.DOOZER_LAMBDA_PORT,
+    sqsPort: e.DOOZER_SQS_PORT,
+    dynamodbPort: e.DOOZER_DYNAMODB_PORT,
+    devUser: { username: e.DOOZER_DEV_USERNAME, password: e.DOOZER_DEV_PASSWORD },
+    jwtSecret: e.DOOZER_JWT_SECRET,
+    visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
+    apiUrl: `http://${host}:${e.DOOZER_API_PORT}`,
+    sqsEndpoint: `http://${host}:${e.DOOZER_SQS_PORT}`,
+    dynamodbEndpoint: `http://${host}:${e.DOOZER_DYNAMODB_PORT}`,
+    lambdaEndpoint: `http://${host}:${e.DOOZER_LAMBDA_PORT}`,
+  };
+}

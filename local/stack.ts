@@ -1,0 +1,178 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { hashPassword } from '../lib/auth/passwords.ts';
+import { type Emulator, startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
+import { SqsEventSource } from './event-source.ts';
+import { type Queues, createQueues, createTaskTable } from './provision.ts';
+import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
+
+export interface LocalStack {
+  readonly queues: Queues;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Start the event source pollers that feed the worker functions (`--no-workers` turns them off). */
+  readonly workers: boolean;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Starts the whole stack on loopback: SQS and DynamoDB emulators in this process, the queues and the
+ * table, `serverless offline` (a child in its own process group, so it can be stopped with all its
+ * children) and, unless turned off, the pollers that hand queued messages to the worker functions.
+ */
+export async function startLocalStack(settings: LocalSettings, options: StartOptions): Promise<LocalStack> {
+  const started: { stop(): Promise<void> }[] = [];
+  const stop = async () => {
+    for (const part of started.reverse()) await part.stop().catch((error) => options.log(`stop failed: ${error}`));
+  };
+  try {
+    const dynamodb = await startDynamoDbEmulator(settings.dynamodbPort);
+    started.push(dynamodb);
+    const sqs = await startSqsEmulator(settings.sqsPort);
+    started.push(sqs);
+
+    const clients = createLocalClients(settings);
+    const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
+    await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table);
+
+    const users = [{ username: settings.devUser.username, passwordHash: await hashPassword(settings.devUser.password) }];
+    const offline = startServerlessOffline(settings, {
+      DOOZER_QUEUE_URL: queues.taskQueueUrl,
+      DOOZER_SQS_ENDPOINT: sqs.endpoint,
+      DOOZER_DYNAMODB_ENDPOINT: dynamodb.endpoint,
+      DOOZER_JWT_SECRET: settings.jwtSecret,
+      DOOZER_USERS: JSON.stringify(users),
+    });
+    started.push(offline);
+    await waitForHealth(settings.apiUrl, offline.child);
+
+    if (options.workers) started.push(await startWorkers(settings, options.log));
+    return { queues, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Starts the pollers against a running stack: the task queue feeds `worker`, the dead-letter queue
+ * feeds `deadLetter`. Used by `npm start` and, on its own, by `npm run workers`.
+ */
+export async function startWorkers(settings: LocalSettings, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+  const clients = createLocalClients(settings);
+  const lambda = new LambdaClient({ region: REGION, endpoint: settings.lambdaEndpoint, credentials: LOCAL_CREDENTIALS });
+  const sources = [
+    { queue: RESOURCE_NAMES.queue, functionName: RESOURCE_NAMES.workerFunction, pollers: 2 },
+    { queue: RESOURCE_NAMES.deadLetterQueue, functionName: RESOURCE_NAMES.deadLetterFunction, pollers: 1 },
+  ];
+  const mappings = await Promise.all(
+    sources.map(async ({ queue, functionName, pollers }) => {
+      const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
+      const { Attributes } = await clients.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: QueueUrl!, AttributeNames: ['QueueArn'] }),
+      );
+      return new SqsEventSource({
+        sqs: clients.sqs,
+        lambda,
+        queueUrl: QueueUrl!,
+        queueArn: Attributes!.QueueArn!,
+        functionName,
+        region: REGION,
+        batchSize: 10,
+        pollers,
+        log,
+      });
+    }),
+  );
+  for (const mapping of mappings) mapping.start();
+  return {
+    stop: async () => {
+      await Promise.all(mappings.map((mapping) => mapping.stop()));
+      lambda.destroy();
+      clients.sqs.destroy();
+    },
+  };
+}
+
+function createLocalClients(settings: LocalSettings) {
+  const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
+  return {
+    sqs: new SQSClient({ ...common, endpoint: settings.sqsEndpoint }),
+    dynamodb: new DynamoDBClient({ ...common, endpoint: settings.dynamodbEndpoint }),
+  };
+}
+
+function startServerlessOffline(settings: LocalSettings, env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    [
+      SERVERLESS_BIN,
+      'offline',
+      'start',
+      '--stage',
+      STAGE,
+      '--host',
+      settings.host,
+      '--httpPort',
+      String(settings.apiPort),
+      '--lambdaPort',
+      String(settings.lambdaPort),
+    ],
+    {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        ...env,
+        AWS_REGION: REGION,
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    },
+  );
+  return { child, stop: () => stopProcessGroup(child) };
+}
+
+/** Stops a detached child and everything it started: SIGTERM to the group, SIGKILL after 5 s. */
+async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = once(child, 'exit');
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  signalGroup('SIGTERM');
+  const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+  signalGroup('SIGKILL'); // Anything of the group that outlived its leader.
+}
+
+async function waitForHealth(apiUrl: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  throw new Error(`the API did not answer ${apiUrl}/health within ${timeoutMs / 1000} s`);
+}
