@@ -10,11 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface EventSourceMappingOptions {
   readonly sqs: SQSClient;
-  readonly lambda: LambdaClient;
   readonly queueUrl: string;
   readonly queueArn: string;
-  readonly functionName: string;
   readonly region: string;
+  /** Runs the function on one batch; a throw is a failed invocation. */
+  readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
   readonly batchSize: number;
   /** Concurrent long polls, like the several pollers of a Lambda event source mapping. */
   readonly pollers: number;
@@ -79,20 +79,14 @@ export class SqsEventSource {
   }
 
   async #deliver(messages: Message[]): Promise<void> {
-    const { sqs, lambda, queueUrl, functionName } = this.#options;
+    const { sqs, queueUrl } = this.#options;
     const failed = new Set<string>();
     try {
-      const output = await lambda.send(
-        new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(this.#toEvent(messages)) }),
-      );
-      if (output.FunctionError) {
-        throw new Error(`${functionName} failed: ${Buffer.from(output.Payload ?? []).toString('utf8').slice(0, 500)}`);
-      }
-      const response = parseResponse(output.Payload);
+      const response = await this.#options.invoke(this.#toEvent(messages));
       for (const failure of response?.batchItemFailures ?? []) failed.add(failure.itemIdentifier);
     } catch (error) {
       // As on AWS: a failed invocation leaves the whole batch to come back after the visibility timeout.
-      this.#log(`invoking ${functionName} failed: ${(error as Error).message}`);
+      this.#log(`invocation failed: ${(error as Error).message}`);
       for (const message of messages) failed.add(message.MessageId!);
     }
     const done = messages.filter((message) => !failed.has(message.MessageId!));
@@ -143,8 +137,15 @@ export class SqsEventSource {
   }
 }
 
-function parseResponse(payload: Uint8Array | undefined): SQSBatchResponse | undefined {
-  if (!payload || payload.length === 0) return undefined;
-  const text = Buffer.from(payload).toString('utf8');
-  return text === 'null' || text === '' ? undefined : (JSON.parse(text) as SQSBatchResponse);
+/**
+ * Invokes a function through a Lambda API (serverless-offline's, locally), so it runs exactly as
+ * deployed: same bundle, same environment, same handler.
+ */
+export function lambdaInvoker(lambda: LambdaClient, functionName: string) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse | undefined> => {
+    const output = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(event) }));
+    const text = Buffer.from(output.Payload ?? []).toString('utf8');
+    if (output.FunctionError) throw new Error(`${functionName} failed: ${text.slice(0, 500)}`);
+    return text === '' || text === 'null' ? undefined : (JSON.parse(text) as SQSBatchResponse);
+  };
 }

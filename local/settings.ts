@@ -27,6 +27,9 @@ const LocalSettingsSchema = z.object({
   DOOZER_LAMBDA_PORT: port(3002),
   DOOZER_SQS_PORT: port(9324),
   DOOZER_DYNAMODB_PORT: port(8000),
+  /** Use an SQS / DynamoDB that is already running (LocalStack: http://127.0.0.1:4566) instead of the embedded ones. */
+  DOOZER_SQS_ENDPOINT: z.url().optional(),
+  DOOZER_DYNAMODB_ENDPOINT: z.url().optional(),
   DOOZER_DEV_USERNAME: z.string().min(1).default('doozer'),
   DOOZER_DEV_PASSWORD: z.string().min(1).default('doozer'),
   DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
@@ -46,6 +49,8 @@ export interface LocalSettings {
   readonly apiUrl: string;
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
+  /** Start the embedded emulator (fauxqs / dynalite), or use an endpoint that is already running. */
+  readonly embedded: { readonly sqs: boolean; readonly dynamodb: boolean };
   readonly lambdaEndpoint: string;
 }
 
@@ -67,8 +72,9 @@ export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     jwtSecret: e.DOOZER_JWT_SECRET,
     visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
     apiUrl: `http://${host}:${e.DOOZER_API_PORT}`,
-    sqsEndpoint: `http://${host}:${e.DOOZER_SQS_PORT}`,
-    dynamodbEndpoint: `http://${host}:${e.DOOZER_DYNAMODB_PORT}`,
+    sqsEndpoint: e.DOOZER_SQS_ENDPOINT ?? `http://${host}:${e.DOOZER_SQS_PORT}`,
+    dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT ?? `http://${host}:${e.DOOZER_DYNAMODB_PORT}`,
+    embedded: { sqs: !e.DOOZER_SQS_ENDPOINT, dynamodb: !e.DOOZER_DYNAMODB_ENDPOINT },
     lambdaEndpoint: `http://${host}:${e.DOOZER_LAMBDA_PORT}`,
   };
 }

@@ -6,8 +6,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { hashPassword } from '../lib/auth/passwords.ts';
-import { type Emulator, startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
-import { SqsEventSource } from './event-source.ts';
+import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
+import { SqsEventSource, lambdaInvoker } from './event-source.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
 import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
 
@@ -26,8 +26,8 @@ export interface StartOptions {
 }
 
 /**
- * Starts the whole stack on loopback: SQS and DynamoDB emulators in this process, the queues and the
- * table, `serverless offline` (a child in its own process group, so it can be stopped with all its
+ * Starts the whole stack on loopback: SQS and DynamoDB emulators in this process (unless endpoints of
+ * running ones, such as LocalStack, are configured), the queues and the table, `serverless offline` (a child in its own process group, so it can be stopped with all its
  * children) and, unless turned off, the pollers that hand queued messages to the worker functions.
  */
 export async function startLocalStack(settings: LocalSettings, options: StartOptions): Promise<LocalStack> {
@@ -36,10 +36,8 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     for (const part of started.reverse()) await part.stop().catch((error) => options.log(`stop failed: ${error}`));
   };
   try {
-    const dynamodb = await startDynamoDbEmulator(settings.dynamodbPort);
-    started.push(dynamodb);
-    const sqs = await startSqsEmulator(settings.sqsPort);
-    started.push(sqs);
+    if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort));
+    if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort));
 
     const clients = createLocalClients(settings);
     const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
@@ -48,8 +46,8 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     const users = [{ username: settings.devUser.username, passwordHash: await hashPassword(settings.devUser.password) }];
     const offline = startServerlessOffline(settings, {
       DOOZER_QUEUE_URL: queues.taskQueueUrl,
-      DOOZER_SQS_ENDPOINT: sqs.endpoint,
-      DOOZER_DYNAMODB_ENDPOINT: dynamodb.endpoint,
+      DOOZER_SQS_ENDPOINT: settings.sqsEndpoint,
+      DOOZER_DYNAMODB_ENDPOINT: settings.dynamodbEndpoint,
       DOOZER_JWT_SECRET: settings.jwtSecret,
       DOOZER_USERS: JSON.stringify(users),
     });
@@ -83,11 +81,10 @@ export async function startWorkers(settings: LocalSettings, log: (line: string) 
       );
       return new SqsEventSource({
         sqs: clients.sqs,
-        lambda,
         queueUrl: QueueUrl!,
         queueArn: Attributes!.QueueArn!,
-        functionName,
         region: REGION,
+        invoke: lambdaInvoker(lambda, functionName),
         batchSize: 10,
         pollers,
         log,

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { loadLocalSettings } from './settings.ts';
 import { startLocalStack } from './stack.ts';
 
+// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { values } = parseArgs({ options: { 'no-workers': { type: 'boolean', default: false } } });
 const settings = loadLocalSettings();
 const log = (line: string) => console.error(`[doozer] ${line}`);
@@ -22,8 +24,8 @@ doozer is running locally (stage local).
   API        ${settings.apiUrl}
   user       ${username} / ${password}
   workers    ${values['no-workers'] ? 'stopped: start them with `npm run workers`' : 'running'}
-  SQS        ${settings.sqsEndpoint}  queue ${stack.queues.taskQueueUrl}
-  DynamoDB   ${settings.dynamodbEndpoint}
+  SQS        ${settings.sqsEndpoint}${settings.embedded.sqs ? ' (embedded fauxqs)' : ''}
+  DynamoDB   ${settings.dynamodbEndpoint}${settings.embedded.dynamodb ? ' (embedded dynalite)' : ''}
   AWS creds  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
 
 Try it:

@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadLocalSettings } from './settings.ts';
 import { startWorkers } from './stack.ts';
 
+// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const settings = loadLocalSettings();
 const log = (line: string) => console.error(`[doozer workers] ${line}`);
 

@@ -1,0 +1,160 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningProcess, type StackProcess, startStackProcess } from '../support/local-stack-process.ts';
+
+/**
+ * The original doozer transcript, over HTTP, against the stack started the way `npm start` starts
+ * it: serverless-offline, the embedded emulators and, later, the workers in their own process.
+ */
+describe('the local stack (npm start)', () => {
+  let stack: StackProcess;
+  let workers: RunningProcess | undefined;
+  let token: string;
+
+  const api = (path: string, init: RequestInit & { auth?: boolean } = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.auth !== false && token) headers.set('authorization', `Bearer ${token}`);
+    if (init.body) headers.set('content-type', 'application/json');
+    return fetch(`${stack.apiUrl}${path}`, { ...init, headers });
+  };
+  const submit = (name: string, args: unknown[], query = '') =>
+    api(`/tasks${query}`, { method: 'POST', body: JSON.stringify({ name, args }) });
+
+  beforeAll(async () => {
+    stack = await startStackProcess({ workers: false });
+  });
+
+  afterAll(async () => {
+    await workers?.stop();
+    await stack?.stop();
+  });
+
+  it('prints the API URL and the development user', () => {
+    expect(stack.output()).toContain(stack.apiUrl);
+    expect(stack.output()).toContain('doozer / doozer');
+  });
+
+  it('answers /health without a token', async () => {
+    const response = await api('/health', { auth: false });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('issues a bearer token for the development user', async () => {
+    const response = await api('/auth/token', {
+      method: 'POST',
+      auth: false,
+      body: JSON.stringify({ username: 'doozer', password: 'doozer' }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { token: string; tokenType: string; expiresIn: number };
+    expect(body.tokenType).toBe('Bearer');
+    expect(body.expiresIn).toBe(3600);
+    token = body.token;
+  });
+
+  describe('with the workers down', () => {
+    let taskId: string;
+
+    it('defers an add with 202 and a task id', async () => {
+      const response = await submit('add', [1, 2, 3], '?wait=1');
+      expect(response.status).toBe(202);
+      const task = (await response.json()) as { id: string; state: string };
+      expect(task.id).toMatch(/^task_[0-9a-f-]{36}$/);
+      expect(task.state).toBe('PENDING');
+      expect(response.headers.get('location')).toBe(`/tasks/${task.id}`);
+      expect(response.headers.get('retry-after')).toBeTruthy();
+      taskId = task.id;
+    });
+
+    it('looks the task up as PENDING', async () => {
+      const response = await api(`/tasks/${taskId}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ id: taskId, state: 'PENDING', args: [1, 2, 3] });
+    });
+
+    it('finishes the task once the workers come back online', async () => {
+      workers = await stack.startWorkers();
+      const response = await api(`/tasks/${taskId}?wait=5`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ id: taskId, state: 'SUCCESS', result: 6 });
+    });
+  });
+
+  describe('with the workers up', () => {
+    it('adds 1..6 within the wait: 200 with result 21', async () => {
+      const response = await submit('add', [1, 2, 3, 4, 5, 6]);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ name: 'add', state: 'SUCCESS', result: 21 });
+    });
+
+    it('multiplies 2,3,4: 200 with result 24', async () => {
+      const response = await submit('mul', [2, 3, 4]);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ name: 'mul', state: 'SUCCESS', result: 24 });
+    });
+
+    it('computes exactly beyond 2^53, answering with a decimal string', async () => {
+      const response = await submit('mul', ['9007199254740993', '3']);
+      expect(await response.json()).toMatchObject({ state: 'SUCCESS', result: '27021597764222979' });
+    });
+  });
+
+  describe('errors', () => {
+    it('answers 401 with WWW-Authenticate without a token', async () => {
+      const response = await api('/tasks', { method: 'POST', auth: false, body: JSON.stringify({ name: 'add', args: [1] }) });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(await response.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    });
+
+    it('answers 401 for wrong credentials', async () => {
+      const response = await api('/auth/token', {
+        method: 'POST',
+        auth: false,
+        body: JSON.stringify({ username: 'doozer', password: 'wrong' }),
+      });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    });
+
+    it('answers 404 for an unknown task id', async () => {
+      const response = await api('/tasks/task_00000000-0000-4000-8000-000000000000');
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: 'task_not_found' } });
+    });
+
+    it('answers 400 naming the problem for a bad body', async () => {
+      const response = await submit('add', [1, 1.5]);
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('invalid_request');
+      expect(body.error.message).toContain('args[1]');
+    });
+
+    it('answers unknown routes with the JSON error shape', async () => {
+      const response = await api('/nowhere');
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: 'not_found' } });
+    });
+  });
+
+  it('stops everything on Ctrl-C, leaving no port open', async () => {
+    expect(await workers!.stop('SIGINT')).toBe(0);
+    expect(await stack.stop('SIGINT')).toBe(0);
+    for (const port of Object.values(stack.ports)) {
+      expect(await isListening(port), `port ${port} still open`).toBe(false);
+    }
+  });
+});
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

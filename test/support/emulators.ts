@@ -1,0 +1,61 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { type Emulator, startDynamoDbEmulator, startSqsEmulator } from '../../local/emulators.ts';
+import { type Queues, createQueues, createTaskTable } from '../../local/provision.ts';
+import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
+
+export interface TestEmulators {
+  readonly sqsEndpoint: string;
+  readonly dynamodbEndpoint: string;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly documents: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly queues: Queues;
+  stop(): Promise<void>;
+}
+
+/**
+ * Real emulators on free loopback ports, provisioned as the local stack provisions them, with a
+ * fresh queue and table per call so tests never see each other's messages.
+ */
+export async function startTestEmulators(options: { visibilityTimeoutSeconds?: number } = {}): Promise<TestEmulators> {
+  const emulators: Emulator[] = [await startDynamoDbEmulator(0), await startSqsEmulator(0)];
+  const [dynamo, queue] = emulators as [Emulator, Emulator];
+  const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
+  const sqs = new SQSClient({ ...common, endpoint: queue.endpoint });
+  const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamo.endpoint });
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const tableName = `tasks-${suffix}`;
+  const queues = await createQueues(
+    sqs,
+    { queue: `tasks-${suffix}`, deadLetterQueue: `dead-letters-${suffix}` },
+    options.visibilityTimeoutSeconds ?? 30,
+  );
+  await createTaskTable(dynamodb, tableName);
+  return {
+    sqsEndpoint: queue.endpoint,
+    dynamodbEndpoint: dynamo.endpoint,
+    sqs,
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName,
+    queues,
+    async stop() {
+      sqs.destroy();
+      dynamodb.destroy();
+      for (const emulator of emulators) await emulator.stop();
+    },
+  };
+}
+
+/** A loopback port with nothing listening: what an unreachable dependency looks like. */
+export async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,66 @@
+import { UnavailableError } from '../../lib/errors.ts';
+import type { StateChange, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
+import type { Task } from '../../lib/tasks/task.ts';
+import type { TaskMessage } from '../../lib/tasks/task-message.ts';
+
+/**
+ * An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests of
+ * the code that calls it. `failNext` makes the next calls of a method fail as an outage would.
+ */
+export class MemoryTaskStore implements TaskStore {
+  readonly tasks = new Map<string, Task>();
+  readonly #failures = new Map<keyof TaskStore, number>();
+
+  failNext(method: keyof TaskStore, times = 1): void {
+    this.#failures.set(method, times);
+  }
+
+  async create(task: Task): Promise<void> {
+    this.#maybeFail('create');
+    if (this.tasks.has(task.id)) throw new UnavailableError('duplicate id');
+    this.tasks.set(task.id, structuredClone(task));
+  }
+
+  async get(id: string): Promise<Task | undefined> {
+    this.#maybeFail('get');
+    const task = this.tasks.get(id);
+    return task && structuredClone(task);
+  }
+
+  async transition(id: string, change: StateChange): Promise<Task | undefined> {
+    this.#maybeFail('transition');
+    const task = this.tasks.get(id);
+    if (!task || !change.from.includes(task.state)) return undefined;
+    const updated: Task = {
+      ...task,
+      state: change.to,
+      updatedAt: change.at,
+      ...(change.result !== undefined && { result: change.result }),
+      ...(change.error !== undefined && { error: change.error }),
+    };
+    this.tasks.set(id, updated);
+    return structuredClone(updated);
+  }
+
+  #maybeFail(method: keyof TaskStore): void {
+    const left = this.#failures.get(method) ?? 0;
+    if (left > 0) {
+      this.#failures.set(method, left - 1);
+      throw new UnavailableError(`simulated outage in ${method}`);
+    }
+  }
+}
+
+/** A queue that records what it was sent and can hand each message to a consumer at once. */
+export class RecordingQueue implements TaskQueue {
+  readonly sent: TaskMessage[] = [];
+  failing = false;
+
+  constructor(private readonly consumer?: (body: string) => Promise<unknown>) {}
+
+  async send(message: TaskMessage): Promise<void> {
+    if (this.failing) throw new UnavailableError('simulated queue outage');
+    this.sent.push(message);
+    if (this.consumer) setImmediate(() => void this.consumer!(JSON.stringify(message)));
+  }
+}
