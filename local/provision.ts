@@ -4,6 +4,9 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@
 /** The queue's redrive: after this many receives a message moves to the dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 3;
 
+/** Longer than a task lives (7 days), so a queued message outlasts any worker outage its task survives. */
+const FOURTEEN_DAYS = '1209600';
+
 export interface Queues {
   readonly taskQueueUrl: string;
   readonly taskQueueArn: string;
@@ -13,7 +16,7 @@ export interface Queues {
 
 /**
  * Creates the task queue and its dead-letter queue as serverless.yml declares them for AWS: redrive
- * after 3 receives, 14 days' retention on the dead letters. CreateQueue is idempotent.
+ * after 3 receives, 14 days' retention. CreateQueue is idempotent.
  */
 export async function createQueues(
   sqs: SQSClient,
@@ -21,7 +24,7 @@ export async function createQueues(
   visibilityTimeoutSeconds: number,
 ): Promise<Queues> {
   const dlq = await sqs.send(
-    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: '1209600' } }),
+    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: FOURTEEN_DAYS } }),
   );
   const deadLetterQueueUrl = dlq.QueueUrl!;
   const deadLetterQueueArn = await queueArn(sqs, deadLetterQueueUrl);
@@ -30,6 +33,7 @@ export async function createQueues(
       QueueName: names.queue,
       Attributes: {
         VisibilityTimeout: String(visibilityTimeoutSeconds),
+        MessageRetentionPeriod: FOURTEEN_DAYS,
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
       },
     }),

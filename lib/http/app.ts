@@ -58,7 +58,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     return c.json(await deps.tokens.issue(username));
   });
 
-  app.post('/tasks', limitBody, requireUser, async (c) => {
+  app.post('/tasks', requireUser, limitBody, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
     const request = await readJson(c, TaskRequestSchema);
     const task = await deps.tasks.submit(c.get('user'), request, wait.ms);
