@@ -38,6 +38,9 @@ export class SqsEventSource {
   #loops: Promise<void>[] = [];
 
   constructor(options: EventSourceMappingOptions) {
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > 10) {
+      throw new RangeError(`batchSize must be 1 to 10 (SQS receives at most 10 messages), got ${options.batchSize}`);
+    }
     this.#options = options;
   }
 
@@ -92,12 +95,13 @@ export class SqsEventSource {
     const done = messages.filter((message) => !failed.has(message.MessageId!));
     if (done.length === 0) return;
     try {
-      await sqs.send(
+      const output = await sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: queueUrl,
           Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })),
         }),
       );
+      for (const failure of output.Failed ?? []) this.#log(`deleting a processed message failed: ${failure.Message}`);
     } catch (error) {
       // Undeleted messages come back and are skipped by the worker's conditional writes.
       this.#log(`deleting processed messages failed: ${(error as Error).message}`);

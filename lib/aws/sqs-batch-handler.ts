@@ -12,9 +12,10 @@ export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQ
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
 export function createSqsBatchHandler(processRecord: (record: SQSRecord) => Promise<unknown>): SqsBatchHandler {
-  const processor = new BatchProcessor(EventType.SQS);
+  // A processor per call: it keeps the batch's records and failures on itself, so one shared across
+  // concurrent calls in a process (serverless-offline --useInProcess) would mix their failures up.
   return (event, context) =>
-    processPartialResponse(event, processRecord, processor, {
+    processPartialResponse(event, processRecord, new BatchProcessor(EventType.SQS), {
       ...(context && { context }),
       // Report even a fully failed batch as failures rather than throwing: the effect on SQS is the
       // same, and a thrown error would hide which records failed.

@@ -1,0 +1,184 @@
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
+import { type SqsBatchHandler, createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
+import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
+import { UnavailableError } from '../../lib/errors.ts';
+import type { TaskStore } from '../../lib/tasks/ports.ts';
+import type { Task } from '../../lib/tasks/task.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { MAX_RECEIVE_COUNT } from '../../local/provision.ts';
+import { SqsEventSource } from '../../local/event-source.ts';
+import { REGION } from '../../local/settings.ts';
+import { startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { eventually } from '../support/eventually.ts';
+import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
+
+/** Redelivery takes 1 s per receive here; a message reaches the dead-letter queue in about 3-4 s. */
+const SETTLE = { timeoutMs: 15_000 } as const;
+
+interface Invocation {
+  readonly event: SQSEvent;
+  readonly response: SQSBatchResponse | undefined;
+}
+
+describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => {
+  let emulators: TestEmulators;
+  let store: DynamoDbTaskStore;
+  let sources: SqsEventSource[];
+
+  beforeEach(async () => {
+    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 1 });
+    store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
+    sources = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all(sources.map((source) => source.stop()));
+    await emulators?.stop();
+  });
+
+  /** Starts an event source on `queueUrl` and records every invocation it makes. */
+  function startEventSource(queueUrl: string, queueArn: string, handler: SqsBatchHandler): Invocation[] {
+    const invocations: Invocation[] = [];
+    const source = new SqsEventSource({
+      sqs: emulators.sqs,
+      queueUrl,
+      queueArn,
+      region: REGION,
+      batchSize: 10,
+      // One poller, as one Lambda instance handles one batch at a time.
+      pollers: 1,
+      invoke: async (event) => {
+        const response = await handler(event);
+        invocations.push({ event, response });
+        return response;
+      },
+    });
+    sources.push(source);
+    source.start();
+    return invocations;
+  }
+
+  async function messageCounts(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
+    const { Attributes } = await emulators.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return {
+      visible: Number(Attributes?.ApproximateNumberOfMessages),
+      inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
+    };
+  }
+
+  async function stateOf(id: string): Promise<Task> {
+    const task = await store.get(id);
+    if (!task) throw new Error(`task ${id} is gone`);
+    return task;
+  }
+
+  it('completes the good task of a mixed batch and moves the poison message to the dead-letter queue after 3 receives', async () => {
+    const task = pendingTask({ name: 'add', args: ['40', '2'] });
+    await store.create(task);
+    const goodBody = messageBodyFor(task);
+    // Both sent before any poller runs, so the first receive hands them over in one batch.
+    await emulators.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: emulators.queues.taskQueueUrl,
+        Entries: [
+          { Id: 'good', MessageBody: goodBody },
+          { Id: 'poison', MessageBody: 'not json' },
+        ],
+      }),
+    );
+    const worker = new TaskWorker({ store });
+
+    const invocations = startEventSource(
+      emulators.queues.taskQueueUrl,
+      emulators.queues.taskQueueArn,
+      createSqsBatchHandler((record) => worker.process(record.body)),
+    );
+
+    await eventually(async () => expect((await messageCounts(emulators.queues.deadLetterQueueUrl)).visible).toBe(1), SETTLE);
+    await expect(stateOf(task.id)).resolves.toMatchObject({ state: 'SUCCESS', result: '42' });
+
+    const [first] = invocations;
+    expect(first?.event.Records.map((record) => record.body).sort()).toEqual([goodBody, 'not json'].sort());
+    const poisonId = first?.event.Records.find((record) => record.body === 'not json')?.messageId;
+    expect(first?.response?.batchItemFailures).toEqual([{ itemIdentifier: poisonId }]);
+
+    const records = invocations.flatMap((invocation) => invocation.event.Records);
+    // The good message was deleted: with a 1 s visibility timeout it would otherwise have come back.
+    expect(records.filter((record) => record.body === goodBody)).toHaveLength(1);
+    expect(
+      records.filter((record) => record.body === 'not json').map((record) => record.attributes.ApproximateReceiveCount),
+    ).toEqual(Array.from({ length: MAX_RECEIVE_COUNT }, (_, index) => String(index + 1)));
+    await expect(messageCounts(emulators.queues.taskQueueUrl)).resolves.toEqual({ visible: 0, inFlight: 0 });
+
+    const { Messages } = await emulators.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: emulators.queues.deadLetterQueueUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(Messages?.map((message) => message.Body)).toEqual(['not json']);
+  });
+
+  it('ends a task whose store writes keep failing in FAILURE retries_exhausted through the dead-letter queue, while the others succeed', async () => {
+    const doomed = pendingTask({ name: 'add', args: ['1', '1'] });
+    const others = [
+      pendingTask({ name: 'add', args: ['2', '3'] }),
+      pendingTask({ name: 'mul', args: ['6', '7'] }),
+      pendingTask({ name: 'mul', args: ['99999999999999999999', '99999999999999999999'] }),
+    ];
+    for (const task of [doomed, ...others]) await store.create(task);
+    // The table stays reachable for everyone else; only writes to the doomed task hit the outage.
+    const partlyDownStore: TaskStore = {
+      create: (task) => store.create(task),
+      get: (id) => store.get(id),
+      transition: async (id, change) => {
+        if (id === doomed.id) throw new UnavailableError('simulated outage of the task store');
+        return store.transition(id, change);
+      },
+    };
+    const worker = new TaskWorker({ store: partlyDownStore });
+    const deadLetterWorker = new TaskWorker({ store });
+
+    startEventSource(
+      emulators.queues.taskQueueUrl,
+      emulators.queues.taskQueueArn,
+      createSqsBatchHandler((record) => worker.process(record.body)),
+    );
+    const deadLetterInvocations = startEventSource(
+      emulators.queues.deadLetterQueueUrl,
+      emulators.queues.deadLetterQueueArn,
+      createSqsBatchHandler((record) => deadLetterWorker.failExhausted(record.body)),
+    );
+    const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
+    await Promise.all(
+      [doomed, ...others].map((task) => queue.send({ taskId: task.id, name: task.name, args: [...task.args] })),
+    );
+
+    const failed = await eventually(async () => {
+      const task = await stateOf(doomed.id);
+      expect(task.state).toBe('FAILURE');
+      return task;
+    }, SETTLE);
+    expect(failed.error?.code).toBe('retries_exhausted');
+    expect(failed.result).toBeUndefined();
+
+    const expected = ['5', '42', (99999999999999999999n * 99999999999999999999n).toString()];
+    for (const [index, task] of others.entries()) {
+      await expect(stateOf(task.id)).resolves.toMatchObject({ state: 'SUCCESS', result: expected[index] });
+    }
+    // The dead letter was handled, so it is deleted rather than left to come back.
+    await eventually(
+      async () => expect(await messageCounts(emulators.queues.deadLetterQueueUrl)).toEqual({ visible: 0, inFlight: 0 }),
+      SETTLE,
+    );
+    expect(deadLetterInvocations.flatMap((invocation) => invocation.event.Records.map((record) => record.body))).toEqual([
+      messageBodyFor(doomed),
+    ]);
+    await expect(messageCounts(emulators.queues.taskQueueUrl)).resolves.toEqual({ visible: 0, inFlight: 0 });
+  });
+});
