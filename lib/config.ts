@@ -43,7 +43,8 @@ const ApiEnvSchema = z.object({
   DOOZER_JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
   DOOZER_JWT_TTL_SECONDS: withDefault(z.coerce.number().int().positive(), 3600),
   DOOZER_USERS: UsersSchema,
-  DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().positive(), 7),
+  // At least an hour: a shorter life would expire tasks while their callers still wait for them.
+  DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().min(1 / 24, 'must be at least 1 hour (0.0417 days)'), 7),
 });
 
 const WorkerEnvSchema = z.object(AwsSettings);

@@ -29,13 +29,15 @@ export class TokenIssuer {
 
   async issue(subject: string): Promise<IssuedToken> {
     const { issuer, audience, ttlSeconds } = this.#settings;
+    const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT()
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
       .setSubject(subject)
       .setIssuer(issuer)
       .setAudience(audience)
-      .setIssuedAt()
-      .setExpirationTime(`${ttlSeconds}s`)
+      // One clock reading for both, so exp - iat is exactly the lifetime.
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlSeconds)
       .sign(this.#key);
     return { token, tokenType: 'Bearer', expiresIn: ttlSeconds };
   }

@@ -21,6 +21,11 @@ export const MAX_WAIT_SECONDS = 5;
  * read exactly at the budget so no time granted is left unused.
  */
 export function readOffsets(schedule: BackoffSchedule, budgetMs: number): number[] {
+  const { initialDelayMs, multiplier, maxDelayMs } = schedule;
+  // Without these the gaps could shrink to nothing and the schedule never reach the budget.
+  if (!(initialDelayMs > 0 && multiplier >= 1 && maxDelayMs >= initialDelayMs)) {
+    throw new RangeError(`invalid backoff schedule ${JSON.stringify(schedule)}: need initialDelayMs > 0, multiplier >= 1, maxDelayMs >= initialDelayMs`);
+  }
   const offsets: number[] = [];
   let delay = schedule.initialDelayMs;
   let at = 0;
