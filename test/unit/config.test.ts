@@ -1,0 +1,199 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../lib/auth/passwords.ts';
+import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../lib/config.ts';
+
+let passwordHash: string;
+let validEnv: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  passwordHash = await hashPassword('pw', { N: 16, r: 8, p: 1 });
+  validEnv = {
+    DOOZER_TABLE_NAME: 'tasks',
+    DOOZER_QUEUE_URL: 'http://localhost:9324/000000000000/tasks',
+    DOOZER_JWT_SECRET: 's'.repeat(32),
+    DOOZER_USERS: JSON.stringify([{ username: 'alice', passwordHash }]),
+  };
+});
+
+/** The ConfigError `load` throws; fails the test when it does not throw one. */
+function configErrorOf(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but the configuration loaded');
+}
+
+describe('loadApiConfig', () => {
+  it('returns the typed configuration with defaults for a minimal valid environment', () => {
+    const config = loadApiConfig(validEnv);
+    expect(config).toEqual({
+      stage: 'local',
+      aws: { region: 'us-east-1', tableName: 'tasks', dynamodbEndpoint: undefined, sqsEndpoint: undefined },
+      queueUrl: 'http://localhost:9324/000000000000/tasks',
+      auth: {
+        secret: 's'.repeat(32),
+        issuer: 'doozer',
+        audience: 'doozer-api',
+        ttlSeconds: 3600,
+        users: [{ username: 'alice', passwordHash }],
+      },
+      taskTtlSeconds: 7 * 86_400,
+    });
+  });
+
+  it('reads every optional setting when given', () => {
+    const config = loadApiConfig({
+      ...validEnv,
+      AWS_REGION: 'eu-west-1',
+      DOOZER_STAGE: 'prod',
+      DOOZER_DYNAMODB_ENDPOINT: 'http://localhost:8000',
+      DOOZER_SQS_ENDPOINT: 'http://localhost:9324',
+      DOOZER_JWT_TTL_SECONDS: '600',
+      DOOZER_TASK_TTL_DAYS: '2',
+    });
+    expect(config.stage).toBe('prod');
+    expect(config.aws).toEqual({
+      region: 'eu-west-1',
+      tableName: 'tasks',
+      dynamodbEndpoint: 'http://localhost:8000',
+      sqsEndpoint: 'http://localhost:9324',
+    });
+    expect(config.auth.ttlSeconds).toBe(600);
+    expect(config.taskTtlSeconds).toBe(2 * 86_400);
+  });
+
+  it('converts a fractional task TTL in days to whole seconds', () => {
+    expect(loadApiConfig({ ...validEnv, DOOZER_TASK_TTL_DAYS: '0.5' }).taskTtlSeconds).toBe(43_200);
+  });
+
+  it('returns a deeply frozen configuration', () => {
+    const config = loadApiConfig(validEnv);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.aws)).toBe(true);
+    expect(Object.isFrozen(config.auth)).toBe(true);
+    expect(Object.isFrozen(config.auth.users)).toBe(true);
+    expect(Object.isFrozen(config.auth.users[0])).toBe(true);
+    expect(() => {
+      (config as { stage: string }).stage = 'changed';
+    }).toThrow(TypeError);
+  });
+
+  it('ignores unrelated environment variables', () => {
+    expect(() => loadApiConfig({ ...validEnv, PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
+  });
+
+  it('lists every missing required variable in one ConfigError', () => {
+    const { message } = configErrorOf(() => loadApiConfig({}));
+    for (const name of ['DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL', 'DOOZER_JWT_SECRET', 'DOOZER_USERS']) {
+      expect(message).toContain(name);
+    }
+  });
+
+  it('names only the variables that are wrong', () => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_TABLE_NAME: undefined }));
+    expect(message).toContain('DOOZER_TABLE_NAME');
+    expect(message).not.toContain('DOOZER_QUEUE_URL');
+    expect(message).not.toContain('DOOZER_USERS');
+  });
+
+  it('rejects a JWT secret shorter than 32 characters, naming DOOZER_JWT_SECRET', () => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_JWT_SECRET: 's'.repeat(31) }));
+    expect(message).toContain('DOOZER_JWT_SECRET');
+  });
+
+  it('does not put the secret itself into the error message', () => {
+    const secret = 'short-but-secret';
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_JWT_SECRET: secret }));
+    expect(message).not.toContain(secret);
+  });
+
+  it('rejects a queue URL that is not a URL', () => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_QUEUE_URL: 'tasks' }));
+    expect(message).toContain('DOOZER_QUEUE_URL');
+  });
+
+  it.each([
+    ['not JSON', 'alice:pw'],
+    ['a JSON object instead of an array', JSON.stringify({ username: 'alice', passwordHash: 'x' })],
+    ['an empty array', '[]'],
+    ['a user without a passwordHash', JSON.stringify([{ username: 'alice' }])],
+    ['a user with an empty username', JSON.stringify([{ username: '', passwordHash: 'scrypt$16$8$1$c2FsdA$a2V5' }])],
+    ['a plain-text password instead of a hash', JSON.stringify([{ username: 'alice', passwordHash: 'pw' }])],
+  ])('rejects DOOZER_USERS that is %s', (_label, users) => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_USERS: users }));
+    expect(message).toContain('DOOZER_USERS');
+  });
+
+  it.each([
+    ['DOOZER_JWT_TTL_SECONDS', 'soon'],
+    ['DOOZER_JWT_TTL_SECONDS', '0'],
+    ['DOOZER_JWT_TTL_SECONDS', '1.5'],
+    ['DOOZER_TASK_TTL_DAYS', '-1'],
+    ['DOOZER_TASK_TTL_DAYS', 'week'],
+    ['DOOZER_TASK_TTL_DAYS', '0.000001'],
+    ['DOOZER_DYNAMODB_ENDPOINT', 'localhost'],
+    ['DOOZER_SQS_ENDPOINT', 'localhost'],
+  ])('rejects %s=%j, naming it', (name, value) => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, [name]: value }));
+    expect(message).toContain(name);
+  });
+
+  it('treats empty optional settings as unset and applies their defaults', () => {
+    const config = loadApiConfig({
+      ...validEnv,
+      AWS_REGION: '',
+      DOOZER_STAGE: '',
+      DOOZER_DYNAMODB_ENDPOINT: '',
+      DOOZER_SQS_ENDPOINT: '',
+      DOOZER_JWT_TTL_SECONDS: '',
+      DOOZER_TASK_TTL_DAYS: '',
+    });
+    expect(config.stage).toBe('local');
+    expect(config.aws.region).toBe('us-east-1');
+    expect(config.aws.dynamodbEndpoint).toBeUndefined();
+    expect(config.aws.sqsEndpoint).toBeUndefined();
+    expect(config.auth.ttlSeconds).toBe(3600);
+    expect(config.taskTtlSeconds).toBe(7 * 86_400);
+  });
+
+  it('treats empty required settings as missing and lists each of them', () => {
+    const { message } = configErrorOf(() =>
+      loadApiConfig({ DOOZER_TABLE_NAME: '', DOOZER_QUEUE_URL: '', DOOZER_JWT_SECRET: '', DOOZER_USERS: '' }),
+    );
+    for (const name of ['DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL', 'DOOZER_JWT_SECRET', 'DOOZER_USERS']) {
+      expect(message).toContain(name);
+    }
+  });
+});
+
+describe('loadWorkerConfig', () => {
+  it('needs only DOOZER_TABLE_NAME', () => {
+    expect(loadWorkerConfig({ DOOZER_TABLE_NAME: 'tasks' })).toEqual({
+      aws: { region: 'us-east-1', tableName: 'tasks', dynamodbEndpoint: undefined, sqsEndpoint: undefined },
+    });
+  });
+
+  it('reads the region and the DynamoDB endpoint, and returns a frozen configuration', () => {
+    const config = loadWorkerConfig({
+      DOOZER_TABLE_NAME: 'tasks',
+      AWS_REGION: 'eu-central-1',
+      DOOZER_DYNAMODB_ENDPOINT: 'http://localhost:8000',
+    });
+    expect(config.aws.region).toBe('eu-central-1');
+    expect(config.aws.dynamodbEndpoint).toBe('http://localhost:8000');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.aws)).toBe(true);
+  });
+
+  it('does not require the API-only settings', () => {
+    expect(() => loadWorkerConfig({ DOOZER_TABLE_NAME: 'tasks', DOOZER_USERS: 'not json' })).not.toThrow();
+  });
+
+  it('throws a ConfigError naming DOOZER_TABLE_NAME when it is missing or empty', () => {
+    expect(configErrorOf(() => loadWorkerConfig({})).message).toContain('DOOZER_TABLE_NAME');
+    expect(configErrorOf(() => loadWorkerConfig({ DOOZER_TABLE_NAME: '' })).message).toContain('DOOZER_TABLE_NAME');
+  });
+});

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../lib/errors.ts';
+import type { StateChange } from '../../lib/tasks/ports.ts';
+import type { Task, TaskState } from '../../lib/tasks/task.ts';
+import { encodeTaskMessage } from '../../lib/tasks/task-message.ts';
+import { PoisonMessageError, TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { MemoryTaskStore } from '../support/memory-task-store.ts';
+
+const CREATED_AT = '2030-01-01T00:00:00.000Z';
+const WORKED_AT = Date.parse('2030-01-01T00:00:01.000Z');
+const clock = { now: () => WORKED_AT };
+
+let counter = 0;
+
+/** Stores a task as the API would have, in `state`, and returns it with its queue message body. */
+async function storedTask(
+  store: MemoryTaskStore,
+  { name = 'add', args = ['1', '2', '3'], state = 'PENDING' as TaskState, extra = {} as Partial<Task> } = {},
+): Promise<{ task: Task; body: string }> {
+  counter += 1;
+  const task: Task = {
+    id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+    owner: 'alice',
+    name,
+    args,
+    state,
+    createdAt: CREATED_AT,
+    updatedAt: CREATED_AT,
+    expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
+    ...extra,
+  };
+  await store.create(task);
+  return { task, body: encodeTaskMessage({ taskId: task.id, name: task.name, args: [...task.args] }) };
+}
+
+function setup() {
+  const store = new MemoryTaskStore();
+  return { store, worker: new TaskWorker({ store, clock }) };
+}
+
+/** A MemoryTaskStore whose writes to a terminal state fail, as an outage at the worst moment would. */
+class FinalWriteOutageStore extends MemoryTaskStore {
+  override async transition(id: string, change: StateChange): Promise<Task | undefined> {
+    if (change.to === 'SUCCESS' || change.to === 'FAILURE') throw new UnavailableError('simulated outage on the final write');
+    return super.transition(id, change);
+  }
+}
+
+describe('TaskWorker.process', () => {
+  it('runs a PENDING task to SUCCESS with the exact result', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { name: 'add', args: ['9007199254740993', '1'] });
+    await expect(worker.process(body)).resolves.toBe('SUCCESS');
+    const done = store.tasks.get(task.id)!;
+    expect(done.state).toBe('SUCCESS');
+    expect(done.result).toBe('9007199254740994');
+    expect(done.error).toBeUndefined();
+    expect(done.updatedAt).toBe(new Date(WORKED_AT).toISOString());
+    expect(done.createdAt).toBe(CREATED_AT);
+  });
+
+  it('computes mul exactly', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { name: 'mul', args: ['-123456789123456789', '987654321987654321'] });
+    await worker.process(body);
+    expect(store.tasks.get(task.id)!.result).toBe((-123456789123456789n * 987654321987654321n).toString());
+  });
+
+  it('skips a duplicate delivery after SUCCESS and leaves the result and updatedAt untouched', async () => {
+    const store = new MemoryTaskStore();
+    const { task, body } = await storedTask(store);
+    await new TaskWorker({ store, clock }).process(body);
+    const first = structuredClone(store.tasks.get(task.id)!);
+    const later = new TaskWorker({ store, clock: { now: () => WORKED_AT + 60_000 } });
+    await expect(later.process(body)).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toEqual(first);
+  });
+
+  it('never overwrites a FAILURE, even when a redelivered message would now succeed', async () => {
+    const { store, worker } = setup();
+    const failure = { code: 'retries_exhausted', message: 'gave up' };
+    const { task, body } = await storedTask(store, { state: 'FAILURE', extra: { error: failure } });
+    await expect(worker.process(body)).resolves.toBe('skipped');
+    const after = store.tasks.get(task.id)!;
+    expect(after.state).toBe('FAILURE');
+    expect(after.error).toEqual(failure);
+    expect(after.result).toBeUndefined();
+    expect(after.updatedAt).toBe(CREATED_AT);
+  });
+
+  it.each<TaskState>(['RETRY', 'STARTED'])('runs a task again from %s (a previous attempt died)', async (state) => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { state });
+    await expect(worker.process(body)).resolves.toBe('SUCCESS');
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
+  });
+
+  it('skips a message whose task no longer exists (expired and deleted)', async () => {
+    const { worker } = setup();
+    const body = encodeTaskMessage({ taskId: 'task_00000000-0000-4000-8000-999999999999', name: 'add', args: ['1'] });
+    await expect(worker.process(body)).resolves.toBe('skipped');
+  });
+
+  it('ends the task in FAILURE with unknown_task when the message names an unknown task', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { name: 'pow', args: ['2', '3'] });
+    await expect(worker.process(body)).resolves.toBe('FAILURE');
+    const failed = store.tasks.get(task.id)!;
+    expect(failed.state).toBe('FAILURE');
+    expect(failed.error?.code).toBe('unknown_task');
+    expect(failed.result).toBeUndefined();
+  });
+
+  it.each([
+    ['a non-integer argument', ['1', '1.5']],
+    ['no arguments', []],
+    ['a non-numeric argument', ['abc']],
+  ])('ends the task in FAILURE with invalid_args for %s', async (_label, args) => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { args });
+    await expect(worker.process(body)).resolves.toBe('FAILURE');
+    expect(store.tasks.get(task.id)!.error?.code).toBe('invalid_args');
+  });
+
+  it('ends the task in FAILURE with result_too_large when a product would be too long', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { name: 'mul', args: Array.from({ length: 11 }, () => '9'.repeat(1000)) });
+    await expect(worker.process(body)).resolves.toBe('FAILURE');
+    expect(store.tasks.get(task.id)!.error?.code).toBe('result_too_large');
+  });
+
+  it.each([
+    ['not JSON', 'not json'],
+    ['an empty body', ''],
+    ['JSON that is not an object', '[1,2]'],
+    ['a message without a taskId', JSON.stringify({ name: 'add', args: ['1'] })],
+    ['a message with number args', JSON.stringify({ taskId: 'task_x', name: 'add', args: [1] })],
+  ])('throws PoisonMessageError for a body that is %s', async (_label, body) => {
+    const { store, worker } = setup();
+    await expect(worker.process(body)).rejects.toBeInstanceOf(PoisonMessageError);
+    expect(store.tasks.size).toBe(0);
+  });
+
+  it('rethrows an outage on the final write and leaves the task in RETRY for the redelivery', async () => {
+    const store = new FinalWriteOutageStore();
+    const worker = new TaskWorker({ store, clock });
+    const { task, body } = await storedTask(store);
+    await expect(worker.process(body)).rejects.toBeInstanceOf(UnavailableError);
+    const after = store.tasks.get(task.id)!;
+    expect(after.state).toBe('RETRY');
+    expect(after.result).toBeUndefined();
+  });
+
+  it('completes the task on the redelivery after an outage', async () => {
+    const outage = new FinalWriteOutageStore();
+    const { task, body } = await storedTask(outage);
+    await expect(new TaskWorker({ store: outage, clock }).process(body)).rejects.toBeInstanceOf(UnavailableError);
+    // The same records, now with a healthy store behind them.
+    const healthy = new MemoryTaskStore();
+    healthy.tasks.set(task.id, outage.tasks.get(task.id)!);
+    await expect(new TaskWorker({ store: healthy, clock }).process(body)).resolves.toBe('SUCCESS');
+    expect(healthy.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
+  });
+
+  it('rethrows an outage on the first write and leaves the task where it was', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store);
+    store.failNext('transition', 2); // the STARTED write and the RETRY mark both fail
+    await expect(worker.process(body)).rejects.toBeInstanceOf(UnavailableError);
+    expect(store.tasks.get(task.id)!.state).toBe('PENDING');
+  });
+});
+
+describe('TaskWorker.failExhausted', () => {
+  it.each<TaskState>(['PENDING', 'STARTED', 'RETRY'])(
+    'marks a %s task FAILURE with retries_exhausted',
+    async (state) => {
+      const { store, worker } = setup();
+      const { task, body } = await storedTask(store, { state });
+      await expect(worker.failExhausted(body)).resolves.toBe('FAILURE');
+      const failed = store.tasks.get(task.id)!;
+      expect(failed.state).toBe('FAILURE');
+      expect(failed.error?.code).toBe('retries_exhausted');
+      expect(failed.updatedAt).toBe(new Date(WORKED_AT).toISOString());
+    },
+  );
+
+  it('skips a task that already succeeded and keeps its result', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { state: 'SUCCESS', extra: { result: '6' } });
+    await expect(worker.failExhausted(body)).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toEqual(task);
+  });
+
+  it('skips a task that already failed and keeps its original error', async () => {
+    const { store, worker } = setup();
+    const error = { code: 'invalid_args', message: 'args[0] must be an integer' };
+    const { task, body } = await storedTask(store, { state: 'FAILURE', extra: { error } });
+    await expect(worker.failExhausted(body)).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)!.error).toEqual(error);
+  });
+
+  it('skips a dead letter whose task no longer exists', async () => {
+    const { worker } = setup();
+    const body = encodeTaskMessage({ taskId: 'task_00000000-0000-4000-8000-999999999999', name: 'add', args: ['1'] });
+    await expect(worker.failExhausted(body)).resolves.toBe('skipped');
+  });
+
+  it.each(['garbage', '', '{}', 'null'])('drops a dead letter that is not a task message (%j)', async (body) => {
+    const { store, worker } = setup();
+    await expect(worker.failExhausted(body)).resolves.toBe('skipped');
+    expect(store.tasks.size).toBe(0);
+  });
+
+  it('rethrows a store outage so the dead letter is retried', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store);
+    store.failNext('transition');
+    await expect(worker.failExhausted(body)).rejects.toBeInstanceOf(UnavailableError);
+    expect(store.tasks.get(task.id)!.state).toBe('PENDING');
+  });
+});
