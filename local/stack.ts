@@ -52,7 +52,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       DOOZER_USERS: JSON.stringify(users),
     });
     started.push(offline);
-    await waitForHealth(settings.apiUrl, offline.child);
+    await waitForHealth(settings.apiUrl, { child: offline.child });
 
     if (options.workers) started.push(await startWorkers(settings, options.log));
     return { queues, stop };
@@ -162,17 +162,32 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
   signalGroup('SIGKILL'); // Anything of the group that outlived its leader.
 }
 
-async function waitForHealth(apiUrl: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
+/**
+ * Resolves once the API answers /health. The worker functions run inside serverless-offline, so
+ * this is also how the workers know the functions are there. Fails early if `child` exits.
+ */
+export async function waitForHealth(apiUrl: string, { timeoutMs = 90_000, child }: { timeoutMs?: number; child?: ChildProcess } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
+    if (child && child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
+    const healthy = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(2_000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (healthy) return;
     await sleep(100);
   }
   throw new Error(`the API did not answer ${apiUrl}/health within ${timeoutMs / 1000} s`);
+}
+
+/** Ctrl-C (SIGINT) or SIGTERM runs `stop` once, then exits 0. */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void stop().then(() => process.exit(0));
+    });
+  }
 }

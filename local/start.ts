@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadLocalSettings } from './settings.ts';
-import { startLocalStack } from './stack.ts';
+import { startLocalStack, stopOnSignals } from './stack.ts';
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -37,12 +37,7 @@ Try it:
 Ctrl-C stops everything.
 `);
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log('stopping…');
-    void stack.stop().then(() => process.exit(0));
-  });
-}
+stopOnSignals(() => {
+  log('stopping…');
+  return stack.stop();
+});
