@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DoozerApiError, DoozerClientError, DoozerConnectionError } from './errors.ts';
 import { MemoryTokenCache, type TokenCache } from './token-cache.ts';
@@ -47,6 +48,7 @@ export class DoozerClient {
   readonly #username: string;
   readonly #password: string;
   readonly #cache: TokenCache;
+  readonly #cacheKey: string;
   readonly #fetch: typeof globalThis.fetch;
 
   constructor(options: DoozerClientOptions) {
@@ -54,12 +56,17 @@ export class DoozerClient {
     this.#username = options.username;
     this.#password = options.password;
     this.#cache = options.tokenCache ?? new MemoryTokenCache();
+    // Keyed by a digest of URL, user and password: a token cached for other credentials (say, a
+    // password since changed or mistyped) is never used in their place.
+    this.#cacheKey = createHash('sha256')
+      .update(JSON.stringify([this.#url, this.#username, this.#password]))
+      .digest('base64url');
     this.#fetch = options.fetch ?? globalThis.fetch;
   }
 
   /** A valid token for the configured user: the cached one unless it is about to expire. */
   async token(options: { fresh?: boolean } = {}): Promise<TokenResponse> {
-    const key = `${this.#url} ${this.#username}`;
+    const key = this.#cacheKey;
     if (!options.fresh) {
       const cached = await this.#cache.get(key);
       if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) {
