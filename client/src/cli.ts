@@ -3,7 +3,7 @@
  * the original Go client (`Result: 21`, `Status : PENDING`), so its users feel at home.
  */
 import { text } from 'node:stream/consumers';
-import { Command, CommanderError, Help, Option } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { DoozerClient } from './doozer-client.ts';
 import { DoozerApiError, DoozerConnectionError } from './errors.ts';
@@ -64,7 +64,21 @@ interface GlobalOptions {
 
 interface WaitFlags {
   wait?: boolean;
-  timeout: string;
+  /** Seconds, parsed and checked before anything is sent. */
+  timeout: number;
+}
+
+function positiveSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0)) {
+    throw new InvalidArgumentError(`expected a positive number of seconds, got ${JSON.stringify(value)}`);
+  }
+  return seconds;
+}
+
+/** How long the API may hold a request: with --wait, never longer than the whole run may take. */
+function serverWait(flags: WaitFlags): number | undefined {
+  return flags.wait ? Math.min(5, Math.floor(flags.timeout)) : undefined;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -84,6 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
   program.configureHelp({
+    showGlobalOptions: true,
     formatHelp: (command, helper) => (command === program ? ROOT_HELP : Help.prototype.formatHelp.call(helper, command, helper)),
   });
 
@@ -97,7 +112,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     return {
       json: options.json === true,
       settings,
-      client: new DoozerClient({ ...settings, tokenCache: new FileTokenCache(settings.tokenCachePath) }),
+      client: new DoozerClient({
+        ...settings,
+        tokenCache: new FileTokenCache(settings.tokenCachePath, (error) =>
+          err(`doozer: warning: the token cache ${settings.tokenCachePath} cannot be written (${error.message}); continuing without it`),
+        ),
+      }),
     };
   };
 
@@ -116,12 +136,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.done;
   };
 
-  const waitFor = async (client: DoozerClient, task: TaskView, flags: WaitFlags): Promise<TaskView> => {
-    const seconds = Number(flags.timeout);
-    if (!(seconds > 0)) throw new InputError(`--timeout must be a positive number of seconds, got ${JSON.stringify(flags.timeout)}`);
+  /** Polls until the task ends or the --timeout that started counting at `startedAt` runs out. */
+  const waitFor = async (client: DoozerClient, task: TaskView, flags: WaitFlags, startedAt: number): Promise<TaskView> => {
     const spinner = startSpinner(process.stderr, `waiting for ${task.id}`);
     try {
-      return await client.waitFor(task.id, { timeoutMs: seconds * 1000, onProgress: (t) => spinner.update(`${t.id} is ${t.state}`) });
+      const timeoutMs = Math.max(0, startedAt + flags.timeout * 1000 - Date.now());
+      return await client.waitFor(task.id, { timeoutMs, onProgress: (t) => spinner.update(`${t.id} is ${t.state}`) });
     } finally {
       spinner.stop();
     }
@@ -146,13 +166,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       .argument('[integers...]', 'integers to send (put negative ones after --, or use --i)')
       .option('--i <list>', 'comma-separated integers, e.g. 1,2,3 (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
       .option('--wait', 'keep polling until the task ends (a spinner shows on a terminal)')
-      .option('--timeout <seconds>', 'with --wait: give up after this many seconds', '60')
+      .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
       .addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES_HELP}`)
       .action(async (positional: string[], flags: WaitFlags & { i?: string[] }, command: Command) => {
         const args = parseIntegers(name, flags.i ?? [], positional);
         const { client: doozer, json } = await client(command);
-        const { task } = await doozer.submit(name as TaskName, args);
-        const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags) : task;
+        const startedAt = Date.now();
+        const wait = serverWait(flags);
+        const { task } = await doozer.submit(name as TaskName, args, wait === undefined ? {} : { wait });
+        const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
         exitCode = finish(final, flags, json, 'result');
       });
   }
@@ -163,13 +185,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .argument('[id]', 'the task id (or use --uuid)')
     .option('--uuid <id>', 'the task id, task_<uuid>')
     .option('--wait', 'keep polling until the task ends')
-    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', '60')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
     .addHelpText('after', `\nExample:\n  doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006\n${EXIT_CODES_HELP}`)
     .action(async (positional: string | undefined, flags: WaitFlags & { uuid?: string }, command: Command) => {
       const id = parseTaskId(flags.uuid ?? positional);
       const { client: doozer, json } = await client(command);
+      const startedAt = Date.now();
       const task = await doozer.get(id);
-      const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags) : task;
+      const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
       exitCode = finish(final, flags, json, 'status');
     });
 

@@ -1,4 +1,5 @@
 import { MAX_ARG_DIGITS } from '../../lib/tasks/integers.ts';
+import { isTaskId } from '../../lib/tasks/task.ts';
 import { MAX_ARGS } from '../../lib/tasks/registry.ts';
 import type { WireInteger } from './types.ts';
 
@@ -8,7 +9,6 @@ export class InputError extends Error {
 }
 
 const INTEGER = /^-?\d+$/;
-const TASK_ID = /^task_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Reads the integers of `add` / `mul` from `--i` lists ("1,2,3") and positional arguments, checking
@@ -40,6 +40,6 @@ export function parseIntegers(command: string, lists: readonly string[], positio
 /** A task id as the API issues them; anything else is a usage error. */
 export function parseTaskId(value: string | undefined): string {
   if (!value) throw new InputError('give the task id, e.g. doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006');
-  if (!TASK_ID.test(value)) throw new InputError(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
+  if (!isTaskId(value)) throw new InputError(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
   return value;
 }

@@ -45,6 +45,9 @@ export function tokenCachePath(env: NodeJS.ProcessEnv): string {
  * DOOZER_PASSWORD, then the config file, then the local stack's defaults.
  */
 export async function resolveSettings({ flags, env }: SettingsSources): Promise<ClientSettings> {
+  for (const [name, value] of Object.entries(flags)) {
+    if (value === '') throw new SettingsError(`--${name} must not be empty`);
+  }
   const file = await readConfigFile(configFilePath(env));
   const url = flags.url ?? (env.DOOZER_URL || undefined) ?? file.url ?? DEFAULTS.url;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {

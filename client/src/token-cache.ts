@@ -29,10 +29,14 @@ export class MemoryTokenCache implements TokenCache {
 
 /**
  * Tokens in one JSON file readable by its owner only (0600, in a 0700 folder): a token is a
- * credential. A file that cannot be read is treated as empty; the token is simply fetched again.
+ * credential. The cache only saves requests: a file that cannot be read is treated as empty, and one
+ * that cannot be written is reported to `onWriteError` and otherwise ignored.
  */
 export class FileTokenCache implements TokenCache {
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly onWriteError: (error: Error) => void = () => {},
+  ) {}
 
   async get(key: string): Promise<CachedToken | undefined> {
     const entry = (await this.#read())[key];
@@ -60,11 +64,15 @@ export class FileTokenCache implements TokenCache {
   }
 
   async #write(tokens: Record<string, CachedToken>): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    // Write then rename, so a concurrent run never reads half a file.
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(tokens), { mode: 0o600 });
-    await chmod(temporary, 0o600);
-    await rename(temporary, this.path);
+    try {
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      // Write then rename, so a concurrent run never reads half a file.
+      const temporary = `${this.path}.${process.pid}.tmp`;
+      await writeFile(temporary, JSON.stringify(tokens), { mode: 0o600 });
+      await chmod(temporary, 0o600);
+      await rename(temporary, this.path);
+    } catch (error) {
+      this.onWriteError(error as Error);
+    }
   }
 }

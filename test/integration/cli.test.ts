@@ -1,0 +1,487 @@
+/**
+ * The `doozer` binary as a user runs it: the bundled CLI (node_modules/.bin/doozer) in its own
+ * process, against the real API served over HTTP on 127.0.0.1 with in-memory adapters. Each run
+ * gets its own config and cache folders and an environment without DOOZER_* variables.
+ */
+import { spawn } from 'node:child_process';
+import { realpathSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import clientPackage from '../../client/package.json' with { type: 'json' };
+import { CONSUMER_FAILURE, type CliServer, TEST_USERS, startCliServer } from '../support/cli-server.ts';
+import { freePorts } from '../support/local-stack-process.ts';
+import { pendingTask } from '../support/task-fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The file `npm install` links as `doozer`: what a user's shell runs. */
+const DOOZER = realpathSync(join(ROOT, 'node_modules/.bin/doozer'));
+const WRONG_PASSWORD = 'wrong-pw-c0ffee42';
+/** Passwords that must never be printed. (`doozer` is the default user's, and the program's name.) */
+const SECRETS = [TEST_USERS.alice, TEST_USERS.bob, TEST_USERS.carol, WRONG_PASSWORD];
+const TASK_ID = /task_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+const UNKNOWN_ID = 'task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d';
+
+interface Home {
+  readonly configHome: string;
+  readonly cacheHome: string;
+  readonly configFile: string;
+  readonly tokenFile: string;
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface RunOptions {
+  /** Config and cache folders; a fresh pair by default. */
+  readonly home?: Home;
+  /** Added to an environment without any DOOZER_* variable. */
+  readonly env?: Record<string, string>;
+  /** Written to the child's standard input, which is then closed. */
+  readonly stdin?: string;
+  readonly timeoutMs?: number;
+}
+
+let server: CliServer;
+/** A URL where nothing listens. */
+let closedUrl: string;
+const tempRoots: string[] = [];
+
+async function newHome(): Promise<Home> {
+  const root = await mkdtemp(join(tmpdir(), 'doozer-cli-'));
+  tempRoots.push(root);
+  const configHome = join(root, 'config');
+  const cacheHome = join(root, 'cache');
+  return { configHome, cacheHome, configFile: join(configHome, 'doozer', 'config.json'), tokenFile: join(cacheHome, 'doozer', 'tokens.json') };
+}
+
+async function writeConfig(home: Home, content: unknown): Promise<void> {
+  await mkdir(join(home.configHome, 'doozer'), { recursive: true });
+  await writeFile(home.configFile, typeof content === 'string' ? content : JSON.stringify(content));
+}
+
+/**
+ * Runs the binary and resolves when it exits. Every run is checked for leaked passwords, so the
+ * guarantee covers all of them, failures included.
+ */
+async function runDoozer(args: readonly string[], { home, env = {}, stdin = '', timeoutMs = 15_000 }: RunOptions = {}): Promise<Run> {
+  const { configHome, cacheHome } = home ?? (await newHome());
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DOOZER_')));
+  const child = spawn(process.execPath, [DOOZER, ...args], {
+    env: { ...inherited, XDG_CONFIG_HOME: configHome, XDG_CACHE_HOME: cacheHome, ...env },
+    stdio: 'pipe',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  // The child may exit without reading its input; that is not this test's failure.
+  child.stdin.on('error', () => {});
+  child.stdin.end(stdin);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve(exitCode));
+  }).finally(() => clearTimeout(timer));
+  if (code === null) throw new Error(`doozer ${args.join(' ')} was killed after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`);
+  for (const secret of SECRETS) {
+    expect(stdout, `stdout of doozer ${args.join(' ')}`).not.toContain(secret);
+    expect(stderr, `stderr of doozer ${args.join(' ')}`).not.toContain(secret);
+  }
+  return { code, stdout, stderr };
+}
+
+/** Runs the binary with DOOZER_URL pointing at the test server (the test's env may override it). */
+function doozer(args: readonly string[], options: RunOptions = {}): Promise<Run> {
+  return runDoozer(args, { ...options, env: { DOOZER_URL: server.url, ...options.env } });
+}
+
+const lines = (text: string) => text.split('\n').filter((line) => line !== '');
+
+/** The `sub` claim of a JWT (decoded, not verified: the server has verified it by issuing it). */
+function subjectOf(token: string): string {
+  const payload = token.trim().split('.')[1] ?? '';
+  return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub: string }).sub;
+}
+
+/** A task of the default user, stored directly: no worker and no wait involved. */
+async function storedTask(overrides: Parameters<typeof pendingTask>[0] = {}) {
+  const task = pendingTask({ owner: 'doozer', ...overrides });
+  await server.store.create(task);
+  return task;
+}
+
+beforeAll(async () => {
+  // A stale bundle would test yesterday's code: fail with the fix instead.
+  const built = statSync(DOOZER).mtimeMs;
+  const sources = await readdir(join(ROOT, 'client/src'));
+  const stale = sources.filter((file) => statSync(join(ROOT, 'client/src', file)).mtimeMs > built);
+  if (stale.length > 0) throw new Error(`${DOOZER} is older than client/src/${stale.join(', ')}; run \`npm run build -w client\``);
+  server = await startCliServer();
+  closedUrl = `http://127.0.0.1:${(await freePorts(1))[0]}`;
+});
+
+afterAll(async () => {
+  await server?.close();
+  await Promise.all(tempRoots.map((root) => rm(root, { recursive: true, force: true })));
+});
+
+beforeEach(() => {
+  server.consumer = 'run';
+  server.resetRequests();
+});
+
+describe('settings: flags, then environment, then config file, then defaults', () => {
+  it('logs in as the default user doozer when only the URL is set', async () => {
+    const run = await doozer(['token']);
+    expect(run.code).toBe(0);
+    expect(subjectOf(run.stdout)).toBe('doozer');
+  });
+
+  it('reads URL, username and password from $XDG_CONFIG_HOME/doozer/config.json', async () => {
+    const home = await newHome();
+    await writeConfig(home, { url: server.url, username: 'carol', password: TEST_USERS.carol });
+    const run = await runDoozer(['token'], { home });
+    expect(run.code).toBe(0);
+    expect(subjectOf(run.stdout)).toBe('carol');
+  });
+
+  it('lets DOOZER_USERNAME and DOOZER_PASSWORD override the config file', async () => {
+    const home = await newHome();
+    await writeConfig(home, { url: server.url, username: 'carol', password: TEST_USERS.carol });
+    const run = await runDoozer(['token'], { home, env: { DOOZER_USERNAME: 'bob', DOOZER_PASSWORD: TEST_USERS.bob } });
+    expect(run.code).toBe(0);
+    expect(subjectOf(run.stdout)).toBe('bob');
+  });
+
+  it('lets --username and --password-stdin override the environment and the config file', async () => {
+    const home = await newHome();
+    await writeConfig(home, { url: server.url, username: 'carol', password: TEST_USERS.carol });
+    const run = await runDoozer(['token', '--username', 'alice', '--password-stdin'], {
+      home,
+      env: { DOOZER_USERNAME: 'bob', DOOZER_PASSWORD: TEST_USERS.bob },
+      stdin: `${TEST_USERS.alice}\n`,
+    });
+    expect(run.code).toBe(0);
+    expect(subjectOf(run.stdout)).toBe('alice');
+  });
+
+  it('lets DOOZER_URL override the URL of the config file', async () => {
+    const home = await newHome();
+    await writeConfig(home, { url: closedUrl });
+    const run = await doozer(['add', '1'], { home });
+    expect(run).toEqual({ code: 0, stdout: 'Result: 1\n', stderr: '' });
+  });
+
+  it('lets --url override DOOZER_URL, and names the URL it could not reach', async () => {
+    const run = await doozer(['add', '1', '--url', closedUrl]);
+    expect(run.code).toBe(4);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`nothing answers at ${closedUrl} (connection refused)`);
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each<[string, string, string]>([
+    ['not JSON', '{"url": ', 'is not valid JSON'],
+    ['with an unknown field', JSON.stringify({ user: 'carol' }), 'is not valid'],
+    ['with a URL that is not one', JSON.stringify({ url: 'not a url' }), 'url:'],
+    ['with an empty password', JSON.stringify({ password: '' }), 'password:'],
+  ])('refuses a config file %s with exit 2, naming the file', async (_case, content, problem) => {
+    const home = await newHome();
+    await writeConfig(home, content);
+    const run = await doozer(['add', '1'], { home });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(lines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toMatch(new RegExp(`^doozer: the config file ${home.configFile} `));
+    expect(run.stderr).toContain(problem);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('refuses a URL that is not http(s) with exit 2', async () => {
+    const run = await doozer(['add', '1'], { env: { DOOZER_URL: 'ftp://127.0.0.1/' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('doozer: the URL "ftp://127.0.0.1/" is not an http(s) URL; give one like http://127.0.0.1:3000\n');
+  });
+});
+
+describe('token cache', () => {
+  it('logs in once for two runs, and keeps the token in a file only its owner can read', async () => {
+    const home = await newHome();
+    expect(await doozer(['add', '1'], { home })).toEqual({ code: 0, stdout: 'Result: 1\n', stderr: '' });
+    expect(await doozer(['add', '1'], { home })).toEqual({ code: 0, stdout: 'Result: 1\n', stderr: '' });
+    expect(server.count('POST /auth/token')).toBe(1);
+    expect(server.count('POST /tasks')).toBe(2);
+    expect((await stat(home.tokenFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(home.cacheHome, 'doozer'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('logs in again and succeeds when the server no longer accepts the cached token', async () => {
+    const home = await newHome();
+    expect((await doozer(['add', '1'], { home })).code).toBe(0);
+    await server.restartWithNewSecret();
+    const run = await doozer(['add', '2'], { home });
+    expect(run).toEqual({ code: 0, stdout: 'Result: 2\n', stderr: '' });
+    expect(server.requests.map((request) => `${request.route} ${request.status}`)).toEqual([
+      'POST /auth/token 200',
+      'POST /tasks 200',
+      'POST /tasks 401',
+      'POST /auth/token 200',
+      'POST /tasks 200',
+    ]);
+  });
+
+  it('warns and carries on when the cache cannot be written', async () => {
+    const home = await newHome();
+    // A file where the cache folder should be: mkdir fails with ENOTDIR.
+    await writeFile(home.cacheHome, 'not a folder');
+    const run = await doozer(['add', '1'], { home });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('Result: 1\n');
+    expect(run.stderr).toContain('warning: the token cache');
+  });
+
+  it('does not use a token cached for another password', async () => {
+    const home = await newHome();
+    const env = { DOOZER_USERNAME: 'alice', DOOZER_PASSWORD: TEST_USERS.alice };
+    expect((await doozer(['token'], { home, env })).code).toBe(0);
+    const run = await doozer(['token'], { home, env: { ...env, DOOZER_PASSWORD: WRONG_PASSWORD } });
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+  });
+});
+
+describe('exit codes', () => {
+  it.each<[string[], string]>([
+    [['add', '1', '2', '3'], 'Result: 6'],
+    [['add', '--i', '1,2', '--i', '3', '4'], 'Result: 10'],
+    [['mul', '--i', '2,3', '4'], 'Result: 24'],
+    [['add', '--i', '-5,3'], 'Result: -2'],
+    [['add', '9007199254740993', '1'], 'Result: 9007199254740994'],
+    [['mul', '123456789012345678901234567890', '10'], 'Result: 1234567890123456789012345678900'],
+  ])('0 with the result: doozer %j', async (args, result) => {
+    expect(await doozer(args)).toEqual({ code: 0, stdout: `${result}\n`, stderr: '' });
+  });
+
+  it('0 for lookup of a finished task, with its status and result', async () => {
+    const task = await storedTask({ state: 'SUCCESS', args: ['20', '22'], result: '42' });
+    expect(await doozer(['lookup', `--uuid=${task.id}`])).toEqual({ code: 0, stdout: 'Status : SUCCESS\nResult : 42\n', stderr: '' });
+  });
+
+  it('0 for lookup of a pending task, given as an argument', async () => {
+    const task = await storedTask();
+    expect(await doozer(['lookup', task.id])).toEqual({ code: 0, stdout: 'Status : PENDING\n', stderr: '' });
+  });
+
+  it('1 for a task that ends in FAILURE, and lookup shows its error', async () => {
+    server.consumer = 'fail';
+    const added = await doozer(['add', '1']);
+    expect(added.code).toBe(1);
+    expect(added.stdout).toBe('');
+    const id = TASK_ID.exec(added.stderr)?.[0];
+    expect(added.stderr).toBe(`Failed! ${id}: ${CONSUMER_FAILURE.message} (${CONSUMER_FAILURE.code})\n`);
+
+    const looked = await doozer(['lookup', `--uuid=${id}`]);
+    expect(looked.code).toBe(1);
+    expect(lines(looked.stdout)).toEqual(['Status : FAILURE', `Error : ${CONSUMER_FAILURE.message}`]);
+  });
+
+  it('1 for an unknown task id, saying so on stderr', async () => {
+    const run = await doozer(['lookup', `--uuid=${UNKNOWN_ID}`]);
+    expect(run).toEqual({ code: 1, stdout: '', stderr: `doozer: no task with id ${UNKNOWN_ID}. Check the id, or it may have expired.\n` });
+  });
+
+  it.each<[string[], string]>([
+    [['add', '--i', '1,,2'], 'doozer: --i "1,,2": value 2 is empty; separate integers with single commas, e.g. --i 1,2,3'],
+    [['add', '--i', '1.5'], 'doozer: --i "1.5": "1.5" is not an integer; use whole numbers such as 42 or -7'],
+    [['mul', '--i', 'abc'], 'doozer: --i "abc": "abc" is not an integer; use whole numbers such as 42 or -7'],
+    [['add', '1', 'x'], 'doozer: argument "x": "x" is not an integer; use whole numbers such as 42 or -7'],
+    [['add', '1'.repeat(1_001)], `doozer: argument "${'1'.repeat(1_001)}" has 1001 digits; at most 1000 are allowed`],
+    [['add'], 'doozer: give the integers to add, e.g. doozer add --i 1,2,3'],
+    [['lookup', 'task_123'], 'doozer: "task_123" is not a task id; task ids look like task_<uuid>'],
+    [['lookup'], 'doozer: give the task id, e.g. doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006'],
+  ])('2 for bad input, before any request: doozer %j', async (args, message) => {
+    expect(await doozer(args)).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each<[string[], string]>([
+    [['bogus'], "error: unknown command 'bogus'"],
+    [['add', '1', '--bogus'], "error: unknown option '--bogus'"],
+    [['token', '--password', 'x', '--password-stdin'], "error: option '--password-stdin' cannot be used with option '--password <password>'"],
+    [['add', '--i'], "error: option '--i <list>' argument missing"],
+  ])('2 for a usage error, pointing to help: doozer %j', async (args, message) => {
+    const run = await doozer(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(lines(run.stderr)).toEqual([message, '(run "doozer help" for usage)']);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('2 for --password-stdin with nothing on standard input', async () => {
+    const run = await doozer(['token', '--password-stdin'], { stdin: '' });
+    expect(run).toEqual({ code: 2, stdout: '', stderr: 'doozer: --password-stdin: no password on standard input\n' });
+    expect(server.requests).toEqual([]);
+  });
+
+  // cli.ts checks --timeout only inside waitFor, after the task was submitted: a finished task
+  // ignores the bad flag (exit 0), a deferred one is submitted and then reported as a usage error.
+  it.each([['--username'], ['--password'], ['--url']])('2 for an empty %s, before any request', async (flag) => {
+    const run = await doozer(['add', '1', flag, '']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${flag} must not be empty`);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('2 for a bad --timeout, before any request', async () => {
+    const run = await doozer(['add', '1', '--wait', '--timeout', 'abc']);
+    expect(run.code).toBe(2);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('3 for a wrong password, without printing it', async () => {
+    const run = await doozer(['add', '1', '--username', 'alice', '--password', WRONG_PASSWORD]);
+    expect(run).toEqual({
+      code: 3,
+      stdout: '',
+      stderr:
+        'doozer: authentication failed: wrong username or password. Check --username/--password (or DOOZER_USERNAME/DOOZER_PASSWORD, or the config file).\n',
+    });
+    expect(`${run.stdout}${run.stderr}`).not.toContain(WRONG_PASSWORD);
+    expect(server.requests.map((request) => `${request.route} ${request.status}`)).toEqual(['POST /auth/token 401']);
+  });
+
+  it('3 for a wrong password from the environment, without printing it', async () => {
+    const run = await doozer(['token'], { env: { DOOZER_USERNAME: 'bob', DOOZER_PASSWORD: WRONG_PASSWORD } });
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).not.toContain(WRONG_PASSWORD);
+  });
+
+  it('4 when the store is down (503)', async () => {
+    server.store.failNext('create');
+    const run = await doozer(['add', '1']);
+    expect(run).toEqual({
+      code: 4,
+      stdout: '',
+      stderr: 'doozer: the service answered 503 unavailable: the service is temporarily unavailable; try again shortly\n',
+    });
+  });
+
+  it('4 when nothing listens at the URL, naming it and the way to start the service', async () => {
+    const run = await runDoozer(['add', '1'], { env: { DOOZER_URL: closedUrl } });
+    expect(run).toEqual({
+      code: 4,
+      stdout: '',
+      stderr: `doozer: nothing answers at ${closedUrl} (connection refused). Is the service running? Start the local stack with \`npm start\`, or point --url / DOOZER_URL at it.\n`,
+    });
+  });
+
+  it('5 when --wait times out on a task no worker runs, with the id and how to look it up', async () => {
+    server.consumer = 'none';
+    // The API holds POST /tasks for its default 5 s before it defers the task; then 1 s of --wait.
+    const run = await doozer(['add', '1', '--wait', '--timeout', '1']);
+    expect(run.code).toBe(5);
+    const id = TASK_ID.exec(run.stdout)?.[0];
+    expect(run.stdout).toBe(`Deferred! ${id}\n`);
+    expect(run.stderr).toBe(`${id} is still PENDING after 1 s; look it up later with: doozer lookup --uuid=${id}\n`);
+    expect(server.count('POST /tasks')).toBe(1);
+    expect(server.count('GET /tasks/:id')).toBeGreaterThan(0);
+  });
+
+  it('5 when lookup --wait times out on a pending task', async () => {
+    const task = await storedTask();
+    const run = await doozer(['lookup', task.id, '--wait', '--timeout', '1']);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toBe('Status : PENDING\n');
+    expect(run.stderr).toBe(`${task.id} is still PENDING after 1 s; look it up later with: doozer lookup --uuid=${task.id}\n`);
+  });
+});
+
+describe('--json', () => {
+  it('prints the task of add as JSON', async () => {
+    const run = await doozer(['--json', 'add', '1', '2']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ name: 'add', args: [1, 2], state: 'SUCCESS', result: 3 });
+  });
+
+  it('prints a failed task as JSON, with exit 1', async () => {
+    server.consumer = 'fail';
+    const run = await doozer(['add', '1', '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ state: 'FAILURE', error: CONSUMER_FAILURE });
+  });
+
+  it('prints the task of lookup as JSON', async () => {
+    const task = await storedTask({ state: 'SUCCESS', args: ['2', '3'], result: '5' });
+    const run = await doozer(['lookup', task.id, '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({
+      id: task.id,
+      name: 'add',
+      args: [2, 3],
+      state: 'SUCCESS',
+      result: 5,
+      createdAt: task.createdAt,
+      updatedAt: task.updatedAt,
+      expiresAt: new Date(task.expiresAt * 1000).toISOString(),
+    });
+  });
+
+  it('prints the token as JSON', async () => {
+    const run = await doozer(['token', '--json']);
+    expect(run.code).toBe(0);
+    const token = JSON.parse(run.stdout) as { token: string; tokenType: string; expiresIn: number };
+    expect(token).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: 3_600 });
+    expect(subjectOf(token.token)).toBe('doozer');
+  });
+
+  it('prints the version as JSON, and as text without --json', async () => {
+    expect(JSON.parse((await runDoozer(['--json', 'version'])).stdout)).toEqual({ version: clientPackage.version });
+    expect(await runDoozer(['version'])).toEqual({ code: 0, stdout: `doozer ${clientPackage.version}\n`, stderr: '' });
+  });
+});
+
+describe('help', () => {
+  const EXIT_CODE_LINES = [
+    'Exit codes:',
+    '  0  done (or deferred, without --wait)',
+    '  1  the task failed, or no such task',
+    '  2  usage error: a bad flag, number or setting',
+    '  3  authentication failed',
+    '  4  the service is unreachable or answered 5xx',
+    '  5  deferred, and --wait timed out',
+  ];
+
+  it.each([[['help']], [['--help']], [[]]])('doozer %j lists the commands, the flags and the exit codes', async (args) => {
+    const run = await runDoozer(args);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    const printed = lines(run.stdout);
+    for (const command of ['add', 'help', 'lookup', 'mul', 'token', 'version']) {
+      expect(printed.some((line) => new RegExp(`^  ${command} +\\S`).test(line)), `command ${command}`).toBe(true);
+    }
+    for (const flag of ['--url <url>', '--username <name>', '--password-stdin', '--json']) expect(run.stdout).toContain(flag);
+    expect(printed).toEqual(expect.arrayContaining(EXIT_CODE_LINES));
+  });
+
+  it.each([[['add', '--help']], [['help', 'add']]])('doozer %j shows the usage of add, an example and the exit codes', async (args) => {
+    const run = await runDoozer(args);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    const printed = lines(run.stdout);
+    expect(printed[0]).toBe('Usage: doozer add [options] [integers...]');
+    expect(run.stdout).toContain('--i <list>');
+    expect(run.stdout).toContain('--wait');
+    expect(run.stdout).toContain('--timeout <seconds>');
+    expect(printed).toContain('  doozer add --i 1,2,3,4,5,6');
+    expect(printed).toEqual(expect.arrayContaining(EXIT_CODE_LINES));
+    for (const flag of ['--url <url>', '--password-stdin', '--json']) expect(run.stdout).toContain(flag);
+    expect(server.requests).toEqual([]);
+  });
+});

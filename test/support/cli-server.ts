@@ -1,0 +1,151 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { hashPassword } from '../../lib/auth/passwords.ts';
+import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UserDirectory } from '../../lib/auth/users.ts';
+import { createApp } from '../../lib/http/app.ts';
+import { TaskService } from '../../lib/tasks/task-service.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
+import { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
+
+/**
+ * Users of the test API. The `doozer` user has the CLI's default password, so a run with no
+ * settings at all can log in; the others have passwords that appear nowhere else, so a test can
+ * check that none is ever printed.
+ */
+export const TEST_USERS = {
+  doozer: 'doozer',
+  alice: 'alice-pw-3f9c1a',
+  bob: 'bob-pw-8d20e4',
+  carol: 'carol-pw-51b7c6',
+} as const;
+
+export type TestUser = keyof typeof TEST_USERS;
+
+/** The message of the failure that the `fail` consumer records. */
+export const CONSUMER_FAILURE = { code: 'test_failure', message: 'the test consumer refused this task' } as const;
+
+/**
+ * What happens to a queued task: `run` finishes it with the real worker at once, `fail` ends it in
+ * FAILURE, `none` leaves it PENDING (no worker is running).
+ */
+export type ConsumerMode = 'run' | 'fail' | 'none';
+
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  /** `METHOD /path` with a task id replaced by `:id`, e.g. `GET /tasks/:id`. */
+  readonly route: string;
+  readonly status: number;
+}
+
+export interface CliServer {
+  readonly url: string;
+  readonly port: number;
+  readonly store: MemoryTaskStore;
+  readonly queue: RecordingQueue;
+  consumer: ConsumerMode;
+  /** Every request answered since the last `resetRequests()`, in order. */
+  readonly requests: readonly ApiRequest[];
+  count(route: string): number;
+  resetRequests(): void;
+  /**
+   * Stops the server and starts it again on the same port, keeping the store and users, with a
+   * different JWT secret: every token issued before is refused (a deployment that rotated its key).
+   */
+  restartWithNewSecret(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const TASK_PATH = /^\/tasks\/[^/]+$/;
+/** Cheap scrypt, so that a login costs milliseconds in tests. */
+const TEST_COST = { N: 16, r: 8, p: 1 };
+
+/**
+ * The real API (createApp over in-memory adapters) served over HTTP on 127.0.0.1 at a free port,
+ * the way the CLI meets it: counts requests per route and lets a test choose what the "worker" does.
+ */
+export async function startCliServer(): Promise<CliServer> {
+  const users = new UserDirectory(
+    await Promise.all(
+      Object.entries(TEST_USERS).map(async ([username, password]) => ({ username, passwordHash: await hashPassword(password, TEST_COST) })),
+    ),
+  );
+  const store = new MemoryTaskStore();
+  const worker = new TaskWorker({ store });
+  let consumer: ConsumerMode = 'run';
+  const queue = new RecordingQueue(async (body) => {
+    if (consumer === 'run') return worker.process(body);
+    if (consumer === 'fail') {
+      const { taskId } = decodeTaskMessage(body);
+      return store.transition(taskId, { from: ['PENDING'], to: 'FAILURE', at: new Date().toISOString(), error: CONSUMER_FAILURE });
+    }
+    return undefined;
+  });
+  const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600 });
+  let requests: ApiRequest[] = [];
+  let generation = 0;
+
+  const listen = async (port: number): Promise<Server> => {
+    generation += 1;
+    const tokens = new TokenIssuer({
+      secret: `cli-test-secret-generation-${generation}-padded-past-32-bytes`,
+      issuer: 'doozer',
+      audience: 'doozer-api',
+      ttlSeconds: 3_600,
+    });
+    const app = createApp({ tasks, users, tokens });
+    return new Promise((resolve) => {
+      const server = serve(
+        {
+          hostname: '127.0.0.1',
+          port,
+          fetch: async (request) => {
+            const response = await app.fetch(request);
+            const { pathname } = new URL(request.url);
+            const route = `${request.method} ${TASK_PATH.test(pathname) ? '/tasks/:id' : pathname}`;
+            requests.push({ method: request.method, path: pathname, route, status: response.status });
+            return response;
+          },
+        },
+        () => resolve(server as Server),
+      );
+    });
+  };
+
+  const stop = (server: Server) =>
+    new Promise<void>((resolve, reject) => {
+      server.close((error) => (error ? reject(error) : resolve()));
+      server.closeAllConnections();
+    });
+
+  let server = await listen(0);
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    store,
+    queue,
+    get consumer() {
+      return consumer;
+    },
+    set consumer(mode: ConsumerMode) {
+      consumer = mode;
+    },
+    get requests() {
+      return requests;
+    },
+    count: (route) => requests.filter((request) => request.route === route).length,
+    resetRequests: () => {
+      requests = [];
+    },
+    restartWithNewSecret: async () => {
+      await stop(server);
+      server = await listen(port);
+    },
+    close: () => stop(server),
+  };
+}

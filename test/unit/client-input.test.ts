@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { InputError, parseIntegers, parseTaskId } from '../../client/src/input.ts';
+
+/** Runs `parse` expecting an InputError and returns its message. */
+function inputError(parse: () => unknown): string {
+  try {
+    parse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).message;
+  }
+  throw new Error('expected an InputError, but the input was accepted');
+}
+
+describe('parseIntegers', () => {
+  it('reads comma-separated --i lists, in order', () => {
+    expect(parseIntegers('add', ['1,2,3', '4'], [])).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reads positional arguments, each of which may itself be a list', () => {
+    expect(parseIntegers('mul', [], ['2', '3,4'])).toEqual([2, 3, 4]);
+  });
+
+  it('puts --i values before positional ones', () => {
+    expect(parseIntegers('add', ['10'], ['20'])).toEqual([10, 20]);
+  });
+
+  it('accepts negative integers, zero and spaces around values', () => {
+    expect(parseIntegers('add', ['-7, 0 ,42'], [])).toEqual([-7, 0, 42]);
+  });
+
+  it('sends safe integers as numbers, including the safe-integer limits', () => {
+    const values = parseIntegers('add', [`${Number.MAX_SAFE_INTEGER},${Number.MIN_SAFE_INTEGER}`], []);
+    expect(values).toEqual([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]);
+    expect(values.map((value) => typeof value)).toEqual(['number', 'number']);
+  });
+
+  it('keeps integers beyond the safe range exactly, as decimal strings', () => {
+    const big = '123456789012345678901234567890';
+    expect(parseIntegers('add', [`9007199254740993,-9007199254740992,${big}`], [])).toEqual(['9007199254740993', '-9007199254740992', big]);
+  });
+
+  it('accepts an integer of exactly 1,000 digits, and its negative', () => {
+    const digits = '9'.repeat(1_000);
+    expect(parseIntegers('add', [], [digits])).toEqual([digits]);
+    expect(parseIntegers('add', [`-${digits}`], [])).toEqual([`-${digits}`]);
+  });
+
+  it('accepts exactly 1,000 values', () => {
+    expect(parseIntegers('add', [Array.from({ length: 1_000 }, () => '1').join(',')], [])).toHaveLength(1_000);
+  });
+
+  it.each<[string, string[], string[], string]>([
+    ['an empty value inside a list', ['1,,2'], [], '--i "1,,2": value 2 is empty'],
+    ['a trailing comma', ['1,2,'], [], '--i "1,2,": value 3 is empty'],
+    ['an empty --i', [''], [], '--i "" is empty'],
+    ['an empty argument', [], [''], 'argument "" is empty'],
+    ['a decimal fraction', ['1.5'], [], '--i "1.5": "1.5" is not an integer'],
+    ['a word', ['abc'], [], '--i "abc": "abc" is not an integer'],
+    ['a word among valid values', ['1,abc,3'], [], '--i "1,abc,3": value 2: "abc" is not an integer'],
+    ['a word as an argument', [], ['7', 'x1'], 'argument "x1": "x1" is not an integer'],
+    ['an exponent', ['1e3'], [], '"1e3" is not an integer'],
+    ['a hexadecimal literal', ['0x10'], [], '"0x10" is not an integer'],
+    ['an explicit plus sign', ['+1'], [], '"+1" is not an integer'],
+  ])('refuses %s, naming the value', (_case, lists, positional, message) => {
+    expect(inputError(() => parseIntegers('add', lists, positional))).toContain(message);
+  });
+
+  it('refuses an integer of 1,001 digits, saying how many are allowed', () => {
+    const message = inputError(() => parseIntegers('add', [], ['1'.repeat(1_001)]));
+    expect(message).toBe(`argument "${'1'.repeat(1_001)}" has 1001 digits; at most 1000 are allowed`);
+  });
+
+  it('does not count the sign as a digit', () => {
+    expect(inputError(() => parseIntegers('add', [`-${'1'.repeat(1_001)}`], []))).toContain('has 1001 digits');
+  });
+
+  it('refuses more than 1,000 values, counting lists and arguments together', () => {
+    const list = Array.from({ length: 1_000 }, () => '1').join(',');
+    expect(inputError(() => parseIntegers('add', [list], ['2']))).toBe('1001 integers given; at most 1000 are allowed');
+  });
+
+  it('refuses no integers at all, naming the command and showing an example', () => {
+    expect(inputError(() => parseIntegers('mul', [], []))).toBe('give the integers to mul, e.g. doozer mul --i 1,2,3');
+  });
+});
+
+describe('parseTaskId', () => {
+  const id = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
+
+  it('returns a task id as the API issues them', () => {
+    expect(parseTaskId(id)).toBe(id);
+  });
+
+  it.each([undefined, ''])('refuses a missing id (%j) with an example', (value) => {
+    expect(inputError(() => parseTaskId(value))).toContain('give the task id, e.g. doozer lookup --uuid=task_');
+  });
+
+  it.each([
+    '1db8fd1f-aff0-4db6-9c9a-ada3d20cb006',
+    'task_',
+    'task_not-a-uuid',
+    `${id}0`,
+    ` ${id}`,
+    'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb00g',
+    '../auth/token',
+  ])('refuses %j, naming it', (value) => {
+    expect(inputError(() => parseTaskId(value))).toBe(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
+  });
+});

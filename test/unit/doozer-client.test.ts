@@ -1,0 +1,298 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DoozerClient, type DoozerClientOptions } from '../../client/src/doozer-client.ts';
+import { DoozerApiError, DoozerConnectionError } from '../../client/src/errors.ts';
+import { type CachedToken, MemoryTokenCache } from '../../client/src/token-cache.ts';
+import type { TaskView } from '../../client/src/types.ts';
+import { hashPassword } from '../../lib/auth/passwords.ts';
+import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UserDirectory } from '../../lib/auth/users.ts';
+import { createApp } from '../../lib/http/app.ts';
+import { TaskService } from '../../lib/tasks/task-service.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+
+const URL_BASE = 'http://doozer.test';
+const TASK_ID = /^task_[0-9a-f-]{36}$/;
+const TOKEN_SETTINGS = { issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3_600 };
+const tokens = new TokenIssuer({ ...TOKEN_SETTINGS, secret: 'a-doozer-client-test-secret-of-32-bytes-or-more' });
+/** Same issuer and audience, another key: its tokens look right but the API refuses them. */
+const foreignTokens = new TokenIssuer({ ...TOKEN_SETTINGS, secret: 'another-secret-the-api-does-not-know-about-at-all' });
+let users: UserDirectory;
+
+beforeAll(async () => {
+  const cost = { N: 16, r: 8, p: 1 };
+  users = new UserDirectory([
+    { username: 'alice', passwordHash: await hashPassword('alice-password', cost) },
+    { username: 'bob', passwordHash: await hashPassword('bob-password', cost) },
+  ]);
+});
+
+interface Call {
+  readonly route: string;
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/**
+ * What runs the queued tasks: `now` finishes each at once (during the API's wait), `never` leaves
+ * it PENDING, `on-lookup` holds it until the client first looks the task up, then finishes it, so
+ * the task ends while a lookup is waiting.
+ */
+type Consumer = 'now' | 'never' | 'on-lookup';
+
+/** The real app over in-memory adapters, and a DoozerClient whose fetch calls it in-process. */
+function harness({ consumer = 'now' as Consumer } = {}) {
+  const store = new MemoryTaskStore();
+  const worker = new TaskWorker({ store });
+  let release!: () => void;
+  const lookedUp = new Promise<void>((resolve) => (release = resolve));
+  const queue = new RecordingQueue(
+    consumer === 'never'
+      ? undefined
+      : async (body) => {
+          if (consumer === 'on-lookup') await lookedUp;
+          return worker.process(body);
+        },
+  );
+  const app = createApp({ tasks: new TaskService({ store, queue, taskTtlSeconds: 3_600 }), users, tokens });
+  const calls: Call[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const method = init?.method ?? 'GET';
+    if (method === 'GET' && url.pathname.startsWith('/tasks/')) release();
+    const response = await app.request(input, init);
+    const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
+    calls.push({ route: `${method} ${url.pathname.replace(/^\/tasks\/.+$/, '/tasks/:id')}`, status: response.status, body });
+    return response;
+  };
+  const cache = new MemoryTokenCache();
+  const client = (options: Partial<DoozerClientOptions> = {}) =>
+    new DoozerClient({ url: URL_BASE, username: 'alice', password: 'alice-password', tokenCache: cache, fetch, ...options });
+  /** Each call as `METHOD /route status`, in order. */
+  const routes = () => calls.map((call) => `${call.route} ${call.status}`);
+  return { store, queue, worker, calls, routes, client };
+}
+
+/**
+ * A cache that already holds `seed` under whatever key the client asks for, as if an earlier run
+ * had stored it; what the client stores itself takes precedence.
+ */
+class SeededTokenCache extends MemoryTokenCache {
+  constructor(readonly seed: CachedToken) {
+    super();
+  }
+  override async get(key: string): Promise<CachedToken | undefined> {
+    return (await super.get(key)) ?? this.seed;
+  }
+}
+
+/** Awaits `promise` expecting a DoozerApiError and returns it. */
+async function apiError(promise: Promise<unknown>): Promise<DoozerApiError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(DoozerApiError);
+  return error as DoozerApiError;
+}
+
+describe('DoozerClient.submit', () => {
+  it('returns the finished task with its result when a worker ends it within the wait', async () => {
+    const { client } = harness();
+    const { task, deferred } = await client().submit('add', [20, 22]);
+    expect(deferred).toBe(false);
+    expect(task).toMatchObject({ name: 'add', args: [20, 22], state: 'SUCCESS', result: 42 });
+    expect(task.id).toMatch(TASK_ID);
+  });
+
+  it('reports deferred: true with the PENDING task when the API answers 202', async () => {
+    const { client, calls, queue } = harness({ consumer: 'never' });
+    const { task, deferred } = await client().submit('mul', [6, 7], { wait: 0 });
+    expect(deferred).toBe(true);
+    expect(task).toMatchObject({ name: 'mul', args: [6, 7], state: 'PENDING' });
+    expect(task.result).toBeUndefined();
+    expect(calls.at(-1)).toMatchObject({ route: 'POST /tasks', status: 202 });
+    expect(queue.sent.map((message) => message.taskId)).toEqual([task.id]);
+  });
+
+  it('sends bigint arguments exactly, as decimal strings beyond the safe range, and reads the exact result', async () => {
+    const { client, calls } = harness();
+    const big = 2n ** 80n;
+    const { task } = await client().submit('add', [big, 1n, -5n, '9007199254740993']);
+    expect(calls.find((call) => call.route === 'POST /tasks')?.body).toEqual({
+      name: 'add',
+      args: ['1208925819614629174706176', 1, -5, '9007199254740993'],
+    });
+    expect(task.state).toBe('SUCCESS');
+    expect(task.result).toBe((big + 1n - 5n + 9007199254740993n).toString());
+  });
+
+  it('sends a safe bigint as a JSON number', async () => {
+    const { client, calls } = harness();
+    await client().submit('mul', [BigInt(Number.MAX_SAFE_INTEGER), 1n]);
+    expect(calls.find((call) => call.route === 'POST /tasks')?.body).toEqual({ name: 'mul', args: [Number.MAX_SAFE_INTEGER, 1] });
+  });
+});
+
+describe('DoozerClient.get', () => {
+  it("returns the task as it is now: PENDING, then SUCCESS once the worker has run it", async () => {
+    const { client, queue, worker } = harness({ consumer: 'never' });
+    const doozer = client();
+    const { task } = await doozer.submit('add', [1, 2], { wait: 0 });
+    expect(await doozer.get(task.id)).toEqual(task);
+    await worker.process(JSON.stringify(queue.sent[0]));
+    expect(await doozer.get(task.id)).toMatchObject({ id: task.id, state: 'SUCCESS', result: 3 });
+  });
+});
+
+describe('DoozerClient.waitFor', () => {
+  it('returns the terminal task once a consumer finishes it during the wait', async () => {
+    const { client } = harness({ consumer: 'on-lookup' });
+    const doozer = client();
+    const { task, deferred } = await doozer.submit('add', [40, 2], { wait: 0 });
+    expect(deferred).toBe(true);
+    const finished = await doozer.waitFor(task.id, { timeoutMs: 10_000 });
+    expect(finished).toMatchObject({ id: task.id, state: 'SUCCESS', result: 42 });
+  });
+
+  it('returns the task as last seen when the timeout passes, reporting progress on the way', async () => {
+    const { client } = harness({ consumer: 'never' });
+    const doozer = client();
+    const { task } = await doozer.submit('add', [1], { wait: 0 });
+    const seen: TaskView[] = [];
+    const last = await doozer.waitFor(task.id, { timeoutMs: 600, onProgress: (view) => seen.push(view) });
+    expect(last).toMatchObject({ id: task.id, state: 'PENDING' });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((view) => view.id === task.id && view.state === 'PENDING')).toBe(true);
+  });
+});
+
+describe('DoozerClient tokens', () => {
+  it('asks for a token once and reuses it from the cache for later calls, and for later clients', async () => {
+    const { client, calls } = harness();
+    const doozer = client();
+    const { task } = await doozer.submit('add', [1]);
+    await doozer.get(task.id);
+    await doozer.get(task.id);
+    // A second client over the same cache, as a second CLI run over the same file.
+    const again = client();
+    await again.get(task.id);
+    expect(calls.filter((call) => call.route === 'POST /auth/token')).toHaveLength(1);
+    expect(calls.filter((call) => call.route === 'GET /tasks/:id')).toHaveLength(3);
+    expect((await again.token()).token).toBe((await doozer.token()).token);
+    expect(calls).toHaveLength(5);
+  });
+
+  it('keeps tokens of different users apart', async () => {
+    const { client, calls } = harness();
+    await client().token();
+    await client({ username: 'bob', password: 'bob-password' }).token();
+    await client({ username: 'bob', password: 'bob-password' }).token();
+    expect(calls.map((call) => call.route)).toEqual(['POST /auth/token', 'POST /auth/token']);
+  });
+
+  it('does not lend a cached token to other credentials: a mistyped password still fails', async () => {
+    const { client, routes } = harness();
+    await client().token();
+    const error = await apiError(client({ password: 'alice-passwort' }).token());
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(routes()).toEqual(['POST /auth/token 200', 'POST /auth/token 401']);
+  });
+
+  it('renews a refused cached token once, retries the call and caches the new token', async () => {
+    const { client, routes } = harness();
+    const cache = new SeededTokenCache({ token: (await foreignTokens.issue('alice')).token, expiresAt: Date.now() + 3_600_000 });
+    const { task } = await client({ tokenCache: cache }).submit('add', [2, 3]);
+    expect(task).toMatchObject({ state: 'SUCCESS', result: 5 });
+    await client({ tokenCache: cache }).get(task.id);
+    expect(routes()).toEqual([
+      'POST /tasks 401',
+      'POST /auth/token 200',
+      'POST /tasks 200',
+      'GET /tasks/:id 200',
+    ]);
+  });
+
+  it('gives up after one renewal when the login fails too, with the 401', async () => {
+    const { client, routes } = harness();
+    const cache = new SeededTokenCache({ token: (await foreignTokens.issue('alice')).token, expiresAt: Date.now() + 3_600_000 });
+    const error = await apiError(client({ tokenCache: cache, password: 'wrong' }).submit('add', [1]));
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(routes()).toEqual(['POST /tasks 401', 'POST /auth/token 401']);
+  });
+
+  it('fetches a new token when the cached one is about to expire', async () => {
+    const { client, routes } = harness();
+    const cache = new SeededTokenCache({ token: (await tokens.issue('alice')).token, expiresAt: Date.now() + 30_000 });
+    await client({ tokenCache: cache }).token();
+    expect(routes()).toEqual(['POST /auth/token 200']);
+  });
+});
+
+describe('DoozerClient errors', () => {
+  it('throws DoozerApiError 401 unauthorized for a wrong password, without retrying the login', async () => {
+    const { client, routes } = harness();
+    const error = await apiError(client({ password: 'not-alice-password' }).submit('add', [1]));
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized', name: 'DoozerApiError' });
+    expect(routes()).toEqual(['POST /auth/token 401']);
+  });
+
+  it('throws DoozerApiError 401 for an unknown user', async () => {
+    const { client } = harness();
+    expect(await apiError(client({ username: 'mallory' }).token())).toMatchObject({ status: 401, code: 'unauthorized' });
+  });
+
+  it('throws DoozerApiError 404 task_not_found for an unknown id', async () => {
+    const { client } = harness();
+    const id = 'task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d';
+    const error = await apiError(client().get(id));
+    expect(error).toMatchObject({ status: 404, code: 'task_not_found' });
+    expect(error.message).toContain(id);
+  });
+
+  it("throws DoozerApiError 404 task_not_found for another user's task", async () => {
+    const { client } = harness();
+    const { task } = await client().submit('add', [1]);
+    const error = await apiError(client({ username: 'bob', password: 'bob-password' }).get(task.id));
+    expect(error).toMatchObject({ status: 404, code: 'task_not_found' });
+  });
+
+  it.each<[string, (client: DoozerClient) => Promise<unknown>]>([
+    ['no arguments', (client) => client.submit('add', [])],
+    ['a result that would be too large', (client) => client.submit('mul', ['9'.repeat(1_000), ...Array.from({ length: 11 }, () => '9'.repeat(1_000))])],
+    ['a malformed task id', (client) => client.get('task_not-a-uuid')],
+    ['a wait beyond 5 seconds', (client) => client.get('task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d', { wait: 6 })],
+  ])('throws DoozerApiError 400 invalid_request for %s', async (_case, call) => {
+    const { client, store } = harness();
+    const error = await apiError(call(client()));
+    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(error.message).not.toBe('');
+    expect(store.tasks.size).toBe(0);
+  });
+
+  it('throws DoozerApiError 503 unavailable when the store is down', async () => {
+    const { client, store } = harness();
+    store.failNext('create');
+    expect(await apiError(client().submit('add', [1]))).toMatchObject({ status: 503, code: 'unavailable' });
+  });
+
+  it("throws DoozerConnectionError (code 'unreachable') naming the URL when fetch rejects", async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    const failure = new TypeError('fetch failed', { cause: refused });
+    const doozer = new DoozerClient({
+      url: 'http://127.0.0.1:9/',
+      username: 'alice',
+      password: 'alice-password',
+      fetch: async () => {
+        throw failure;
+      },
+    });
+    const error = await doozer.token().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(DoozerConnectionError);
+    expect(error).toMatchObject({ code: 'unreachable', url: 'http://127.0.0.1:9', cause: failure });
+    expect((error as Error).message).toBe('nothing answers at http://127.0.0.1:9 (connection refused)');
+  });
+});
