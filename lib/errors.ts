@@ -9,12 +9,17 @@ export type ErrorCode =
   | 'not_found'
   | 'task_not_found'
   | 'payload_too_large'
+  | 'idempotency_key_reused'
+  | 'request_in_progress'
+  | 'too_many_requests'
   | 'unavailable'
   | 'internal';
 
 export interface DoozerErrorOptions {
   status?: number;
   cause?: unknown;
+  /** Seconds the caller should wait before trying again: sent as `Retry-After`. */
+  retryAfterSeconds?: number;
 }
 
 const DEFAULT_STATUS: Record<ErrorCode, number> = {
@@ -23,6 +28,9 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   task_not_found: 404,
   payload_too_large: 413,
+  idempotency_key_reused: 422,
+  request_in_progress: 409,
+  too_many_requests: 429,
   unavailable: 503,
   internal: 500,
 };
@@ -31,11 +39,13 @@ export class DoozerError extends Error {
   override readonly name: string = 'DoozerError';
   readonly code: ErrorCode;
   readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: DoozerErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = options.status ?? DEFAULT_STATUS[code];
+    this.retryAfterSeconds = options.retryAfterSeconds ?? (code === 'unavailable' ? 1 : undefined);
   }
 
   /** Below 500 the message is meant for the caller; at 500 and above it stays in the logs. */
@@ -72,6 +82,14 @@ export class PayloadTooLargeError extends DoozerError {
   override readonly name = 'PayloadTooLargeError';
   constructor(limitBytes: number) {
     super('payload_too_large', `request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+/** Too many failed attempts (e.g. logins for one user): try again after `retryAfterSeconds`. */
+export class TooManyRequestsError extends DoozerError {
+  override readonly name = 'TooManyRequestsError';
+  constructor(message: string, retryAfterSeconds: number) {
+    super('too_many_requests', message, { retryAfterSeconds });
   }
 }
 

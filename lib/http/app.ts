@@ -110,7 +110,7 @@ function errorResponse(c: Context, error: DoozerError): Response {
       error.bearerError ? `Bearer realm="doozer", error="${error.bearerError}"` : 'Bearer realm="doozer"',
     );
   }
-  if (error.code === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS);
+  if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
   const message = error.expose ? error.message : (GENERIC_MESSAGES[error.code] ?? 'internal error');
   return c.json({ error: { code: error.code, message } }, error.status as ContentfulStatusCode);
 }
