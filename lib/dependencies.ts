@@ -1,7 +1,9 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenIssuer } from './auth/tokens.ts';
 import { UserDirectory } from './auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts';
+import { DynamoDbLoginAttempts } from './aws/dynamodb-login-attempts.ts';
 import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
 import type { ApiConfig, WorkerConfig } from './config.ts';
@@ -18,14 +20,13 @@ export function createLogger(): PowertoolsLogger {
 }
 
 export function createApiDependencies(config: ApiConfig, logger = createLogger()): AppDependencies {
-  const store = new DynamoDbTaskStore({
-    client: createDynamoDbDocumentClient(config.aws),
-    tableName: config.aws.tableName,
-  });
+  const documents = createDynamoDbDocumentClient(config.aws);
+  const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
   const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
   return {
     tasks: new TaskService({ store, queue, taskTtlSeconds: config.taskTtlSeconds, logger }),
     users: new UserDirectory(config.auth.users),
+    loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: documents, tableName: config.aws.tableName }) }),
     tokens: new TokenIssuer(config.auth),
     logger,
   };

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { LoginThrottle } from '../auth/login-throttle.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import type { UserDirectory } from '../auth/users.ts';
 import { DoozerError, type ErrorCode, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
@@ -17,6 +18,8 @@ export interface AppDependencies {
   readonly tasks: TaskService;
   readonly users: UserDirectory;
   readonly tokens: TokenIssuer;
+  /** Locks a username out after repeated wrong passwords. Always set in the Lambdas. */
+  readonly loginThrottle?: LoginThrottle;
   readonly logger?: Logger;
 }
 
@@ -53,8 +56,15 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.get('/health', (c) => c.json({ status: 'ok' }));
 
   app.post('/auth/token', limitBody, async (c) => {
-    const credentials = await readJson(c, CredentialsSchema);
-    const username = await deps.users.authenticate(credentials.username, credentials.password);
+    const { username, password } = await readJson(c, CredentialsSchema);
+    await deps.loginThrottle?.check(username);
+    try {
+      await deps.users.authenticate(username, password);
+    } catch (error) {
+      if (error instanceof UnauthorizedError) await deps.loginThrottle?.recordFailure(username);
+      throw error;
+    }
+    await deps.loginThrottle?.recordSuccess(username);
     return c.json(await deps.tokens.issue(username));
   });
 
