@@ -13,6 +13,16 @@ const optional = <T extends z.ZodType>(schema: T) =>
 const withDefault = <T extends z.ZodType>(schema: T, fallback: z.input<T>) =>
   z.preprocess((value) => (value === '' || value === undefined ? fallback : value), schema);
 
+/** The stage of `npm start`, the only one that may run with the development settings below. */
+export const LOCAL_STAGE = 'local';
+/** Only for the local stage: long enough for HS256, and refused anywhere else. */
+export const DEVELOPMENT_JWT_SECRET = 'doozer-local-development-secret-not-for-production';
+/**
+ * The local stack's user (`doozer` / `doozer`, printed by `npm start` and in the README). Its name
+ * and password are public, so no other stage may have a user of that name.
+ */
+export const DEVELOPMENT_USERNAME = 'doozer';
+
 const UserSchema = z.object({
   username: z.string().min(1),
   passwordHash: z.string().refine(isPasswordHash, 'must be an scrypt hash made by `npm run hash-password`'),
@@ -37,7 +47,9 @@ const AwsSettings = {
 
 const ApiEnvSchema = z.object({
   ...AwsSettings,
-  DOOZER_STAGE: withDefault(z.string().min(1), 'local'),
+  // Required, with no default: the stage decides which safety checks apply, so a function that does
+  // not know its stage must not start.
+  DOOZER_STAGE: z.preprocess((value) => (value === '' ? undefined : value), z.string({ error: 'must name the stage (local, dev, prod…)' }).min(1)),
   DOOZER_QUEUE_URL: z.url(),
   DOOZER_SQS_ENDPOINT: optional(z.url()),
   DOOZER_JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
@@ -45,9 +57,52 @@ const ApiEnvSchema = z.object({
   DOOZER_USERS: UsersSchema,
   // At least an hour: a shorter life would expire tasks while their callers still wait for them.
   DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().min(1 / 24, 'must be at least 1 hour (0.0417 days)'), 7),
+}).superRefine(refuseDevelopmentSettings, {
+  // Also when another setting was refused, so that one ConfigError lists every problem.
+  when: (payload) => typeof payload.value === 'object' && payload.value !== null,
 });
 
 const WorkerEnvSchema = z.object(AwsSettings);
+
+const SweeperEnvSchema = z.object({
+  ...AwsSettings,
+  DOOZER_QUEUE_URL: z.url(),
+  DOOZER_SQS_ENDPOINT: optional(z.url()),
+  DOOZER_SWEEP_AFTER_SECONDS: withDefault(z.coerce.number().positive(), 300),
+});
+
+/**
+ * Outside the local stage, refuses the settings everyone can read in this repository: the
+ * development JWT secret (anyone could sign tokens) and the development user (anyone could log in).
+ * It runs even when other settings failed, so the values are read defensively: a field that failed
+ * may still hold its raw input.
+ */
+function refuseDevelopmentSettings(
+  env: { DOOZER_STAGE: unknown; DOOZER_JWT_SECRET: unknown; DOOZER_USERS: unknown },
+  ctx: z.RefinementCtx,
+): void {
+  const stage = env.DOOZER_STAGE;
+  if (stage === LOCAL_STAGE) return;
+  if (env.DOOZER_JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DOOZER_JWT_SECRET'],
+      message:
+        `is the development secret, which only the ${LOCAL_STAGE} stage may use ` +
+        `(this is stage ${JSON.stringify(stage)}); set a secret of your own`,
+    });
+  }
+  const users: unknown[] = Array.isArray(env.DOOZER_USERS) ? env.DOOZER_USERS : [];
+  if (users.some((user) => (user as { username?: unknown } | null)?.username === DEVELOPMENT_USERNAME)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DOOZER_USERS'],
+      message:
+        `lists the user ${JSON.stringify(DEVELOPMENT_USERNAME)}, the development user, whose password is public; ` +
+        `only the ${LOCAL_STAGE} stage may have a user of that name (this is stage ${JSON.stringify(stage)})`,
+    });
+  }
+}
 
 export interface AwsConfig {
   readonly region: string;
@@ -72,6 +127,12 @@ export interface ApiConfig {
 
 export interface WorkerConfig {
   readonly aws: AwsConfig;
+}
+
+export interface SweeperConfig {
+  readonly aws: AwsConfig;
+  readonly queueUrl: string;
+  readonly staleAfterSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +170,20 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT,
       sqsEndpoint: undefined,
     },
+  });
+}
+
+export function loadSweeperConfig(env: NodeJS.ProcessEnv): SweeperConfig {
+  const e = parse(SweeperEnvSchema, env);
+  return deepFreeze({
+    aws: {
+      region: e.AWS_REGION,
+      tableName: e.DOOZER_TABLE_NAME,
+      dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT,
+      sqsEndpoint: e.DOOZER_SQS_ENDPOINT,
+    },
+    queueUrl: e.DOOZER_QUEUE_URL,
+    staleAfterSeconds: e.DOOZER_SWEEP_AFTER_SECONDS,
   });
 }
 

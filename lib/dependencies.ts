@@ -3,12 +3,14 @@ import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenIssuer } from './auth/tokens.ts';
 import { UserDirectory } from './auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts';
+import { DynamoDbIdempotencyStore } from './aws/dynamodb-idempotency-store.ts';
 import { DynamoDbLoginAttempts } from './aws/dynamodb-login-attempts.ts';
 import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
-import type { ApiConfig, WorkerConfig } from './config.ts';
+import type { ApiConfig, SweeperConfig, WorkerConfig } from './config.ts';
 import type { AppDependencies } from './http/app.ts';
 import { TaskService } from './tasks/task-service.ts';
+import { TaskSweeper } from './tasks/task-sweeper.ts';
 import { TaskWorker } from './tasks/task-worker.ts';
 
 /**
@@ -24,7 +26,13 @@ export function createApiDependencies(config: ApiConfig, logger = createLogger()
   const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
   const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
   return {
-    tasks: new TaskService({ store, queue, taskTtlSeconds: config.taskTtlSeconds, logger }),
+    tasks: new TaskService({
+      store,
+      queue,
+      idempotency: new DynamoDbIdempotencyStore({ client: documents, tableName: config.aws.tableName }),
+      taskTtlSeconds: config.taskTtlSeconds,
+      logger,
+    }),
     users: new UserDirectory(config.auth.users),
     loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: documents, tableName: config.aws.tableName }) }),
     tokens: new TokenIssuer(config.auth),
@@ -38,4 +46,10 @@ export function createTaskWorker(config: WorkerConfig, logger = createLogger()):
     tableName: config.aws.tableName,
   });
   return new TaskWorker({ store, logger });
+}
+
+export function createTaskSweeper(config: SweeperConfig, logger = createLogger()): TaskSweeper {
+  const store = new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName });
+  const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
+  return new TaskSweeper({ store, queue, staleAfterSeconds: config.staleAfterSeconds, logger });
 }

@@ -93,6 +93,22 @@ export class TooManyRequestsError extends DoozerError {
   }
 }
 
+/** The Idempotency-Key was already used by this user for a different request. */
+export class IdempotencyKeyReusedError extends DoozerError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  constructor(message: string) {
+    super('idempotency_key_reused', message);
+  }
+}
+
+/** The first request with this Idempotency-Key has not recorded its task yet: try again shortly. */
+export class RequestInProgressError extends DoozerError {
+  override readonly name = 'RequestInProgressError';
+  constructor(message: string, retryAfterSeconds = 1) {
+    super('request_in_progress', message, { retryAfterSeconds });
+  }
+}
+
 /** A dependency (the queue or the store) could not be reached or answered with a server fault. */
 export class UnavailableError extends DoozerError {
   override readonly name = 'UnavailableError';

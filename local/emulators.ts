@@ -34,11 +34,11 @@ export async function startSqsEmulator(port: number): Promise<Emulator> {
 }
 
 /**
- * DynamoDB emulator (dynalite, in-process, in memory). `createTableMs: 0` makes a new table ACTIVE
- * at once instead of after about a second.
+ * DynamoDB emulator (dynalite, in-process): in memory, or in a LevelDB folder at `path` that outlives
+ * a restart. `createTableMs: 0` makes a new table ACTIVE at once instead of after about a second.
  */
-export async function startDynamoDbEmulator(port: number): Promise<Emulator> {
-  const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+export async function startDynamoDbEmulator(port: number, options: { path?: string } = {}): Promise<Emulator> {
+  const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...options });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, LOOPBACK, () => resolve());

@@ -143,13 +143,16 @@ export class SqsEventSource {
 
 /**
  * Invokes a function through a Lambda API (serverless-offline's, locally), so it runs exactly as
- * deployed: same bundle, same environment, same handler.
+ * deployed: same bundle, same environment, same handler. A function error becomes a thrown Error.
  */
+export async function invokeFunction(lambda: LambdaClient, functionName: string, payload: unknown): Promise<unknown> {
+  const output = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(payload) }));
+  const text = Buffer.from(output.Payload ?? []).toString('utf8');
+  if (output.FunctionError) throw new Error(`${functionName} failed: ${text.slice(0, 500)}`);
+  return text === '' || text === 'null' ? undefined : JSON.parse(text);
+}
+
+/** An `invoke` for SqsEventSource that runs the function through a Lambda API. */
 export function lambdaInvoker(lambda: LambdaClient, functionName: string) {
-  return async (event: SQSEvent): Promise<SQSBatchResponse | undefined> => {
-    const output = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(event) }));
-    const text = Buffer.from(output.Payload ?? []).toString('utf8');
-    if (output.FunctionError) throw new Error(`${functionName} failed: ${text.slice(0, 500)}`);
-    return text === '' || text === 'null' ? undefined : (JSON.parse(text) as SQSBatchResponse);
-  };
+  return async (event: SQSEvent) => (await invokeFunction(lambda, functionName, event)) as SQSBatchResponse | undefined;
 }

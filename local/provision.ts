@@ -1,4 +1,5 @@
 import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { OPEN_TASKS_INDEX } from '../lib/aws/dynamodb-task-store.ts';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
 /** The queue's redrive: after this many receives a message moves to the dead-letter queue. */
@@ -47,14 +48,28 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return Attributes!.QueueArn!;
 }
 
-/** Creates the task table (keyed by id, on-demand) unless it exists. */
+/** Creates the task table (keyed by id, on-demand, with the open-tasks index) unless it exists. */
 export async function createTaskTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await dynamodb.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        AttributeDefinitions: [
+          { AttributeName: 'id', AttributeType: 'S' },
+          { AttributeName: 'openShard', AttributeType: 'S' },
+          { AttributeName: 'createdAt', AttributeType: 'S' },
+        ],
         KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: OPEN_TASKS_INDEX,
+            KeySchema: [
+              { AttributeName: 'openShard', KeyType: 'HASH' },
+              { AttributeName: 'createdAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEVELOPMENT_JWT_SECRET } from '../lib/config.ts';
 
 /**
  * Settings of the local stack (`npm start`, `npm run workers`), from the environment with defaults
@@ -9,8 +10,6 @@ export const STAGE = 'local';
 export const REGION = 'us-east-1';
 /** Emulators accept any credentials; the SDK still wants some. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-/** Only for the local stage: long enough for HS256, and refused anywhere else. */
-export const DEVELOPMENT_JWT_SECRET = 'doozer-local-development-secret-not-for-production';
 
 export const RESOURCE_NAMES = {
   table: `${SERVICE}-${STAGE}-tasks`,
@@ -18,6 +17,7 @@ export const RESOURCE_NAMES = {
   deadLetterQueue: `${SERVICE}-${STAGE}-dead-letters`,
   workerFunction: `${SERVICE}-${STAGE}-worker`,
   deadLetterFunction: `${SERVICE}-${STAGE}-deadLetter`,
+  sweeperFunction: `${SERVICE}-${STAGE}-sweeper`,
 } as const;
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
@@ -35,6 +35,8 @@ const LocalSettingsSchema = z.object({
   DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
   /** The task queue's visibility timeout: 6x the worker timeout on AWS; tests shorten it. */
   DOOZER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(43_200).default(60),
+  /** How often the sweeper runs (every minute on AWS); tests shorten it. */
+  DOOZER_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
 });
 
 export interface LocalSettings {
@@ -46,6 +48,7 @@ export interface LocalSettings {
   readonly devUser: { readonly username: string; readonly password: string };
   readonly jwtSecret: string;
   readonly visibilityTimeoutSeconds: number;
+  readonly sweepIntervalSeconds: number;
   readonly apiUrl: string;
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
@@ -71,6 +74,7 @@ export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     devUser: { username: e.DOOZER_DEV_USERNAME, password: e.DOOZER_DEV_PASSWORD },
     jwtSecret: e.DOOZER_JWT_SECRET,
     visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
+    sweepIntervalSeconds: e.DOOZER_SWEEP_INTERVAL_SECONDS,
     apiUrl: `http://${host}:${e.DOOZER_API_PORT}`,
     sqsEndpoint: e.DOOZER_SQS_ENDPOINT ?? `http://${host}:${e.DOOZER_SQS_PORT}`,
     dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT ?? `http://${host}:${e.DOOZER_DYNAMODB_PORT}`,

@@ -7,7 +7,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { hashPassword } from '../lib/auth/passwords.ts';
 import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
-import { SqsEventSource, lambdaInvoker } from './event-source.ts';
+import { SqsEventSource, invokeFunction, lambdaInvoker } from './event-source.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
 import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
 
@@ -54,6 +54,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     started.push(offline);
     await waitForHealth(settings.apiUrl, { child: offline.child });
 
+    started.push(startSweeperSchedule(settings, options.log));
     if (options.workers) started.push(await startWorkers(settings, options.log));
     return { queues, stop };
   } catch (error) {
@@ -97,6 +98,29 @@ export async function startWorkers(settings: LocalSettings, log: (line: string) 
       await Promise.all(mappings.map((mapping) => mapping.stop()));
       lambda.destroy();
       clients.sqs.destroy();
+    },
+  };
+}
+
+/**
+ * The sweeper's schedule (an EventBridge rule on AWS): invoke it through serverless-offline every
+ * `sweepIntervalSeconds`, one run at a time.
+ */
+function startSweeperSchedule(settings: LocalSettings, log: (line: string) => void): { stop(): Promise<void> } {
+  const lambda = new LambdaClient({ region: REGION, endpoint: settings.lambdaEndpoint, credentials: LOCAL_CREDENTIALS });
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() =>
+      invokeFunction(lambda, RESOURCE_NAMES.sweeperFunction, { source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(
+        (error: Error) => log(`sweeper: ${error.message}`),
+      ),
+    );
+  }, settings.sweepIntervalSeconds * 1000);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+      lambda.destroy();
     },
   };
 }

@@ -53,6 +53,10 @@ export class TokenIssuer {
         issuer: this.#settings.issuer,
         audience: this.#settings.audience,
         requiredClaims: ['sub', 'exp', 'iat'],
+        // Also refuses an iat in the future, and a token whose exp was set further out than we issue.
+        maxTokenAge: this.#settings.ttlSeconds,
+        // The API's instances do not share one clock; NTP keeps them well within this.
+        clockTolerance: 2,
       });
       if (typeof payload.sub !== 'string' || payload.sub === '') {
         throw new UnauthorizedError('the token has no subject', { bearerError: 'invalid_token' });

@@ -1,8 +1,21 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
 import type { StateChange, TaskStore } from '../tasks/ports.ts';
-import type { Task } from '../tasks/task.ts';
+import { type Task, isTerminal } from '../tasks/task.ts';
+
+/**
+ * The sparse index of open tasks: only items that carry `openShard` (set at create, removed when the
+ * task ends) are in it, keyed by shard and createdAt, keys only. Spreading open tasks over a few
+ * shards keeps any one index partition from running hot; ending a task costs one index write.
+ */
+export const OPEN_TASKS_INDEX = 'open-tasks';
+export const OPEN_SHARDS = 8;
+
+function shardOf(id: string): string {
+  return `open#${createHash('sha256').update(id).digest()[0]! % OPEN_SHARDS}`;
+}
 
 export interface DynamoDbTaskStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -27,7 +40,7 @@ export class DynamoDbTaskStore implements TaskStore {
       this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: task,
+          Item: { ...task, openShard: shardOf(task.id) },
           // Ids are random UUIDs; the condition makes a collision an error instead of an overwrite.
           ConditionExpression: 'attribute_not_exists(id)',
         }),
@@ -39,7 +52,9 @@ export class DynamoDbTaskStore implements TaskStore {
     const output = await this.#call('read the task', () =>
       this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true })),
     );
-    return output.Item as Task | undefined;
+    if (!output.Item) return undefined;
+    const { openShard: _index, ...task } = output.Item;
+    return task as Task;
   }
 
   async transition(id: string, change: StateChange): Promise<Task | undefined> {
@@ -56,6 +71,7 @@ export class DynamoDbTaskStore implements TaskStore {
       values[':error'] = change.error;
       sets.push('#error = :error');
     }
+    const remove = isTerminal(change.to) ? ' REMOVE openShard' : '';
     const from = change.from.map((state, index) => {
       values[`:from${index}`] = state;
       return `:from${index}`;
@@ -66,7 +82,7 @@ export class DynamoDbTaskStore implements TaskStore {
           new UpdateCommand({
             TableName: this.#table,
             Key: { id },
-            UpdateExpression: `SET ${sets.join(', ')}`,
+            UpdateExpression: `SET ${sets.join(', ')}${remove}`,
             ConditionExpression: `attribute_exists(id) AND #state IN (${from.join(', ')})`,
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
@@ -74,11 +90,58 @@ export class DynamoDbTaskStore implements TaskStore {
           }),
         ),
       );
-      return output.Attributes as Task;
+      const { openShard: _index, ...task } = output.Attributes ?? {};
+      return task as Task;
     } catch (error) {
-      if (error instanceof UnavailableError && error.cause instanceof ConditionalCheckFailedException) {
-        return undefined;
-      }
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async listOpen(createdBefore: string, limit: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let shard = 0; shard < OPEN_SHARDS && ids.length < limit; shard += 1) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const output = await this.#call('list open tasks', () =>
+          this.#client.send(
+            new QueryCommand({
+              TableName: this.#table,
+              IndexName: OPEN_TASKS_INDEX,
+              KeyConditionExpression: 'openShard = :shard AND createdAt <= :before',
+              ExpressionAttributeValues: { ':shard': `open#${shard}`, ':before': createdBefore },
+              Limit: limit - ids.length,
+              ExclusiveStartKey: startKey,
+            }),
+          ),
+        );
+        for (const item of output.Items ?? []) ids.push(item.id as string);
+        startKey = output.LastEvaluatedKey;
+      } while (startKey && ids.length < limit);
+    }
+    return ids;
+  }
+
+  async recordRequeue(id: string, previous: number, at: string): Promise<boolean> {
+    try {
+      await this.#call('record a requeue', () =>
+        this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { id },
+            UpdateExpression: 'SET requeues = :next, requeuedAt = :at',
+            // Only while open, and only from the count this sweeper read.
+            ConditionExpression:
+              previous === 0
+                ? 'attribute_exists(openShard) AND attribute_not_exists(requeues)'
+                : 'attribute_exists(openShard) AND requeues = :previous',
+            ExpressionAttributeValues: { ':next': previous + 1, ':at': at, ...(previous > 0 && { ':previous': previous }) },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
@@ -91,4 +154,8 @@ export class DynamoDbTaskStore implements TaskStore {
       throw new UnavailableError(`the task store could not ${what}`, { cause: error });
     }
   }
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof UnavailableError && error.cause instanceof ConditionalCheckFailedException;
 }

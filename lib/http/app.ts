@@ -43,11 +43,16 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     },
   });
 
+  // Our tokens are about 200 characters; a longer one is refused before any decoding or crypto.
+  const maxTokenLength = 4096;
   const requireUser = createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('authorization');
     const match = header ? /^Bearer +(\S+)$/i.exec(header) : null;
     if (!match?.[1]) {
       throw new UnauthorizedError(header ? 'the Authorization header must be "Bearer <token>"' : 'a bearer token is required; get one from POST /auth/token');
+    }
+    if (match[1].length > maxTokenLength) {
+      throw new UnauthorizedError(`the bearer token is longer than ${maxTokenLength} characters`, { bearerError: 'invalid_token' });
     }
     c.set('user', await deps.tokens.verify(match[1]));
     await next();
@@ -71,7 +76,13 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.post('/tasks', requireUser, limitBody, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
     const request = await readJson(c, TaskRequestSchema);
-    const task = await deps.tasks.submit(c.get('user'), request, wait.ms);
+    // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
+    const key = c.req.header('idempotency-key');
+    const { task, replayed } =
+      key === undefined
+        ? { task: await deps.tasks.submit(c.get('user'), request, wait.ms), replayed: false }
+        : await deps.tasks.submitOnce(c.get('user'), key, request, wait.ms);
+    if (replayed) c.header('Idempotent-Replayed', 'true');
     if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
     c.header('Location', `/tasks/${task.id}`);
     c.header('Retry-After', RETRY_AFTER_SECONDS);

@@ -38,9 +38,110 @@ export async function readJson<T extends z.ZodType>(c: Context, schema: T): Prom
   } catch (error) {
     throw new InvalidRequestError(`the body is not valid JSON: ${(error as Error).message}`);
   }
+  const duplicate = findDuplicateKey(text, value);
+  if (duplicate !== undefined) {
+    throw new InvalidRequestError(`the body has the key ${quoteKey(duplicate)} more than once in one object`);
+  }
   const result = schema.safeParse(value);
   if (!result.success) throw new InvalidRequestError(describeIssues(result.error));
   return result.data;
+}
+
+const QUOTE = 0x22; // "
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+
+/**
+ * The first key that appears twice in one object of `text`, or undefined. JSON.parse keeps the last
+ * value of a repeated key without a word, so `{"name":"add","name":"mul"}` would run whatever the
+ * last one says while a proxy or log that reads the first sees another request.
+ *
+ * `text` must be what JSON.parse accepted and `parsed` its result: the scanner trusts the grammar.
+ * The fast path needs no scan: every member of an object has its own colon, so when the text has no
+ * more colons than the parsed objects have keys, no key was lost (the usual body). Otherwise a
+ * single pass keeps a set of keys per open object. It is written here rather than taken from a
+ * streaming parser because the ones that fit (jsonc-parser's `visit`, momoa) recurse per nesting
+ * level and overflow the stack on a 64 KiB body of `{"a":{"a":…` that JSON.parse accepts; this loop
+ * keeps its own stack.
+ */
+export function findDuplicateKey(text: string, parsed: unknown): string | undefined {
+  if (countOf(text, ':') <= countKeys(parsed)) return undefined;
+  // One entry per open container: the keys seen so far in an object, null for an array.
+  const open: (Set<string> | null)[] = [];
+  let expectingKey = false;
+  for (let at = 0; at < text.length; at++) {
+    switch (text.charCodeAt(at)) {
+      case QUOTE: {
+        const end = closingQuote(text, at);
+        const keys = open.at(-1);
+        if (expectingKey && keys) {
+          const raw = text.slice(at + 1, end);
+          // Escapes spell one key many ways ("a" and "\u0061"): compare what JSON.parse would make.
+          const key = raw.includes('\\') ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
+          if (keys.has(key)) return key;
+          keys.add(key);
+        }
+        expectingKey = false;
+        at = end;
+        break;
+      }
+      case OPEN_BRACE:
+        open.push(new Set());
+        expectingKey = true;
+        break;
+      case OPEN_BRACKET:
+        open.push(null);
+        break;
+      case CLOSE_BRACE:
+      case CLOSE_BRACKET:
+        open.pop();
+        break;
+      case COMMA:
+        expectingKey = open.at(-1) != null;
+        break;
+    }
+  }
+  return undefined;
+}
+
+/** The index of the quote that closes the string opening at `start`: the next one not escaped. */
+function closingQuote(text: string, start: number): number {
+  let quote = text.indexOf('"', start + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    quote = text.indexOf('"', quote + 1);
+  }
+}
+
+function countOf(text: string, char: string): number {
+  let count = 0;
+  for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) count++;
+  return count;
+}
+
+/** Own keys of every object inside `value`, counted without recursion (JSON.parse allows any depth). */
+function countKeys(value: unknown): number {
+  let count = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item !== 'object' || item === null) continue;
+    const children = Array.isArray(item) ? item : Object.values(item);
+    if (!Array.isArray(item)) count += children.length;
+    for (const child of children) if (typeof child === 'object' && child !== null) pending.push(child);
+  }
+  return count;
+}
+
+/** A key for an error message: JSON-quoted, and cut short when long. */
+function quoteKey(key: string): string {
+  return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
 function describeIssues(error: z.ZodError): string {

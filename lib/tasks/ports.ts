@@ -1,3 +1,4 @@
+import type { IdempotencyClaim } from './idempotency.ts';
 import type { Task, TaskFailure, TaskState } from './task.ts';
 import type { TaskMessage } from './task-message.ts';
 
@@ -16,6 +17,16 @@ export interface TaskStore {
    * task is missing or in another state.
    */
   transition(id: string, change: StateChange): Promise<Task | undefined>;
+  /**
+   * Ids of tasks that are not yet SUCCESS or FAILURE and were created at or before `createdBefore`
+   * (ISO time), at most `limit`: the candidates of the sweeper. May lag a write by a moment (an index).
+   */
+  listOpen(createdBefore: string, limit: number): Promise<string[]>;
+  /**
+   * Counts one more requeue of an open task, only if it has been requeued `previous` times so far,
+   * so two sweepers never both requeue it. False when the condition failed.
+   */
+  recordRequeue(id: string, previous: number, at: string): Promise<boolean>;
 }
 
 export interface StateChange {
@@ -29,4 +40,20 @@ export interface StateChange {
 /** Hands tasks to workers. One implementation talks to SQS (lib/aws/sqs-task-queue.ts). */
 export interface TaskQueue {
   send(message: TaskMessage): Promise<void>;
+}
+
+/**
+ * Idempotency-key claims. One implementation talks to DynamoDB (lib/aws/dynamodb-idempotency-store.ts);
+ * it turns a failed condition into a result and any other AWS error into UnavailableError.
+ */
+export interface IdempotencyStore {
+  /**
+   * Writes `claim` only if its id is free: no claim, an expired one (as of `nowMs`), or the one for
+   * task `replacing` (an abandoned claim being taken over). `'taken'` when another claim holds it.
+   */
+  claim(claim: IdempotencyClaim, options: { readonly nowMs: number; readonly replacing?: string }): Promise<'claimed' | 'taken'>;
+  /** A strongly consistent read; `undefined` when no such claim exists (expiry is the caller's call). */
+  get(id: string): Promise<IdempotencyClaim | undefined>;
+  /** Deletes the claim only while it still stands for `taskId`; false when it no longer does. */
+  release(id: string, taskId: string): Promise<boolean>;
 }

@@ -1,13 +1,31 @@
-import { InvalidRequestError, TaskError, TaskNotFoundError, UnavailableError } from '../errors.ts';
+import {
+  IdempotencyKeyReusedError,
+  InvalidRequestError,
+  RequestInProgressError,
+  TaskError,
+  TaskNotFoundError,
+  UnavailableError,
+} from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import type { TaskQueue, TaskStore } from './ports.ts';
-import { prepareTask } from './registry.ts';
+import {
+  IDEMPOTENCY_WINDOW_SECONDS,
+  type IdempotencyClaim,
+  idempotencyClaimId,
+  isClaimAbandoned,
+  isClaimExpired,
+  isIdempotencyKey,
+  requestDigest,
+} from './idempotency.ts';
+import type { IdempotencyStore, TaskQueue, TaskStore } from './ports.ts';
+import { type PreparedTask, prepareTask } from './registry.ts';
 import { type Task, isExpired, isTaskId, isTerminal, newTaskId } from './task.ts';
 import { type BackoffSchedule, type Clock, pollUntil, systemClock } from './wait-policy.ts';
 
 export interface TaskServiceOptions {
   readonly store: TaskStore;
   readonly queue: TaskQueue;
+  /** Where Idempotency-Key claims live; needed only by `submitOnce`. */
+  readonly idempotency?: IdempotencyStore;
   /** How long a task stays readable, in seconds. */
   readonly taskTtlSeconds: number;
   readonly schedule?: BackoffSchedule;
@@ -22,10 +40,24 @@ export interface TaskRequest {
   readonly args: readonly unknown[];
 }
 
+/** A task submitted with an idempotency key, and whether it came from an earlier request. */
+export interface SubmitOnceResult {
+  readonly task: Task;
+  /** True when the key had already been used for this request: no task was created this time. */
+  readonly replayed: boolean;
+}
+
+/**
+ * Claims tried per request: a claim can be released or taken over between our failed write and our
+ * read of it, so we try again, but never endlessly.
+ */
+const MAX_CLAIM_ATTEMPTS = 3;
+
 /** Submits tasks, waits for their results and looks them up, on behalf of one user at a time. */
 export class TaskService {
   readonly #store: TaskStore;
   readonly #queue: TaskQueue;
+  readonly #idempotency: IdempotencyStore | undefined;
   readonly #ttlSeconds: number;
   readonly #schedule: BackoffSchedule | undefined;
   readonly #clock: Clock;
@@ -36,6 +68,7 @@ export class TaskService {
   constructor(options: TaskServiceOptions) {
     this.#store = options.store;
     this.#queue = options.queue;
+    this.#idempotency = options.idempotency;
     this.#ttlSeconds = options.taskTtlSeconds;
     this.#schedule = options.schedule;
     this.#clock = options.clock ?? systemClock;
@@ -54,9 +87,74 @@ export class TaskService {
    */
   async submit(owner: string, request: TaskRequest, waitMs: number): Promise<Task> {
     const prepared = asInvalidRequest(() => prepareTask(request.name, request.args));
+    return this.#start(this.#newTask(owner, prepared), waitMs);
+  }
+
+  /**
+   * `submit` under an idempotency key: the same key from the same owner within 24 h stands for one
+   * task, created and queued once, however many requests carry it and however they interleave.
+   *
+   * The first request wins a conditional write of a claim (key -> task id), then records and queues
+   * the task as `submit` does. Any other request with the key reads the claim: another body is
+   * refused (422); the same body gets the claimed task (`replayed`), waited for like a fresh one.
+   * While the first request is between its two writes the task does not exist yet: we poll for it
+   * within the wait, then answer 409 request_in_progress. A first request that could not record or
+   * queue its task releases the claim, so a retry with the key starts afresh; if that release fails
+   * too, the claim is taken over once its task turns out never queued (FAILURE enqueue_failed) or,
+   * when there is no task at all (the request died between its writes), once it is abandoned.
+   */
+  async submitOnce(owner: string, key: string, request: TaskRequest, waitMs: number): Promise<SubmitOnceResult> {
+    const idempotency = this.#idempotency;
+    if (!idempotency) throw new Error('this TaskService has no idempotency store; pass `idempotency` to its constructor');
+    if (!isIdempotencyKey(key)) {
+      throw new InvalidRequestError(
+        `the Idempotency-Key header must be 1 to 255 printable ASCII characters${key.length > 255 ? ` (got ${key.length})` : ''}`,
+      );
+    }
+    const prepared = asInvalidRequest(() => prepareTask(request.name, request.args));
+    const claimId = idempotencyClaimId(owner, key);
+    const digest = requestDigest(prepared.definition.name, prepared.args);
+    let replacing: string | undefined;
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
+      const task = this.#newTask(owner, prepared);
+      const nowMs = Date.parse(task.createdAt);
+      const claim: IdempotencyClaim = {
+        id: claimId,
+        owner,
+        taskId: task.id,
+        requestDigest: digest,
+        createdAt: task.createdAt,
+        // Never outlive the task: a replay must find what the key stands for.
+        expiresAt: Math.min(task.expiresAt, Math.floor(nowMs / 1000) + IDEMPOTENCY_WINDOW_SECONDS),
+      };
+      if ((await idempotency.claim(claim, { nowMs, replacing })) === 'claimed') {
+        return { task: await this.#start(task, waitMs, claim), replayed: false };
+      }
+      const existing = await idempotency.get(claimId);
+      // Released (its request failed) or expired since our write: claim it again.
+      if (!existing || isClaimExpired(existing, this.#clock.now())) {
+        replacing = undefined;
+        continue;
+      }
+      if (existing.requestDigest !== digest) {
+        throw new IdempotencyKeyReusedError(
+          'this Idempotency-Key was already used for a different request; use a new key for a new request',
+        );
+      }
+      const replayed = await this.#replay(owner, existing, waitMs);
+      // A task that was never queued did no work: its key is free (its request failed to free it).
+      const neverQueued = replayed?.error?.code === 'enqueue_failed';
+      if (replayed && !neverQueued) return { task: replayed, replayed: true };
+      if (!replayed && !isClaimAbandoned(existing, this.#clock.now())) break;
+      replacing = existing.taskId;
+    }
+    throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+
+  #newTask(owner: string, prepared: PreparedTask): Task {
     const nowMs = this.#clock.now();
     const now = new Date(nowMs).toISOString();
-    const task: Task = {
+    return {
       id: this.#newId(),
       owner,
       name: prepared.definition.name,
@@ -66,15 +164,28 @@ export class TaskService {
       updatedAt: now,
       expiresAt: Math.floor(nowMs / 1000) + this.#ttlSeconds,
     };
-    await this.#store.create(task);
+  }
+
+  /**
+   * Records the task, queues it and waits for it. With a `claim`, a task that could not be recorded
+   * or queued gives its key back, so a retry with the same key is not stuck on a task that never ran.
+   */
+  async #start(task: Task, waitMs: number, claim?: IdempotencyClaim): Promise<Task> {
+    try {
+      await this.#store.create(task);
+    } catch (error) {
+      if (claim) await this.#release(claim);
+      throw error;
+    }
     try {
       await this.#queue.send({ taskId: task.id, name: task.name, args: [...task.args] });
     } catch (error) {
       await this.#failUnqueued(task);
+      if (claim) await this.#release(claim);
       throw error;
     }
     try {
-      return await this.#waitForEnd(owner, task, waitMs);
+      return await this.#waitForEnd(task.owner, task, waitMs);
     } catch (error) {
       // The task is accepted and queued: a store hiccup while waiting must not make the caller
       // believe it was lost (and submit it twice). Answer with what we know; the lookup works later.
@@ -83,6 +194,46 @@ export class TaskService {
         return task;
       }
       throw error;
+    }
+  }
+
+  /**
+   * The task a claim stands for, waited for up to `waitMs` like a fresh submission. `undefined` when
+   * it still does not exist (its request is between its two writes, or died there).
+   */
+  async #replay(owner: string, claim: IdempotencyClaim, waitMs: number): Promise<Task | undefined> {
+    let seen: Task | undefined;
+    const read = async () => {
+      const task = await this.#store.get(claim.taskId);
+      const current = task && task.owner === owner && !isExpired(task, this.#clock.now()) ? task : undefined;
+      seen = current ?? seen;
+      return current;
+    };
+    const first = await read();
+    if (first && (isTerminal(first.state) || waitMs <= 0)) return first;
+    // No task behind an old claim: nobody is coming to write it; do not wait for it.
+    if (!first && (waitMs <= 0 || isClaimAbandoned(claim, this.#clock.now()))) return undefined;
+    try {
+      await pollUntil(read, (task) => task !== undefined && isTerminal(task.state), {
+        budgetMs: waitMs,
+        schedule: this.#schedule,
+        clock: this.#clock,
+        sleep: this.#sleep,
+      });
+    } catch (error) {
+      // As in `submit`: once the task is known to exist, a store hiccup defers rather than fails.
+      if (!(seen && error instanceof UnavailableError)) throw error;
+      this.#logger.warn('store unavailable while waiting for a replayed task; deferring', { taskId: seen.id, error });
+    }
+    return seen;
+  }
+
+  /** Gives a claim back, best effort: if this fails, a later request takes it over (see submitOnce). */
+  async #release(claim: IdempotencyClaim): Promise<void> {
+    try {
+      await this.#idempotency?.release(claim.id, claim.taskId);
+    } catch (error) {
+      this.#logger.warn('could not release an idempotency key', { taskId: claim.taskId, error });
     }
   }
 

@@ -30,6 +30,9 @@ export interface Task {
   readonly updatedAt: string;
   /** Epoch seconds: the unit DynamoDB's TTL reads. */
   readonly expiresAt: number;
+  /** How often the sweeper has queued the task again, and when it last did. */
+  readonly requeues?: number;
+  readonly requeuedAt?: string;
 }
 
 /** What the API returns for a task. */

@@ -140,6 +140,8 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
         if (id === doomed.id) throw new UnavailableError('simulated outage of the task store');
         return store.transition(id, change);
       },
+      listOpen: (before, limit) => store.listOpen(before, limit),
+      recordRequeue: (id, previous, at) => store.recordRequeue(id, previous, at),
     };
     const worker = new TaskWorker({ store: partlyDownStore });
     const deadLetterWorker = new TaskWorker({ store });

@@ -1,6 +1,6 @@
 import { UnavailableError } from '../../lib/errors.ts';
 import type { StateChange, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
-import type { Task } from '../../lib/tasks/task.ts';
+import { type Task, isTerminal } from '../../lib/tasks/task.ts';
 import type { TaskMessage } from '../../lib/tasks/task-message.ts';
 
 /**
@@ -40,6 +40,22 @@ export class MemoryTaskStore implements TaskStore {
     };
     this.tasks.set(id, updated);
     return structuredClone(updated);
+  }
+
+  async listOpen(createdBefore: string, limit: number): Promise<string[]> {
+    this.#maybeFail('listOpen');
+    return [...this.tasks.values()]
+      .filter((task) => !isTerminal(task.state) && task.createdAt <= createdBefore)
+      .slice(0, limit)
+      .map((task) => task.id);
+  }
+
+  async recordRequeue(id: string, previous: number, at: string): Promise<boolean> {
+    this.#maybeFail('recordRequeue');
+    const task = this.tasks.get(id);
+    if (!task || isTerminal(task.state) || (task.requeues ?? 0) !== previous) return false;
+    this.tasks.set(id, { ...task, requeues: previous + 1, requeuedAt: at });
+    return true;
   }
 
   #maybeFail(method: keyof TaskStore): void {

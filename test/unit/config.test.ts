@@ -1,6 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../lib/auth/passwords.ts';
-import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../lib/config.ts';
+import {
+  ConfigError,
+  DEVELOPMENT_JWT_SECRET,
+  DEVELOPMENT_USERNAME,
+  loadApiConfig,
+  loadWorkerConfig,
+} from '../../lib/config.ts';
 
 let passwordHash: string;
 let validEnv: NodeJS.ProcessEnv;
@@ -8,6 +14,7 @@ let validEnv: NodeJS.ProcessEnv;
 beforeAll(async () => {
   passwordHash = await hashPassword('pw', { N: 16, r: 8, p: 1 });
   validEnv = {
+    DOOZER_STAGE: 'local',
     DOOZER_TABLE_NAME: 'tasks',
     DOOZER_QUEUE_URL: 'http://localhost:9324/000000000000/tasks',
     DOOZER_JWT_SECRET: 's'.repeat(32),
@@ -145,13 +152,11 @@ describe('loadApiConfig', () => {
     const config = loadApiConfig({
       ...validEnv,
       AWS_REGION: '',
-      DOOZER_STAGE: '',
       DOOZER_DYNAMODB_ENDPOINT: '',
       DOOZER_SQS_ENDPOINT: '',
       DOOZER_JWT_TTL_SECONDS: '',
       DOOZER_TASK_TTL_DAYS: '',
     });
-    expect(config.stage).toBe('local');
     expect(config.aws.region).toBe('us-east-1');
     expect(config.aws.dynamodbEndpoint).toBeUndefined();
     expect(config.aws.sqsEndpoint).toBeUndefined();
@@ -166,6 +171,92 @@ describe('loadApiConfig', () => {
     for (const name of ['DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL', 'DOOZER_JWT_SECRET', 'DOOZER_USERS']) {
       expect(message).toContain(name);
     }
+  });
+});
+
+describe('loadApiConfig outside the local stage', () => {
+  const usersNamed = (...names: string[]) => JSON.stringify(names.map((username) => ({ username, passwordHash })));
+
+  it('refuses the development JWT secret, naming DOOZER_JWT_SECRET and the stage but not the secret', () => {
+    const { message } = configErrorOf(() =>
+      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET }),
+    );
+    expect(message).toMatch(/DOOZER_JWT_SECRET: is the development secret, which only the local stage may use/);
+    expect(message).toContain('"prod"');
+    expect(message).not.toContain(DEVELOPMENT_JWT_SECRET);
+  });
+
+  it('refuses the development user, saying that the rule is about the username doozer', () => {
+    const { message } = configErrorOf(() =>
+      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_USERS: usersNamed('alice', DEVELOPMENT_USERNAME) }),
+    );
+    expect(DEVELOPMENT_USERNAME).toBe('doozer');
+    expect(message).toMatch(/DOOZER_USERS: lists the user "doozer", the development user/);
+    expect(message).toContain('only the local stage may have a user of that name');
+  });
+
+  it('refuses a JWT secret shorter than 32 characters on every stage', () => {
+    for (const stage of ['prod', 'local']) {
+      const { message } = configErrorOf(() =>
+        loadApiConfig({ ...validEnv, DOOZER_STAGE: stage, DOOZER_JWT_SECRET: 's'.repeat(31) }),
+      );
+      expect(message).toContain('DOOZER_JWT_SECRET: must be at least 32 characters');
+    }
+  });
+
+  it('lists the development settings together with every other problem in one ConfigError', () => {
+    const { message } = configErrorOf(() =>
+      loadApiConfig({
+        ...validEnv,
+        DOOZER_STAGE: 'staging',
+        DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET,
+        DOOZER_USERS: usersNamed(DEVELOPMENT_USERNAME),
+        DOOZER_QUEUE_URL: 'not a url',
+      }),
+    );
+    expect(message).toContain('DOOZER_QUEUE_URL');
+    expect(message).toContain('DOOZER_JWT_SECRET: is the development secret');
+    expect(message).toContain('DOOZER_USERS: lists the user "doozer"');
+    expect(message).toContain('"staging"');
+  });
+
+  it('still refuses the development secret when DOOZER_USERS is not valid JSON', () => {
+    const { message } = configErrorOf(() =>
+      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET, DOOZER_USERS: 'doozer' }),
+    );
+    expect(message).toContain('DOOZER_JWT_SECRET: is the development secret');
+    expect(message).toContain('DOOZER_USERS: must be a JSON array');
+  });
+
+  it('treats the stage name exactly: "Local" is not the local stage', () => {
+    expect(() =>
+      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'Local', DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET }),
+    ).toThrow(ConfigError);
+  });
+
+  it('accepts a user whose name only resembles the development user', () => {
+    const config = loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_USERS: usersNamed('doozer-ops', 'Doozer2') });
+    expect(config.auth.users.map((user) => user.username)).toEqual(['doozer-ops', 'Doozer2']);
+  });
+
+  it('accepts the development secret and user on the local stage', () => {
+    const config = loadApiConfig({
+      ...validEnv,
+      DOOZER_STAGE: 'local',
+      DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET,
+      DOOZER_USERS: usersNamed(DEVELOPMENT_USERNAME),
+    });
+    expect(config.stage).toBe('local');
+    expect(config.auth.secret).toBe(DEVELOPMENT_JWT_SECRET);
+    expect(config.auth.users[0]?.username).toBe(DEVELOPMENT_USERNAME);
+  });
+
+  it.each([
+    ['unset', undefined],
+    ['empty (serverless.yml for an unset value)', ''],
+  ])('refuses to start with the stage %s, since the stage decides the safety checks', (_label, stage) => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_STAGE: stage }));
+    expect(message).toContain('DOOZER_STAGE');
   });
 });
 

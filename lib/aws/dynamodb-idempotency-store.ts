@@ -1,0 +1,80 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { UnavailableError } from '../errors.ts';
+import type { IdempotencyClaim } from '../tasks/idempotency.ts';
+import type { IdempotencyStore } from '../tasks/ports.ts';
+
+export interface DynamoDbIdempotencyStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+/**
+ * Idempotency claims in the task table, one item per user and key (id `idem#<sha256>`, never a
+ * task id). Exactly one request wins a key because the claim is a conditional PutItem; a failed
+ * condition is a result (`'taken'`), not an error. `expiresAt` lets the table's TTL delete spent
+ * claims on AWS; TTL deletes lazily (and dynalite not at all), so the condition checks it too.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
+ */
+export class DynamoDbIdempotencyStore implements IdempotencyStore {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(options: DynamoDbIdempotencyStoreOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+  }
+
+  async claim(claim: IdempotencyClaim, options: { nowMs: number; replacing?: string }): Promise<'claimed' | 'taken'> {
+    const values: Record<string, unknown> = { ':now': Math.floor(options.nowMs / 1000) };
+    let condition = 'attribute_not_exists(id) OR expiresAt <= :now';
+    if (options.replacing !== undefined) {
+      values[':replacing'] = options.replacing;
+      condition += ' OR taskId = :replacing';
+    }
+    return this.#conditional('claim the idempotency key', 'claimed', 'taken', () =>
+      this.#client.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: claim,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  async get(id: string): Promise<IdempotencyClaim | undefined> {
+    try {
+      const output = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true }));
+      return output.Item as IdempotencyClaim | undefined;
+    } catch (error) {
+      throw new UnavailableError('the idempotency store could not read the key', { cause: error });
+    }
+  }
+
+  async release(id: string, taskId: string): Promise<boolean> {
+    return this.#conditional('release the idempotency key', true, false, () =>
+      this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { id },
+          // Never delete a claim that another request has taken over since.
+          ConditionExpression: 'taskId = :taskId',
+          ExpressionAttributeValues: { ':taskId': taskId },
+        }),
+      ),
+    );
+  }
+
+  /** A failed condition becomes `failed`; any other AWS failure becomes UnavailableError. */
+  async #conditional<T>(what: string, passed: T, failed: T, send: () => Promise<unknown>): Promise<T> {
+    try {
+      await send();
+      return passed;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return failed;
+      throw new UnavailableError(`the idempotency store could not ${what}`, { cause: error });
+    }
+  }
+}

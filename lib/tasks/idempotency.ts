@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Idempotency keys on `POST /tasks`: the pure part (key rules, claim ids, request digests, expiry).
+ * The one place that does I/O is the IdempotencyStore (lib/tasks/ports.ts).
+ */
+
+/** How long a key is remembered, in seconds: 24 h (never longer than the task it points to lives). */
+export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
+
+/**
+ * How long a claim may point to a task that does not exist before another request may take it
+ * over, in ms. The first request writes its task a few ms after its claim; only a request that died
+ * in between (the API Lambda times out after 10 s) leaves a claim without a task, and without this
+ * the key would answer 409 for a whole day.
+ */
+export const ABANDONED_CLAIM_MS = 60_000;
+
+/** 1 to 255 printable ASCII characters (space to tilde). */
+const KEY = /^[\x20-\x7e]{1,255}$/;
+
+export function isIdempotencyKey(value: string): boolean {
+  return KEY.test(value);
+}
+
+/**
+ * A key claimed by one user: stored in the task table next to the tasks. Its id (`idem#<hex>`) can
+ * never be a task id, so a claim cannot collide with a task nor be read through `GET /tasks/<id>`.
+ */
+export interface IdempotencyClaim {
+  readonly id: string;
+  readonly owner: string;
+  /** The task this key stands for; it is written right after the claim. */
+  readonly taskId: string;
+  /** Digest of the canonical request, so the same key with another body can be refused. */
+  readonly requestDigest: string;
+  readonly createdAt: string;
+  /** Epoch seconds; the table's TTL deletes by it on AWS, and readers treat an expired claim as absent. */
+  readonly expiresAt: number;
+}
+
+/**
+ * The claim id of `key` for `owner`. Hashed so any key fits in a DynamoDB key and no key leaks into
+ * it; owner and key are JSON-encoded together so ("ab", "c") and ("a", "bc") differ.
+ */
+export function idempotencyClaimId(owner: string, key: string): string {
+  return `idem#${sha256(JSON.stringify([owner, key]))}`;
+}
+
+/**
+ * A digest of the request as the service understands it: the task name and its arguments as
+ * normalized decimal integers, so `[1, "01"]` and `["1", 1]` are the same request.
+ */
+export function requestDigest(name: string, args: readonly bigint[]): string {
+  return sha256(JSON.stringify([name, args.map(String)]));
+}
+
+export function isClaimExpired(claim: Pick<IdempotencyClaim, 'expiresAt'>, nowMs: number): boolean {
+  return claim.expiresAt * 1000 <= nowMs;
+}
+
+/** A claim old enough that a missing task means its request died between its two writes. */
+export function isClaimAbandoned(claim: Pick<IdempotencyClaim, 'createdAt'>, nowMs: number): boolean {
+  return nowMs - Date.parse(claim.createdAt) >= ABANDONED_CLAIM_MS;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

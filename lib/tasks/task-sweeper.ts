@@ -1,0 +1,75 @@
+import { type Logger, silentLogger } from '../logger.ts';
+import type { TaskQueue, TaskStore } from './ports.ts';
+import { isExpired, isTerminal } from './task.ts';
+import { type Clock, systemClock } from './wait-policy.ts';
+
+export interface TaskSweeperOptions {
+  readonly store: TaskStore;
+  readonly queue: TaskQueue;
+  /** A task still open this long after it was queued is queued again. */
+  readonly staleAfterSeconds: number;
+  /** The longest gap between two requeues of one task. */
+  readonly maxBackoffSeconds?: number;
+  /** Tasks looked at per run; the next run (a minute later) takes the rest. */
+  readonly maxPerRun?: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface SweepReport {
+  readonly candidates: number;
+  readonly requeued: number;
+}
+
+/**
+ * Finishes what a lost message would leave open forever. SQS does not lose messages, but a message
+ * can still go missing for a task: a send that failed in an ambiguous way, a queue purged or
+ * recreated, an emulator restarted. The sweeper (a scheduled Lambda, every minute) queues every task
+ * that is still open `staleAfterSeconds` after it was last queued once more, backing off
+ * exponentially per task. A copy of a message that still exists is harmless: the worker's
+ * conditional writes skip a task that has ended. Tasks are never failed for waiting: with the
+ * workers down they stay PENDING, as callers expect, and finish when the workers return.
+ */
+export class TaskSweeper {
+  readonly #store: TaskStore;
+  readonly #queue: TaskQueue;
+  readonly #staleAfterMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #maxPerRun: number;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+
+  constructor(options: TaskSweeperOptions) {
+    this.#store = options.store;
+    this.#queue = options.queue;
+    this.#staleAfterMs = options.staleAfterSeconds * 1000;
+    this.#maxBackoffMs = (options.maxBackoffSeconds ?? 6 * 3600) * 1000;
+    this.#maxPerRun = options.maxPerRun ?? 1_000;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  async sweep(): Promise<SweepReport> {
+    const now = this.#clock.now();
+    const ids = await this.#store.listOpen(new Date(now - this.#staleAfterMs).toISOString(), this.#maxPerRun);
+    let requeued = 0;
+    for (const id of ids) {
+      if (await this.#requeueIfDue(id, now)) requeued += 1;
+    }
+    if (requeued > 0) this.#logger.warn('requeued open tasks', { candidates: ids.length, requeued });
+    return { candidates: ids.length, requeued };
+  }
+
+  async #requeueIfDue(id: string, now: number): Promise<boolean> {
+    const task = await this.#store.get(id);
+    if (!task || isTerminal(task.state) || isExpired(task, now)) return false;
+    const requeues = task.requeues ?? 0;
+    const lastQueued = Date.parse(task.requeuedAt ?? task.createdAt);
+    const backoff = Math.min(this.#staleAfterMs * 2 ** requeues, this.#maxBackoffMs);
+    if (now - lastQueued < backoff) return false;
+    // Claim the requeue first, so two overlapping runs never both send.
+    if (!(await this.#store.recordRequeue(id, requeues, new Date(now).toISOString()))) return false;
+    await this.#queue.send({ taskId: task.id, name: task.name, args: [...task.args] });
+    return true;
+  }
+}

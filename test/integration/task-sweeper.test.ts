@@ -1,0 +1,84 @@
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
+import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
+import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
+import { TaskService } from '../../lib/tasks/task-service.ts';
+import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { SqsEventSource } from '../../local/event-source.ts';
+import { REGION } from '../../local/settings.ts';
+import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { eventually } from '../support/eventually.ts';
+import { pendingTask } from '../support/task-fixtures.ts';
+
+describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
+  let emulators: TestEmulators;
+  let store: DynamoDbTaskStore;
+
+  beforeAll(async () => {
+    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 1 });
+    store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
+  });
+
+  afterAll(async () => {
+    await emulators?.stop();
+  });
+
+  it('lists open tasks created up to a time, and drops them once they end', async () => {
+    const early = pendingTask({ createdAt: '2031-01-01T00:00:00.000Z' });
+    const late = pendingTask({ createdAt: '2031-01-01T00:10:00.000Z' });
+    const ended = pendingTask({ createdAt: '2031-01-01T00:00:00.000Z' });
+    for (const task of [early, late, ended]) await store.create(task);
+    await store.transition(ended.id, { from: ['PENDING'], to: 'SUCCESS', at: '2031-01-01T00:00:01.000Z', result: '3' });
+
+    const open = await store.listOpen('2031-01-01T00:05:00.000Z', 1_000);
+    expect(open).toContain(early.id);
+    expect(open).not.toContain(late.id);
+    expect(open).not.toContain(ended.id);
+    // The index is internal: reads return the task without it.
+    expect(Object.keys((await store.get(early.id))!)).not.toContain('openShard');
+  });
+
+  it('records a requeue only from the count it was read at, and only while open', async () => {
+    const task = pendingTask();
+    await store.create(task);
+    expect(await store.recordRequeue(task.id, 0, '2031-01-01T00:00:00.000Z')).toBe(true);
+    expect(await store.recordRequeue(task.id, 0, '2031-01-01T00:00:00.000Z')).toBe(false);
+    expect(await store.recordRequeue(task.id, 1, '2031-01-01T00:01:00.000Z')).toBe(true);
+    expect(await store.get(task.id)).toMatchObject({ requeues: 2, requeuedAt: '2031-01-01T00:01:00.000Z' });
+    await store.transition(task.id, { from: ['PENDING'], to: 'FAILURE', at: '2031-01-01T00:02:00.000Z', error: { code: 'x', message: 'y' } });
+    expect(await store.recordRequeue(task.id, 2, '2031-01-01T00:03:00.000Z')).toBe(false);
+  });
+
+  it('finishes a task whose queued message was lost', async () => {
+    const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
+    const service = new TaskService({ store, queue, taskTtlSeconds: 3600 });
+    const submitted = await service.submit('alice', { name: 'add', args: [20, 22] }, 0);
+    // The message vanishes before any worker sees it (a purged or recreated queue).
+    await emulators.sqs.send(new PurgeQueueCommand({ QueueUrl: emulators.queues.taskQueueUrl }));
+
+    const worker = new TaskWorker({ store });
+    const source = new SqsEventSource({
+      sqs: emulators.sqs,
+      queueUrl: emulators.queues.taskQueueUrl,
+      queueArn: emulators.queues.taskQueueArn,
+      region: REGION,
+      batchSize: 10,
+      pollers: 1,
+      invoke: createSqsBatchHandler((record) => worker.process(record.body)),
+    });
+    source.start();
+    try {
+      // A sweep run as if the stale period had passed.
+      const clock = { now: () => Date.parse(submitted.createdAt) + 301_000 };
+      const sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 300, clock });
+      expect((await sweeper.sweep()).requeued).toBeGreaterThanOrEqual(1);
+      await eventually(async () => expect(await store.get(submitted.id)).toMatchObject({ state: 'SUCCESS', result: '42' }), {
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await source.stop();
+    }
+  });
+});
