@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hashPassword } from '../../lib/auth/passwords.ts';
+import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UserDirectory } from '../../lib/auth/users.ts';
+import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
+import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
+import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
+import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
+import { createApp } from '../../lib/http/app.ts';
+import { isTerminal } from '../../lib/tasks/task.ts';
+import { TaskService } from '../../lib/tasks/task-service.ts';
+import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { SqsEventSource } from '../../local/event-source.ts';
+import { REGION } from '../../local/settings.ts';
+import { eventually } from '../support/eventually.ts';
+import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
+
+const TASKS = 1_000;
+const CONCURRENCY = 16;
+/** Submissions after which both emulators are restarted. */
+const RESTART_AFTER = 400;
+
+/**
+ * Both emulators stop and start again in the middle of 1,000 submissions. DynamoDB keeps its data;
+ * the SQS emulator loses every queued and in-flight message, which only the sweeper can recover.
+ * Every task the API accepted (200 or 202) must end SUCCESS, with the right result, written once.
+ */
+describe('both emulators restarted during a run of 1,000 tasks', () => {
+  let emulators: RestartableEmulators;
+
+  beforeAll(() => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await emulators?.stop();
+  });
+
+  it('ends every accepted task, none lost and none with two results', { timeout: 180_000 }, async () => {
+    emulators = await startRestartableEmulators(2);
+    const aws = { region: REGION, tableName: emulators.tableName, dynamodbEndpoint: emulators.dynamodbEndpoint, sqsEndpoint: emulators.sqsEndpoint };
+    const store = new CountingStore(new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(aws), tableName: aws.tableName }));
+    const queue = new SqsTaskQueue({ client: createSqsClient(aws), queueUrl: emulators.queues.taskQueueUrl });
+    const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
+    const app = createApp({
+      tasks: new TaskService({ store, queue, taskTtlSeconds: 3600 }),
+      users: new UserDirectory([{ username: 'alice', passwordHash: await hashPassword('pw', { N: 16, r: 8, p: 1 }) }]),
+      tokens,
+    });
+    const token = (await tokens.issue('alice')).token;
+
+    const worker = new TaskWorker({ store });
+    const source = new SqsEventSource({
+      sqs: emulators.sqs,
+      queueUrl: emulators.queues.taskQueueUrl,
+      queueArn: emulators.queues.taskQueueArn,
+      region: REGION,
+      batchSize: 10,
+      pollers: 4,
+      invoke: createSqsBatchHandler((record) => worker.process(record.body)),
+    });
+    source.start();
+    // The sweeper's schedule, compressed: tasks open 2 s after they were queued are queued again.
+    const sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 2 });
+    let sweeping = true;
+    const sweeps = (async () => {
+      while (sweeping) {
+        await sweeper.sweep().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+
+    const accepted = new Map<string, number>();
+    const statuses = new Map<number, number>();
+    let next = 0;
+    let restart: Promise<void> | undefined;
+    const submitOne = async (n: number) => {
+      const args = [n, 1, 2];
+      const response = await app.request('/tasks?wait=0', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'add', args }),
+      });
+      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      const body = (await response.json()) as { id?: string };
+      if (response.status === 200 || response.status === 202) accepted.set(body.id!, n + 3);
+    };
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < TASKS) {
+          const n = next++;
+          if (n === RESTART_AFTER) {
+            restart = (async () => {
+              await Promise.all([emulators.stopSqs(), emulators.stopDynamoDb()]);
+              await Promise.all([emulators.startDynamoDb(), emulators.startSqs()]);
+            })();
+          }
+          await submitOne(n);
+        }
+      }),
+    );
+    await restart;
+
+    try {
+      await eventually(
+        async () => {
+          let open = 0;
+          for (const id of accepted.keys()) {
+            const task = await store.get(id);
+            if (!task || !isTerminal(task.state)) open += 1;
+          }
+          expect(open).toBe(0);
+        },
+        { timeoutMs: 120_000, intervalMs: 1_000 },
+      );
+    } finally {
+      sweeping = false;
+      await sweeps;
+      await source.stop();
+    }
+
+    let wrong = 0;
+    for (const [id, expected] of accepted) {
+      const task = await store.get(id);
+      if (task?.state !== 'SUCCESS' || task.result !== String(expected)) wrong += 1;
+    }
+    report('both emulators restarted during 1,000 tasks', {
+      submitted: TASKS,
+      accepted: accepted.size,
+      refused503: statuses.get(503) ?? 0,
+      terminal: accepted.size - wrong,
+      lost: wrong,
+      duplicated: store.duplicated(),
+    });
+    expect(accepted.size).toBeGreaterThan(TASKS / 2);
+    expect(wrong).toBe(0);
+    expect(store.duplicated()).toBe(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
+import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
+import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
+import { TaskService } from '../../lib/tasks/task-service.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { SqsEventSource } from '../../local/event-source.ts';
+import { REGION } from '../../local/settings.ts';
+import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { eventually } from '../support/eventually.ts';
+import { CountingStore, report } from './support.ts';
+
+const DYING_WORKER = fileURLToPath(new URL('./fixtures/dying-worker.ts', import.meta.url));
+
+describe('a worker killed between STARTED and its result', () => {
+  let emulators: TestEmulators;
+
+  beforeAll(async () => {
+    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 2 });
+  });
+
+  afterAll(async () => {
+    await emulators?.stop();
+  });
+
+  it('leaves the message to come back, and the task ends SUCCESS exactly once', async () => {
+    const store = new CountingStore(new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName }));
+    const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
+    const task = await new TaskService({ store, queue, taskTtlSeconds: 3600 }).submit('alice', { name: 'mul', args: [6, 7] }, 0);
+
+    const child = spawn(process.execPath, ['--import', 'tsx', DYING_WORKER], {
+      env: {
+        ...process.env,
+        SQS_ENDPOINT: emulators.sqsEndpoint,
+        DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+        TABLE_NAME: emulators.tableName,
+        QUEUE_URL: emulators.queues.taskQueueUrl,
+        QUEUE_ARN: emulators.queues.taskQueueArn,
+      },
+      stdio: 'ignore',
+    });
+    const [, signal] = await once(child, 'exit');
+    expect(signal).toBe('SIGKILL');
+    expect(await store.get(task.id)).toMatchObject({ state: 'STARTED' });
+
+    // A healthy worker: the message reappears after the visibility timeout.
+    const worker = new TaskWorker({ store });
+    const source = new SqsEventSource({
+      sqs: emulators.sqs,
+      queueUrl: emulators.queues.taskQueueUrl,
+      queueArn: emulators.queues.taskQueueArn,
+      region: REGION,
+      batchSize: 10,
+      pollers: 1,
+      invoke: createSqsBatchHandler((record) => worker.process(record.body)),
+    });
+    source.start();
+    try {
+      await eventually(async () => expect(await store.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '42' }), {
+        timeoutMs: 15_000,
+      });
+    } finally {
+      await source.stop();
+    }
+    expect(store.terminalWrites.get(task.id)).toBe(1);
+    report('worker killed mid-task', { tasks: 1, killed: 1, terminal: 1, lost: 0, duplicated: store.duplicated() });
+  });
+});
