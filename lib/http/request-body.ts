@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { InvalidRequestError } from '../errors.ts';
 
 /** The largest request body accepted, in bytes. */
@@ -11,8 +11,8 @@ const requiredString = (what: string) =>
   z.string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) });
 
 export const CredentialsSchema = z.strictObject({
-  username: requiredString('username').min(1, 'username must not be empty'),
-  password: requiredString('password').min(1, 'password must not be empty'),
+  username: requiredString('username').check(z.minLength(1, 'username must not be empty')),
+  password: requiredString('password').check(z.minLength(1, 'password must not be empty')),
 });
 
 export const TaskRequestSchema = z.strictObject({
@@ -24,7 +24,7 @@ export const TaskRequestSchema = z.strictObject({
 });
 
 /** Reads a JSON body and validates it; every failure is a 4xx that names the problem. */
-export async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
+export async function readJson<T extends z.ZodMiniType>(c: Context, schema: T): Promise<z.output<T>> {
   const type = c.req.header('content-type');
   if (!type || !JSON_TYPE.test(type)) {
     throw new InvalidRequestError(`send the body as JSON with Content-Type: application/json (got ${type ?? 'none'})`, {
@@ -144,7 +144,7 @@ function quoteKey(key: string): string {
   return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * The body of a queue message. It carries the task's input so a worker needs no read before it
@@ -6,8 +6,8 @@ import { z } from 'zod';
  * boundary like any other.
  */
 export const TaskMessageSchema = z.object({
-  taskId: z.string().min(1),
-  name: z.string().min(1),
+  taskId: z.string().check(z.minLength(1)),
+  name: z.string().check(z.minLength(1)),
   args: z.array(z.string()),
 });
 
