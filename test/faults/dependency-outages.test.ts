@@ -6,14 +6,13 @@ import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { createApp } from '../../lib/http/app.ts';
 import type { TaskQueue } from '../../lib/tasks/ports.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
 import { REGION } from '../../local/settings.ts';
+import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
 
@@ -66,23 +65,14 @@ describe('SQS and DynamoDB outages', () => {
   let failedRecords = 0;
 
   function startWorker(): void {
-    const worker = new TaskWorker({ store });
-    const handler = createSqsBatchHandler((record) => worker.process(record.body));
-    const source = new SqsEventSource({
-      sqs: emulators.sqs,
-      queueUrl: emulators.queues.taskQueueUrl,
-      queueArn: emulators.queues.taskQueueArn,
-      region: REGION,
-      batchSize: 10,
-      pollers: 1,
-      invoke: async (event) => {
-        const response = await handler(event);
-        failedRecords += response.batchItemFailures.length;
-        return response;
-      },
-    });
-    source.start();
-    sources.push(source);
+    sources.push(
+      startTaskWorkerSource({
+        sqs: emulators.sqs,
+        queues: emulators.queues,
+        store,
+        onResponse: (response) => (failedRecords += response.batchItemFailures.length),
+      }),
+    );
   }
 
   async function allTasks() {

@@ -4,15 +4,13 @@ import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { isTerminal } from '../../lib/tasks/task.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { SqsEventSource } from '../../local/event-source.ts';
 import { REGION } from '../../local/settings.ts';
+import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
 
@@ -51,17 +49,7 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     });
     const token = (await tokens.issue('alice')).token;
 
-    const worker = new TaskWorker({ store });
-    const source = new SqsEventSource({
-      sqs: emulators.sqs,
-      queueUrl: emulators.queues.taskQueueUrl,
-      queueArn: emulators.queues.taskQueueArn,
-      region: REGION,
-      batchSize: 10,
-      pollers: 4,
-      invoke: createSqsBatchHandler((record) => worker.process(record.body)),
-    });
-    source.start();
+    const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store, pollers: 4 });
     // The sweeper's schedule, compressed: tasks open 2 s after they were queued are queued again.
     const sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 2 });
     let sweeping = true;

@@ -3,13 +3,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { SqsEventSource } from '../../local/event-source.ts';
-import { REGION } from '../../local/settings.ts';
 import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, report } from './support.ts';
 
@@ -47,17 +44,7 @@ describe('a worker killed between STARTED and its result', () => {
     expect(await store.get(task.id)).toMatchObject({ state: 'STARTED' });
 
     // A healthy worker: the message reappears after the visibility timeout.
-    const worker = new TaskWorker({ store });
-    const source = new SqsEventSource({
-      sqs: emulators.sqs,
-      queueUrl: emulators.queues.taskQueueUrl,
-      queueArn: emulators.queues.taskQueueArn,
-      region: REGION,
-      batchSize: 10,
-      pollers: 1,
-      invoke: createSqsBatchHandler((record) => worker.process(record.body)),
-    });
-    source.start();
+    const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store });
     try {
       await eventually(async () => expect(await store.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '42' }), {
         timeoutMs: 15_000,

@@ -1,14 +1,11 @@
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import { createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { SqsEventSource } from '../../local/event-source.ts';
-import { REGION } from '../../local/settings.ts';
 import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
 
@@ -58,17 +55,7 @@ describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
     // The message vanishes before any worker sees it (a purged or recreated queue).
     await emulators.sqs.send(new PurgeQueueCommand({ QueueUrl: emulators.queues.taskQueueUrl }));
 
-    const worker = new TaskWorker({ store });
-    const source = new SqsEventSource({
-      sqs: emulators.sqs,
-      queueUrl: emulators.queues.taskQueueUrl,
-      queueArn: emulators.queues.taskQueueArn,
-      region: REGION,
-      batchSize: 10,
-      pollers: 1,
-      invoke: createSqsBatchHandler((record) => worker.process(record.body)),
-    });
-    source.start();
+    const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store });
     try {
       // A sweep run as if the stale period had passed.
       const clock = { now: () => Date.parse(submitted.createdAt) + 301_000 };
