@@ -17,7 +17,6 @@ export const RESOURCE_NAMES = {
   deadLetterQueue: `${SERVICE}-${STAGE}-dead-letters`,
   workerFunction: `${SERVICE}-${STAGE}-worker`,
   deadLetterFunction: `${SERVICE}-${STAGE}-deadLetter`,
-  sweeperFunction: `${SERVICE}-${STAGE}-sweeper`,
 } as const;
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
@@ -35,8 +34,6 @@ const LocalSettingsSchema = z.object({
   DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
   /** The task queue's visibility timeout: 6x the worker timeout on AWS; tests shorten it. */
   DOOZER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(43_200).default(60),
-  /** How often the sweeper runs (every minute on AWS); tests shorten it. */
-  DOOZER_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().default(60),
 });
 
 export interface LocalSettings {
@@ -48,7 +45,6 @@ export interface LocalSettings {
   readonly devUser: { readonly username: string; readonly password: string };
   readonly jwtSecret: string;
   readonly visibilityTimeoutSeconds: number;
-  readonly sweepIntervalSeconds: number;
   readonly apiUrl: string;
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
@@ -74,7 +70,6 @@ export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     devUser: { username: e.DOOZER_DEV_USERNAME, password: e.DOOZER_DEV_PASSWORD },
     jwtSecret: e.DOOZER_JWT_SECRET,
     visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
-    sweepIntervalSeconds: e.DOOZER_SWEEP_INTERVAL_SECONDS,
     apiUrl: `http://${host}:${e.DOOZER_API_PORT}`,
     sqsEndpoint: e.DOOZER_SQS_ENDPOINT ?? `http://${host}:${e.DOOZER_SQS_PORT}`,
     dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT ?? `http://${host}:${e.DOOZER_DYNAMODB_PORT}`,

@@ -7,7 +7,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { hashPassword } from '../lib/auth/passwords.ts';
 import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
-import { SqsEventSource, invokeFunction, lambdaInvoker } from './event-source.ts';
+import { SqsEventSource, lambdaInvoker } from './event-source.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
 import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
 
@@ -23,6 +23,15 @@ export interface StartOptions {
   /** Start the event source pollers that feed the worker functions (`--no-workers` turns them off). */
   readonly workers: boolean;
   readonly log: (line: string) => void;
+  /** Hooks that see the calls the stack makes (the benchmark counts them); none by default. */
+  readonly observe?: StackObserver;
+}
+
+export interface StackObserver {
+  /** Every request an embedded emulator receives, by its X-Amz-Target (`AmazonSQS.SendMessage`…). */
+  readonly onAwsRequest?: (action: string) => void;
+  /** Every invocation an SQS event source makes, with the function's name and the batch's records. */
+  readonly onInvoke?: (functionName: string, records: number) => void;
 }
 
 /**
@@ -36,8 +45,9 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     for (const part of started.reverse()) await part.stop().catch((error) => options.log(`stop failed: ${error}`));
   };
   try {
-    if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort));
-    if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort));
+    const onRequest = options.observe?.onAwsRequest;
+    if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest }));
+    if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort, { onRequest }));
 
     const clients = createLocalClients(settings);
     const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
@@ -54,8 +64,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     started.push(offline);
     await waitForHealth(settings.apiUrl, { child: offline.child });
 
-    started.push(startSweeperSchedule(settings, options.log));
-    if (options.workers) started.push(await startWorkers(settings, options.log));
+    if (options.workers) started.push(await startWorkers(settings, options.log, options.observe));
     return { queues, stop };
   } catch (error) {
     await stop();
@@ -67,7 +76,11 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
  * Starts the pollers against a running stack: the task queue feeds `worker`, the dead-letter queue
  * feeds `deadLetter`. Used by `npm start` and, on its own, by `npm run workers`.
  */
-export async function startWorkers(settings: LocalSettings, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+export async function startWorkers(
+  settings: LocalSettings,
+  log: (line: string) => void,
+  observe?: StackObserver,
+): Promise<{ stop(): Promise<void> }> {
   const clients = createLocalClients(settings);
   const lambda = new LambdaClient({ region: REGION, endpoint: settings.lambdaEndpoint, credentials: LOCAL_CREDENTIALS });
   const sources = [
@@ -89,6 +102,7 @@ export async function startWorkers(settings: LocalSettings, log: (line: string) 
         batchSize: 10,
         pollers,
         log,
+        onInvoke: (records) => observe?.onInvoke?.(functionName, records),
       });
     }),
   );
@@ -98,29 +112,6 @@ export async function startWorkers(settings: LocalSettings, log: (line: string) 
       await Promise.all(mappings.map((mapping) => mapping.stop()));
       lambda.destroy();
       clients.sqs.destroy();
-    },
-  };
-}
-
-/**
- * The sweeper's schedule (an EventBridge rule on AWS): invoke it through serverless-offline every
- * `sweepIntervalSeconds`, one run at a time.
- */
-function startSweeperSchedule(settings: LocalSettings, log: (line: string) => void): { stop(): Promise<void> } {
-  const lambda = new LambdaClient({ region: REGION, endpoint: settings.lambdaEndpoint, credentials: LOCAL_CREDENTIALS });
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(() =>
-      invokeFunction(lambda, RESOURCE_NAMES.sweeperFunction, { source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(
-        (error: Error) => log(`sweeper: ${error.message}`),
-      ),
-    );
-  }, settings.sweepIntervalSeconds * 1000);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-      lambda.destroy();
     },
   };
 }
