@@ -64,6 +64,8 @@ const ApiEnvSchema = z.object({
   DOOZER_USERS: UsersSchema,
   // At least an hour: a shorter life would expire tasks while their callers still wait for them.
   DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().check(z.gte(1 / 24, 'must be at least 1 hour (0.0417 days)')), 7),
+  /** `true` serves POST /bench/floor, the benchmark's floor (`npm run bench`); only the local stage may. */
+  DOOZER_BENCH_FLOOR: optional(z.enum(['true', 'false'], { error: 'must be true or false' })),
 }).check(
   z.superRefine(refuseDevelopmentSettings, {
     // Also when another setting was refused, so that one ConfigError lists every problem.
@@ -82,12 +84,13 @@ const SweeperEnvSchema = z.object({
 
 /**
  * Outside the local stage, refuses the settings everyone can read in this repository: the
- * development JWT secret (anyone could sign tokens) and the development user (anyone could log in).
+ * development JWT secret (anyone could sign tokens) and the development user (anyone could log in);
+ * and the benchmark's floor route, an unmetered way to make the api function compute.
  * It runs even when other settings failed, so the values are read defensively: a field that failed
  * may still hold its raw input.
  */
 function refuseDevelopmentSettings(
-  env: { DOOZER_STAGE: unknown; DOOZER_JWT_SECRET: unknown; DOOZER_USERS: unknown },
+  env: { DOOZER_STAGE: unknown; DOOZER_JWT_SECRET: unknown; DOOZER_USERS: unknown; DOOZER_BENCH_FLOOR?: unknown },
   ctx: z.core.$RefinementCtx<unknown>,
 ): void {
   const stage = env.DOOZER_STAGE;
@@ -111,6 +114,13 @@ function refuseDevelopmentSettings(
         `only the ${LOCAL_STAGE} stage may have a user of that name (this is stage ${JSON.stringify(stage)})`,
     });
   }
+  if (env.DOOZER_BENCH_FLOOR === 'true') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DOOZER_BENCH_FLOOR'],
+      message: `turns on the benchmark's floor route, which only the ${LOCAL_STAGE} stage may serve (this is stage ${JSON.stringify(stage)})`,
+    });
+  }
 }
 
 export interface AwsConfig {
@@ -132,6 +142,8 @@ export interface ApiConfig {
     readonly users: readonly { readonly username: string; readonly passwordHash: string }[];
   };
   readonly taskTtlSeconds: number;
+  /** Serve POST /bench/floor (local stage only): see `benchFloor` in AppDependencies. */
+  readonly benchFloor: boolean;
 }
 
 export interface WorkerConfig {
@@ -167,6 +179,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       users: e.DOOZER_USERS,
     },
     taskTtlSeconds: Math.round(e.DOOZER_TASK_TTL_DAYS * 86_400),
+    benchFloor: e.DOOZER_BENCH_FLOOR === 'true',
   });
 }
 

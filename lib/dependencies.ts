@@ -37,6 +37,7 @@ export function createApiDependencies(config: ApiConfig, logger = createLogger()
     loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: documents, tableName: config.aws.tableName }) }),
     tokens: new TokenIssuer(config.auth),
     logger,
+    benchFloor: config.benchFloor,
   };
 }
 

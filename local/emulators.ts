@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 
@@ -10,7 +10,24 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
+export interface EmulatorOptions {
+  /**
+   * Called for every request the emulator receives, with its action: the X-Amz-Target header of the
+   * AWS JSON protocol (`AmazonSQS.SendMessage`, `DynamoDB_20120810.GetItem`), `unknown` without one.
+   * The benchmark counts AWS calls with it. Read from the headers only: the body is left untouched.
+   */
+  readonly onRequest?: (action: string) => void;
+}
+
 const LOOPBACK = '127.0.0.1';
+
+function observeRequests(server: Server, onRequest: EmulatorOptions['onRequest']): void {
+  if (!onRequest) return;
+  server.on('request', (request: IncomingMessage) => {
+    const target = request.headers['x-amz-target'];
+    onRequest(typeof target === 'string' ? target : 'unknown');
+  });
+}
 
 /**
  * SQS emulator (fauxqs, in-process). `startFauxqs` always listens on 0.0.0.0, which would expose an
@@ -18,8 +35,9 @@ const LOOPBACK = '127.0.0.1';
  * fauxqs derives queue URLs from the request's Host header, so they resolve as the client's endpoint.
  * Port 0 picks a free port.
  */
-export async function startSqsEmulator(port: number): Promise<Emulator> {
+export async function startSqsEmulator(port: number, { onRequest }: EmulatorOptions = {}): Promise<Emulator> {
   const app = buildApp({ logger: false });
+  observeRequests(app.server, onRequest);
   await app.listen({ port, host: LOOPBACK });
   const bound = (app.server.address() as AddressInfo).port;
   return {
@@ -37,8 +55,12 @@ export async function startSqsEmulator(port: number): Promise<Emulator> {
  * DynamoDB emulator (dynalite, in-process): in memory, or in a LevelDB folder at `path` that outlives
  * a restart. `createTableMs: 0` makes a new table ACTIVE at once instead of after about a second.
  */
-export async function startDynamoDbEmulator(port: number, options: { path?: string } = {}): Promise<Emulator> {
+export async function startDynamoDbEmulator(
+  port: number,
+  { onRequest, ...options }: { path?: string } & EmulatorOptions = {},
+): Promise<Emulator> {
   const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...options });
+  observeRequests(server, onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, LOOPBACK, () => resolve());

@@ -19,6 +19,8 @@ export interface EventSourceMappingOptions {
   /** Concurrent long polls, like the several pollers of a Lambda event source mapping. */
   readonly pollers: number;
   readonly log?: (line: string) => void;
+  /** Called before each invocation with its number of records (the benchmark counts invocations with it). */
+  readonly onInvoke?: (records: number) => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export class SqsEventSource {
     const { sqs, queueUrl } = this.#options;
     const failed = new Set<string>();
     try {
+      this.#options.onInvoke?.(messages.length);
       const response = await this.#options.invoke(this.#toEvent(messages));
       for (const failure of response?.batchItemFailures ?? []) failed.add(failure.itemIdentifier);
     } catch (error) {

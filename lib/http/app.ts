@@ -6,8 +6,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { LoginThrottle } from '../auth/login-throttle.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import type { UserDirectory } from '../auth/users.ts';
-import { DoozerError, type ErrorCode, PayloadTooLargeError, UnauthorizedError } from '../errors.ts';
+import { DoozerError, type ErrorCode, InvalidRequestError, PayloadTooLargeError, TaskError, UnauthorizedError } from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
+import { toJsonInteger } from '../tasks/integers.ts';
+import { prepareTask, runTask } from '../tasks/registry.ts';
 import { type Task, isTerminal, toTaskView } from '../tasks/task.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
@@ -21,6 +23,11 @@ export interface AppDependencies {
   /** Locks a username out after repeated wrong passwords. Always set in the Lambdas. */
   readonly loginThrottle?: LoginThrottle;
   readonly logger?: Logger;
+  /**
+   * Serve `POST /bench/floor`, the benchmark's floor: POST /tasks without the queue and the store.
+   * Only the local stage may turn it on (DOOZER_BENCH_FLOOR; `npm run bench` does).
+   */
+  readonly benchFloor?: boolean;
 }
 
 type AppEnv = { Variables: { user: string } };
@@ -95,6 +102,22 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     if (!isTerminal(task.state)) c.header('Retry-After', RETRY_AFTER_SECONDS);
     return taskResponse(c, task, 200, wait);
   });
+
+  if (deps.benchFloor) {
+    // The same server, auth and body checks as POST /tasks, with the task run inline: no store, no
+    // queue, no wait. The benchmark reads every figure against this one.
+    app.post('/bench/floor', requireUser, limitBody, async (c) => {
+      const request = await readJson(c, TaskRequestSchema);
+      let result: bigint;
+      try {
+        result = runTask(prepareTask(request.name, request.args));
+      } catch (error) {
+        if (error instanceof TaskError) throw new InvalidRequestError(error.message, { cause: error });
+        throw error;
+      }
+      return c.json({ name: request.name, args: request.args, state: 'SUCCESS', result: toJsonInteger(result) });
+    });
+  }
 
   app.notFound((c) => errorResponse(c, new DoozerError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
 

@@ -1,0 +1,282 @@
+import { loadLocalSettings } from '../local/settings.ts';
+import { type LocalStack, startLocalStack } from '../local/stack.ts';
+import { freePorts } from '../test/support/local-stack-process.ts';
+import { availableParallelism } from 'node:os';
+import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
+import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
+import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
+
+/** How much load each phase sends. `npm run bench` uses FULL_COUNTS; `--quick` QUICK_COUNTS. */
+export interface BenchCounts {
+  /** Sync tasks and floor requests sent before measuring, at c=1 and again at the throughput concurrency. */
+  readonly warmup: number;
+  /** Floor requests at c=1. */
+  readonly floor: number;
+  /** Sync tasks at c=1. */
+  readonly sync: number;
+  /** Sync tasks (and as many floor requests) at `concurrency`. */
+  readonly throughput: number;
+  /** Deferred tasks (202, then lookups until SUCCESS) at c=1. */
+  readonly deferred: number;
+  readonly concurrency: number;
+}
+
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16 };
+
+export interface BenchOptions {
+  readonly counts: BenchCounts;
+  /** Bound of each phase in seconds: a phase that runs longer stops and is marked truncated. */
+  readonly maxPhaseSeconds: number;
+  /** A request with no answer within this many ms is an error. */
+  readonly requestTimeoutMs: number;
+  /** Keep serverless-offline's per-request log lines (as `npm start` prints them). */
+  readonly offlineLog: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface LatencyPhase extends LatencySummary {
+  readonly concurrency: number;
+  readonly attempted: number;
+  /** Operations that ended as expected (200 with the right result; for the deferred path, SUCCESS). */
+  readonly completed: number;
+  readonly errors: number;
+  readonly errorSamples: Record<string, number>;
+  readonly seconds: number;
+  /** Completed operations per second of the phase's wall-clock time. */
+  readonly perSecond: number;
+  readonly truncated: boolean;
+  /** This phase against the floor at the same concurrency: p50 and p99 as multiples, throughput as a fraction. */
+  readonly toFloor?: { readonly p50: number; readonly p99: number; readonly perSecond: number };
+  /** CPU per completed operation, by process, over the phase. */
+  readonly cpu: PhaseCpu;
+}
+
+export interface BenchResult {
+  readonly startedAt: string;
+  readonly counts: BenchCounts;
+  readonly offlineLog: boolean;
+  /** Seconds from calling startLocalStack to the API answering /health with the workers started. */
+  readonly stackReadySeconds: number;
+  readonly floor: { readonly c1: LatencyPhase; readonly concurrent: LatencyPhase };
+  readonly sync: { readonly c1: LatencyPhase; readonly concurrent: LatencyPhase };
+  /** POST ?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS: time from the POST to the SUCCESS answer. */
+  readonly deferred: LatencyPhase & { readonly lookupsPerTask: number };
+  /** Calls per task, counted over each phase. `sync.c1` is the headline. */
+  readonly calls: {
+    readonly floorC1: PerTaskCalls;
+    readonly syncC1: PerTaskCalls;
+    readonly syncConcurrent: PerTaskCalls;
+    readonly deferred: PerTaskCalls;
+  };
+}
+
+/**
+ * Starts the local stack as `npm start` does (emulators and the event-source pollers in this
+ * process, serverless-offline as a child) on free loopback ports, with the floor route on and the
+ * calls counted, then runs the phases one after the other and stops the stack.
+ */
+export async function runBenchmark(options: BenchOptions): Promise<BenchResult> {
+  const { counts, log } = options;
+  const startedAt = new Date().toISOString();
+  const counter = new CallCounter();
+  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DOOZER_API_PORT: String(api),
+    DOOZER_LAMBDA_PORT: String(lambda),
+    DOOZER_SQS_PORT: String(sqs),
+    DOOZER_DYNAMODB_PORT: String(dynamodb),
+  };
+  // The calls are counted at the embedded emulators: running services elsewhere would count nothing.
+  delete env.DOOZER_SQS_ENDPOINT;
+  delete env.DOOZER_DYNAMODB_ENDPOINT;
+  const settings = loadLocalSettings(env);
+  // serverless-offline (a child) inherits this process's environment: the api function reads it.
+  process.env.DOOZER_BENCH_FLOOR = 'true';
+  // The sweeper is a once-a-minute schedule off the hot path; its Query must not land in a phase's counts.
+  process.env.DOOZER_SWEEPER_ENABLED = 'false';
+  // serverless-offline prints two notice lines per invocation; at 10,000 requests that buries the table.
+  if (!options.offlineLog) process.env.SLS_LOG_LEVEL ??= 'warning';
+
+  log(`starting the local stack on ${settings.apiUrl}`);
+  const t0 = performance.now();
+  const stack: LocalStack = await startLocalStack(settings, {
+    workers: true,
+    log: (line) => log(`stack: ${line}`),
+    observe: counter.observer,
+  });
+  const stackReadySeconds = round((performance.now() - t0) / 1000, 2);
+  const client = new LoopbackClient(settings.apiUrl, {
+    sockets: Math.max(counts.concurrency, 1),
+    timeoutMs: options.requestTimeoutMs,
+  });
+  const stopStack = onSignalStop(async () => {
+    client.close();
+    await stack.stop();
+  });
+  try {
+    const token = await login(client, settings.devUser);
+    const call = (method: 'GET' | 'POST', path: string, body?: unknown) => {
+      counter.countApiRequest();
+      return client.send(method, path, { body, token });
+    };
+    const ops = operations(call);
+    const cpu = await CpuMeter.find();
+    const cores = availableParallelism();
+    const phase = async (name: string, count: number, concurrency: number, operation: (index: number) => Promise<Outcome>) => {
+      log(`${name}: ${count} at c=${concurrency}`);
+      const before = await cpu.sample();
+      const result = await runClosedLoop({ count, concurrency, maxMs: options.maxPhaseSeconds * 1000, operation });
+      const after = await cpu.sample();
+      return { ...result, cpu: phaseCpu(before, after, result.latenciesMs.length, result.elapsedMs, cores) };
+    };
+    const counted = async <T>(run: () => Promise<T>, tasks: (result: T) => number) => {
+      await counter.settle();
+      const before = counter.snapshot();
+      const result = await run();
+      await counter.settle();
+      return { result, calls: perTask(before, counter.snapshot(), tasks(result)) };
+    };
+
+    // Warm-up: JIT, the handlers' first imports, sockets, the emulators' first tables and queues.
+    const { warmup, concurrency } = counts;
+    for (const [name, operation] of [['warm-up sync', ops.sync], ['warm-up floor', ops.floor]] as const) {
+      await phase(`${name}`, warmup, 1, operation);
+      await phase(`${name}`, warmup, concurrency, operation);
+    }
+
+    const floorC1 = await counted(() => phase('floor', counts.floor, 1, ops.floor), (r) => r.latenciesMs.length);
+    const syncC1 = await counted(() => phase('sync', counts.sync, 1, ops.sync), (r) => r.latenciesMs.length);
+    const floorConcurrent = await phase('floor', counts.throughput, concurrency, ops.floor);
+    const syncConcurrent = await counted(() => phase('sync', counts.throughput, concurrency, ops.sync), (r) => r.latenciesMs.length);
+    let lookups = 0;
+    const deferred = await counted(
+      () => phase('deferred', counts.deferred, 1, (index) => ops.deferred(index, () => (lookups += 1))),
+      (r) => r.latenciesMs.length,
+    );
+
+    const floor = { c1: latencyPhase(floorC1.result, 1), concurrent: latencyPhase(floorConcurrent, concurrency) };
+    return {
+      startedAt,
+      counts,
+      offlineLog: options.offlineLog,
+      stackReadySeconds,
+      floor,
+      sync: {
+        c1: latencyPhase(syncC1.result, 1, floor.c1),
+        concurrent: latencyPhase(syncConcurrent.result, concurrency, floor.concurrent),
+      },
+      deferred: {
+        ...latencyPhase(deferred.result, 1, floor.c1),
+        lookupsPerTask: round(lookups / Math.max(deferred.result.attempted, 1), 2),
+      },
+      calls: { floorC1: floorC1.calls, syncC1: syncC1.calls, syncConcurrent: syncConcurrent.calls, deferred: deferred.calls },
+    };
+  } finally {
+    log('stopping the local stack');
+    await stopStack();
+  }
+}
+
+type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
+
+interface TaskAnswer {
+  readonly id?: string;
+  readonly state?: string;
+  readonly result?: unknown;
+}
+
+/** The measured operations. Each checks the answer: a wrong sum is an error, not a fast request. */
+function operations(call: Call) {
+  const addBody = (index: number) => ({ name: 'add', args: [index, 1] });
+  const expectSum = (index: number, status: number, text: string, path: string): Outcome => {
+    if (status !== 200) return { ok: false, error: `${path} answered ${status}: ${text.slice(0, 120)}` };
+    const task = JSON.parse(text) as TaskAnswer;
+    if (task.state !== 'SUCCESS' || task.result !== index + 1) {
+      return { ok: false, error: `${path} answered ${task.state} with ${JSON.stringify(task.result)}, expected SUCCESS with ${index + 1}` };
+    }
+    return { ok: true };
+  };
+  return {
+    /** POST /tasks add, measured until the 200 with the sum arrives. */
+    sync: async (index: number): Promise<Outcome> => {
+      const answer = await call('POST', '/tasks', addBody(index));
+      return expectSum(index, answer.status, answer.body, 'POST /tasks');
+    },
+    /** The same add computed inline by the api function: same server, same auth, no queue, no store. */
+    floor: async (index: number): Promise<Outcome> => {
+      const answer = await call('POST', '/bench/floor', addBody(index));
+      return expectSum(index, answer.status, answer.body, 'POST /bench/floor');
+    },
+    /** POST ?wait=0 (202), then GET ?wait=5 until SUCCESS, measured from the POST to the SUCCESS. */
+    deferred: async (index: number, onLookup: () => void): Promise<Outcome> => {
+      const posted = await call('POST', '/tasks?wait=0', addBody(index));
+      if (posted.status !== 202) return { ok: false, error: `POST /tasks?wait=0 answered ${posted.status}, expected 202` };
+      const { id } = JSON.parse(posted.body) as TaskAnswer;
+      // Five long polls of up to 5 s: a task that needs more is an error of the deferred path.
+      for (let lookup = 0; lookup < 5; lookup += 1) {
+        onLookup();
+        const answer = await call('GET', `/tasks/${id}?wait=5`);
+        const task = answer.status === 200 ? (JSON.parse(answer.body) as TaskAnswer) : undefined;
+        if (task?.state === 'SUCCESS' || answer.status !== 200) return expectSum(index, answer.status, answer.body, 'GET /tasks/<id>');
+      }
+      return { ok: false, error: `task ${id} did not succeed within 5 lookups of 5 s` };
+    },
+  };
+}
+
+async function login(client: LoopbackClient, user: { username: string; password: string }): Promise<string> {
+  const answer = await client.send('POST', '/auth/token', { body: user });
+  if (answer.status !== 200) throw new Error(`POST /auth/token answered ${answer.status}: ${answer.body}`);
+  return (JSON.parse(answer.body) as { token: string }).token;
+}
+
+function latencyPhase(result: LoopResult & { cpu: PhaseCpu }, concurrency: number, floor?: LatencyPhase): LatencyPhase {
+  const summary = summarize(result.latenciesMs);
+  const seconds = result.elapsedMs / 1000;
+  const perSecond = round(result.latenciesMs.length / seconds, 1);
+  return {
+    concurrency,
+    attempted: result.attempted,
+    completed: result.latenciesMs.length,
+    errors: result.errors,
+    errorSamples: result.errorSamples,
+    seconds: round(seconds, 2),
+    perSecond,
+    truncated: result.truncated,
+    ...summary,
+    cpu: result.cpu,
+    ...(floor && {
+      toFloor: {
+        p50: round(summary.p50 / floor.p50, 2),
+        p99: round(summary.p99 / floor.p99, 2),
+        perSecond: round(perSecond / floor.perSecond, 3),
+      },
+    }),
+  };
+}
+
+/**
+ * serverless-offline runs in its own process group, which a Ctrl-C in the terminal does not reach:
+ * stop the stack on SIGINT/SIGTERM, then exit. Returns the stop to call when the run ends normally.
+ */
+function onSignalStop(stop: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const once = () => (stopping ??= stop());
+  const onSignal = (signal: NodeJS.Signals) => {
+    void once().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await once();
+  };
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

@@ -1,0 +1,207 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PerTaskCalls } from './call-counter.ts';
+import type { BenchResult, LatencyPhase } from './benchmark.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The packages whose versions decide the figures: the emulation, the emulators, the app's libraries. */
+const PACKAGES = [
+  'serverless',
+  'serverless-offline',
+  'serverless-esbuild',
+  'esbuild',
+  'fauxqs',
+  'dynalite',
+  'hono',
+  'jose',
+  'zod',
+  '@aws-sdk/client-sqs',
+  '@aws-sdk/client-dynamodb',
+  '@aws-sdk/lib-dynamodb',
+  '@aws-lambda-powertools/logger',
+  'tsx',
+] as const;
+
+export interface Environment {
+  readonly machine: { readonly cpu: string; readonly cores: number; readonly memoryGiB: number; readonly platform: string };
+  readonly node: string;
+  /** Installed versions (node_modules), by package name; `serverless` is osls. */
+  readonly packages: Record<string, string>;
+  /** The commit measured, and whether the working tree had changes on top of it. */
+  readonly commit: { readonly id: string; readonly dirty: boolean } | undefined;
+  /**
+   * Sources modified while the benchmark ran. serverless-esbuild watches them under `serverless
+   * offline`: each change rebuilds the bundles and reloads the functions (cold starts mid-phase).
+   */
+  readonly sourcesChangedDuringRun: readonly string[];
+}
+
+export interface BenchReport extends BenchResult {
+  readonly schema: 'doozer-bench/1';
+  readonly environment: Environment;
+}
+
+/** Where the sources are that serverless-esbuild's watcher reacts to (every .js and .ts outside node_modules and build output). */
+const WATCHED_FOLDERS = ['handlers', 'lib', 'local', 'test', 'bench', 'client/src'];
+
+/** Source files modified after `sinceMs` (epoch ms). */
+async function sourcesChangedSince(sinceMs: number): Promise<string[]> {
+  const changed: string[] = [];
+  for (const folder of WATCHED_FOLDERS) {
+    const entries = await readdir(join(ROOT, folder), { recursive: true }).catch(() => [] as string[]);
+    for (const entry of entries) {
+      if (!/\.(js|ts)$/.test(entry)) continue;
+      const file = join(folder, entry);
+      const modified = await stat(join(ROOT, file)).then((info) => info.mtimeMs, () => 0);
+      if (modified > sinceMs) changed.push(file);
+    }
+  }
+  return changed.sort();
+}
+
+export async function describeEnvironment(runStartedAt: string): Promise<Environment> {
+  const packages: Record<string, string> = {};
+  for (const name of PACKAGES) {
+    try {
+      const manifest = JSON.parse(await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as {
+        name: string;
+        version: string;
+      };
+      packages[name] = manifest.name === name ? manifest.version : `${manifest.name}@${manifest.version}`;
+    } catch {
+      packages[name] = 'not installed';
+    }
+  }
+  const processors = cpus();
+  return {
+    machine: {
+      cpu: processors[0]?.model.trim() ?? 'unknown',
+      cores: processors.length,
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    node: process.version,
+    packages,
+    commit: gitCommit(),
+    sourcesChangedDuringRun: await sourcesChangedSince(Date.parse(runStartedAt)),
+  };
+}
+
+function gitCommit(): Environment['commit'] {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { id: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no') !== '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes `latest.json` and `latest.md` to `dir`; returns the Markdown. */
+export async function writeReport(report: BenchReport, dir: string): Promise<string> {
+  const markdown = toMarkdown(report);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(dir, 'latest.md'), markdown);
+  return markdown;
+}
+
+export function toMarkdown(report: BenchReport): string {
+  const { environment: env, counts, floor, sync, deferred, calls } = report;
+  const c = counts.concurrency;
+  const lines: string[] = [];
+  lines.push(`### doozer benchmark, ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '');
+  lines.push(
+    `${env.machine.cpu}, ${env.machine.cores} cores, ${env.machine.memoryGiB} GiB, ${env.machine.platform}; Node ${env.node}; ` +
+      `commit ${env.commit ? `${env.commit.id}${env.commit.dirty ? ' with uncommitted changes' : ''}` : 'unknown'}. ` +
+      `Local stack ready in ${report.stackReadySeconds} s; serverless-offline request log ${report.offlineLog ? 'on (as npm start)' : 'off'}.`,
+    '',
+  );
+  lines.push(
+    '| Measure | n | errors | p50 ms | p90 ms | p99 ms | max ms | per s | p50 ÷ floor | p99 ÷ floor | per s ÷ floor |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    phaseRow('Floor, c=1: `POST /bench/floor` (same server and auth, add inline)', floor.c1),
+    phaseRow('Sync, c=1: `POST /tasks` add until the 200', sync.c1),
+    phaseRow(`Floor, c=${c}`, floor.concurrent),
+    phaseRow(`Sync, c=${c}: tasks/s completed with 200`, sync.concurrent),
+    phaseRow(`Deferred, c=1: \`?wait=0\` 202, then \`GET /tasks/<id>?wait=5\` until SUCCESS (lookups per task: ${deferred.lookupsPerTask})`, deferred),
+    '',
+  );
+  if (env.sourcesChangedDuringRun.length > 0) {
+    lines.push(
+      `**Sources changed during the run, so serverless-esbuild rebuilt and reloaded the functions mid-run: ${env.sourcesChangedDuringRun.join(', ')}.**`,
+      '',
+    );
+  }
+  const cpuRow = (label: string, phase: LatencyPhase) => {
+    const { cpu } = phase;
+    const value = (figure: number | undefined, digits: number) => (figure === undefined ? 'n/a' : figure.toFixed(digits));
+    return `| ${label} | ${value(cpu.benchMsPerOp, 2)} | ${value(cpu.offlineMsPerOp, 2)} | ${value(cpu.totalMsPerOp, 2)} | ${value(cpu.coresBusy, 2)} | ${value(cpu.cpuCeilingPerSecond, 0)} | ${phase.perSecond.toFixed(0)} |`;
+  };
+  lines.push(
+    'CPU per operation over each phase, in ms (from /proc): this process runs the emulators, the event-source pollers and the load generator; serverless-offline runs the HTTP and Lambda emulation and the functions. The CPU ceiling is what the busier process (one JavaScript thread each) or the cores would allow at that cost; it is approximate, since GC and libuv threads run beside each main thread:',
+    '',
+    '| Phase | bench process | serverless-offline | total | cores busy | CPU ceiling per s | measured per s |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    cpuRow('Floor, c=1', floor.c1),
+    cpuRow('Sync, c=1', sync.c1),
+    cpuRow(`Floor, c=${c}`, floor.concurrent),
+    cpuRow(`Sync, c=${c}`, sync.concurrent),
+    cpuRow('Deferred, c=1', deferred),
+    '',
+  );
+  const truncated = [floor.c1, sync.c1, floor.concurrent, sync.concurrent, deferred].some((phase) => phase.truncated);
+  if (truncated) lines.push('**A phase hit its time bound and stopped early (n is what it completed).**', '');
+
+  const columns: [string, PerTaskCalls][] = [
+    [`sync c=1 (${calls.syncC1.tasks})`, calls.syncC1],
+    [`sync c=${c} (${calls.syncConcurrent.tasks})`, calls.syncConcurrent],
+    [`deferred (${calls.deferred.tasks})`, calls.deferred],
+    [`floor c=1 (${calls.floorC1.tasks})`, calls.floorC1],
+  ];
+  const callNames = [...new Set(columns.flatMap(([, per]) => Object.keys(per.byCall)))].sort();
+  const functions = [...new Set(columns.flatMap(([, per]) => Object.keys(per.lambda.byFunction)))].sort();
+  lines.push(
+    'Calls per task, counted over each phase (emulator requests by X-Amz-Target; Lambda = API requests + event-source invocations; a batched call counts 1/N for each of its N messages):',
+    '',
+    `| Call | ${columns.map(([name]) => name).join(' | ')} |`,
+    `|---|${columns.map(() => '--:').join('|')}|`,
+    ...callNames.map((name) => `| ${name} | ${columns.map(([, per]) => fixed(per.byCall[name] ?? 0)).join(' | ')} |`),
+    `| **SQS calls** | ${columns.map(([, per]) => `**${fixed(per.sqs)}**`).join(' | ')} |`,
+    `| **DynamoDB reads** | ${columns.map(([, per]) => `**${fixed(per.dynamodbReads)}**`).join(' | ')} |`,
+    `| **DynamoDB writes** | ${columns.map(([, per]) => `**${fixed(per.dynamodbWrites)}**`).join(' | ')} |`,
+    `| **AWS calls (SQS + DynamoDB)** | ${columns.map(([, per]) => `**${fixed(per.aws)}**`).join(' | ')} |`,
+    `| Lambda: api (one per API request) | ${columns.map(([, per]) => fixed(per.lambda.api)).join(' | ')} |`,
+    ...functions.map(
+      (name) => `| Lambda: ${name} (event source) | ${columns.map(([, per]) => fixed(per.lambda.byFunction[name] ?? 0)).join(' | ')} |`,
+    ),
+    `| **Lambda invocations** | ${columns.map(([, per]) => `**${fixed(per.lambda.total)}**`).join(' | ')} |`,
+    ...functions.map(
+      (name) => `| records per ${name} invocation | ${columns.map(([, per]) => fixed(per.recordsPerInvocation[name] ?? 0, 2)).join(' | ')} |`,
+    ),
+    '',
+  );
+  lines.push(
+    `Versions: ${Object.entries(env.packages)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ')}.`,
+    '',
+  );
+  return `${lines.join('\n')}`;
+}
+
+function phaseRow(label: string, phase: LatencyPhase): string {
+  const ratio = phase.toFloor;
+  return `| ${label} | ${phase.completed} | ${phase.errors} | ${ms(phase.p50)} | ${ms(phase.p90)} | ${ms(phase.p99)} | ${ms(phase.max)} | ${phase.perSecond.toFixed(0)} | ${ratio ? `${ratio.p50.toFixed(1)}×` : '1×'} | ${ratio ? `${ratio.p99.toFixed(1)}×` : '1×'} | ${ratio ? ratio.perSecond.toFixed(2) : '1'} |`;
+}
+
+function ms(value: number): string {
+  return Number.isNaN(value) ? 'n/a' : value < 10 ? value.toFixed(2) : value.toFixed(1);
+}
+
+function fixed(value: number, digits = 3): string {
+  return Number.isNaN(value) ? 'n/a' : value.toFixed(digits);
+}

@@ -1,0 +1,111 @@
+/**
+ * `npm run bench`: the benchmark of the local stack. Parses flags, runs it, writes and prints the
+ * results. See HELP (or `npm run bench -- --help`).
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type BenchCounts, FULL_COUNTS, QUICK_COUNTS, runBenchmark } from './benchmark.ts';
+import { type BenchReport, describeEnvironment, writeReport } from './report.ts';
+
+const HELP = `Usage: npm run bench [-- options]
+
+Starts the local stack as \`npm start\` does (on free loopback ports, with the floor route
+POST /bench/floor turned on), then measures in one run, over keep-alive HTTP on loopback:
+  floor     POST /bench/floor at c=1 and at c=16: the same server and auth, the add computed inline
+  sync      POST /tasks add until the 200, at c=1 (latency) and at c=16 (tasks/s)
+  deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
+and counts per task the SQS and DynamoDB calls (at the emulators) and the Lambda invocations.
+Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed.
+
+Options:
+  --quick              small counts (about a tenth), for a look in under a minute
+  --warmup N           warm-up operations per kind and concurrency   (${FULL_COUNTS.warmup}; quick ${QUICK_COUNTS.warmup})
+  --floor N            floor requests at c=1                         (${FULL_COUNTS.floor}; quick ${QUICK_COUNTS.floor})
+  --sync N             sync tasks at c=1                             (${FULL_COUNTS.sync}; quick ${QUICK_COUNTS.sync})
+  --throughput N       sync tasks and floor requests at --concurrency (${FULL_COUNTS.throughput}; quick ${QUICK_COUNTS.throughput})
+  --deferred N         deferred tasks                                (${FULL_COUNTS.deferred}; quick ${QUICK_COUNTS.deferred})
+  --concurrency N      callers of the throughput phases              (${FULL_COUNTS.concurrency})
+  --max-seconds N      time bound of each phase; a phase past it stops early (300)
+  --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
+  --out DIR            where to write the results (bench/results)
+  --json               print the JSON result instead of the Markdown table
+  -h, --help           this text`;
+
+const DEFAULT_OUT = fileURLToPath(new URL('./results', import.meta.url));
+
+function parseCount(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < min) usage(`--${name} must be an integer of at least ${min}, got ${JSON.stringify(value)}`);
+  return count;
+}
+
+function usage(message: string): never {
+  console.error(`bench: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      warmup: { type: 'string' },
+      floor: { type: 'string' },
+      sync: { type: 'string' },
+      throughput: { type: 'string' },
+      deferred: { type: 'string' },
+      concurrency: { type: 'string' },
+      'max-seconds': { type: 'string' },
+      'offline-log': { type: 'boolean', default: false },
+      out: { type: 'string', default: DEFAULT_OUT },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }));
+} catch (error) {
+  usage((error as Error).message);
+}
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const base = values.quick ? QUICK_COUNTS : FULL_COUNTS;
+const counts: BenchCounts = {
+  warmup: parseCount('warmup', values.warmup, base.warmup, 0),
+  floor: parseCount('floor', values.floor, base.floor, 1),
+  sync: parseCount('sync', values.sync, base.sync, 1),
+  throughput: parseCount('throughput', values.throughput, base.throughput, 1),
+  deferred: parseCount('deferred', values.deferred, base.deferred, 1),
+  concurrency: parseCount('concurrency', values.concurrency, base.concurrency, 1),
+};
+
+// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const log = (line: string) => console.error(`[bench] ${line}`);
+
+try {
+  const result = await runBenchmark({
+    counts,
+    maxPhaseSeconds: parseCount('max-seconds', values['max-seconds'], 300, 1),
+    requestTimeoutMs: 30_000,
+    offlineLog: values['offline-log'],
+    log,
+  });
+  const report: BenchReport = { schema: 'doozer-bench/1', ...result, environment: await describeEnvironment(result.startedAt) };
+  const markdown = await writeReport(report, values.out);
+  console.log(values.json ? JSON.stringify(report, null, 2) : markdown);
+  log(`results in ${values.out}/latest.json and latest.md`);
+  const phases = [report.floor.c1, report.floor.concurrent, report.sync.c1, report.sync.concurrent, report.deferred];
+  const errors = phases.reduce((sum, phase) => sum + phase.errors, 0);
+  if (errors > 0) {
+    log(`${errors} requests failed: ${JSON.stringify(phases.map((phase) => phase.errorSamples))}`);
+    process.exitCode = 1;
+  }
+} catch (error) {
+  log(`the benchmark failed: ${(error as Error).stack ?? error}`);
+  process.exitCode = 1;
+}

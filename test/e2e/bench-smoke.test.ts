@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchReport } from '../../bench/report.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * A smoke run of `npm run bench` with tiny counts: it must start the stack, run every phase, count
+ * the calls and write well-formed results. No timing is asserted: the machines are noisy, and the
+ * figures belong to the full run (BENCHMARKS.md).
+ */
+describe('the benchmark (npm run bench), smoke run', () => {
+  let out: string | undefined;
+
+  afterAll(async () => {
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('runs every phase with zero errors and writes the JSON result and the Markdown table', { timeout: 180_000 }, async () => {
+    out = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
+    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3'];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out', out], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const [code] = await once(child, 'exit');
+    expect(code, output).toBe(0);
+
+    const report = JSON.parse(await readFile(join(out, 'latest.json'), 'utf8')) as BenchReport;
+    expect(report.schema).toBe('doozer-bench/1');
+    expect(report.counts).toMatchObject({ sync: 10, throughput: 32, concurrency: 4, deferred: 3 });
+
+    const phases = {
+      floorC1: report.floor.c1,
+      floorConcurrent: report.floor.concurrent,
+      syncC1: report.sync.c1,
+      syncConcurrent: report.sync.concurrent,
+      deferred: report.deferred,
+    };
+    const expected = { floorC1: 10, floorConcurrent: 32, syncC1: 10, syncConcurrent: 32, deferred: 3 };
+    for (const [name, phase] of Object.entries(phases)) {
+      expect({ name, errors: phase.errors, completed: phase.completed, truncated: phase.truncated }).toEqual({
+        name,
+        errors: 0,
+        completed: expected[name as keyof typeof expected],
+        truncated: false,
+      });
+      for (const figure of [phase.p50, phase.p90, phase.p99, phase.max, phase.perSecond]) expect(figure).toBeGreaterThan(0);
+      expect(phase.p50).toBeLessThanOrEqual(phase.p99);
+    }
+    expect(report.sync.c1.toFloor?.p50).toBeGreaterThan(0);
+    expect(report.sync.c1.cpu.benchMsPerOp).toBeGreaterThan(0);
+    if (process.platform === 'linux') expect(report.sync.c1.cpu.offlineMsPerOp).toBeGreaterThan(0);
+    expect(report.sync.concurrent.toFloor?.perSecond).toBeGreaterThan(0);
+
+    // Counted, not estimated: each sync task records, queues and finishes its task, so it reaches
+    // both emulators and a worker.
+    const sync = report.calls.syncC1;
+    expect(sync.tasks).toBe(10);
+    expect(sync.byCall['SQS SendMessage']).toBe(1);
+    expect(sync.byCall['DynamoDB PutItem']).toBe(1);
+    expect(sync.dynamodbReads).toBeGreaterThan(0);
+    expect(sync.dynamodbWrites).toBeGreaterThan(0);
+    expect(sync.lambda.api).toBe(1);
+    expect(sync.lambda.byFunction['doozer-local-worker']).toBeGreaterThan(0);
+    // The floor touches neither; only background calls may fall in its phase: a poller's idle long
+    // poll ending (every 20 s) or the sweeper's Query (serverless-offline fires it every minute).
+    const background = new Set(['SQS ReceiveMessage', 'DynamoDB Query']);
+    expect(Object.keys(report.calls.floorC1.byCall).filter((call) => !background.has(call))).toEqual([]);
+    expect(report.calls.floorC1.lambda).toEqual({ api: 1, byFunction: {}, total: 1 });
+
+    const markdown = await readFile(join(out, 'latest.md'), 'utf8');
+    expect(markdown).toContain('| Sync, c=1: `POST /tasks` add until the 200 | 10 | 0 |');
+    expect(markdown).toContain('| **AWS calls (SQS + DynamoDB)** |');
+    expect(output).toContain(markdown.trim().split('\n')[0]);
+  });
+});
