@@ -1,6 +1,7 @@
 // zod/mini: the same schemas at a fraction of the bundle size and import time (cold start).
 import * as z from 'zod/mini';
 import { isPasswordHash } from './auth/passwords.ts';
+import { type BackoffSchedule, DEFAULT_BACKOFF } from './tasks/wait-policy.ts';
 
 /**
  * Configuration, parsed once at cold start from the environment. A bad or missing setting fails
@@ -65,6 +66,10 @@ const ApiEnvSchema = z.object({
   // At least an hour: a shorter life would expire tasks while their callers still wait for them.
   DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().check(z.gte(1 / 24, 'must be at least 1 hour (0.0417 days)')), 7),
   /** `true` serves POST /bench/floor, the benchmark's floor (`npm run bench`); only the local stage may. */
+  // When the wait loop first reads the store, in ms (then the gap doubles up to 250 ms). 20 on AWS,
+  // where the SQS -> Lambda hop alone takes ~13 ms or more (BENCHMARKS.md, "On AWS, by model"); the
+  // local stage sets 5, its hop being a few ms.
+  DOOZER_WAIT_FIRST_READ_MS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(1000)), 20),
   DOOZER_BENCH_FLOOR: optional(z.enum(['true', 'false'], { error: 'must be true or false' })),
 }).check(
   z.superRefine(refuseDevelopmentSettings, {
@@ -142,6 +147,8 @@ export interface ApiConfig {
     readonly users: readonly { readonly username: string; readonly passwordHash: string }[];
   };
   readonly taskTtlSeconds: number;
+  /** When the wait loop reads the store while a request waits for its task. */
+  readonly waitSchedule: BackoffSchedule;
   /** Serve POST /bench/floor (local stage only): see `benchFloor` in AppDependencies. */
   readonly benchFloor: boolean;
 }
@@ -179,6 +186,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       users: e.DOOZER_USERS,
     },
     taskTtlSeconds: Math.round(e.DOOZER_TASK_TTL_DAYS * 86_400),
+    waitSchedule: { ...DEFAULT_BACKOFF, initialDelayMs: e.DOOZER_WAIT_FIRST_READ_MS },
     benchFloor: e.DOOZER_BENCH_FLOOR === 'true',
   });
 }

@@ -31,6 +31,7 @@ export function createApiDependencies(config: ApiConfig, logger = createLogger()
       queue,
       idempotency: new DynamoDbIdempotencyStore({ client: documents, tableName: config.aws.tableName }),
       taskTtlSeconds: config.taskTtlSeconds,
+      schedule: config.waitSchedule,
       logger,
     }),
     users: new UserDirectory(config.auth.users),

@@ -48,6 +48,7 @@ describe('loadApiConfig', () => {
         users: [{ username: 'alice', passwordHash }],
       },
       taskTtlSeconds: 7 * 86_400,
+      waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
       benchFloor: false,
     });
   });
