@@ -1,5 +1,5 @@
-import { loadLocalSettings } from '../local/settings.ts';
-import { type LocalStack, startLocalStack } from '../local/stack.ts';
+import { type LocalSettings, loadLocalSettings } from '../local/settings.ts';
+import { type LocalStack, type StackObserver, startLocalStack } from '../local/stack.ts';
 import { freePorts } from '../test/support/local-stack-process.ts';
 import { availableParallelism } from 'node:os';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
@@ -80,43 +80,18 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
   const { counts, log } = options;
   const startedAt = new Date().toISOString();
   const counter = new CallCounter();
-  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DOOZER_API_PORT: String(api),
-    DOOZER_LAMBDA_PORT: String(lambda),
-    DOOZER_SQS_PORT: String(sqs),
-    DOOZER_DYNAMODB_PORT: String(dynamodb),
-  };
-  // The calls are counted at the embedded emulators: running services elsewhere would count nothing.
-  delete env.DOOZER_SQS_ENDPOINT;
-  delete env.DOOZER_DYNAMODB_ENDPOINT;
-  const settings = loadLocalSettings(env);
-  // serverless-offline (a child) inherits this process's environment: the api function reads it.
-  process.env.DOOZER_BENCH_FLOOR = 'true';
-  // The sweeper is a once-a-minute schedule off the hot path; its Query must not land in a phase's counts.
-  process.env.DOOZER_SWEEPER_ENABLED = 'false';
-  // serverless-offline prints two notice lines per invocation; at 10,000 requests that buries the table.
-  if (!options.offlineLog) process.env.SLS_LOG_LEVEL ??= 'warning';
-
-  log(`starting the local stack on ${settings.apiUrl}`);
   const t0 = performance.now();
-  const stack: LocalStack = await startLocalStack(settings, {
-    workers: true,
-    log: (line) => log(`stack: ${line}`),
+  const bench = await startBenchStack({
     observe: counter.observer,
+    sockets: Math.max(counts.concurrency, 1),
+    requestTimeoutMs: options.requestTimeoutMs,
+    offlineLog: options.offlineLog,
+    log,
   });
   const stackReadySeconds = round((performance.now() - t0) / 1000, 2);
-  const client = new LoopbackClient(settings.apiUrl, {
-    sockets: Math.max(counts.concurrency, 1),
-    timeoutMs: options.requestTimeoutMs,
-  });
-  const stopStack = onSignalStop(async () => {
-    client.close();
-    await stack.stop();
-  });
+  const { client } = bench;
   try {
-    const token = await login(client, settings.devUser);
+    const token = await login(client, bench.settings.devUser);
     const call = (method: 'GET' | 'POST', path: string, body?: unknown) => {
       counter.countApiRequest();
       return client.send(method, path, { body, token });
@@ -175,11 +150,67 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
     };
   } finally {
     log('stopping the local stack');
-    await stopStack();
+    await bench.stop();
   }
 }
 
-type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
+export interface BenchStackOptions {
+  readonly observe: StackObserver;
+  /** Keep-alive sockets of the load generator's client. */
+  readonly sockets: number;
+  readonly requestTimeoutMs: number;
+  readonly offlineLog: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface BenchStack {
+  readonly settings: LocalSettings;
+  readonly client: LoopbackClient;
+  /** Stops the client and the stack (also done on SIGINT/SIGTERM). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local stack as `npm start` does (emulators and the event-source pollers in this
+ * process, serverless-offline as a child) on free loopback ports, with the floor route on and the
+ * sweeper's schedule off, and a keep-alive client for its API. `npm run bench` and its trace use it.
+ */
+export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
+  const { log } = options;
+  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DOOZER_API_PORT: String(api),
+    DOOZER_LAMBDA_PORT: String(lambda),
+    DOOZER_SQS_PORT: String(sqs),
+    DOOZER_DYNAMODB_PORT: String(dynamodb),
+  };
+  // The calls are counted at the embedded emulators: running services elsewhere would count nothing.
+  delete env.DOOZER_SQS_ENDPOINT;
+  delete env.DOOZER_DYNAMODB_ENDPOINT;
+  const settings = loadLocalSettings(env);
+  // serverless-offline (a child) inherits this process's environment: the api function reads it.
+  process.env.DOOZER_BENCH_FLOOR = 'true';
+  // The sweeper is a once-a-minute schedule off the hot path; its Query must not land in a phase's counts.
+  process.env.DOOZER_SWEEPER_ENABLED = 'false';
+  // serverless-offline prints two notice lines per invocation; at 10,000 requests that buries the table.
+  if (!options.offlineLog) process.env.SLS_LOG_LEVEL ??= 'warning';
+
+  log(`starting the local stack on ${settings.apiUrl}`);
+  const stack: LocalStack = await startLocalStack(settings, {
+    workers: true,
+    log: (line) => log(`stack: ${line}`),
+    observe: options.observe,
+  });
+  const client = new LoopbackClient(settings.apiUrl, { sockets: options.sockets, timeoutMs: options.requestTimeoutMs });
+  const stop = onSignalStop(async () => {
+    client.close();
+    await stack.stop();
+  });
+  return { settings, client, stop };
+}
+
+export type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
 
 interface TaskAnswer {
   readonly id?: string;
@@ -188,7 +219,7 @@ interface TaskAnswer {
 }
 
 /** The measured operations. Each checks the answer: a wrong sum is an error, not a fast request. */
-function operations(call: Call) {
+export function operations(call: Call) {
   const addBody = (index: number) => ({ name: 'add', args: [index, 1] });
   const expectSum = (index: number, status: number, text: string, path: string): Outcome => {
     if (status !== 200) return { ok: false, error: `${path} answered ${status}: ${text.slice(0, 120)}` };
@@ -226,7 +257,7 @@ function operations(call: Call) {
   };
 }
 
-async function login(client: LoopbackClient, user: { username: string; password: string }): Promise<string> {
+export async function login(client: LoopbackClient, user: { username: string; password: string }): Promise<string> {
   const answer = await client.send('POST', '/auth/token', { body: user });
   if (answer.status !== 200) throw new Error(`POST /auth/token answered ${answer.status}: ${answer.body}`);
   return (JSON.parse(answer.body) as { token: string }).token;

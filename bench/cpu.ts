@@ -23,6 +23,11 @@ export class CpuMeter {
     this.#group = group;
   }
 
+  /** serverless-offline's pid (the leader of its process group), when found. */
+  get offlinePid(): number | undefined {
+    return this.#group;
+  }
+
   /** Finds serverless-offline: a child of this process running serverless's bin, leader of its own group. */
   static async find(): Promise<CpuMeter> {
     for (const stat of await readStats()) {

@@ -16,6 +16,7 @@ POST /bench/floor turned on), then measures in one run, over keep-alive HTTP on 
   deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
 and counts per task the SQS and DynamoDB calls (at the emulators) and the Lambda invocations.
 Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed.
+Where the time of one sync task goes, step by step: npm run bench:trace (bench/trace.ts).
 
 Options:
   --quick              small counts (about a tenth), for a look in under a minute

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 
@@ -14,18 +14,19 @@ export interface EmulatorOptions {
   /**
    * Called for every request the emulator receives, with its action: the X-Amz-Target header of the
    * AWS JSON protocol (`AmazonSQS.SendMessage`, `DynamoDB_20120810.GetItem`), `unknown` without one.
-   * The benchmark counts AWS calls with it. Read from the headers only: the body is left untouched.
+   * The benchmark counts AWS calls with it (from the headers only: the body is left untouched); its
+   * `--trace` mode also times them, with the request and the response.
    */
-  readonly onRequest?: (action: string) => void;
+  readonly onRequest?: (action: string, request: IncomingMessage, response: ServerResponse) => void;
 }
 
 const LOOPBACK = '127.0.0.1';
 
 function observeRequests(server: Server, onRequest: EmulatorOptions['onRequest']): void {
   if (!onRequest) return;
-  server.on('request', (request: IncomingMessage) => {
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const target = request.headers['x-amz-target'];
-    onRequest(typeof target === 'string' ? target : 'unknown');
+    onRequest(typeof target === 'string' ? target : 'unknown', request, response);
   });
 }
 

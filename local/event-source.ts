@@ -19,8 +19,11 @@ export interface EventSourceMappingOptions {
   /** Concurrent long polls, like the several pollers of a Lambda event source mapping. */
   readonly pollers: number;
   readonly log?: (line: string) => void;
-  /** Called before each invocation with its number of records (the benchmark counts invocations with it). */
-  readonly onInvoke?: (records: number) => void;
+  /**
+   * Called before each invocation with its number of records and its event (the benchmark counts
+   * invocations with it); a function it returns is called when the invocation has ended (`--trace`).
+   */
+  readonly onInvoke?: (records: number, event: SQSEvent) => void | (() => void);
 }
 
 /**
@@ -86,14 +89,18 @@ export class SqsEventSource {
   async #deliver(messages: Message[]): Promise<void> {
     const { sqs, queueUrl } = this.#options;
     const failed = new Set<string>();
+    let ended: (() => void) | void = undefined;
     try {
-      this.#options.onInvoke?.(messages.length);
-      const response = await this.#options.invoke(this.#toEvent(messages));
+      const event = this.#toEvent(messages);
+      ended = this.#options.onInvoke?.(messages.length, event);
+      const response = await this.#options.invoke(event);
       for (const failure of response?.batchItemFailures ?? []) failed.add(failure.itemIdentifier);
     } catch (error) {
       // As on AWS: a failed invocation leaves the whole batch to come back after the visibility timeout.
       this.#log(`invocation failed: ${(error as Error).message}`);
       for (const message of messages) failed.add(message.MessageId!);
+    } finally {
+      if (ended) ended();
     }
     const done = messages.filter((message) => !failed.has(message.MessageId!));
     if (done.length === 0) return;

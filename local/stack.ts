@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SQSEvent } from 'aws-lambda';
 import { hashPassword } from '../lib/auth/passwords.ts';
 import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
 import { SqsEventSource, lambdaInvoker } from './event-source.ts';
@@ -29,9 +31,12 @@ export interface StartOptions {
 
 export interface StackObserver {
   /** Every request an embedded emulator receives, by its X-Amz-Target (`AmazonSQS.SendMessage`…). */
-  readonly onAwsRequest?: (action: string) => void;
-  /** Every invocation an SQS event source makes, with the function's name and the batch's records. */
-  readonly onInvoke?: (functionName: string, records: number) => void;
+  readonly onAwsRequest?: (action: string, request: IncomingMessage, response: ServerResponse) => void;
+  /**
+   * Every invocation an SQS event source makes, with the function's name, the batch's records and
+   * its event; a function it returns is called when the invocation has ended.
+   */
+  readonly onInvoke?: (functionName: string, records: number, event: SQSEvent) => void | (() => void);
 }
 
 /**
@@ -102,7 +107,7 @@ export async function startWorkers(
         batchSize: 10,
         pollers,
         log,
-        onInvoke: (records) => observe?.onInvoke?.(functionName, records),
+        onInvoke: (records, event) => observe?.onInvoke?.(functionName, records, event),
       });
     }),
   );
