@@ -27,6 +27,8 @@ export interface StartOptions {
   readonly log: (line: string) => void;
   /** Hooks that see the calls the stack makes (the benchmark counts them); none by default. */
   readonly observe?: StackObserver;
+  /** Aborting mid-start (Ctrl-C) stops what has started, then rejects: nothing is left running. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StackObserver {
@@ -49,15 +51,18 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
   const stop = async () => {
     for (const part of started.reverse()) await part.stop().catch((error) => options.log(`stop failed: ${error}`));
   };
+  const signal = options.signal ?? new AbortController().signal;
   try {
     const onRequest = options.observe?.onAwsRequest;
     if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest }));
     if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort, { onRequest }));
 
+    signal.throwIfAborted();
     const clients = createLocalClients(settings);
     const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
     await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table);
 
+    signal.throwIfAborted();
     const users = [{ username: settings.devUser.username, passwordHash: await hashPassword(settings.devUser.password) }];
     const offline = startServerlessOffline(settings, {
       DOOZER_QUEUE_URL: queues.taskQueueUrl,
@@ -67,7 +72,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       DOOZER_USERS: JSON.stringify(users),
     });
     started.push(offline);
-    await waitForHealth(settings.apiUrl, { child: offline.child });
+    await waitForHealth(settings.apiUrl, { child: offline.child, signal });
 
     if (options.workers) started.push(await startWorkers(settings, options.log, options.observe));
     return { queues, stop };
@@ -186,9 +191,13 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
  * Resolves once the API answers /health. The worker functions run inside serverless-offline, so
  * this is also how the workers know the functions are there. Fails early if `child` exits.
  */
-export async function waitForHealth(apiUrl: string, { timeoutMs = 90_000, child }: { timeoutMs?: number; child?: ChildProcess } = {}): Promise<void> {
+export async function waitForHealth(
+  apiUrl: string,
+  { timeoutMs = 90_000, child, signal }: { timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (child && child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
     const healthy = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(2_000) }).then(
       (response) => response.ok,

@@ -12,7 +12,18 @@ const { values } = parseArgs({ options: { 'no-workers': { type: 'boolean', defau
 const settings = loadLocalSettings();
 const log = (line: string) => console.error(`[doozer] ${line}`);
 
-const stack = await startLocalStack(settings, { workers: !values['no-workers'], log }).catch((error: Error) => {
+// Signals are handled from the start: Ctrl-C while serverless-offline is still starting must stop
+// it too (it runs in its own process group, so the terminal's SIGINT does not reach it).
+const aborter = new AbortController();
+const starting = startLocalStack(settings, { workers: !values['no-workers'], log, signal: aborter.signal });
+stopOnSignals(async () => {
+  log('stopping…');
+  aborter.abort();
+  const started = await starting.catch(() => undefined); // Aborted mid-start: already cleaned up.
+  await started?.stop();
+});
+await starting.catch((error: Error): Promise<never> => {
+  if (aborter.signal.aborted) return new Promise<never>(() => {}); // The signal handler exits.
   log(`could not start the local stack: ${error.message}`);
   process.exit(1);
 });
@@ -37,7 +48,3 @@ Try it:
 Ctrl-C stops everything.
 `);
 
-stopOnSignals(() => {
-  log('stopping…');
-  return stack.stop();
-});

@@ -1,0 +1,45 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { freePorts } from '../support/local-stack-process.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('Ctrl-C while npm start is still starting', () => {
+  it('stops serverless-offline too, leaving no process behind', async () => {
+    const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DOOZER_API_PORT: String(api),
+        DOOZER_LAMBDA_PORT: String(lambda),
+        DOOZER_SQS_PORT: String(sqs),
+        DOOZER_DYNAMODB_PORT: String(dynamodb),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = once(child, 'exit');
+    // serverless-offline prints this as it begins; the stack is not ready yet.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serverless-offline never started:\n${output}`)), 60_000);
+      const watch = (chunk: Buffer) => {
+        output += chunk;
+        if (output.includes('Starting Offline')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', watch);
+      child.stderr!.on('data', watch);
+    });
+    expect(output).not.toContain('doozer is running locally');
+    child.kill('SIGINT');
+    const [code] = await exited;
+    expect(code).toBe(0);
+    const processes = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    expect(processes).not.toContain(`--httpPort ${api}`);
+  });
+});
