@@ -110,9 +110,13 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     }
 
     let wrong = 0;
+    const wrongTasks: string[] = [];
     for (const [id, expected] of accepted) {
       const task = await store.get(id);
-      if (task?.state !== 'SUCCESS' || task.result !== String(expected)) wrong += 1;
+      if (task?.state !== 'SUCCESS' || task.result !== String(expected)) {
+        wrong += 1;
+        wrongTasks.push(`${id} ${task?.state} ${task?.error?.code ?? ''} ${task?.result ?? ''} (expected ${expected})`);
+      }
     }
     report('both emulators restarted during 1,000 tasks', {
       submitted: TASKS,
@@ -122,8 +126,9 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
       lost: wrong,
       duplicated: store.duplicated(),
     });
-    expect(accepted.size).toBeGreaterThan(TASKS / 2);
-    expect(wrong).toBe(0);
+    // Most submissions before the restart are accepted; how many during it depends on its length.
+    expect(accepted.size).toBeGreaterThan(RESTART_AFTER / 2);
+    expect(wrongTasks).toEqual([]);
     expect(store.duplicated()).toBe(0);
   });
 });

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type Emulator, startDynamoDbEmulator, startSqsEmulator } from '../../local/emulators.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { type Emulator, startSqsEmulator } from '../../local/emulators.ts';
 import { type Queues, createQueues, createTaskTable } from '../../local/provision.ts';
 import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
 import { freePorts } from '../support/local-stack-process.ts';
@@ -75,17 +78,19 @@ export async function startRestartableEmulators(visibilityTimeoutSeconds: number
   const names = { queue: 'tasks', deadLetterQueue: 'dead-letters' };
   const tableName = 'tasks';
   let sqsEmulator: Emulator | undefined = await startSqsEmulator(sqsPort);
-  let dynamoEmulator: Emulator | undefined = await startDynamoDbEmulator(dynamodbPort, { path: dataPath });
-  const common = { region: REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
+  let dynamoEmulator: KillableProcess | undefined = await startDynamoDbProcess(dynamodbPort, dataPath);
+  const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
+  // The SDK's default retries: a keep-alive socket to a stopped emulator resets once, then reconnects.
+  const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
   const sqs = new SQSClient({ ...common, endpoint: sqsEmulator.endpoint });
-  const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamoEmulator.endpoint });
+  const dynamodb = new DynamoDBClient({ ...common, endpoint: dynamodbEndpoint });
   const queues = await createQueues(sqs, names, visibilityTimeoutSeconds);
   await createTaskTable(dynamodb, tableName);
   return {
     sqs,
     documents: DynamoDBDocumentClient.from(dynamodb),
     sqsEndpoint: sqsEmulator.endpoint,
-    dynamodbEndpoint: dynamoEmulator.endpoint,
+    dynamodbEndpoint,
     tableName,
     queues,
     async stopSqs() {
@@ -97,17 +102,45 @@ export async function startRestartableEmulators(visibilityTimeoutSeconds: number
       await createQueues(sqs, names, visibilityTimeoutSeconds);
     },
     async stopDynamoDb() {
-      await dynamoEmulator?.stop();
+      await dynamoEmulator?.kill();
       dynamoEmulator = undefined;
     },
     async startDynamoDb() {
-      dynamoEmulator = await startDynamoDbEmulator(dynamodbPort, { path: dataPath });
+      dynamoEmulator = await startDynamoDbProcess(dynamodbPort, dataPath);
     },
     async stop() {
       sqs.destroy();
       dynamodb.destroy();
       await sqsEmulator?.stop();
-      await dynamoEmulator?.stop();
+      await dynamoEmulator?.kill();
+    },
+  };
+}
+
+interface KillableProcess {
+  /** Stops it (SIGTERM, SIGKILL after 5 s); resolves once the process is gone. */
+  kill(): Promise<void>;
+}
+
+const DYNALITE_PROCESS = fileURLToPath(new URL('./fixtures/dynalite-process.ts', import.meta.url));
+
+/** dynalite on `port`, its data in `path`, in a child process (see fixtures/dynalite-process.ts). */
+async function startDynamoDbProcess(port: number, path: string): Promise<KillableProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', DYNALITE_PROCESS], {
+    env: { ...process.env, PORT: String(port), DATA_PATH: path },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+    void exited.then(([code]) => reject(new Error(`dynalite exited with ${code} before it was ready`)));
+  });
+  return {
+    async kill() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }
