@@ -171,12 +171,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   const e = parse(ApiEnvSchema, env);
   return deepFreeze({
     stage: e.DOOZER_STAGE,
-    aws: {
-      region: e.AWS_REGION,
-      tableName: e.DOOZER_TABLE_NAME,
-      dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT,
-      sqsEndpoint: e.DOOZER_SQS_ENDPOINT,
-    },
+    aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
     queueUrl: e.DOOZER_QUEUE_URL,
     auth: {
       secret: e.DOOZER_JWT_SECRET,
@@ -193,28 +188,24 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const e = parse(WorkerEnvSchema, env);
-  return deepFreeze({
-    aws: {
-      region: e.AWS_REGION,
-      tableName: e.DOOZER_TABLE_NAME,
-      dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT,
-      sqsEndpoint: undefined,
-    },
-  });
+  return deepFreeze({ aws: awsConfig(e, undefined) });
 }
 
 export function loadSweeperConfig(env: NodeJS.ProcessEnv): SweeperConfig {
   const e = parse(SweeperEnvSchema, env);
   return deepFreeze({
-    aws: {
-      region: e.AWS_REGION,
-      tableName: e.DOOZER_TABLE_NAME,
-      dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT,
-      sqsEndpoint: e.DOOZER_SQS_ENDPOINT,
-    },
+    aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
     queueUrl: e.DOOZER_QUEUE_URL,
     staleAfterSeconds: e.DOOZER_SWEEP_AFTER_SECONDS,
   });
+}
+
+/** The AWS settings every function shares (the worker sends nothing to SQS: no SQS endpoint). */
+function awsConfig(
+  e: { AWS_REGION: string; DOOZER_TABLE_NAME: string; DOOZER_DYNAMODB_ENDPOINT?: string | undefined },
+  sqsEndpoint: string | undefined,
+): AwsConfig {
+  return { region: e.AWS_REGION, tableName: e.DOOZER_TABLE_NAME, dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT, sqsEndpoint };
 }
 
 function parse<T extends z.ZodMiniType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {

@@ -4,7 +4,7 @@ import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import { RUNNABLE_STATES, type Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { closedPort, startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
 
 const AT = '2030-01-02T03:04:05.000Z';
@@ -145,16 +145,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
     let client: ReturnType<typeof createDynamoDbDocumentClient>;
 
     beforeAll(async () => {
-      // The SDK signs requests before sending them: without credentials the call would fail on
-      // signing, not on the connection this test is about.
-      vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
-      client = createDynamoDbDocumentClient({
-        region: 'us-east-1',
-        tableName: emulators.tableName,
-        dynamodbEndpoint: `http://127.0.0.1:${await closedPort()}`,
-        sqsEndpoint: undefined,
-      });
+      client = await unreachableDocumentClient();
       unreachable = new DynamoDbTaskStore({ client, tableName: emulators.tableName });
     });
 

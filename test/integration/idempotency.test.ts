@@ -13,7 +13,7 @@ import { type IdempotencyClaim, idempotencyClaimId, requestDigest } from '../../
 import { newTaskId, type Task, type TaskView } from '../../lib/tasks/task.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
-import { closedPort, startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
 
 const NOW_MS = Date.parse('2030-01-01T00:00:00.000Z');
@@ -116,16 +116,7 @@ describe('DynamoDbIdempotencyStore against dynalite', () => {
     let unreachable: DynamoDbIdempotencyStore;
 
     beforeAll(async () => {
-      // The SDK signs requests before sending them: without credentials the call would fail on
-      // signing, not on the connection this test is about.
-      vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
-      client = createDynamoDbDocumentClient({
-        region: 'us-east-1',
-        tableName: emulators.tableName,
-        dynamodbEndpoint: `http://127.0.0.1:${await closedPort()}`,
-        sqsEndpoint: undefined,
-      });
+      client = await unreachableDocumentClient();
       unreachable = new DynamoDbIdempotencyStore({ client, tableName: emulators.tableName });
     });
 

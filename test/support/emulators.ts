@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { vi } from 'vitest';
+import { createDynamoDbDocumentClient } from '../../lib/aws/clients.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Emulator, startDynamoDbEmulator, startSqsEmulator } from '../../local/emulators.ts';
 import { type Queues, createQueues, createTaskTable } from '../../local/provision.ts';
@@ -48,6 +50,22 @@ export async function startTestEmulators(options: { visibilityTimeoutSeconds?: n
       for (const emulator of emulators) await emulator.stop();
     },
   };
+}
+
+/**
+ * A DynamoDB document client built by the production factory (its timeouts and retries) for a
+ * loopback port where nothing listens. Credentials are stubbed, since the SDK signs before it sends:
+ * without them a call would fail on signing, not on the connection. Undo with `vi.unstubAllEnvs()`.
+ */
+export async function unreachableDocumentClient(): Promise<DynamoDBDocumentClient> {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+  return createDynamoDbDocumentClient({
+    region: REGION,
+    tableName: 'unreachable',
+    dynamodbEndpoint: `http://127.0.0.1:${await closedPort()}`,
+    sqsEndpoint: undefined,
+  });
 }
 
 /** A loopback port with nothing listening: what an unreachable dependency looks like. */
