@@ -6,9 +6,9 @@ import type { ErrorCode } from '../../lib/errors.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import type { Clock } from '../../lib/tasks/wait-policy.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 /**
  * The real Hono app over the in-memory adapters, as test/unit/app.test.ts drives it, for the
@@ -37,18 +37,6 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
     internal: true,
   } satisfies Record<ErrorCode, true>),
 );
-
-class FakeClock implements Clock {
-  ms = Date.parse('2030-01-01T00:00:00.000Z');
-  now(): number {
-    return this.ms;
-  }
-  sleep = async (ms: number): Promise<void> => {
-    this.ms += ms;
-    // Let the RecordingQueue consumer (scheduled with setImmediate) run before the next read.
-    await new Promise((resolve) => setImmediate(resolve));
-  };
-}
 
 export interface SecurityHarness {
   readonly app: ReturnType<typeof createApp>;

@@ -7,8 +7,8 @@ import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
 import type { Task, TaskView } from '../../lib/tasks/task.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import type { Clock } from '../../lib/tasks/wait-policy.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 const TASK_TTL_SECONDS = 86_400;
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
@@ -29,24 +29,6 @@ beforeAll(async () => {
     { username: 'bob', passwordHash: await hashPassword('bob-password', cost) },
   ]);
 });
-
-/**
- * Time that moves only when the service sleeps. Each sleep also yields to the event loop, so a
- * RecordingQueue consumer (scheduled with setImmediate) runs before the next read; `onSleep` lets a
- * test act in the middle of a wait.
- */
-class FakeClock implements Clock {
-  ms = Date.parse('2030-01-01T00:00:00.000Z');
-  onSleep: (() => Promise<unknown>) | undefined;
-  now(): number {
-    return this.ms;
-  }
-  sleep = async (ms: number): Promise<void> => {
-    this.ms += ms;
-    await new Promise((resolve) => setImmediate(resolve));
-    await this.onSleep?.();
-  };
-}
 
 interface Harness {
   readonly app: ReturnType<typeof createApp>;

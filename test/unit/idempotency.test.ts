@@ -12,9 +12,9 @@ import {
 import type { Task, TaskView } from '../../lib/tasks/task.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import type { Clock } from '../../lib/tasks/wait-policy.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 const TASK_TTL_SECONDS = 7 * 86_400;
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
@@ -25,20 +25,6 @@ const tokens = new TokenIssuer({
   audience: 'doozer-api',
   ttlSeconds: 3600,
 });
-
-/** Time that moves only when the service sleeps; `onSleep` lets a test act (or hold) mid-wait. */
-class FakeClock implements Clock {
-  ms = Date.parse('2030-01-01T00:00:00.000Z');
-  onSleep: (() => Promise<unknown> | undefined) | undefined;
-  now(): number {
-    return this.ms;
-  }
-  sleep = async (ms: number): Promise<void> => {
-    this.ms += ms;
-    await new Promise((resolve) => setImmediate(resolve));
-    await this.onSleep?.();
-  };
-}
 
 /** A task store whose `create` can be held, to stand between a request's claim and its task. */
 class GatedTaskStore extends MemoryTaskStore {
