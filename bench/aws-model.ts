@@ -12,9 +12,9 @@
  * The path of one task, as the code does it (lib/tasks/task-service.ts, task-worker.ts):
  *   API Gateway -> API Lambda (warm) -> PutItem PENDING -> SendMessage -> wait loop: consistent
  *   GetItem at readOffsets(schedule, 5000 ms) after the send returned, until SUCCESS is seen -> 200.
- *   Meanwhile: SQS -> event source mapping -> worker Lambda -> UpdateItem STARTED -> run -> UpdateItem
- *   SUCCESS. The event source mapping's ReceiveMessage and DeleteMessage(Batch) are SQS requests billed
- *   to the queue's owner.
+ *   Meanwhile: SQS -> event source mapping -> worker Lambda -> run -> UpdateItem SUCCESS (one
+ *   conditional write; there is no STARTED write). The event source mapping's ReceiveMessage and
+ *   DeleteMessage(Batch) are SQS requests billed to the queue's owner.
  */
 import { pathToFileURL } from 'node:url';
 import { type BackoffSchedule, DEFAULT_BACKOFF, MAX_WAIT_SECONDS, readOffsets } from '../lib/tasks/wait-policy.ts';
@@ -263,10 +263,9 @@ export function simulateTask(
   const loopStart = sendStart + draw(fitted.sqsSend);
 
   const workerStart = sendStart + draw(fitted.queueHop);
-  const started = draw(fitted.dynamoWrite); // UpdateItem STARTED
   const finished = draw(fitted.dynamoWrite); // UpdateItem SUCCESS
-  const readyAt = workerStart + started + m.workerCpuMs + m.servicePoint * finished;
-  const workerEnd = workerStart + started + m.workerCpuMs + finished + m.workerOverheadMs;
+  const readyAt = workerStart + m.workerCpuMs + m.servicePoint * finished;
+  const workerEnd = workerStart + m.workerCpuMs + finished + m.workerOverheadMs;
 
   // The floor: one read, landing exactly when the result turns visible (never before the loop starts).
   const floorRead = draw(fitted.dynamoRead);
@@ -419,8 +418,8 @@ export interface UsageOptions {
  * both functions' billed time at `memoryMb`; SQS: SendMessage, plus the event source mapping's
  * ReceiveMessage and DeleteMessage(Batch), one each per batch (its empty long polls are a fixed
  * cost per poller, not per task); DynamoDB: PutItem PENDING (1 WRU) plus its entry in the sparse
- * open-tasks index (1 WRU), UpdateItem STARTED (1 WRU; index keys untouched, so no index write),
- * UpdateItem SUCCESS (1 WRU) plus its removal from the index (1 WRU): 5 WRU, items under 1 KB;
+ * open-tasks index (1 WRU), UpdateItem SUCCESS (1 WRU) plus its removal from the index (1 WRU):
+ * 4 WRU, items under 1 KB;
  * and one RRU per consistent GetItem of an item under 4 KB.
  */
 export function taskUsage(
@@ -433,7 +432,7 @@ export function taskUsage(
     lambdaRequests: 1 + 1 / options.tasksPerBatch,
     lambdaGbSeconds: gb * (result.apiBilledMeanMs + result.workerBilledMeanMs / options.tasksPerBatch) / 1000,
     sqsRequests: 1 + 2 / options.tasksPerBatch,
-    dynamoWriteUnits: 5,
+    dynamoWriteUnits: 4,
     dynamoReadUnits: result.readsMean,
   };
 }
@@ -655,7 +654,7 @@ function main(): void {
   out(`| Lambda requests | ${usage.lambdaRequests} invocations (API, worker) | ${usd(c.lambdaRequests)} |`);
   out(`| Lambda duration | ${usage.lambdaGbSeconds.toFixed(5)} GB-s | ${usd(c.lambdaDuration)} |`);
   out(`| SQS | ${usage.sqsRequests} requests (SendMessage; the event source's ReceiveMessage and DeleteMessage) | ${usd(c.sqs)} |`);
-  out(`| DynamoDB writes | ${usage.dynamoWriteUnits} WRU (3 table writes, 2 open-tasks index writes) | ${usd(c.dynamoWrites)} |`);
+  out(`| DynamoDB writes | ${usage.dynamoWriteUnits} WRU (2 table writes, 2 open-tasks index writes) | ${usd(c.dynamoWrites)} |`);
   out(`| DynamoDB reads | ${usage.dynamoReadUnits.toFixed(2)} RRU (consistent GetItem) | ${usd(c.dynamoReads)} |`);
   out(`| **Total** | | **${usd(c.total)}** |`);
   out();

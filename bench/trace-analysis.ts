@@ -58,7 +58,6 @@ export interface TaskTrace {
   /** ReceiveMessage answers that ended between the send arriving and the invocation (the woken idle poller's empty one, too). */
   readonly receivesAnswered: number;
   readonly invoke: Required<InvokeSpan>;
-  readonly started: Complete;
   readonly success: Complete;
   /** The wait loop's reads, in order; the last one saw SUCCESS. */
   readonly gets: readonly Complete[];
@@ -127,8 +126,8 @@ export function correlate(clients: readonly ClientSpan[], exchanges: readonly Ex
     const taskInvokes = invokesByTask.get(client.taskId) ?? [];
     if (puts.length !== 1) { reject(`${puts.length} PutItem`); continue; }
     if (taskSends.length !== 1) { reject(`${taskSends.length} SendMessage while the client waited`); continue; }
-    if (updates.length !== 2 || updates[0]!.toState !== 'STARTED' || updates[1]!.toState !== 'SUCCESS') {
-      reject(`UpdateItem ${updates.map((update) => update.toState).join(', ') || 'none'}, expected STARTED, SUCCESS`);
+    if (updates.length !== 1 || updates[0]!.toState !== 'SUCCESS') {
+      reject(`UpdateItem ${updates.map((update) => update.toState).join(', ') || 'none'}, expected SUCCESS`);
       continue;
     }
     if (gets.length === 0) { reject('no GetItem'); continue; }
@@ -153,8 +152,7 @@ export function correlate(clients: readonly ClientSpan[], exchanges: readonly Ex
       receiveMessage: receiveMessage as Complete,
       receivesAnswered: answered.length,
       invoke: invoke as Required<InvokeSpan>,
-      started: updates[0] as Complete,
-      success: updates[1] as Complete,
+      success: updates[0] as Complete,
       gets: gets as Complete[],
     });
   }
@@ -181,9 +179,7 @@ export const CRITICAL_PATH: readonly Segment[] = [
   { key: 'send', label: 'SendMessage at fauxqs', ms: (t) => t.sendMessage.finish - t.sendMessage.arrive },
   { key: 'queue', label: 'SendMessage answered → the ReceiveMessage with it answered (queue hop)', ms: (t) => t.receiveMessage.finish - t.sendMessage.finish },
   { key: 'toInvoke', label: 'ReceiveMessage answered → invoke starts (poller: SDK parse, event)', ms: (t) => t.invoke.start - t.receiveMessage.finish },
-  { key: 'toStarted', label: 'invoke starts → UpdateItem STARTED arrives (Lambda emulation in, batch handler)', ms: (t) => t.started.arrive - t.invoke.start },
-  { key: 'started', label: 'UpdateItem STARTED at dynalite', ms: (t) => t.started.finish - t.started.arrive },
-  { key: 'run', label: 'STARTED answered → UpdateItem SUCCESS arrives (SDK parse, run the add, SDK)', ms: (t) => t.success.arrive - t.started.finish },
+  { key: 'run', label: 'invoke starts → UpdateItem SUCCESS arrives (Lambda emulation in, batch handler, run the add, SDK)', ms: (t) => t.success.arrive - t.invoke.start },
   { key: 'success', label: 'UpdateItem SUCCESS at dynalite', ms: (t) => t.success.finish - t.success.arrive },
   { key: 'catch', label: 'SUCCESS answered → the GetItem that sees it arrives (wait-loop granularity)', ms: (t) => last(t).arrive - t.success.finish },
   { key: 'get', label: 'that GetItem at dynalite', ms: (t) => last(t).finish - last(t).arrive },

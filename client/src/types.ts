@@ -1,7 +1,7 @@
 /** The doozer API's wire types, as a client sees them (v1). */
 
 export type TaskName = 'add' | 'mul';
-export type TaskState = 'PENDING' | 'STARTED' | 'RETRY' | 'SUCCESS' | 'FAILURE';
+export type TaskState = 'PENDING' | 'RETRY' | 'SUCCESS' | 'FAILURE';
 
 /** An exact integer: a JSON number when safe, else a decimal string. */
 export type WireInteger = number | string;

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { toJsonInteger } from './integers.ts';
 
-export const TASK_STATES = ['PENDING', 'STARTED', 'RETRY', 'SUCCESS', 'FAILURE'] as const;
+/**
+ * PENDING until a worker ends the task; RETRY after an attempt failed on infrastructure (the message
+ * comes back). No STARTED: the worker writes only the end state (see TaskWorker).
+ */
+export const TASK_STATES = ['PENDING', 'RETRY', 'SUCCESS', 'FAILURE'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE'];
-/** States a worker may (re)start from: STARTED included, so a task whose worker died is picked up again. */
-export const RUNNABLE_STATES: readonly TaskState[] = ['PENDING', 'RETRY', 'STARTED'];
+/** States a worker may end a task from: any open one, so a task whose worker died is picked up again. */
+export const RUNNABLE_STATES: readonly TaskState[] = ['PENDING', 'RETRY'];
 
 export function isTerminal(state: TaskState): boolean {
   return TERMINAL_STATES.includes(state);

@@ -12,7 +12,7 @@ import { CountingStore, report } from './support.ts';
 
 const DYING_WORKER = fileURLToPath(new URL('./fixtures/dying-worker.ts', import.meta.url));
 
-describe('a worker killed between STARTED and its result', () => {
+describe('a worker killed after receiving a task and before writing its result', () => {
   let emulators: TestEmulators;
 
   beforeAll(async () => {
@@ -41,7 +41,7 @@ describe('a worker killed between STARTED and its result', () => {
     });
     const [, signal] = await once(child, 'exit');
     expect(signal).toBe('SIGKILL');
-    expect(await store.get(task.id)).toMatchObject({ state: 'STARTED' });
+    expect(await store.get(task.id)).toMatchObject({ state: 'PENDING' });
 
     // A healthy worker: the message reappears after the visibility timeout.
     const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store });

@@ -62,14 +62,14 @@ describe('DynamoDbTaskStore against dynalite', () => {
       const task = pendingTask();
       await store.create(task);
 
-      const started = await store.transition(task.id, { from: RUNNABLE_STATES, to: 'STARTED', at: AT });
+      const retrying = await store.transition(task.id, { from: ['PENDING'], to: 'RETRY', at: AT });
 
-      expect(started).toEqual({ ...task, state: 'STARTED', updatedAt: AT });
-      await expect(store.get(task.id)).resolves.toEqual(started);
+      expect(retrying).toEqual({ ...task, state: 'RETRY', updatedAt: AT });
+      await expect(store.get(task.id)).resolves.toEqual(retrying);
     });
 
     it('writes the result or the error together with the terminal state', async () => {
-      const succeeding = pendingTask({ state: 'STARTED' });
+      const succeeding = pendingTask();
       const failing = pendingTask({ state: 'RETRY' });
       await store.create(succeeding);
       await store.create(failing);
@@ -85,7 +85,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
     });
 
     it('returns undefined and leaves the item unchanged when the task is in a state not listed in from', async () => {
-      const task = pendingTask({ state: 'STARTED' });
+      const task = pendingTask({ state: 'RETRY' });
       await store.create(task);
 
       await expect(store.transition(task.id, { from: ['PENDING'], to: 'RETRY', at: AT })).resolves.toBeUndefined();
@@ -108,8 +108,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
       const task = pendingTask(ending);
       await store.create(task);
       const attempts = [
-        { from: RUNNABLE_STATES, to: 'STARTED' as const, at: AT },
-        { from: ['PENDING' as const, 'STARTED' as const], to: 'RETRY' as const, at: AT },
+        { from: ['PENDING' as const], to: 'RETRY' as const, at: AT },
         { from: RUNNABLE_STATES, to: 'SUCCESS' as const, at: AT, result: '6' },
         { from: RUNNABLE_STATES, to: 'FAILURE' as const, at: AT, error: { code: 'retries_exhausted', message: 'x' } },
       ];
@@ -157,7 +156,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
     it.each([
       ['create', (store: DynamoDbTaskStore) => store.create(pendingTask())],
       ['get', (store: DynamoDbTaskStore) => store.get(pendingTask().id)],
-      ['transition', (store: DynamoDbTaskStore) => store.transition(pendingTask().id, { from: ['PENDING'], to: 'STARTED', at: AT })],
+      ['transition', (store: DynamoDbTaskStore) => store.transition(pendingTask().id, { from: ['PENDING'], to: 'RETRY', at: AT })],
     ] as const)('rejects %s with code unavailable and keeps the connection error as cause', async (_, call) => {
       const error = await call(unreachable).then(
         () => undefined,

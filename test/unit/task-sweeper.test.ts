@@ -71,13 +71,12 @@ describe('TaskSweeper', () => {
     expect(queue.sent).toEqual([]);
   });
 
-  it('requeues STARTED and RETRY tasks too: their worker may have died', async () => {
+  it('requeues RETRY tasks too: their last attempt failed and its message may be gone', async () => {
     const { store, queue, clock, sweeper } = harness();
-    await store.create(task('task_started', { state: 'STARTED' }));
     await store.create(task('task_retry', { state: 'RETRY' }));
     clock.ms = START + STALE_AFTER_SECONDS * 1000;
-    expect((await sweeper.sweep()).requeued).toBe(2);
-    expect(queue.sent.map((message) => message.taskId).sort()).toEqual(['task_retry', 'task_started']);
+    expect((await sweeper.sweep()).requeued).toBe(1);
+    expect(queue.sent.map((message) => message.taskId)).toEqual(['task_retry']);
   });
 
   it('sends once when two sweeps overlap', async () => {

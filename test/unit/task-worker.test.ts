@@ -88,9 +88,9 @@ describe('TaskWorker.process', () => {
     expect(after.updatedAt).toBe(CREATED_AT);
   });
 
-  it.each<TaskState>(['RETRY', 'STARTED'])('runs a task again from %s (a previous attempt died)', async (state) => {
+  it('runs a task again from RETRY (a previous attempt failed)', async () => {
     const { store, worker } = setup();
-    const { task, body } = await storedTask(store, { state });
+    const { task, body } = await storedTask(store, { state: 'RETRY' });
     await expect(worker.process(body)).resolves.toBe('SUCCESS');
     expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
   });
@@ -162,17 +162,30 @@ describe('TaskWorker.process', () => {
     expect(healthy.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
   });
 
-  it('rethrows an outage on the first write and leaves the task where it was', async () => {
+  it('writes only the end state: one write per task', async () => {
+    const store = new (class extends MemoryTaskStore {
+      readonly changes: StateChange[] = [];
+      override async transition(id: string, change: StateChange): Promise<Task | undefined> {
+        this.changes.push(change);
+        return super.transition(id, change);
+      }
+    })();
+    const { body } = await storedTask(store);
+    await new TaskWorker({ store, clock }).process(body);
+    expect(store.changes.map((change) => change.to)).toEqual(['SUCCESS']);
+  });
+
+  it('rethrows an outage on its only write and leaves the task where it was when the RETRY mark fails too', async () => {
     const { store, worker } = setup();
     const { task, body } = await storedTask(store);
-    store.failNext('transition', 2); // the STARTED write and the RETRY mark both fail
+    store.failNext('transition', 2); // the SUCCESS write and the RETRY mark both fail
     await expect(worker.process(body)).rejects.toBeInstanceOf(UnavailableError);
     expect(store.tasks.get(task.id)!.state).toBe('PENDING');
   });
 });
 
 describe('TaskWorker.failExhausted', () => {
-  it.each<TaskState>(['PENDING', 'STARTED', 'RETRY'])(
+  it.each<TaskState>(['PENDING', 'RETRY'])(
     'marks a %s task FAILURE with retries_exhausted',
     async (state) => {
       const { store, worker } = setup();
