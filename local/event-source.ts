@@ -16,8 +16,12 @@ export interface EventSourceMappingOptions {
   /** Runs the function on one batch; a throw is a failed invocation. */
   readonly invoke: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
   readonly batchSize: number;
-  /** Concurrent long polls, like the several pollers of a Lambda event source mapping. */
-  readonly pollers: number;
+  /**
+   * Invocations at once, like an event source mapping's maximum concurrency. There is only ever one
+   * long poll waiting: a second one would be woken by every send too (fauxqs wakes all waiting
+   * receives) and come back empty, one wasted ReceiveMessage per message (BENCHMARKS.md).
+   */
+  readonly maxConcurrency: number;
   readonly log?: (line: string) => void;
   /**
    * Called before each invocation with its number of records and its event (the benchmark counts
@@ -40,29 +44,44 @@ export interface EventSourceMappingOptions {
 export class SqsEventSource {
   readonly #options: EventSourceMappingOptions;
   readonly #abort = new AbortController();
-  #loops: Promise<void>[] = [];
+  #loop: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(options: EventSourceMappingOptions) {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > 10) {
       throw new RangeError(`batchSize must be 1 to 10 (SQS receives at most 10 messages), got ${options.batchSize}`);
     }
+    if (!Number.isInteger(options.maxConcurrency) || options.maxConcurrency < 1) {
+      throw new RangeError(`maxConcurrency must be a positive integer, got ${options.maxConcurrency}`);
+    }
     this.#options = options;
   }
 
   start(): void {
-    for (let i = 0; i < this.#options.pollers; i += 1) this.#loops.push(this.#poll());
+    this.#loop ??= this.#poll();
   }
 
+  /** Stops polling and waits for the invocations in flight (and their deletes) to end. */
   async stop(): Promise<void> {
     this.#abort.abort();
-    await Promise.all(this.#loops);
-    this.#loops = [];
+    await this.#loop;
+    await Promise.all(this.#inFlight);
+    this.#loop = undefined;
   }
 
+  /**
+   * One receive loop: a batch that arrives is handed to an invocation that runs on its own, and the
+   * loop polls again at once, unless `maxConcurrency` invocations are running, in which case it
+   * waits for one of them to end first.
+   */
   async #poll(): Promise<void> {
-    const { sqs, queueUrl, batchSize } = this.#options;
+    const { sqs, queueUrl, batchSize, maxConcurrency } = this.#options;
     const signal = this.#abort.signal;
     while (!signal.aborted) {
+      if (this.#inFlight.size >= maxConcurrency) {
+        await Promise.race(this.#inFlight);
+        continue;
+      }
       let messages: Message[];
       try {
         const output = await sqs.send(
@@ -82,7 +101,9 @@ export class SqsEventSource {
         await sleep(1_000, undefined, { signal }).catch(() => {});
         continue;
       }
-      if (messages.length > 0) await this.#deliver(messages);
+      if (messages.length === 0) continue;
+      const delivery = this.#deliver(messages).finally(() => this.#inFlight.delete(delivery));
+      this.#inFlight.add(delivery);
     }
   }
 

@@ -94,11 +94,12 @@ export async function startWorkers(
   const clients = createLocalClients(settings);
   const lambda = new LambdaClient({ region: REGION, endpoint: settings.lambdaEndpoint, credentials: LOCAL_CREDENTIALS });
   const sources = [
-    { queue: RESOURCE_NAMES.queue, functionName: RESOURCE_NAMES.workerFunction, pollers: 2 },
-    { queue: RESOURCE_NAMES.deadLetterQueue, functionName: RESOURCE_NAMES.deadLetterFunction, pollers: 1 },
+    // Up to 4 worker invocations at once; the dead letters are rare and go one batch at a time.
+    { queue: RESOURCE_NAMES.queue, functionName: RESOURCE_NAMES.workerFunction, maxConcurrency: 4 },
+    { queue: RESOURCE_NAMES.deadLetterQueue, functionName: RESOURCE_NAMES.deadLetterFunction, maxConcurrency: 1 },
   ];
   const mappings = await Promise.all(
-    sources.map(async ({ queue, functionName, pollers }) => {
+    sources.map(async ({ queue, functionName, maxConcurrency }) => {
       const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
       const { Attributes } = await clients.sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: QueueUrl!, AttributeNames: ['QueueArn'] }),
@@ -110,7 +111,7 @@ export async function startWorkers(
         region: REGION,
         invoke: lambdaInvoker(lambda, functionName),
         batchSize: 10,
-        pollers,
+        maxConcurrency,
         log,
         onInvoke: (records, event) => observe?.onInvoke?.(functionName, records, event),
       });

@@ -49,7 +49,7 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     });
     const token = (await tokens.issue('alice')).token;
 
-    const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store, pollers: 4 });
+    const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store, maxConcurrency: 4 });
     // The sweeper's schedule, compressed: tasks open 2 s after they were queued are queued again.
     const sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 2 });
     let sweeping = true;

@@ -1,4 +1,10 @@
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
@@ -10,7 +16,7 @@ import type { Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MAX_RECEIVE_COUNT } from '../../local/provision.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
-import { REGION } from '../../local/settings.ts';
+import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
@@ -48,8 +54,8 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       queueArn,
       region: REGION,
       batchSize: 10,
-      // One poller, as one Lambda instance handles one batch at a time.
-      pollers: 1,
+      // One invocation at a time, as one Lambda instance handles one batch at a time.
+      maxConcurrency: 1,
       invoke: async (event) => {
         const response = await handler(event);
         invocations.push({ event, response });
@@ -182,5 +188,63 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       messageBodyFor(doomed),
     ]);
     await expect(messageCounts(emulators.queues.taskQueueUrl)).resolves.toEqual({ visible: 0, inFlight: 0 });
+  });
+  it('runs up to maxConcurrency invocations at once, with never more than one long poll waiting', async () => {
+    // A client of its own, to watch the ReceiveMessage calls the event source makes.
+    const sqs = new SQSClient({ region: REGION, endpoint: emulators.sqsEndpoint, credentials: LOCAL_CREDENTIALS });
+    let receiving = 0;
+    let mostReceiving = 0;
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'ReceiveMessageCommand') return next(args);
+        mostReceiving = Math.max(mostReceiving, (receiving += 1));
+        try {
+          return await next(args);
+        } finally {
+          receiving -= 1;
+        }
+      },
+      { step: 'initialize', name: 'countReceives' },
+    );
+    const releases: (() => void)[] = [];
+    let running = 0;
+    let mostRunning = 0;
+    const started: string[] = [];
+    const source = new SqsEventSource({
+      sqs,
+      queueUrl: emulators.queues.taskQueueUrl,
+      queueArn: emulators.queues.taskQueueArn,
+      region: REGION,
+      batchSize: 1,
+      maxConcurrency: 2,
+      invoke: async (event) => {
+        started.push(event.Records[0]!.body);
+        mostRunning = Math.max(mostRunning, (running += 1));
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running -= 1;
+        return { batchItemFailures: [] };
+      },
+    });
+    sources.push(source);
+    source.start();
+    for (const body of ['a', 'b', 'c']) {
+      await emulators.sqs.send(new SendMessageCommand({ QueueUrl: emulators.queues.taskQueueUrl, MessageBody: body }));
+    }
+
+    try {
+      await eventually(() => expect(started).toHaveLength(2), SETTLE);
+      // Both slots are taken: the third message waits, visible, until one invocation ends.
+      await expect(messageCounts(emulators.queues.taskQueueUrl)).resolves.toMatchObject({ visible: 1 });
+      releases.shift()!();
+      await eventually(() => expect(started).toHaveLength(3), SETTLE);
+      await eventually(() => expect(releases).toHaveLength(2), SETTLE);
+    } finally {
+      // Never leave an invocation hanging, or stop() in afterEach would wait for it forever.
+      for (const release of releases.splice(0)) release();
+    }
+    await eventually(async () => expect(await messageCounts(emulators.queues.taskQueueUrl)).toEqual({ visible: 0, inFlight: 0 }), SETTLE);
+    expect(started.sort()).toEqual(['a', 'b', 'c']);
+    expect(mostRunning).toBe(2);
+    expect(mostReceiving).toBe(1);
   });
 });

@@ -11,7 +11,7 @@ export interface TaskWorkerSourceOptions {
   readonly sqs: SQSClient;
   readonly queues: Queues;
   readonly store: TaskStore;
-  readonly pollers?: number;
+  readonly maxConcurrency?: number;
   /** Sees every invocation's response, e.g. to count failed records. */
   readonly onResponse?: (response: SQSBatchResponse, event: SQSEvent) => void;
 }
@@ -20,7 +20,7 @@ export interface TaskWorkerSourceOptions {
  * A started worker on the task queue, as the local stack runs it but in-process: the event source,
  * the batch handler and TaskWorker over `store`. Stop it with `stop()`.
  */
-export function startTaskWorkerSource({ sqs, queues, store, pollers = 1, onResponse }: TaskWorkerSourceOptions): SqsEventSource {
+export function startTaskWorkerSource({ sqs, queues, store, maxConcurrency = 1, onResponse }: TaskWorkerSourceOptions): SqsEventSource {
   const worker = new TaskWorker({ store });
   const handler = createSqsBatchHandler((record) => worker.process(record.body));
   const source = new SqsEventSource({
@@ -29,7 +29,7 @@ export function startTaskWorkerSource({ sqs, queues, store, pollers = 1, onRespo
     queueArn: queues.taskQueueArn,
     region: REGION,
     batchSize: 10,
-    pollers,
+    maxConcurrency,
     invoke: async (event) => {
       const response = await handler(event);
       onResponse?.(response, event);
