@@ -1,4 +1,5 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenIssuer } from './auth/tokens.ts';
 import { UserDirectory } from './auth/users.ts';
@@ -9,6 +10,7 @@ import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
 import type { ApiConfig, SweeperConfig, WorkerConfig } from './config.ts';
 import type { AppDependencies } from './http/app.ts';
+import { scopedLogger } from './logger.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { TaskSweeper } from './tasks/task-sweeper.ts';
 import { TaskWorker } from './tasks/task-worker.ts';
@@ -21,7 +23,27 @@ export function createLogger(): PowertoolsLogger {
   return new PowertoolsLogger({ serviceName: 'doozer' });
 }
 
-export function createApiDependencies(config: ApiConfig, logger = createLogger()): AppDependencies {
+/**
+ * `handler`, with each invocation's Lambda context on every line `logger` writes (Powertools'
+ * `function_request_id`, `cold_start`, `function_name`…). Never the event: it holds the request's
+ * headers and body (tokens, passwords).
+ */
+export function withLambdaContext<E, R>(
+  logger: PowertoolsLogger,
+  handler: (event: E, context: Context) => R,
+): (event: E, context: Context) => R {
+  return (event, context) => {
+    logger.addContext(context);
+    return handler(event, context);
+  };
+}
+
+/**
+ * The API's objects. Every part writes through one `scopedLogger`, so each line carries the keys of
+ * the request it belongs to (lib/http/request-logging.ts).
+ */
+export function createApiDependencies(config: ApiConfig, base = createLogger()): AppDependencies {
+  const logger = scopedLogger(base);
   const documents = createDynamoDbDocumentClient(config.aws);
   const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
   const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
@@ -42,7 +64,9 @@ export function createApiDependencies(config: ApiConfig, logger = createLogger()
   };
 }
 
-export function createTaskWorker(config: WorkerConfig, logger = createLogger()): TaskWorker {
+/** The worker's lines carry the keys of the record they are about (lib/aws/sqs-batch-handler.ts). */
+export function createTaskWorker(config: WorkerConfig, base = createLogger()): TaskWorker {
+  const logger = scopedLogger(base);
   const store = new DynamoDbTaskStore({
     client: createDynamoDbDocumentClient(config.aws),
     tableName: config.aws.tableName,
@@ -50,7 +74,8 @@ export function createTaskWorker(config: WorkerConfig, logger = createLogger()):
   return new TaskWorker({ store, logger });
 }
 
-export function createTaskSweeper(config: SweeperConfig, logger = createLogger()): TaskSweeper {
+export function createTaskSweeper(config: SweeperConfig, base = createLogger()): TaskSweeper {
+  const logger = scopedLogger(base);
   const store = new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName });
   const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
   return new TaskSweeper({ store, queue, staleAfterSeconds: config.staleAfterSeconds, logger });

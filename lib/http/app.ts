@@ -14,6 +14,7 @@ import { type Task, isTerminal, toTaskView } from '../tasks/task.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 import { CredentialsSchema, MAX_BODY_BYTES, TaskRequestSchema, readJson } from './request-body.ts';
+import { requestLogging } from './request-logging.ts';
 import { type WaitPreference, resolveWait } from './wait-preference.ts';
 
 export interface AppDependencies {
@@ -42,6 +43,7 @@ const RETRY_AFTER_SECONDS = '1';
 export function createApp(deps: AppDependencies): Hono<AppEnv> {
   const logger = deps.logger ?? silentLogger;
   const app = new Hono<AppEnv>();
+  app.use(requestLogging(logger));
 
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
