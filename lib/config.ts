@@ -43,7 +43,9 @@ const UsersSchema = z.pipe(
       return z.NEVER;
     }
   }),
-  z.array(UserSchema).check(z.minLength(1, 'must list at least one user')),
+  z
+    .array(UserSchema, { error: (issue) => (issue.input === undefined ? 'is missing' : 'must be a JSON array of {"username","passwordHash"}') })
+    .check(z.minLength(1, 'must list at least one user')),
 );
 
 const AwsSettings = {
@@ -53,6 +55,18 @@ const AwsSettings = {
   DOOZER_DYNAMODB_ENDPOINT: optional(z.url()),
 };
 
+/** The settings that name the SSM parameters holding the API's secrets outside the local stage. */
+const PARAMETER_OF = { DOOZER_JWT_SECRET: 'DOOZER_JWT_SECRET_PARAMETER', DOOZER_USERS: 'DOOZER_USERS_PARAMETER' } as const;
+type SecretSetting = keyof typeof PARAMETER_OF;
+const SECRET_SETTINGS = Object.keys(PARAMETER_OF) as SecretSetting[];
+const WHAT_IT_HOLDS: Record<SecretSetting, string> = {
+  DOOZER_JWT_SECRET: 'the JWT secret',
+  DOOZER_USERS: 'the users (a JSON array of {"username","passwordHash"})',
+};
+
+// An SSM parameter name (or ARN), up to 2048 characters; SSM itself says which names do not exist.
+const ParameterName = z.string().check(z.minLength(1), z.maxLength(2048));
+
 const ApiEnvSchema = z.object({
   ...AwsSettings,
   // Required, with no default: the stage decides which safety checks apply, so a function that does
@@ -60,9 +74,13 @@ const ApiEnvSchema = z.object({
   DOOZER_STAGE: z.pipe(unsetIfEmpty, z.string({ error: 'must name the stage (local, dev, prod…)' }).check(z.minLength(1))),
   DOOZER_QUEUE_URL: z.url(),
   DOOZER_SQS_ENDPOINT: optional(z.url()),
-  DOOZER_JWT_SECRET: z.string().check(z.minLength(32, 'must be at least 32 characters')),
+  // The secrets themselves are checked by ApiSecretsSchema, wherever they come from (the environment
+  // on the local stage, SSM elsewhere); here only which source the stage allows (checkSecretSources).
+  DOOZER_JWT_SECRET: optional(z.string()),
+  DOOZER_USERS: optional(z.string()),
+  DOOZER_JWT_SECRET_PARAMETER: optional(ParameterName),
+  DOOZER_USERS_PARAMETER: optional(ParameterName),
   DOOZER_JWT_TTL_SECONDS: withDefault(z.coerce.number().check(z.int(), z.positive()), 3600),
-  DOOZER_USERS: UsersSchema,
   // At least an hour: a shorter life would expire tasks while their callers still wait for them.
   DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().check(z.gte(1 / 24, 'must be at least 1 hour (0.0417 days)')), 7),
   /** `true` serves POST /bench/floor, the benchmark's floor (`npm run bench`); only the local stage may. */
@@ -72,8 +90,24 @@ const ApiEnvSchema = z.object({
   DOOZER_WAIT_FIRST_READ_MS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(1000)), 20),
   DOOZER_BENCH_FLOOR: optional(z.enum(['true', 'false'], { error: 'must be true or false' })),
 }).check(
-  z.superRefine(refuseDevelopmentSettings, {
+  z.superRefine(checkStageRules, {
     // Also when another setting was refused, so that one ConfigError lists every problem.
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+  }),
+);
+
+const mustBeSet = (issue: { input: unknown }) => (issue.input === undefined ? 'is missing' : 'must be a string');
+
+/**
+ * The API's secrets, checked alike whether the local stage's environment or an SSM parameter gave
+ * them. A plain object: `stage` decides whether the development settings are allowed.
+ */
+const ApiSecretsSchema = z.object({
+  stage: z.string(),
+  DOOZER_JWT_SECRET: z.string({ error: mustBeSet }).check(z.minLength(32, 'must be at least 32 characters')),
+  DOOZER_USERS: UsersSchema,
+}).check(
+  z.superRefine(refuseDevelopmentSecrets, {
     when: (payload) => typeof payload.value === 'object' && payload.value !== null,
   }),
 );
@@ -87,20 +121,71 @@ const SweeperEnvSchema = z.object({
   DOOZER_SWEEP_AFTER_SECONDS: withDefault(z.coerce.number().check(z.positive()), 300),
 });
 
+type RawSettings = Partial<Record<string, unknown>>;
+
+const isSet = (value: unknown) => value !== undefined && value !== '';
+
 /**
- * Outside the local stage, refuses the settings everyone can read in this repository: the
- * development JWT secret (anyone could sign tokens) and the development user (anyone could log in);
- * and the benchmark's floor route, an unmetered way to make the api function compute.
- * It runs even when other settings failed, so the values are read defensively: a field that failed
- * may still hold its raw input.
+ * The rules that depend on the stage, for the settings themselves (the secrets' values are checked by
+ * ApiSecretsSchema). The local stage takes its secrets from the environment and names no SSM
+ * parameter (it makes no SSM call). Every other stage reads them from SSM SecureString parameters and
+ * refuses them in the environment: anyone allowed `lambda:GetFunctionConfiguration` can read a
+ * function's environment, while a SecureString also needs `ssm:GetParameters` and `kms:Decrypt`.
+ * Outside the local stage the benchmark's floor route, an unmetered way to make the api function
+ * compute, is refused too. It runs even when other settings failed, so values are read defensively.
  */
-function refuseDevelopmentSettings(
-  env: { DOOZER_STAGE: unknown; DOOZER_JWT_SECRET: unknown; DOOZER_USERS: unknown; DOOZER_BENCH_FLOOR?: unknown },
-  ctx: z.core.$RefinementCtx<unknown>,
-): void {
+function checkStageRules(env: RawSettings, ctx: z.core.$RefinementCtx<unknown>): void {
   const stage = env.DOOZER_STAGE;
+  // Without a stage there is no telling where the secrets belong; the missing stage is reported.
+  if (typeof stage !== 'string' || stage === '') return;
+  const thisStage = `this is stage ${JSON.stringify(stage)}`;
+  for (const setting of SECRET_SETTINGS) {
+    const parameter = PARAMETER_OF[setting];
+    if (stage === LOCAL_STAGE) {
+      if (isSet(env[parameter])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [parameter],
+          message: `is read only outside the ${LOCAL_STAGE} stage, which takes ${setting} from the environment and makes no SSM call`,
+        });
+      }
+      continue;
+    }
+    if (isSet(env[setting])) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [setting],
+        message:
+          `must not be set outside the ${LOCAL_STAGE} stage (${thisStage}): anyone allowed lambda:GetFunctionConfiguration ` +
+          `can read a function's environment. Put ${WHAT_IT_HOLDS[setting]} in an SSM SecureString parameter and name it in ${parameter}`,
+      });
+    }
+    if (!isSet(env[parameter])) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [parameter],
+        message: `must name the SSM SecureString parameter that holds ${WHAT_IT_HOLDS[setting]} (required outside the ${LOCAL_STAGE} stage; ${thisStage})`,
+      });
+    }
+  }
+  if (stage !== LOCAL_STAGE && env.DOOZER_BENCH_FLOOR === 'true') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DOOZER_BENCH_FLOOR'],
+      message: `turns on the benchmark's floor route, which only the ${LOCAL_STAGE} stage may serve (${thisStage})`,
+    });
+  }
+}
+
+/**
+ * Outside the local stage, refuses the secrets everyone can read in this repository, wherever they
+ * came from: the development JWT secret (anyone could sign tokens) and the development user (anyone
+ * could log in). It runs even when the other secret failed, so the values are read defensively.
+ */
+function refuseDevelopmentSecrets(secrets: RawSettings, ctx: z.core.$RefinementCtx<unknown>): void {
+  const stage = secrets.stage;
   if (stage === LOCAL_STAGE) return;
-  if (env.DOOZER_JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+  if (secrets.DOOZER_JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
     ctx.addIssue({
       code: 'custom',
       path: ['DOOZER_JWT_SECRET'],
@@ -109,7 +194,7 @@ function refuseDevelopmentSettings(
         `(this is stage ${JSON.stringify(stage)}); set a secret of your own`,
     });
   }
-  const users: unknown[] = Array.isArray(env.DOOZER_USERS) ? env.DOOZER_USERS : [];
+  const users: unknown[] = Array.isArray(secrets.DOOZER_USERS) ? secrets.DOOZER_USERS : [];
   if (users.some((user) => (user as { username?: unknown } | null)?.username === DEVELOPMENT_USERNAME)) {
     ctx.addIssue({
       code: 'custom',
@@ -117,13 +202,6 @@ function refuseDevelopmentSettings(
       message:
         `lists the user ${JSON.stringify(DEVELOPMENT_USERNAME)}, the development user, whose password is public; ` +
         `only the ${LOCAL_STAGE} stage may have a user of that name (this is stage ${JSON.stringify(stage)})`,
-    });
-  }
-  if (env.DOOZER_BENCH_FLOOR === 'true') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['DOOZER_BENCH_FLOOR'],
-      message: `turns on the benchmark's floor route, which only the ${LOCAL_STAGE} stage may serve (this is stage ${JSON.stringify(stage)})`,
     });
   }
 }
@@ -167,23 +245,87 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+/** The API's secrets as read from their SSM parameters, outside the local stage. */
+export interface ApiSecretValues {
+  readonly jwtSecret: string | undefined;
+  readonly users: string | undefined;
+}
+
+/** The names of the SSM parameters that hold the API's secrets. */
+export interface ApiSecretParameters {
+  readonly jwtSecret: string;
+  readonly users: string;
+}
+
+/**
+ * Which SSM parameters hold the API's secrets on this stage: undefined on the local stage, whose
+ * secrets are in the environment. Throws a ConfigError listing every problem with the environment, so
+ * a misconfigured function fails before it makes any call.
+ */
+export function apiSecretParameters(env: NodeJS.ProcessEnv): ApiSecretParameters | undefined {
   const e = parse(ApiEnvSchema, env);
+  if (e.DOOZER_STAGE === LOCAL_STAGE) return undefined;
+  // Set: the stage rules require both outside the local stage.
+  return { jwtSecret: e.DOOZER_JWT_SECRET_PARAMETER!, users: e.DOOZER_USERS_PARAMETER! };
+}
+
+/**
+ * The API's configuration. On the local stage the secrets are DOOZER_JWT_SECRET and DOOZER_USERS;
+ * on any other stage they are `fromParameters`, the values of the SSM parameters named by
+ * DOOZER_JWT_SECRET_PARAMETER and DOOZER_USERS_PARAMETER (`loadApiSettings` in
+ * lib/aws/ssm-secrets.ts reads them). Pure: the same checks apply to the secrets wherever they come
+ * from, and one ConfigError lists every problem, naming the setting or parameter but never a value.
+ */
+export function loadApiConfig(env: NodeJS.ProcessEnv, fromParameters?: ApiSecretValues): ApiConfig {
+  const settings = ApiEnvSchema.safeParse(env);
+  const problems = settings.success ? [] : describeIssues(settings.error.issues);
+  const secrets = parseSecrets(env, fromParameters, problems);
+  if (!settings.success || !secrets || problems.length > 0) throw misconfigured(problems);
+  const e = settings.data;
   return deepFreeze({
     stage: e.DOOZER_STAGE,
     aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
     queueUrl: e.DOOZER_QUEUE_URL,
     auth: {
-      secret: e.DOOZER_JWT_SECRET,
+      secret: secrets.DOOZER_JWT_SECRET,
       issuer: 'doozer',
       audience: 'doozer-api',
       ttlSeconds: e.DOOZER_JWT_TTL_SECONDS,
-      users: e.DOOZER_USERS,
+      users: secrets.DOOZER_USERS,
     },
     taskTtlSeconds: Math.round(e.DOOZER_TASK_TTL_DAYS * 86_400),
     waitSchedule: { ...DEFAULT_BACKOFF, initialDelayMs: e.DOOZER_WAIT_FIRST_READ_MS },
     benchFloor: e.DOOZER_BENCH_FLOOR === 'true',
   });
+}
+
+/**
+ * The secrets from where this stage keeps them, checked; undefined (with the problems added) when
+ * they are wrong or there is no telling where they are (no stage, or an SSM parameter not named:
+ * both already reported by the environment's schema).
+ */
+function parseSecrets(
+  env: NodeJS.ProcessEnv,
+  fromParameters: ApiSecretValues | undefined,
+  problems: string[],
+): z.output<typeof ApiSecretsSchema> | undefined {
+  const stage = env.DOOZER_STAGE;
+  if (!stage) return undefined;
+  const local = stage === LOCAL_STAGE;
+  if (!local && SECRET_SETTINGS.some((setting) => !isSet(env[PARAMETER_OF[setting]]))) return undefined;
+  const unsetIfEmpty = (value: string | undefined) => (value === '' ? undefined : value);
+  const result = ApiSecretsSchema.safeParse({
+    stage,
+    DOOZER_JWT_SECRET: unsetIfEmpty(local ? env.DOOZER_JWT_SECRET : fromParameters?.jwtSecret),
+    DOOZER_USERS: unsetIfEmpty(local ? env.DOOZER_USERS : fromParameters?.users),
+  });
+  if (result.success) return result.data;
+  const source = (setting: string): string => {
+    const parameter = PARAMETER_OF[setting as SecretSetting];
+    return local || !parameter ? setting : `SSM parameter ${env[parameter]} (${parameter})`;
+  };
+  problems.push(...describeIssues(result.error.issues, source));
+  return undefined;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
@@ -211,8 +353,20 @@ function awsConfig(
 function parse<T extends z.ZodMiniType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
-  throw new ConfigError(`doozer is misconfigured:\n${problems.join('\n')}`);
+  throw misconfigured(describeIssues(result.error.issues));
+}
+
+/** One line per issue, `  SETTING.path: message`; `source` renames the setting a value came from. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], source = (setting: string) => setting): string[] {
+  return issues.map((issue) => {
+    const [setting, ...rest] = issue.path.map(String);
+    const where = setting === undefined ? '(environment)' : [source(setting), ...rest].join('.');
+    return `  ${where}: ${issue.message}`;
+  });
+}
+
+function misconfigured(problems: readonly string[]): ConfigError {
+  return new ConfigError(`doozer is misconfigured:\n${problems.join('\n')}`);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import type { AwsConfig } from '../config.ts';
 
 /**
@@ -26,4 +27,13 @@ export function createSqsClient(config: AwsConfig): SQSClient {
     ...(config.sqsEndpoint && { endpoint: config.sqsEndpoint }),
     requestHandler: REQUEST_HANDLER,
   });
+}
+
+/**
+ * SSM Parameter Store, for the API's secrets at cold start (before the configuration exists): the
+ * SDK takes the region from AWS_REGION, which Lambda always sets. Creating it makes no call; the
+ * local stage never uses it.
+ */
+export function createSsmClient(): SSMClient {
+  return new SSMClient({ requestHandler: REQUEST_HANDLER });
 }

@@ -1,15 +1,24 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../lib/auth/passwords.ts';
 import {
+  type ApiSecretValues,
   ConfigError,
   DEVELOPMENT_JWT_SECRET,
   DEVELOPMENT_USERNAME,
+  apiSecretParameters,
   loadApiConfig,
   loadWorkerConfig,
 } from '../../lib/config.ts';
 
 let passwordHash: string;
+/** The local stage: secrets in the environment. */
 let validEnv: NodeJS.ProcessEnv;
+/** Any other stage: secrets in SSM parameters, whose values `prodSecrets` holds. */
+let prodEnv: NodeJS.ProcessEnv;
+let prodSecrets: ApiSecretValues;
+const JWT_SECRET_PARAMETER = '/doozer/prod/jwt-secret';
+const USERS_PARAMETER = '/doozer/prod/users';
+const PROD_SECRET = 'a-production-secret-of-more-than-32-characters';
 
 beforeAll(async () => {
   passwordHash = await hashPassword('pw', { N: 16, r: 8, p: 1 });
@@ -20,6 +29,14 @@ beforeAll(async () => {
     DOOZER_JWT_SECRET: 's'.repeat(32),
     DOOZER_USERS: JSON.stringify([{ username: 'alice', passwordHash }]),
   };
+  prodEnv = {
+    DOOZER_STAGE: 'prod',
+    DOOZER_TABLE_NAME: 'tasks',
+    DOOZER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/tasks',
+    DOOZER_JWT_SECRET_PARAMETER: JWT_SECRET_PARAMETER,
+    DOOZER_USERS_PARAMETER: USERS_PARAMETER,
+  };
+  prodSecrets = { jwtSecret: PROD_SECRET, users: JSON.stringify([{ username: 'alice', passwordHash }]) };
 });
 
 /** The ConfigError `load` throws; fails the test when it does not throw one. */
@@ -54,15 +71,17 @@ describe('loadApiConfig', () => {
   });
 
   it('reads every optional setting when given', () => {
-    const config = loadApiConfig({
-      ...validEnv,
-      AWS_REGION: 'eu-west-1',
-      DOOZER_STAGE: 'prod',
-      DOOZER_DYNAMODB_ENDPOINT: 'http://localhost:8000',
-      DOOZER_SQS_ENDPOINT: 'http://localhost:9324',
-      DOOZER_JWT_TTL_SECONDS: '600',
-      DOOZER_TASK_TTL_DAYS: '2',
-    });
+    const config = loadApiConfig(
+      {
+        ...prodEnv,
+        AWS_REGION: 'eu-west-1',
+        DOOZER_DYNAMODB_ENDPOINT: 'http://localhost:8000',
+        DOOZER_SQS_ENDPOINT: 'http://localhost:9324',
+        DOOZER_JWT_TTL_SECONDS: '600',
+        DOOZER_TASK_TTL_DAYS: '2',
+      },
+      prodSecrets,
+    );
     expect(config.stage).toBe('prod');
     expect(config.aws).toEqual({
       region: 'eu-west-1',
@@ -96,9 +115,17 @@ describe('loadApiConfig', () => {
 
   it('lists every missing required variable in one ConfigError', () => {
     const { message } = configErrorOf(() => loadApiConfig({}));
-    for (const name of ['DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL', 'DOOZER_JWT_SECRET', 'DOOZER_USERS']) {
+    for (const name of ['DOOZER_STAGE', 'DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL']) {
       expect(message).toContain(name);
     }
+  });
+
+  it.each([
+    ['local', ['DOOZER_JWT_SECRET: is missing', 'DOOZER_USERS: is missing']],
+    ['prod', ['DOOZER_JWT_SECRET_PARAMETER: must name the SSM SecureString parameter', 'DOOZER_USERS_PARAMETER: must name']],
+  ])('lists the missing secrets where the %s stage keeps them', (stage, expected) => {
+    const { message } = configErrorOf(() => loadApiConfig({ DOOZER_STAGE: stage }));
+    for (const line of [...expected, 'DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL']) expect(message).toContain(line);
   });
 
   it('names only the variables that are wrong', () => {
@@ -168,7 +195,7 @@ describe('loadApiConfig', () => {
 
   it('treats empty required settings as missing and lists each of them', () => {
     const { message } = configErrorOf(() =>
-      loadApiConfig({ DOOZER_TABLE_NAME: '', DOOZER_QUEUE_URL: '', DOOZER_JWT_SECRET: '', DOOZER_USERS: '' }),
+      loadApiConfig({ DOOZER_STAGE: 'local', DOOZER_TABLE_NAME: '', DOOZER_QUEUE_URL: '', DOOZER_JWT_SECRET: '', DOOZER_USERS: '' }),
     );
     for (const name of ['DOOZER_TABLE_NAME', 'DOOZER_QUEUE_URL', 'DOOZER_JWT_SECRET', 'DOOZER_USERS']) {
       expect(message).toContain(name);
@@ -179,65 +206,118 @@ describe('loadApiConfig', () => {
 describe('loadApiConfig outside the local stage', () => {
   const usersNamed = (...names: string[]) => JSON.stringify(names.map((username) => ({ username, passwordHash })));
 
-  it('refuses the development JWT secret, naming DOOZER_JWT_SECRET and the stage but not the secret', () => {
-    const { message } = configErrorOf(() =>
-      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET }),
+  it('takes the secrets from the values of the SSM parameters', () => {
+    const config = loadApiConfig(prodEnv, prodSecrets);
+    expect(config.stage).toBe('prod');
+    expect(config.auth.secret).toBe(PROD_SECRET);
+    expect(config.auth.users).toEqual([{ username: 'alice', passwordHash }]);
+    expect(Object.isFrozen(config.auth.users[0])).toBe(true);
+  });
+
+  it.each(['DOOZER_JWT_SECRET_PARAMETER', 'DOOZER_USERS_PARAMETER'])(
+    'requires %s, naming it and the stage',
+    (name) => {
+      for (const value of [undefined, '']) {
+        const { message } = configErrorOf(() => loadApiConfig({ ...prodEnv, [name]: value }, prodSecrets));
+        expect(message).toContain(`${name}: must name the SSM SecureString parameter`);
+        expect(message).toContain('this is stage "prod"');
+      }
+    },
+  );
+
+  it.each([
+    ['DOOZER_JWT_SECRET', 'DOOZER_JWT_SECRET_PARAMETER', PROD_SECRET],
+    ['DOOZER_USERS', 'DOOZER_USERS_PARAMETER', '[]'],
+  ])('refuses %s in the environment, pointing at %s, without repeating the value', (name, parameter, value) => {
+    const { message } = configErrorOf(() => loadApiConfig({ ...prodEnv, [name]: value }, prodSecrets));
+    expect(message).toContain(`${name}: must not be set outside the local stage (this is stage "prod")`);
+    expect(message).toContain('lambda:GetFunctionConfiguration');
+    expect(message).toContain(`name it in ${parameter}`);
+    expect(message).not.toContain(PROD_SECRET);
+  });
+
+  it('treats an empty DOOZER_JWT_SECRET or DOOZER_USERS (serverless.yml for an unset value) as unset', () => {
+    expect(loadApiConfig({ ...prodEnv, DOOZER_JWT_SECRET: '', DOOZER_USERS: '' }, prodSecrets).auth.secret).toBe(PROD_SECRET);
+  });
+
+  it('refuses a JWT secret shorter than 32 characters from SSM, naming the parameter but not the value', () => {
+    const secret = 'short-but-secret';
+    const { message } = configErrorOf(() => loadApiConfig(prodEnv, { ...prodSecrets, jwtSecret: secret }));
+    expect(message).toContain(`SSM parameter ${JWT_SECRET_PARAMETER} (DOOZER_JWT_SECRET_PARAMETER): must be at least 32 characters`);
+    expect(message).not.toContain(secret);
+  });
+
+  it.each([
+    ['not JSON', 'alice:pw'],
+    ['an empty array', '[]'],
+    ['a plain-text password instead of a hash', JSON.stringify([{ username: 'alice', passwordHash: 'pw' }])],
+  ])('refuses users from SSM that are %s, naming the parameter', (_label, users) => {
+    const { message } = configErrorOf(() => loadApiConfig(prodEnv, { ...prodSecrets, users }));
+    expect(message).toContain(`SSM parameter ${USERS_PARAMETER} (DOOZER_USERS_PARAMETER)`);
+  });
+
+  it('says which parameter gave no value when loadApiConfig gets none', () => {
+    const { message } = configErrorOf(() => loadApiConfig(prodEnv));
+    expect(message).toContain(`SSM parameter ${JWT_SECRET_PARAMETER} (DOOZER_JWT_SECRET_PARAMETER): is missing`);
+    expect(message).toContain(`SSM parameter ${USERS_PARAMETER} (DOOZER_USERS_PARAMETER): is missing`);
+  });
+
+  it('refuses the development JWT secret read from SSM, naming the parameter and the stage but not the secret', () => {
+    const { message } = configErrorOf(() => loadApiConfig(prodEnv, { ...prodSecrets, jwtSecret: DEVELOPMENT_JWT_SECRET }));
+    expect(message).toContain(
+      `SSM parameter ${JWT_SECRET_PARAMETER} (DOOZER_JWT_SECRET_PARAMETER): is the development secret, which only the local stage may use`,
     );
-    expect(message).toMatch(/DOOZER_JWT_SECRET: is the development secret, which only the local stage may use/);
     expect(message).toContain('"prod"');
     expect(message).not.toContain(DEVELOPMENT_JWT_SECRET);
   });
 
-  it('refuses the development user, saying that the rule is about the username doozer', () => {
+  it('refuses the development user read from SSM, saying that the rule is about the username doozer', () => {
     const { message } = configErrorOf(() =>
-      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_USERS: usersNamed('alice', DEVELOPMENT_USERNAME) }),
+      loadApiConfig(prodEnv, { ...prodSecrets, users: usersNamed('alice', DEVELOPMENT_USERNAME) }),
     );
     expect(DEVELOPMENT_USERNAME).toBe('doozer');
-    expect(message).toMatch(/DOOZER_USERS: lists the user "doozer", the development user/);
+    expect(message).toMatch(/\(DOOZER_USERS_PARAMETER\): lists the user "doozer", the development user/);
     expect(message).toContain('only the local stage may have a user of that name');
   });
 
   it('refuses a JWT secret shorter than 32 characters on every stage', () => {
-    for (const stage of ['prod', 'local']) {
-      const { message } = configErrorOf(() =>
-        loadApiConfig({ ...validEnv, DOOZER_STAGE: stage, DOOZER_JWT_SECRET: 's'.repeat(31) }),
-      );
-      expect(message).toContain('DOOZER_JWT_SECRET: must be at least 32 characters');
-    }
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_JWT_SECRET: 's'.repeat(31) }));
+    expect(message).toContain('DOOZER_JWT_SECRET: must be at least 32 characters');
+    const fromSsm = configErrorOf(() => loadApiConfig(prodEnv, { ...prodSecrets, jwtSecret: 's'.repeat(31) }));
+    expect(fromSsm.message).toContain('(DOOZER_JWT_SECRET_PARAMETER): must be at least 32 characters');
   });
 
   it('lists the development settings together with every other problem in one ConfigError', () => {
     const { message } = configErrorOf(() =>
-      loadApiConfig({
-        ...validEnv,
-        DOOZER_STAGE: 'staging',
-        DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET,
-        DOOZER_USERS: usersNamed(DEVELOPMENT_USERNAME),
-        DOOZER_QUEUE_URL: 'not a url',
-      }),
+      loadApiConfig(
+        { ...prodEnv, DOOZER_STAGE: 'staging', DOOZER_QUEUE_URL: 'not a url' },
+        { jwtSecret: DEVELOPMENT_JWT_SECRET, users: usersNamed(DEVELOPMENT_USERNAME) },
+      ),
     );
     expect(message).toContain('DOOZER_QUEUE_URL');
-    expect(message).toContain('DOOZER_JWT_SECRET: is the development secret');
-    expect(message).toContain('DOOZER_USERS: lists the user "doozer"');
+    expect(message).toContain('(DOOZER_JWT_SECRET_PARAMETER): is the development secret');
+    expect(message).toContain('(DOOZER_USERS_PARAMETER): lists the user "doozer"');
     expect(message).toContain('"staging"');
   });
 
-  it('still refuses the development secret when DOOZER_USERS is not valid JSON', () => {
+  it('still refuses the development secret when the users are not valid JSON', () => {
     const { message } = configErrorOf(() =>
-      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET, DOOZER_USERS: 'doozer' }),
+      loadApiConfig(prodEnv, { jwtSecret: DEVELOPMENT_JWT_SECRET, users: 'doozer' }),
     );
-    expect(message).toContain('DOOZER_JWT_SECRET: is the development secret');
-    expect(message).toContain('DOOZER_USERS: must be a JSON array');
+    expect(message).toContain('(DOOZER_JWT_SECRET_PARAMETER): is the development secret');
+    expect(message).toContain('(DOOZER_USERS_PARAMETER): must be a JSON array');
   });
 
   it('treats the stage name exactly: "Local" is not the local stage', () => {
-    expect(() =>
-      loadApiConfig({ ...validEnv, DOOZER_STAGE: 'Local', DOOZER_JWT_SECRET: DEVELOPMENT_JWT_SECRET }),
-    ).toThrow(ConfigError);
+    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_STAGE: 'Local' }));
+    expect(message).toContain('DOOZER_JWT_SECRET: must not be set outside the local stage (this is stage "Local")');
+    expect(() => loadApiConfig({ ...prodEnv, DOOZER_STAGE: 'Local' }, { ...prodSecrets, jwtSecret: DEVELOPMENT_JWT_SECRET })).toThrow(
+      ConfigError,
+    );
   });
 
   it('accepts a user whose name only resembles the development user', () => {
-    const config = loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_USERS: usersNamed('doozer-ops', 'Doozer2') });
+    const config = loadApiConfig(prodEnv, { ...prodSecrets, users: usersNamed('doozer-ops', 'Doozer2') });
     expect(config.auth.users.map((user) => user.username)).toEqual(['doozer-ops', 'Doozer2']);
   });
 
@@ -254,10 +334,10 @@ describe('loadApiConfig outside the local stage', () => {
   });
 
   it('refuses the benchmark floor route (DOOZER_BENCH_FLOOR=true), naming the setting and the stage', () => {
-    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_BENCH_FLOOR: 'true' }));
+    const { message } = configErrorOf(() => loadApiConfig({ ...prodEnv, DOOZER_BENCH_FLOOR: 'true' }, prodSecrets));
     expect(message).toMatch(/DOOZER_BENCH_FLOOR: turns on the benchmark's floor route, which only the local stage may serve/);
     expect(message).toContain('"prod"');
-    expect(loadApiConfig({ ...validEnv, DOOZER_STAGE: 'prod', DOOZER_BENCH_FLOOR: 'false' }).benchFloor).toBe(false);
+    expect(loadApiConfig({ ...prodEnv, DOOZER_BENCH_FLOOR: 'false' }, prodSecrets).benchFloor).toBe(false);
   });
 
   it('turns the benchmark floor route on for the local stage only when DOOZER_BENCH_FLOOR is true', () => {
@@ -273,6 +353,40 @@ describe('loadApiConfig outside the local stage', () => {
   ])('refuses to start with the stage %s, since the stage decides the safety checks', (_label, stage) => {
     const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_STAGE: stage }));
     expect(message).toContain('DOOZER_STAGE');
+  });
+});
+
+describe('loadApiConfig on the local stage', () => {
+  it.each(['DOOZER_JWT_SECRET_PARAMETER', 'DOOZER_USERS_PARAMETER'])(
+    'refuses %s, since the local stage makes no SSM call',
+    (name) => {
+      const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, [name]: '/doozer/local/x' }));
+      expect(message).toContain(`${name}: is read only outside the local stage`);
+    },
+  );
+
+  it('treats empty parameter names (serverless.yml for an unset value) as unset', () => {
+    expect(() => loadApiConfig({ ...validEnv, DOOZER_JWT_SECRET_PARAMETER: '', DOOZER_USERS_PARAMETER: '' })).not.toThrow();
+  });
+});
+
+describe('apiSecretParameters', () => {
+  it('names no parameter on the local stage', () => {
+    expect(apiSecretParameters(validEnv)).toBeUndefined();
+  });
+
+  it('names the parameters to read on any other stage', () => {
+    expect(apiSecretParameters(prodEnv)).toEqual({ jwtSecret: JWT_SECRET_PARAMETER, users: USERS_PARAMETER });
+  });
+
+  it('refuses a bad environment before any parameter is read, listing every problem', () => {
+    const { message } = configErrorOf(() =>
+      apiSecretParameters({ ...prodEnv, DOOZER_QUEUE_URL: 'tasks', DOOZER_USERS_PARAMETER: '', DOOZER_JWT_SECRET: PROD_SECRET }),
+    );
+    expect(message).toContain('DOOZER_QUEUE_URL');
+    expect(message).toContain('DOOZER_USERS_PARAMETER: must name');
+    expect(message).toContain('DOOZER_JWT_SECRET: must not be set');
+    expect(message).not.toContain(PROD_SECRET);
   });
 });
 
