@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
 import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { type Ceiling, type UnitCosts, ceilingFromUnitCosts, measureUnitCosts } from './unit-costs.ts';
 
 /** How much load each phase sends. `npm run bench` uses FULL_COUNTS; `--quick` QUICK_COUNTS. */
 export interface BenchCounts {
@@ -19,10 +20,12 @@ export interface BenchCounts {
   /** Deferred tasks (202, then lookups until SUCCESS) at c=1. */
   readonly deferred: number;
   readonly concurrency: number;
+  /** Calls of each kind for the unit costs (one SDK call, client and emulator side), at `concurrency`. */
+  readonly unitCalls: number;
 }
 
-export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16 };
-export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16 };
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200 };
 
 export interface BenchOptions {
   readonly counts: BenchCounts;
@@ -69,6 +72,10 @@ export interface BenchResult {
     readonly syncConcurrent: PerTaskCalls;
     readonly deferred: PerTaskCalls;
   };
+  /** What one SDK call costs, client and emulator side, at the throughput concurrency. */
+  readonly unitCosts: UnitCosts;
+  /** The CPU ceiling built up from the unit costs and the counted calls, per sync phase. */
+  readonly ceiling: { readonly syncC1: Ceiling; readonly syncConcurrent: Ceiling };
 }
 
 /**
@@ -131,6 +138,8 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       (r) => r.latenciesMs.length,
     );
 
+    const unitCosts = await measureUnitCosts(bench.settings, { calls: counts.unitCalls, concurrency, log });
+
     const floor = { c1: latencyPhase(floorC1.result, 1), concurrent: latencyPhase(floorConcurrent, concurrency) };
     return {
       startedAt,
@@ -147,6 +156,11 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
         lookupsPerTask: round(lookups / Math.max(deferred.result.attempted, 1), 2),
       },
       calls: { floorC1: floorC1.calls, syncC1: syncC1.calls, syncConcurrent: syncConcurrent.calls, deferred: deferred.calls },
+      unitCosts,
+      ceiling: {
+        syncC1: ceilingFromUnitCosts(unitCosts, syncC1.calls, floor.c1.cpu, cores),
+        syncConcurrent: ceilingFromUnitCosts(unitCosts, syncConcurrent.calls, floor.concurrent.cpu, cores),
+      },
     };
   } finally {
     log('stopping the local stack');

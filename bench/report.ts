@@ -184,6 +184,7 @@ export function toMarkdown(report: BenchReport): string {
     ),
     '',
   );
+  lines.push(...ceilingSection(report), '');
   lines.push(
     `Versions: ${Object.entries(env.packages)
       .map(([name, version]) => `${name} ${version}`)
@@ -191,6 +192,37 @@ export function toMarkdown(report: BenchReport): string {
     '',
   );
   return `${lines.join('\n')}`;
+}
+
+/** The unit costs, and the ceiling they add up to against what the sync phases used and did. */
+function ceilingSection(report: BenchReport): string[] {
+  const { unitCosts, ceiling, sync, counts } = report;
+  const c = counts.concurrency;
+  const lines = [
+    `Unit costs, ${counts.unitCalls} calls of each kind at c=${unitCosts.concurrency} against the same emulators: the client's CPU per call (a child process with the functions' clients) and the bench process's (the emulator serving it), in ms:`,
+    '',
+    '| Call | client CPU | emulator CPU | wall per call |',
+    '|---|--:|--:|--:|',
+    ...Object.entries(unitCosts.byKind).map(
+      ([kind, cost]) => `| ${kind} | ${cost.clientMs.toFixed(3)} | ${cost.emulatorMs.toFixed(3)} | ${cost.wallMs.toFixed(3)} |`,
+    ),
+    '',
+    'The CPU ceiling built up from them: each call counted per sync task × its unit cost, each Lambda invocation × the floor request\'s serverless-offline CPU (one emulation) at the same concurrency, each API request × the load generator\'s CPU per floor request:',
+    '',
+    `| Sync phase | model: serverless-offline ms/task | measured | model: bench process ms/task | measured | ceiling tasks/s (limit) | measured tasks/s | measured ÷ ceiling |`,
+    '|---|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  const row = (label: string, model: BenchReport['ceiling']['syncC1'], phase: LatencyPhase) =>
+    `| ${label} | ${model.offlineMsPerTask.toFixed(2)} | ${phase.cpu.offlineMsPerOp?.toFixed(2) ?? 'n/a'} | ${model.benchMsPerTask.toFixed(2)} | ${phase.cpu.benchMsPerOp.toFixed(2)} | ${model.perSecond.toFixed(0)} (${model.limit}) | ${phase.perSecond.toFixed(0)} | ${(phase.perSecond / model.perSecond).toFixed(2)} |`;
+  lines.push(row('c=1', ceiling.syncC1, sync.c1), row(`c=${c}`, ceiling.syncConcurrent, sync.concurrent), '');
+  lines.push(
+    `Where the modelled CPU of a sync task at c=${c} goes:`,
+    '',
+    '| Process | Work | per task | ms each | ms per task |',
+    '|---|---|--:|--:|--:|',
+    ...ceiling.syncConcurrent.terms.map((t) => `| ${t.process} | ${t.what} | ${t.count.toFixed(3)} | ${t.msEach.toFixed(3)} | ${t.ms.toFixed(3)} |`),
+  );
+  return lines;
 }
 
 function phaseRow(label: string, phase: LatencyPhase): string {

@@ -15,6 +15,8 @@ POST /bench/floor turned on), then measures in one run, over keep-alive HTTP on 
   sync      POST /tasks add until the 200, at c=1 (latency) and at c=16 (tasks/s)
   deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
 and counts per task the SQS and DynamoDB calls (at the emulators) and the Lambda invocations.
+Then the unit costs: the CPU of one SDK call (client side, from a child process, and at the
+emulators) per kind, from which it builds up the CPU ceiling a sync task allows on this machine.
 Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed.
 Where the time of one sync task goes, step by step: npm run bench:trace (bench/trace.ts).
 
@@ -26,6 +28,7 @@ Options:
   --throughput N       sync tasks and floor requests at --concurrency (${FULL_COUNTS.throughput}; quick ${QUICK_COUNTS.throughput})
   --deferred N         deferred tasks                                (${FULL_COUNTS.deferred}; quick ${QUICK_COUNTS.deferred})
   --concurrency N      callers of the throughput phases              (${FULL_COUNTS.concurrency})
+  --unit-calls N       calls of each kind for the unit costs         (${FULL_COUNTS.unitCalls}; quick ${QUICK_COUNTS.unitCalls})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
   --out DIR            where to write the results (bench/results)
@@ -57,6 +60,7 @@ try {
       throughput: { type: 'string' },
       deferred: { type: 'string' },
       concurrency: { type: 'string' },
+      'unit-calls': { type: 'string' },
       'max-seconds': { type: 'string' },
       'offline-log': { type: 'boolean', default: false },
       out: { type: 'string', default: DEFAULT_OUT },
@@ -82,6 +86,7 @@ const counts: BenchCounts = {
   throughput: parseCount('throughput', values.throughput, base.throughput, 1),
   deferred: parseCount('deferred', values.deferred, base.deferred, 1),
   concurrency: parseCount('concurrency', values.concurrency, base.concurrency, 1),
+  unitCalls: parseCount('unit-calls', values['unit-calls'], base.unitCalls, 1),
 };
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.

@@ -23,7 +23,7 @@ describe('the benchmark (npm run bench), smoke run', () => {
 
   it('runs every phase with zero errors and writes the JSON result and the Markdown table', { timeout: 180_000 }, async () => {
     out = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
-    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3'];
+    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +76,18 @@ describe('the benchmark (npm run bench), smoke run', () => {
     const background = new Set(['SQS ReceiveMessage', 'DynamoDB Query']);
     expect(Object.keys(report.calls.floorC1.byCall).filter((call) => !background.has(call))).toEqual([]);
     expect(report.calls.floorC1.lambda).toEqual({ api: 1, byFunction: {}, total: 1 });
+
+    // The unit costs behind the ceiling: every kind measured, on both sides of the call.
+    for (const kind of ['DynamoDB GetItem', 'DynamoDB PutItem', 'DynamoDB UpdateItem', 'SQS SendMessage'] as const) {
+      const unit = report.unitCosts.byKind[kind];
+      expect({ kind, calls: unit.calls }).toEqual({ kind, calls: 20 });
+      expect(unit.clientMs).toBeGreaterThan(0);
+      expect(unit.emulatorMs).toBeGreaterThan(0);
+    }
+    if (process.platform === 'linux') {
+      expect(report.ceiling.syncConcurrent.perSecond).toBeGreaterThan(0);
+      expect(report.ceiling.syncConcurrent.terms.length).toBeGreaterThan(0);
+    }
 
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
     expect(markdown).toContain('| Sync, c=1: `POST /tasks` add until the 200 | 10 | 0 |');
