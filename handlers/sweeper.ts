@@ -1,8 +1,9 @@
 import { loadSweeperConfig } from '../lib/config.ts';
-import { createTaskSweeper } from '../lib/dependencies.ts';
+import { createLogger, createTaskSweeper, withLambdaContext } from '../lib/dependencies.ts';
 import type { SweepReport } from '../lib/tasks/task-sweeper.ts';
 
-const sweeper = createTaskSweeper(loadSweeperConfig(process.env));
+const logger = createLogger();
+const sweeper = createTaskSweeper(loadSweeperConfig(process.env), logger);
 
 /** Every minute (EventBridge schedule): queue again the tasks whose message may have been lost. */
-export const handler = (): Promise<SweepReport> => sweeper.sweep();
+export const handler = withLambdaContext(logger, (): Promise<SweepReport> => sweeper.sweep());

@@ -1,8 +1,9 @@
 import { createSqsBatchHandler } from '../lib/aws/sqs-batch-handler.ts';
 import { loadWorkerConfig } from '../lib/config.ts';
-import { createTaskWorker } from '../lib/dependencies.ts';
+import { createLogger, createTaskWorker, withLambdaContext } from '../lib/dependencies.ts';
 
-const worker = createTaskWorker(loadWorkerConfig(process.env));
+const logger = createLogger();
+const worker = createTaskWorker(loadWorkerConfig(process.env), logger);
 
 /** Task queue -> worker: runs each task and records its result. */
-export const handler = createSqsBatchHandler((record) => worker.process(record.body));
+export const handler = withLambdaContext(logger, createSqsBatchHandler((record) => worker.process(record.body), { logger }));
