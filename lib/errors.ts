@@ -22,7 +22,8 @@ export interface DoozerErrorOptions {
   retryAfterSeconds?: number;
 }
 
-const DEFAULT_STATUS: Record<ErrorCode, number> = {
+/** Each code's HTTP status; the compiler keeps it complete, so its keys are every ErrorCode (the API document lists them). */
+export const DEFAULT_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 400,
   unauthorized: 401,
   not_found: 404,

@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import * as z from 'zod/mini';
-import { InvalidRequestError } from '../errors.ts';
+import { InvalidRequestError, TaskError } from '../errors.ts';
+import { MAX_ARG_DIGITS, parseInteger } from '../tasks/integers.ts';
+import { MAX_ARGS, MAX_RESULT_DIGITS, MIN_ARGS, TASK_NAMES } from '../tasks/registry.ts';
 
 /** The largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -10,18 +12,92 @@ const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 const requiredString = (what: string) =>
   z.string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) });
 
-export const CredentialsSchema = z.strictObject({
-  username: requiredString('username').check(z.minLength(1, 'username must not be empty')),
-  password: requiredString('password').check(z.minLength(1, 'password must not be empty')),
-});
+/** The body of `POST /auth/token`. */
+export const CredentialsSchema = z
+  .strictObject({
+    username: requiredString('username').check(z.minLength(1, 'username must not be empty')),
+    password: requiredString('password').check(z.minLength(1, 'password must not be empty')),
+  })
+  .check(
+    z.meta({
+      description: 'A user name and its password. Five wrong passwords for one user name within 15 minutes lock its logins until the window ends (429).',
+      examples: [{ username: 'doozer', password: 'doozer' }],
+    }),
+  );
 
-export const TaskRequestSchema = z.strictObject({
-  name: requiredString('name'),
-  // Each argument is checked by the task registry, which names the one that is wrong.
-  args: z.array(z.unknown(), {
-    error: (issue) => (issue.input === undefined ? 'args is required' : 'args must be an array of integers'),
-  }),
-});
+/**
+ * The message for a task argument the schema refused. The task registry's integer reader words it,
+ * so the API names the argument and the problem exactly as the worker would (`args[2] must be ...`).
+ */
+function argumentMessage(issue: z.core.$ZodRawIssue): string {
+  const index = issue.path?.at(-1);
+  const label = typeof index === 'number' ? `args[${index}]` : 'args[]';
+  try {
+    parseInteger(issue.input, label);
+  } catch (error) {
+    if (error instanceof TaskError) return error.message;
+    throw error;
+  }
+  return `${label} must be an integer (a JSON number or a decimal string)`;
+}
+
+const argumentError = { error: argumentMessage };
+
+/**
+ * One task argument: an exact integer, as a JSON number within the safe-integer range (beyond it
+ * JSON.parse has already rounded it) or as a decimal string of up to 1,000 digits. The same rule as
+ * `parseInteger` in lib/tasks/integers.ts, which the worker applies again; a test keeps the two equal.
+ */
+export const TaskArgumentSchema = z
+  .union(
+    [
+      z.int(argumentError),
+      z.string(argumentError).check(z.regex(new RegExp(`^-?\\d{1,${MAX_ARG_DIGITS}}$`), argumentError)),
+    ],
+    argumentError,
+  )
+  .check(
+    z.meta({
+      description:
+        `An exact integer: a JSON number within ±${Number.MAX_SAFE_INTEGER} (beyond that JSON has already rounded it), ` +
+        `or a decimal string of up to ${MAX_ARG_DIGITS} digits with an optional minus sign. ` +
+        'JSON cannot tell `1.0` or `1E2` from `1` and `100`, so those count as the integers they equal; `1.5` is refused.',
+      examples: [42, '-123456789012345678901234567890'],
+    }),
+  );
+
+const argsLengthMessage = (issue: { input?: unknown }) =>
+  `args must hold ${MIN_ARGS} to ${MAX_ARGS} integers, got ${(issue.input as unknown[]).length}`;
+
+/** The body of `POST /tasks` and of the benchmark's `POST /bench/floor`. */
+export const TaskRequestSchema = z
+  .strictObject({
+    name: z.enum(TASK_NAMES, {
+      error: (issue) => {
+        if (issue.input === undefined) return 'name is required';
+        if (typeof issue.input !== 'string') return 'name must be a string';
+        return `unknown task ${JSON.stringify(issue.input)}; known tasks: ${TASK_NAMES.join(', ')}`;
+      },
+    }),
+    args: z
+      .array(TaskArgumentSchema, {
+        error: (issue) => (issue.input === undefined ? 'args is required' : 'args must be an array of integers'),
+      })
+      .check(z.minLength(MIN_ARGS, { error: argsLengthMessage }), z.maxLength(MAX_ARGS, { error: argsLengthMessage })),
+  })
+  .check(
+    z.meta({
+      description:
+        '`add` sums and `mul` multiplies the arguments, exactly. ' +
+        `Checked beyond this schema: a \`mul\` whose arguments have more than ${MAX_RESULT_DIGITS} digits in all is refused (400) ` +
+        'before it runs (a product has at most that many digits); a key repeated in one object is refused (400); ' +
+        `the body must be \`application/json\` (else 415) of at most ${MAX_BODY_BYTES} bytes (else 413).`,
+      examples: [
+        { name: 'add', args: [1, 2, 3, 4, 5, 6] },
+        { name: 'mul', args: ['123456789012345678901234567890', 2] },
+      ],
+    }),
+  );
 
 /** Reads a JSON body and validates it; every failure is a 4xx that names the problem. */
 export async function readJson<T extends z.ZodMiniType>(c: Context, schema: T): Promise<z.output<T>> {
@@ -144,12 +220,18 @@ function quoteKey(key: string): string {
   return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 }
 
+/** Issues named in one message; a body of 1,000 bad arguments gets the first few, not a 50 KB message. */
+const MAX_ISSUES_DESCRIBED = 3;
+
 function describeIssues(error: z.core.$ZodError): string {
-  return error.issues
+  const more = error.issues.length - MAX_ISSUES_DESCRIBED;
+  const described = error.issues
+    .slice(0, MAX_ISSUES_DESCRIBED)
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
       if (issue.path.length === 0 && issue.code === 'invalid_type') return 'the body must be a JSON object';
       return issue.message;
     })
     .join('; ');
+  return more > 0 ? `${described}; and ${more} more` : described;
 }

@@ -1,3 +1,4 @@
+import * as z from 'zod/mini';
 import { InvalidRequestError } from '../errors.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 
@@ -7,7 +8,37 @@ export interface WaitPreference {
   readonly applied: string | undefined;
 }
 
-const WAIT_QUERY = /^\d+(\.\d+)?$/;
+/**
+ * Decimal seconds from 0 to MAX_WAIT_SECONDS, written as a pattern so the API document states the
+ * range exactly: leading zeros allowed, any fraction below the maximum, only zeros after it. It
+ * assumes a one-digit maximum; test/unit/wait-preference.test.ts checks it against the arithmetic.
+ */
+const WAIT_SECONDS = new RegExp(`^0*(?:[0-${MAX_WAIT_SECONDS - 1}](?:\\.\\d+)?|${MAX_WAIT_SECONDS}(?:\\.0+)?)$`);
+
+/** `?wait=N` on `POST /tasks` and `GET /tasks/{id}`. */
+export const WaitQuerySchema = z.string().check(
+  z.regex(WAIT_SECONDS),
+  z.meta({
+    description:
+      `Seconds to wait for the task to end, 0 to ${MAX_WAIT_SECONDS} (decimals allowed); anything else is a 400. ` +
+      'Wins over a `Prefer` header. `POST /tasks` waits up to 5 s without it, `GET /tasks/{id}` does not wait.',
+    examples: ['0', '2.5'],
+  }),
+);
+
+/** The value of `wait=` in a Prefer header: whole seconds. */
+const PreferWaitSchema = z.string().check(z.regex(/^\d+$/));
+
+/** The Prefer header (RFC 7240): a hint, so what it cannot use is ignored rather than refused. */
+export const PreferHeaderSchema = z.string().check(
+  z.meta({
+    description:
+      `\`wait=N\` (whole seconds, capped at ${MAX_WAIT_SECONDS}) sets how long to wait for the task to end; ` +
+      '`respond-async` alone means do not wait. An honoured preference is echoed in `Preference-Applied`; ' +
+      'anything else is ignored, never refused. `?wait=` wins over it.',
+    examples: ['wait=2', 'respond-async'],
+  }),
+);
 
 /**
  * How long a request waits for its task to end. `?wait=N` (0 to 5 seconds) is explicit, so a bad
@@ -16,16 +47,17 @@ const WAIT_QUERY = /^\d+(\.\d+)?$/;
  */
 export function resolveWait(query: string | undefined, prefer: string | undefined, defaultSeconds: number): WaitPreference {
   if (query !== undefined) {
-    const seconds = WAIT_QUERY.test(query) ? Number(query) : Number.NaN;
-    if (!(seconds >= 0 && seconds <= MAX_WAIT_SECONDS)) {
+    if (!WaitQuerySchema.safeParse(query).success) {
       throw new InvalidRequestError(`wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}, got ${JSON.stringify(query)}`);
     }
-    return { ms: Math.round(seconds * 1000), applied: undefined };
+    return { ms: Math.round(Number(query) * 1000), applied: undefined };
   }
   const preferences = parsePrefer(prefer);
-  const wait = preferences.get('wait');
-  const seconds = wait !== undefined && /^\d+$/.test(wait) ? Math.min(Number(wait), MAX_WAIT_SECONDS) : undefined;
-  if (seconds !== undefined) return { ms: seconds * 1000, applied: `wait=${seconds}` };
+  const wait = PreferWaitSchema.safeParse(preferences.get('wait'));
+  if (wait.success) {
+    const seconds = Math.min(Number(wait.data), MAX_WAIT_SECONDS);
+    return { ms: seconds * 1000, applied: `wait=${seconds}` };
+  }
   if (preferences.has('respond-async')) return { ms: 0, applied: 'respond-async' };
   return { ms: defaultSeconds * 1000, applied: undefined };
 }
