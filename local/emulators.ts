@@ -32,8 +32,9 @@ function observeRequests(server: Server, onRequest: EmulatorOptions['onRequest']
 
 /**
  * SQS emulator (fauxqs, in-process). `startFauxqs` always listens on 0.0.0.0, which would expose an
- * open queue to the network; its app factory lets us bind loopback instead. Without a `host` option
- * fauxqs derives queue URLs from the request's Host header, so they resolve as the client's endpoint.
+ * open queue to the network; its app factory lets us bind loopback instead. Queue URLs come out as
+ * `http://sqs.<region>.localhost:<port>/000000000000/<name>` (fauxqs's default host), which need not
+ * resolve: every client here reaches the emulator through its explicit endpoint.
  * Port 0 picks a free port.
  */
 export async function startSqsEmulator(port: number, { onRequest }: EmulatorOptions = {}): Promise<Emulator> {

@@ -53,25 +53,39 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
   };
   const signal = options.signal ?? new AbortController().signal;
   try {
-    const onRequest = options.observe?.onAwsRequest;
-    if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest }));
-    if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort, { onRequest }));
+    // serverless-offline takes most of the start (loading the framework, bundling the functions):
+    // it starts first and runs beside the emulators and the provisioning. With the embedded SQS the
+    // queue's URL is known before the queue exists; with running services (LocalStack) it is what
+    // CreateQueue answers, so serverless-offline waits for the provisioning there.
+    const passwordHash = hashPassword(settings.devUser.password);
+    const provisioned = (async () => {
+      const onRequest = options.observe?.onAwsRequest;
+      if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest }));
+      if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort, { onRequest }));
+      signal.throwIfAborted();
+      const clients = createLocalClients(settings);
+      const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
+      await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table);
+      return queues;
+    })();
+    // Settled here so that a failure is not unhandled while serverless-offline starts; awaited below.
+    provisioned.catch(() => {});
+    const taskQueueUrl = settings.embedded.sqs ? embeddedQueueUrl(settings, RESOURCE_NAMES.queue) : (await provisioned).taskQueueUrl;
 
     signal.throwIfAborted();
-    const clients = createLocalClients(settings);
-    const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
-    await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table);
-
-    signal.throwIfAborted();
-    const users = [{ username: settings.devUser.username, passwordHash: await hashPassword(settings.devUser.password) }];
+    const users = [{ username: settings.devUser.username, passwordHash: await passwordHash }];
     const offline = startServerlessOffline(settings, {
-      DOOZER_QUEUE_URL: queues.taskQueueUrl,
+      DOOZER_QUEUE_URL: taskQueueUrl,
       DOOZER_SQS_ENDPOINT: settings.sqsEndpoint,
       DOOZER_DYNAMODB_ENDPOINT: settings.dynamodbEndpoint,
       DOOZER_JWT_SECRET: settings.jwtSecret,
       DOOZER_USERS: JSON.stringify(users),
     });
     started.push(offline);
+    const queues = await provisioned;
+    if (queues.taskQueueUrl !== taskQueueUrl) {
+      throw new Error(`the task queue is at ${queues.taskQueueUrl}, not at ${taskQueueUrl} as serverless-offline was told`);
+    }
     await waitForHealth(settings.apiUrl, { child: offline.child, signal });
 
     if (options.workers) started.push(await startWorkers(settings, options.log, options.observe));
@@ -125,6 +139,15 @@ export async function startWorkers(
       clients.sqs.destroy();
     },
   };
+}
+
+/**
+ * The URL fauxqs gives a queue: `http://sqs.<region>.localhost:<port>/000000000000/<name>` (its
+ * default host is `localhost`). The clients reach it through their explicit endpoint, so the name
+ * need not resolve. startLocalStack checks it against what CreateQueue answers.
+ */
+function embeddedQueueUrl(settings: LocalSettings, queueName: string): string {
+  return `http://sqs.${REGION}.localhost:${settings.sqsPort}/000000000000/${queueName}`;
 }
 
 function createLocalClients(settings: LocalSettings) {
