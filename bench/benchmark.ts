@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
 import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { type StartupResult, measureStartup } from './startup.ts';
 import { type Ceiling, type UnitCosts, ceilingFromUnitCosts, measureUnitCosts } from './unit-costs.ts';
 
 /** How much load each phase sends. `npm run bench` uses FULL_COUNTS; `--quick` QUICK_COUNTS. */
@@ -22,10 +23,12 @@ export interface BenchCounts {
   readonly concurrency: number;
   /** Calls of each kind for the unit costs (one SDK call, client and emulator side), at `concurrency`. */
   readonly unitCalls: number;
+  /** Times `npm start` is started and stopped to time it, before the rest. */
+  readonly startupRuns: number;
 }
 
-export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000 };
-export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200 };
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1 };
 
 export interface BenchOptions {
   readonly counts: BenchCounts;
@@ -61,6 +64,8 @@ export interface BenchResult {
   readonly offlineLog: boolean;
   /** Seconds from calling startLocalStack to the API answering /health with the workers started. */
   readonly stackReadySeconds: number;
+  /** `npm start` as a newcomer runs it, timed to /health and to its banner, on an idle machine. */
+  readonly startup: StartupResult;
   readonly floor: { readonly c1: LatencyPhase; readonly concurrent: LatencyPhase };
   readonly sync: { readonly c1: LatencyPhase; readonly concurrent: LatencyPhase };
   /** POST ?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS: time from the POST to the SUCCESS answer. */
@@ -87,6 +92,9 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
   const { counts, log } = options;
   const startedAt = new Date().toISOString();
   const counter = new CallCounter();
+  // First, while nothing else of the bench runs.
+  log(`npm start: ${counts.startupRuns} timed starts`);
+  const startup = await measureStartup(counts.startupRuns, log);
   const t0 = performance.now();
   const bench = await startBenchStack({
     observe: counter.observer,
@@ -146,6 +154,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       counts,
       offlineLog: options.offlineLog,
       stackReadySeconds,
+      startup,
       floor,
       sync: {
         c1: latencyPhase(syncC1.result, 1, floor.c1),

@@ -119,6 +119,10 @@ export function toMarkdown(report: BenchReport): string {
       `commit ${env.commit ? `${env.commit.id}${env.commit.dirty ? ' with uncommitted changes' : ''}` : 'unknown'}. ` +
       `Local stack ready in ${report.stackReadySeconds} s; serverless-offline request log ${report.offlineLog ? 'on (as npm start)' : 'off'}.`,
     '',
+    `\`npm start\` (npm, tsx, emulators, serverless-offline, pollers), ${report.startup.runs.length} timed start(s) on free ports, stopped with Ctrl-C between: ` +
+      `/health answered after ${report.startup.healthP50Seconds.toFixed(2)} s (median; runs ${report.startup.runs.map((run) => run.healthSeconds.toFixed(2)).join(', ')}), ` +
+      `the banner (workers polling) after ${report.startup.readyP50Seconds.toFixed(2)} s.`,
+    '',
   );
   lines.push(
     '| Measure | n | errors | p50 ms | p90 ms | p99 ms | max ms | per s | p50 ÷ floor | p99 ÷ floor | per s ÷ floor |',

@@ -9,8 +9,9 @@ import { type BenchReport, describeEnvironment, writeReport } from './report.ts'
 
 const HELP = `Usage: npm run bench [-- options]
 
-Starts the local stack as \`npm start\` does (on free loopback ports, with the floor route
-POST /bench/floor turned on), then measures in one run, over keep-alive HTTP on loopback:
+Times \`npm start\` itself (to /health and to its banner), then starts the local stack as
+\`npm start\` does (on free loopback ports, with the floor route POST /bench/floor turned on),
+then measures in one run, over keep-alive HTTP on loopback:
   floor     POST /bench/floor at c=1 and at c=16: the same server and auth, the add computed inline
   sync      POST /tasks add until the 200, at c=1 (latency) and at c=16 (tasks/s)
   deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
@@ -29,6 +30,7 @@ Options:
   --deferred N         deferred tasks                                (${FULL_COUNTS.deferred}; quick ${QUICK_COUNTS.deferred})
   --concurrency N      callers of the throughput phases              (${FULL_COUNTS.concurrency})
   --unit-calls N       calls of each kind for the unit costs         (${FULL_COUNTS.unitCalls}; quick ${QUICK_COUNTS.unitCalls})
+  --startup-runs N     timed starts of npm start, first               (${FULL_COUNTS.startupRuns}; quick ${QUICK_COUNTS.startupRuns})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
   --out DIR            where to write the results (bench/results)
@@ -61,6 +63,7 @@ try {
       deferred: { type: 'string' },
       concurrency: { type: 'string' },
       'unit-calls': { type: 'string' },
+      'startup-runs': { type: 'string' },
       'max-seconds': { type: 'string' },
       'offline-log': { type: 'boolean', default: false },
       out: { type: 'string', default: DEFAULT_OUT },
@@ -87,6 +90,7 @@ const counts: BenchCounts = {
   deferred: parseCount('deferred', values.deferred, base.deferred, 1),
   concurrency: parseCount('concurrency', values.concurrency, base.concurrency, 1),
   unitCalls: parseCount('unit-calls', values['unit-calls'], base.unitCalls, 1),
+  startupRuns: parseCount('startup-runs', values['startup-runs'], base.startupRuns, 1),
 };
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.

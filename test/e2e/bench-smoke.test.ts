@@ -23,7 +23,7 @@ describe('the benchmark (npm run bench), smoke run', () => {
 
   it('runs every phase with zero errors and writes the JSON result and the Markdown table', { timeout: 180_000 }, async () => {
     out = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
-    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20'];
+    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +76,11 @@ describe('the benchmark (npm run bench), smoke run', () => {
     const background = new Set(['SQS ReceiveMessage', 'DynamoDB Query']);
     expect(Object.keys(report.calls.floorC1.byCall).filter((call) => !background.has(call))).toEqual([]);
     expect(report.calls.floorC1.lambda).toEqual({ api: 1, byFunction: {}, total: 1 });
+
+    // npm start, timed as a newcomer runs it.
+    expect(report.startup.runs).toHaveLength(1);
+    expect(report.startup.healthP50Seconds).toBeGreaterThan(0);
+    expect(report.startup.readyP50Seconds).toBeGreaterThanOrEqual(report.startup.healthP50Seconds);
 
     // The unit costs behind the ceiling: every kind measured, on both sides of the call.
     for (const kind of ['DynamoDB GetItem', 'DynamoDB PutItem', 'DynamoDB UpdateItem', 'SQS SendMessage'] as const) {
