@@ -13,8 +13,11 @@ import { prepareTask, runTask } from '../tasks/registry.ts';
 import { type Task, isTerminal, toTaskView } from '../tasks/task.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
+import { serveApiDocs } from './api-docs.ts';
+import { serveOpenApiDocument } from './openapi.ts';
 import { CredentialsSchema, MAX_BODY_BYTES, TaskRequestSchema, readJson } from './request-body.ts';
 import { requestLogging } from './request-logging.ts';
+import { readIdempotencyKey, readTaskId } from './request-params.ts';
 import { type WaitPreference, resolveWait } from './wait-preference.ts';
 
 export interface AppDependencies {
@@ -68,6 +71,9 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  // The API document (OpenAPI 3.1, generated from the schemas below) and a page that renders it.
+  app.get('/openapi.json', serveOpenApiDocument);
+  app.get('/docs', serveApiDocs);
 
   app.post('/auth/token', limitBody, async (c) => {
     const { username, password } = await readJson(c, CredentialsSchema);
@@ -86,7 +92,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
     const request = await readJson(c, TaskRequestSchema);
     // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
-    const key = c.req.header('idempotency-key');
+    const key = readIdempotencyKey(c);
     const { task, replayed } =
       key === undefined
         ? { task: await deps.tasks.submit(c.get('user'), request, wait.ms), replayed: false }
@@ -100,7 +106,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   app.get('/tasks/:id', requireUser, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), 0);
-    const task = await deps.tasks.get(c.get('user'), c.req.param('id'), wait.ms);
+    const task = await deps.tasks.get(c.get('user'), readTaskId(c), wait.ms);
     if (!isTerminal(task.state)) c.header('Retry-After', RETRY_AFTER_SECONDS);
     return taskResponse(c, task, 200, wait);
   });

@@ -20,7 +20,9 @@ export const CredentialsSchema = z
   })
   .check(
     z.meta({
-      description: 'A user name and its password. Five wrong passwords for one user name within 15 minutes lock its logins until the window ends (429).',
+      description:
+        'A user name and its password. Five wrong passwords for one user name within 15 minutes lock its logins ' +
+        'until the window ends (429).',
       examples: [{ username: 'doozer', password: 'doozer' }],
     }),
   );

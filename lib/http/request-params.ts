@@ -49,9 +49,8 @@ export function readTaskId(c: Context): string {
 export function readIdempotencyKey(c: Context): string | undefined {
   const key = c.req.header('idempotency-key');
   if (key !== undefined && !IdempotencyKeySchema.safeParse(key).success) {
-    throw new InvalidRequestError(
-      `the Idempotency-Key header must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters${key.length > MAX_IDEMPOTENCY_KEY_LENGTH ? ` (got ${key.length})` : ''}`,
-    );
+    const got = key.length > MAX_IDEMPOTENCY_KEY_LENGTH ? ` (got ${key.length})` : '';
+    throw new InvalidRequestError(`the Idempotency-Key header must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters${got}`);
   }
   return key;
 }

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { IssuedToken } from '../auth/tokens.ts';
-import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
+import { DEFAULT_STATUS, type ErrorCode, type TaskErrorCode } from '../errors.ts';
 import { TASK_NAMES } from '../tasks/registry.ts';
 import { TASK_STATES, type TaskView } from '../tasks/task.ts';
 import { TaskIdSchema } from './request-params.ts';
@@ -32,11 +32,18 @@ export const ExactIntegerSchema = z.union([z.int(), z.string().check(z.regex(/^-
   }),
 );
 
+/** Every TaskErrorCode; the compiler refuses this list when one is missing or unknown. */
+const TASK_FAILURE_CODES = Object.keys({
+  invalid_args: true,
+  unknown_task: true,
+  result_too_large: true,
+  enqueue_failed: true,
+  retries_exhausted: true,
+} satisfies Record<TaskErrorCode, true>);
+
 export const TaskFailureSchema = z.strictObject({
   code: z.string().check(
-    z.meta({
-      description: 'Why the task failed, a stable code: `invalid_args`, `unknown_task`, `result_too_large`, `enqueue_failed` or `retries_exhausted`.',
-    }),
+    z.meta({ description: `Why the task failed, a stable code: ${TASK_FAILURE_CODES.map((code) => `\`${code}\``).join(', ')}.` }),
   ),
   message: z.string(),
 });

@@ -1,0 +1,336 @@
+import type { Context } from 'hono';
+import * as z from 'zod/mini';
+import packageJson from '../../package.json' with { type: 'json' };
+import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
+import { type TaskView, isTerminal } from '../tasks/task.ts';
+import { CredentialsSchema, MAX_BODY_BYTES, TaskArgumentSchema, TaskRequestSchema } from './request-body.ts';
+import { IdempotencyKeySchema, TaskIdSchema } from './request-params.ts';
+import {
+  ErrorResponseSchema,
+  ExactIntegerSchema,
+  HealthSchema,
+  TaskFailureSchema,
+  TaskViewSchema,
+  TokenResponseSchema,
+} from './response-schemas.ts';
+import { PreferHeaderSchema, WaitQuerySchema } from './wait-preference.ts';
+
+/**
+ * The OpenAPI 3.1 document of the HTTP API, served at `GET /openapi.json`. Every schema in it is
+ * generated (`z.toJSONSchema`, JSON Schema 2020-12, which OpenAPI 3.1 uses as is) from the zod
+ * schemas that validate requests (request-body.ts, request-params.ts, wait-preference.ts) and
+ * describe answers (response-schemas.ts); only the routes, statuses and headers are written here,
+ * and test/unit/openapi.test.ts holds them to what the app really serves.
+ */
+
+type JsonSchema = Record<string, unknown>;
+type Io = 'input' | 'output';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** A schema as a standalone JSON Schema, without the keywords that only a root document carries. */
+function jsonSchema(schema: z.ZodMiniType, io: Io): JsonSchema {
+  return withoutRootKeywords(z.toJSONSchema(schema, { io }) as JsonSchema);
+}
+
+/** Named schemas that refer to each other by `$ref`, as OpenAPI components. */
+function componentSchemas(named: Record<string, z.ZodMiniType>, io: Io): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { io, uri: (id) => `#/components/schemas/${id}` });
+  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, withoutRootKeywords(schema as JsonSchema)]));
+}
+
+/** `$schema` and `$id` (zod sets `$id` to the ref URI, whose fragment 2020-12 forbids in `$id`). */
+function withoutRootKeywords({ $schema: _schema, $id: _id, ...rest }: JsonSchema): JsonSchema {
+  return rest;
+}
+
+/** A parameter whose description and example come from its schema. */
+function parameter(name: string, where: 'query' | 'header' | 'path', schema: z.ZodMiniType): JsonSchema {
+  const { description, examples, ...rest } = jsonSchema(schema, 'input');
+  return {
+    name,
+    in: where,
+    required: where === 'path',
+    description,
+    schema: rest,
+    ...(Array.isArray(examples) && { example: examples[0] }),
+  };
+}
+
+/** A JSON request or response body, its examples taken from the schema's (those that `fits`). */
+function jsonContent(name: string, schemas: Record<string, JsonSchema>, fits: (example: unknown) => boolean = () => true): JsonSchema {
+  const examples = schemas[name]?.examples;
+  const fitting = Array.isArray(examples) ? examples.filter(fits) : [];
+  return {
+    'application/json': {
+      schema: ref(name),
+      ...(fitting.length > 0 && {
+        examples: Object.fromEntries(fitting.map((value, index) => [`example${index + 1}`, { value }])),
+      }),
+    },
+  };
+}
+
+const header = (description: string, schema: JsonSchema) => ({ description, schema });
+
+/** Response headers, by name. */
+const HEADERS = {
+  Location: header('Where to look the task up: `/tasks/<id>`.', {
+    type: 'string',
+    examples: ['/tasks/task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006'],
+  }),
+  'Retry-After': header('Seconds to wait before trying again or looking the task up.', { type: 'integer', minimum: 0 }),
+  'Preference-Applied': header('The `Prefer` preference that was honoured: `wait=N` or `respond-async`.', { type: 'string' }),
+  'Idempotent-Replayed': header('`true` when the answer is the task of an earlier request with the same `Idempotency-Key`.', {
+    type: 'string',
+    enum: ['true'],
+  }),
+  'WWW-Authenticate': header('`Bearer realm="doozer"`, with `error="invalid_token"` when a token was sent but refused.', {
+    type: 'string',
+  }),
+} as const;
+
+type HeaderName = keyof typeof HEADERS;
+
+const headerRefs = (names: HeaderName[]) => Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+
+/**
+ * The error answers, one per status. `codes` are ErrorCodes, so the compiler checks their names; the
+ * statuses come from lib/errors.ts except 415, which is `invalid_request` with another status.
+ */
+const ERROR_RESPONSES = {
+  BadRequest: errorResponse(['invalid_request'], 'The request is malformed: see `message`.'),
+  Unauthorized: errorResponse(
+    ['unauthorized'],
+    'No bearer token, or a bad, expired or oversized (over 4 KiB) one; or wrong credentials.',
+    ['WWW-Authenticate'],
+  ),
+  TaskNotFound: errorResponse(['task_not_found'], 'No such task: unknown, expired or another user\'s (all answer alike).'),
+  RequestInProgress: errorResponse(
+    ['request_in_progress'],
+    'The first request with this `Idempotency-Key` has not recorded its task yet: try again after `Retry-After`.',
+    ['Retry-After'],
+  ),
+  PayloadTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BODY_BYTES} bytes.`),
+  UnsupportedMediaType: errorResponse(
+    ['invalid_request'],
+    'The body is not `application/json` (a `+json` type or parameters are fine).',
+    [],
+    415,
+  ),
+  IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.'),
+  TooManyRequests: errorResponse(
+    ['too_many_requests'],
+    'Five wrong passwords for this user name within 15 minutes: its logins wait for the window to end.',
+    ['Retry-After'],
+  ),
+  Unavailable: errorResponse(['unavailable'], 'The queue or the store is unreachable: try again after `Retry-After`.', ['Retry-After']),
+  Internal: errorResponse(['internal'], 'A bug; the detail is logged, never sent.'),
+} as const;
+
+function errorResponse(codes: ErrorCode[], description: string, headers: HeaderName[] = [], status?: number) {
+  const [first] = codes;
+  return {
+    status: status ?? DEFAULT_STATUS[first as ErrorCode],
+    response: {
+      description: `${description} Code: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
+      ...(headers.length > 0 && { headers: headerRefs(headers) }),
+      content: { 'application/json': { schema: ref('ErrorResponse') } },
+    },
+  };
+}
+
+/** `{"400": {$ref}, "401": {$ref}, …}` for the named error answers. */
+function errors(...names: (keyof typeof ERROR_RESPONSES)[]): Record<string, JsonSchema> {
+  return Object.fromEntries(names.map((name) => [String(ERROR_RESPONSES[name].status), { $ref: `#/components/responses/${name}` }]));
+}
+
+const BEARER = [{ bearerAuth: [] }];
+
+/** Builds the document. Pure: call `openApiJson()` to get the cached, serialized copy. */
+export function buildOpenApiDocument(): JsonSchema {
+  const requests = componentSchemas(
+    { Credentials: CredentialsSchema, TaskRequest: TaskRequestSchema, TaskArgument: TaskArgumentSchema },
+    'input',
+  );
+  const responses = componentSchemas(
+    {
+      TaskView: TaskViewSchema,
+      TaskFailure: TaskFailureSchema,
+      ExactInteger: ExactIntegerSchema,
+      TaskId: TaskIdSchema,
+      TokenResponse: TokenResponseSchema,
+      Health: HealthSchema,
+      ErrorResponse: ErrorResponseSchema,
+    },
+    'output',
+  );
+  const schemas = { ...requests, ...responses };
+  const taskAnswer = (description: string, headers: HeaderName[], ended?: boolean) => ({
+    description,
+    headers: headerRefs(headers),
+    content: jsonContent('TaskView', schemas, (example) => ended === undefined || isTerminal((example as TaskView).state) === ended),
+  });
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'doozer',
+      version: packageJson.version,
+      description:
+        'Run named tasks: get the answer within seconds, or a task id to look up later. ' +
+        'Get a token from `POST /auth/token` and send it as `Authorization: Bearer <token>`. ' +
+        'Every error has one shape, `{"error":{"code","message"}}`; an unknown route is a 404 `not_found`.',
+    },
+    servers: [{ url: '/' }],
+    tags: [
+      { name: 'tasks', description: 'Submit a task and look it up.' },
+      { name: 'auth', description: 'Bearer tokens.' },
+      { name: 'meta', description: 'Health and this document.' },
+    ],
+    paths: {
+      '/health': {
+        get: {
+          operationId: 'getHealth',
+          tags: ['meta'],
+          summary: 'Is the API up',
+          security: [],
+          responses: { 200: { description: 'Up.', content: jsonContent('Health', schemas) } },
+        },
+      },
+      '/auth/token': {
+        post: {
+          operationId: 'issueToken',
+          tags: ['auth'],
+          summary: 'Get a bearer token',
+          security: [],
+          requestBody: { required: true, content: jsonContent('Credentials', schemas) },
+          responses: {
+            200: { description: 'A token for the user.', content: jsonContent('TokenResponse', schemas) },
+            ...errors(
+              'BadRequest',
+              'Unauthorized',
+              'PayloadTooLarge',
+              'UnsupportedMediaType',
+              'TooManyRequests',
+              'Unavailable',
+              'Internal',
+            ),
+          },
+        },
+      },
+      '/tasks': {
+        post: {
+          operationId: 'submitTask',
+          tags: ['tasks'],
+          summary: 'Submit a task and wait for it to end',
+          description:
+            'Records the task, queues it, and waits (5 s unless `?wait=` or `Prefer` says otherwise) for it to end: ' +
+            '200 with the result, else 202 with the task to look up later.',
+          security: BEARER,
+          parameters: [
+            { $ref: '#/components/parameters/wait' },
+            { $ref: '#/components/parameters/Prefer' },
+            { $ref: '#/components/parameters/IdempotencyKey' },
+          ],
+          requestBody: { required: true, content: jsonContent('TaskRequest', schemas) },
+          responses: {
+            200: taskAnswer(
+              'The task ended within the wait: SUCCESS with `result` or FAILURE with `error`.',
+              ['Preference-Applied', 'Idempotent-Replayed'],
+              true,
+            ),
+            202: taskAnswer('The task was accepted and has not ended yet: look it up at `Location`.', [
+              'Location',
+              'Retry-After',
+              'Preference-Applied',
+              'Idempotent-Replayed',
+            ], false),
+            ...errors(
+              'BadRequest',
+              'Unauthorized',
+              'RequestInProgress',
+              'PayloadTooLarge',
+              'UnsupportedMediaType',
+              'IdempotencyKeyReused',
+              'Unavailable',
+              'Internal',
+            ),
+          },
+        },
+      },
+      '/tasks/{id}': {
+        get: {
+          operationId: 'getTask',
+          tags: ['tasks'],
+          summary: 'Look a task up',
+          description: 'Does not wait unless `?wait=` or `Prefer` asks, so a client can long-poll a task that has not ended.',
+          security: BEARER,
+          parameters: [
+            { $ref: '#/components/parameters/taskId' },
+            { $ref: '#/components/parameters/wait' },
+            { $ref: '#/components/parameters/Prefer' },
+          ],
+          responses: {
+            200: taskAnswer('The task; `Retry-After` is set while it has not ended.', ['Retry-After', 'Preference-Applied']),
+            ...errors('BadRequest', 'Unauthorized', 'TaskNotFound', 'Unavailable', 'Internal'),
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'getOpenApiDocument',
+          tags: ['meta'],
+          summary: 'This document',
+          security: [],
+          responses: {
+            200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object' } } } },
+          },
+        },
+      },
+      '/docs': {
+        get: {
+          operationId: 'getDocs',
+          tags: ['meta'],
+          summary: 'This document, rendered',
+          security: [],
+          responses: {
+            200: {
+              description: 'An HTML page (Swagger UI) that renders `/openapi.json`.',
+              content: { 'text/html': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A token from `POST /auth/token`.' },
+      },
+      schemas,
+      parameters: {
+        taskId: parameter('id', 'path', TaskIdSchema),
+        wait: parameter('wait', 'query', WaitQuerySchema),
+        Prefer: parameter('Prefer', 'header', PreferHeaderSchema),
+        IdempotencyKey: parameter('Idempotency-Key', 'header', IdempotencyKeySchema),
+      },
+      headers: HEADERS,
+      responses: Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([name, { response }]) => [name, response])),
+    },
+  };
+}
+
+let cachedJson: string | undefined;
+
+/** The document as JSON, built on the first call (not at cold start) and kept for the instance's life. */
+export function openApiJson(): string {
+  cachedJson ??= JSON.stringify(buildOpenApiDocument());
+  return cachedJson;
+}
+
+/** `GET /openapi.json`. */
+export function serveOpenApiDocument(c: Context): Response {
+  return c.body(openApiJson(), 200, { 'content-type': 'application/json' });
+}

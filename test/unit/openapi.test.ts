@@ -1,0 +1,445 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../lib/auth/passwords.ts';
+import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UserDirectory } from '../../lib/auth/users.ts';
+import { OPENAPI_PATH, SWAGGER_UI_VERSION } from '../../lib/http/api-docs.ts';
+import { createApp } from '../../lib/http/app.ts';
+import { buildOpenApiDocument, openApiJson } from '../../lib/http/openapi.ts';
+import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
+import { ERROR_CODES } from '../../lib/http/response-schemas.ts';
+import { idempotencyClaimId, requestDigest } from '../../lib/tasks/idempotency.ts';
+import { TASK_STATES } from '../../lib/tasks/task.ts';
+import { TaskService } from '../../lib/tasks/task-service.ts';
+import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
+import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+
+/* The API document against the app that serves it: valid OpenAPI 3.1, the same routes, and the same
+ * idea of a valid request (requests are built from the document's schemas and examples, and every
+ * answer, status and header is checked against what the document says of it). */
+
+type Json = Record<string, any>;
+
+const doc = buildOpenApiDocument() as Json;
+const DOC_ID = 'https://doozer.invalid/openapi.json';
+
+/** Every component schema in one ajv (JSON Schema 2020-12, strict), refs pointing into the document. */
+const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: false });
+ajv.addSchema({ $id: DOC_ID, $defs: JSON.parse(JSON.stringify(doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/')) });
+const validators = new Map<string, ValidateFunction>();
+/** A validator for a schema as the document writes it (a `$ref` to a component, or inline). */
+function validatorFor(schema: Json): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
+  if (!validate) {
+    validate = ajv.compile(JSON.parse(key.replaceAll('"#/components/schemas/', `"${DOC_ID}#/$defs/`)));
+    validators.set(key, validate);
+  }
+  return validate;
+}
+
+/** Follows a `#/components/...` reference of the document. */
+function resolve(value: Json): Json {
+  if (typeof value.$ref !== 'string') return value;
+  return value.$ref
+    .slice(2)
+    .split('/')
+    .reduce((node: Json, part: string) => node[part], doc);
+}
+
+const parameterSchema = (name: string) => validatorFor(doc.components.parameters[name].schema);
+const requestSchema = (path: string, method: string) => validatorFor(doc.paths[path][method].requestBody.content['application/json'].schema);
+
+const USER = { username: 'doozer', password: 'doozer' };
+const tokens = new TokenIssuer({
+  secret: 'an-openapi-test-secret-of-at-least-32-characters',
+  issuer: 'doozer',
+  audience: 'doozer-api',
+  ttlSeconds: 3600,
+});
+let users: UserDirectory;
+
+beforeAll(async () => {
+  users = new UserDirectory([{ username: USER.username, passwordHash: await hashPassword(USER.password, { N: 16, r: 8, p: 1 }) }]);
+});
+
+/** The real app over in-memory adapters; every queued task runs at once unless `worker` is false. */
+function harness({ worker: consume = true } = {}) {
+  const clock = new FakeClock();
+  const store = new MemoryTaskStore();
+  const worker = new TaskWorker({ store, clock });
+  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
+  const idempotency = new MemoryIdempotencyStore();
+  const tasks = new TaskService({ store, queue, idempotency, taskTtlSeconds: 86_400, clock, sleep: clock.sleep });
+  const app = createApp({ tasks, users, tokens });
+  const bearer = async () => `Bearer ${(await tokens.issue(USER.username)).token}`;
+  return { app, store, clock, idempotency, bearer };
+}
+
+/** Known response headers that the document must declare wherever the app sends them. */
+const DOCUMENTED_HEADERS = ['location', 'retry-after', 'preference-applied', 'idempotent-replayed', 'www-authenticate'];
+
+/**
+ * Checks an answer against the document: its status is documented for the operation, its body
+ * matches the documented schema, and every header of DOCUMENTED_HEADERS it carries is documented.
+ * Returns the parsed body.
+ */
+async function expectDocumented(path: string, method: string, response: Response): Promise<unknown> {
+  const operation = doc.paths[path]?.[method];
+  expect(operation, `${method.toUpperCase()} ${path} is documented`).toBeDefined();
+  const documented = operation.responses[String(response.status)];
+  expect(documented, `${method.toUpperCase()} ${path} documents ${response.status}`).toBeDefined();
+  const answer = resolve(documented);
+  const declared = Object.keys(answer.headers ?? {}).map((name) => name.toLowerCase());
+  for (const name of DOCUMENTED_HEADERS) {
+    if (response.headers.has(name)) expect(declared, `${response.status} declares ${name}`).toContain(name);
+  }
+  const [type, content] = Object.entries(answer.content as Json)[0] as [string, Json];
+  expect(response.headers.get('content-type') ?? '').toContain(type);
+  if (type !== 'application/json') return response.text();
+  const body: unknown = await response.json();
+  const validate = validatorFor(content.schema);
+  expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+  return body;
+}
+
+const jsonPost = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
+
+describe('the OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const result = await new Validator().validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+  });
+
+  it('has schemas that are valid JSON Schema 2020-12 and references that all resolve', () => {
+    for (const name of Object.keys(doc.components.schemas)) expect(() => validatorFor({ $ref: `#/components/schemas/${name}` })).not.toThrow();
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map(([, target]) => target as string);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const target of refs) expect(resolve({ $ref: target }), target).toBeDefined();
+  });
+
+  it('names the API, its version, a relative server and a bearer JWT scheme', () => {
+    expect(doc.info).toMatchObject({ title: 'doozer', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(doc.servers).toEqual([{ url: '/' }]);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  });
+
+  it('lists every error code of lib/errors.ts and every task state', () => {
+    const error = doc.components.schemas.ErrorResponse.properties.error.properties.code;
+    expect(error.enum).toEqual(ERROR_CODES);
+    expect(new Set(ERROR_CODES).size).toBe(10);
+    const state = doc.components.schemas.TaskView.properties.state;
+    expect(state.enum).toEqual([...TASK_STATES]);
+    for (const name of TASK_STATES) expect(state.description).toContain(name);
+  });
+
+  it('asks for a token on the task routes only', () => {
+    for (const [path, methods] of Object.entries(doc.paths as Json)) {
+      for (const [method, operation] of Object.entries(methods as Json)) {
+        const secured = path.startsWith('/tasks');
+        expect(operation.security, `${method} ${path}`).toEqual(secured ? [{ bearerAuth: [] }] : []);
+        if (secured) expect(operation.responses['401'], `${method} ${path}`).toBeDefined();
+      }
+    }
+  });
+});
+
+describe('the document and the routes the app serves', () => {
+  it('has exactly the paths and methods of the app, both ways', () => {
+    const { app } = harness();
+    const served = new Set(
+      app.routes
+        .filter((route) => route.method !== 'ALL') // app.use middleware, not a route
+        .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
+    );
+    const documented = new Set(
+      Object.entries(doc.paths as Json).flatMap(([path, methods]) =>
+        Object.keys(methods as Json).map((method) => `${method.toUpperCase()} ${path}`),
+      ),
+    );
+    expect([...documented].sort()).toEqual([...served].sort());
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('serves the document as JSON without a token, the same bytes each time', async () => {
+    const { app } = harness();
+    const first = await app.request('/openapi.json');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toMatch(/^application\/json/);
+    const text = await first.text();
+    expect(JSON.parse(text)).toEqual(doc);
+    expect(await (await app.request('/openapi.json')).text()).toBe(text);
+    expect(openApiJson()).toBe(openApiJson());
+  });
+});
+
+describe('GET /docs', () => {
+  it('serves an HTML page without a token that renders /openapi.json', async () => {
+    const response = await harness().app.request('/docs');
+    await expectDocumented('/docs', 'get', response.clone());
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(OPENAPI_PATH).toBe('/openapi.json');
+    expect(html).toContain(`url: '${OPENAPI_PATH}'`);
+    expect(html).toContain(`swagger-ui-dist@${SWAGGER_UI_VERSION}/swagger-ui-bundle.js`);
+  });
+
+  it('loads Swagger UI only with integrity hashes, from a pinned version, with the online validator off', async () => {
+    const html = await (await harness().app.request('/docs')).text();
+    const external = [...html.matchAll(/<(?:script|link)\b[^>]*(?:src|href)="(https:[^"]+)"[^>]*>/g)];
+    expect(external).toHaveLength(2);
+    for (const [tag, url] of external) {
+      expect(url).toMatch(/^https:\/\/cdn\.jsdelivr\.net\/npm\/swagger-ui-dist@\d+\.\d+\.\d+\//);
+      expect(tag).toMatch(/integrity="sha384-[A-Za-z0-9+/]{64}"/);
+      expect(tag).toContain('crossorigin="anonymous"');
+    }
+    expect(html).toContain("validatorUrl: 'none'");
+  });
+});
+
+describe('requests built from the document', () => {
+  it('accepts the documented request body examples, with every documented parameter example', async () => {
+    const { app, bearer } = harness();
+    const login = doc.paths['/auth/token'].post.requestBody.content['application/json'].examples;
+    for (const { value } of Object.values(login as Json)) {
+      await expectDocumented('/auth/token', 'post', await app.request('/auth/token', jsonPost(value)));
+    }
+    const { parameters } = doc.components;
+    const query = `?wait=${encodeURIComponent(parameters.wait.example)}`;
+    const tasks = doc.paths['/tasks'].post.requestBody.content['application/json'].examples;
+    for (const { value } of Object.values(tasks as Json)) {
+      const headers = {
+        authorization: await bearer(),
+        prefer: parameters.Prefer.example,
+        'idempotency-key': `${parameters.IdempotencyKey.example}-${value.name}`,
+      };
+      const response = await app.request(`/tasks${query}`, jsonPost(value, headers));
+      expect(response.status).toBe(202);
+      const view = (await expectDocumented('/tasks', 'post', response)) as { id: string };
+      const lookup = await app.request(`/tasks/${view.id}?wait=${encodeURIComponent(parameters.wait.example)}`, {
+        headers: { authorization: await bearer(), prefer: parameters.Prefer.example },
+      });
+      expect(lookup.status).toBe(200);
+      await expectDocumented('/tasks/{id}', 'get', lookup);
+    }
+    const unknown = await app.request(`/tasks/${parameters.taskId.example}`, { headers: { authorization: await bearer() } });
+    expect(unknown.status).toBe(404);
+    await expectDocumented('/tasks/{id}', 'get', unknown);
+  });
+
+  it('answers the documented example bodies the way the response examples show', async () => {
+    const { app, bearer } = harness();
+    const examples = doc.paths['/tasks'].post.responses['200'].content['application/json'].examples;
+    for (const { value } of Object.values(examples as Json)) {
+      const response = await app.request('/tasks', jsonPost({ name: value.name, args: value.args }, { authorization: await bearer() }));
+      expect(response.status).toBe(200);
+      const view = await expectDocumented('/tasks', 'post', response);
+      expect(view).toMatchObject({ name: value.name, args: value.args, state: value.state, result: value.result });
+    }
+  });
+
+  // Arguments the document allows, at and inside its limits; and single arguments at or just past
+  // them, put among allowed ones so that each decides alone whether the body is valid.
+  const allowedArgument = fc.oneof(
+    fc.maxSafeInteger(),
+    fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }).map(String),
+    fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, -0, '0', '-0', '007', '1'.repeat(1000), `-${'9'.repeat(1000)}`),
+  );
+  const edgeArgument = fc.oneof(
+    allowedArgument,
+    fc.constantFrom(2 ** 53, -(2 ** 53), 1e21, 1.5, -0.5, '1'.repeat(1001), `-${'1'.repeat(1001)}`),
+    fc.constantFrom('+1', ' 1', '1 ', '', '-', '1e3', '1.0', '0x10', '١'),
+    fc.constantFrom(null, true, [], {}, [1], { x: 1 }),
+    fc.double(),
+    fc.string({ maxLength: 3 }),
+  );
+  const args = fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc
+        .tuple(fc.array(allowedArgument, { maxLength: 5 }), fc.option(edgeArgument, { nil: undefined, freq: 2 }), fc.nat())
+        .map(([allowed, edge, at]): unknown[] => {
+          if (edge === undefined) return allowed;
+          const index = at % (allowed.length + 1);
+          return [...allowed.slice(0, index), edge, ...allowed.slice(index)];
+        }),
+    },
+    { weight: 1, arbitrary: fc.constantFrom(1000, 1001).map((length) => Array.from({ length }, (_, index) => index)) },
+  );
+  const taskBody = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ name: fc.constantFrom('add', 'mul'), args }) },
+    {
+      weight: 3,
+      arbitrary: fc.record(
+        { name: fc.constantFrom('add', 'mul', 'pow', 'ADD', '', 1, null), args: fc.oneof(args, edgeArgument), extra: fc.jsonValue() },
+        { requiredKeys: [] },
+      ),
+    },
+    { weight: 1, arbitrary: fc.jsonValue() },
+  );
+
+  it('accepts a POST /tasks body exactly when it matches the documented schema, else answers 400', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const matches = requestSchema('/tasks', 'post');
+    await fc.assert(
+      fc.asyncProperty(taskBody, async (body) => {
+        const text = JSON.stringify(body);
+        const response = await app.request('/tasks', jsonPost(text, { authorization }));
+        expect(response.status).toBe(matches(JSON.parse(text)) ? 200 : 400);
+        await expectDocumented('/tasks', 'post', response);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('accepts a POST /auth/token body exactly when it matches the documented schema, else answers 400', async () => {
+    const { app } = harness();
+    const matches = requestSchema('/auth/token', 'post');
+    const credentials = fc.record(
+      {
+        username: fc.oneof(fc.constantFrom('doozer', ''), fc.string({ maxLength: 5 }), fc.integer()),
+        password: fc.oneof(fc.constantFrom('doozer', ''), fc.string({ maxLength: 5 }), fc.constant(null)),
+        other: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof({ weight: 5, arbitrary: credentials }, { weight: 1, arbitrary: fc.jsonValue() }), async (body) => {
+        const text = JSON.stringify(body);
+        const response = await app.request('/auth/token', jsonPost(text));
+        if (matches(JSON.parse(text))) expect([200, 401]).toContain(response.status);
+        else expect(response.status).toBe(400);
+        await expectDocumented('/auth/token', 'post', response);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accepts ?wait= exactly when it matches the documented schema, else answers 400', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const matches = parameterSchema('wait');
+    const wait = fc.oneof(
+      fc.stringMatching(/^0{0,2}\d(\.\d{1,3})?$/),
+      fc.constantFrom('5', '5.0', '5.000', '5.001', '05', '6', '10', '4.999999', '', '.5', '1.', '-0', '1e0', ' 1', 'abc'),
+      fc.string({ maxLength: 4 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(wait, async (value) => {
+        const response = await app.request(`/tasks?wait=${encodeURIComponent(value)}`, jsonPost({ name: 'add', args: [1] }, { authorization }));
+        // A wait of 0 answers before the worker ran: 202.
+        if (matches(value)) expect([200, 202]).toContain(response.status);
+        else expect(response.status).toBe(400);
+        await expectDocumented('/tasks', 'post', response);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accepts a task id exactly when it matches the documented schema, else answers 400', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const matches = parameterSchema('taskId');
+    const id = fc.oneof(
+      fc.uuid({ version: 4 }).map((uuid) => `task_${uuid}`),
+      fc.uuid().map((uuid) => `task_${uuid}`),
+      fc.uuid({ version: 4 }).map((uuid) => `task_${uuid.toUpperCase()}`),
+      fc.uuid({ version: 4 }),
+      fc.string({ minLength: 1, maxLength: 8 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(id, async (value) => {
+        const response = await app.request(`/tasks/${encodeURIComponent(value)}`, { headers: { authorization } });
+        expect(response.status).toBe(matches(value) ? 404 : 400);
+        await expectDocumented('/tasks/{id}', 'get', response);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('accepts an Idempotency-Key exactly when it matches the documented schema, else answers 400', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const matches = parameterSchema('IdempotencyKey');
+    const character = fc.oneof(
+      { weight: 20, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) },
+      { weight: 1, arbitrary: fc.constantFrom(0x09, 0xe9, 0x7f) },
+    );
+    const key = fc.oneof(
+      fc.array(character, { minLength: 1, maxLength: 12 }).map((codes) => String.fromCharCode(...codes)),
+      fc.constantFrom('k'.repeat(255), 'k'.repeat(256), ' '),
+    );
+    await fc.assert(
+      fc.asyncProperty(key, async (value) => {
+        const headers = new Headers({ authorization, 'idempotency-key': value });
+        // What goes over the wire: HTTP drops spaces and tabs around a header value.
+        const sent = headers.get('idempotency-key') ?? '';
+        headers.set('content-type', 'application/json');
+        const response = await app.request('/tasks', { ...jsonPost({ name: 'add', args: [1] }), headers });
+        expect(response.status).toBe(matches(sent) ? 200 : 400);
+        await expectDocumented('/tasks', 'post', response);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('documents the other answers the app gives: 401, 409, 413, 415, 422 and 503, and a replay', async () => {
+    const { app, bearer, store, clock, idempotency } = harness({ worker: false });
+    const authorization = await bearer();
+    const anonymous = await app.request('/tasks', jsonPost({ name: 'add', args: [1] }));
+    expect(anonymous.status).toBe(401);
+    await expectDocumented('/tasks', 'post', anonymous);
+    const badToken = await app.request(`/tasks/${doc.components.parameters.taskId.example}`, { headers: { authorization: 'Bearer x' } });
+    expect(badToken.status).toBe(401);
+    await expectDocumented('/tasks/{id}', 'get', badToken);
+    const wrong = await app.request('/auth/token', jsonPost({ username: 'doozer', password: 'wrong' }));
+    expect(wrong.status).toBe(401);
+    await expectDocumented('/auth/token', 'post', wrong);
+    const big = await app.request('/tasks', jsonPost({ name: 'add', args: ['1'.repeat(MAX_BODY_BYTES)] }, { authorization }));
+    expect(big.status).toBe(413);
+    await expectDocumented('/tasks', 'post', big);
+    const text = await app.request('/auth/token', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    expect(text.status).toBe(415);
+    await expectDocumented('/auth/token', 'post', text);
+    const first = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [1] }, { authorization, 'idempotency-key': 'k1' }));
+    expect(first.status).toBe(202);
+    await expectDocumented('/tasks', 'post', first);
+    const reused = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [2] }, { authorization, 'idempotency-key': 'k1' }));
+    expect(reused.status).toBe(422);
+    await expectDocumented('/tasks', 'post', reused);
+    const replayed = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [1] }, { authorization, 'idempotency-key': 'k1' }));
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    await expectDocumented('/tasks', 'post', replayed);
+    // A claim whose request has not recorded its task yet (it is between its two writes).
+    const nowMs = clock.now();
+    const claimId = idempotencyClaimId(USER.username, 'k2');
+    idempotency.claims.set(claimId, {
+      id: claimId,
+      owner: USER.username,
+      taskId: 'task_00000000-0000-4000-8000-000000000000',
+      requestDigest: requestDigest('add', [3n]),
+      createdAt: new Date(nowMs).toISOString(),
+      expiresAt: Math.floor(nowMs / 1000) + 3600,
+    });
+    const inProgress = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [3] }, { authorization, 'idempotency-key': 'k2' }));
+    expect(inProgress.status).toBe(409);
+    await expectDocumented('/tasks', 'post', inProgress);
+    store.failNext('create');
+    const down = await app.request('/tasks', jsonPost({ name: 'add', args: [1] }, { authorization }));
+    expect(down.status).toBe(503);
+    await expectDocumented('/tasks', 'post', down);
+  });
+});
