@@ -1,14 +1,11 @@
 import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import { InvalidRequestError } from '../errors.ts';
+import { TASK_ID_PATTERN } from '../tasks/task.ts';
 
-/**
- * A task id: `task_` and a lower-case UUID v4. The same pattern as `isTaskId` in lib/tasks/task.ts,
- * which the task service applies again; test/unit/request-params.test.ts keeps the two equal (the
- * pattern is private there, so it is written out here for the API document).
- */
+/** A task id: `task_` and a lower-case UUID v4, the pattern `isTaskId` in lib/tasks/task.ts applies. */
 export const TaskIdSchema = z.string().check(
-  z.regex(/^task_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+  z.regex(TASK_ID_PATTERN),
   z.meta({
     description: 'A task id, as `POST /tasks` returned it: `task_` and a UUID v4.',
     examples: ['task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006'],

@@ -52,14 +52,15 @@ export interface TaskView {
   expiresAt: string;
 }
 
-const TASK_ID = /^task_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** `task_` and a lower-case UUID v4 (the API's schema for task ids uses it too). */
+export const TASK_ID_PATTERN = /^task_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export function newTaskId(): string {
   return `task_${randomUUID()}`;
 }
 
 export function isTaskId(value: string): boolean {
-  return TASK_ID.test(value);
+  return TASK_ID_PATTERN.test(value);
 }
 
 export function isExpired(task: Task, nowMs: number): boolean {
