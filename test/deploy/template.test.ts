@@ -247,6 +247,8 @@ describe('the prod template', () => {
       DOOZER_JWT_SECRET_PARAMETER: '/doozer/prod/jwt-secret',
       DOOZER_USERS_PARAMETER: '/doozer/prod/users',
     });
+    // Settings that are no secret come from the deployer's environment; empty means the default.
+    expect(env).toMatchObject({ DOOZER_JWT_TTL_SECONDS: '', DOOZER_TASK_TTL_DAYS: '' });
     expect(env).not.toHaveProperty('DOOZER_JWT_SECRET');
     expect(env).not.toHaveProperty('DOOZER_USERS');
     const everything = JSON.stringify(prod.template);
