@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { UnauthorizedError } from '../errors.ts';
 
@@ -19,11 +20,20 @@ export interface IssuedToken {
 
 /** Makes and checks the API's bearer tokens (JWT, HS256) with jose. */
 export class TokenIssuer {
-  readonly #key: Uint8Array;
+  /**
+   * Imported once: given the raw bytes, jose imports a WebCrypto key on every sign and verify,
+   * which measured about a quarter of the CPU of an in-memory authenticated request.
+   */
+  readonly #key: Promise<webcrypto.CryptoKey>;
   readonly #settings: TokenSettings;
 
   constructor(settings: TokenSettings) {
-    this.#key = new TextEncoder().encode(settings.secret);
+    this.#key = webcrypto.subtle.importKey('raw', new TextEncoder().encode(settings.secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ]);
+    // A failed import surfaces on the first sign or verify; never as an unhandled rejection.
+    this.#key.catch(() => {});
     this.#settings = settings;
   }
 
@@ -38,7 +48,7 @@ export class TokenIssuer {
       // One clock reading for both, so exp - iat is exactly the lifetime.
       .setIssuedAt(now)
       .setExpirationTime(now + ttlSeconds)
-      .sign(this.#key);
+      .sign(await this.#key);
     return { token, tokenType: 'Bearer', expiresIn: ttlSeconds };
   }
 
@@ -48,7 +58,7 @@ export class TokenIssuer {
    */
   async verify(token: string): Promise<string> {
     try {
-      const { payload } = await jwtVerify(token, this.#key, {
+      const { payload } = await jwtVerify(token, await this.#key, {
         algorithms: [ALGORITHM],
         issuer: this.#settings.issuer,
         audience: this.#settings.audience,
