@@ -4,8 +4,8 @@
  * (lib/aws/clients.ts), against the local stack's emulators, and reports its own CPU per call. The
  * parent measures the emulators' side of the same calls in its own process over the same window.
  *
- * Protocol, one JSON object per line: the child writes `{"ready":kind}` after its warm-up of that
- * kind, waits for a line `go` on stdin (the parent samples its CPU first), runs the calls, and writes
+ * Protocol, one JSON object per line: the child warms every kind up, then for each writes
+ * `{"ready":kind}` after a second warm-up of that kind, waits for a line `go` on stdin (the parent samples its CPU first), runs the calls, and writes
  * `{"done":kind,"calls":n,"cpuMs":…,"wallMs":…}`. Environment: DYNAMODB_ENDPOINT, SQS_ENDPOINT,
  * TABLE_NAME, UNIT_CALLS, UNIT_CONCURRENCY, UNIT_WARMUP.
  */
@@ -74,8 +74,10 @@ async function run(operation: (index: number) => Promise<unknown>, count: number
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const write = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
 
-// The items the reads and updates use exist before any kind is measured.
+// The items the reads and updates use exist before any kind is measured, and every kind is warmed
+// up (JIT, sockets) before the first is measured, so the first measured is not also the coldest.
 await run(operations['DynamoDB PutItem'], 100);
+for (const kind of UNIT_CALL_KINDS) await run(operations[kind], warmup);
 for (const kind of UNIT_CALL_KINDS) {
   await run(operations[kind], warmup);
   write({ ready: kind });
