@@ -1,6 +1,6 @@
 import { type LocalSettings, loadLocalSettings } from '../local/settings.ts';
 import { type LocalStack, type StackObserver, startLocalStack } from '../local/stack.ts';
-import { freePorts } from '../test/support/local-stack-process.ts';
+import { freeStackPorts } from '../test/support/local-stack-process.ts';
 import { availableParallelism } from 'node:os';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
@@ -200,14 +200,7 @@ export interface BenchStack {
  */
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
   const { log } = options;
-  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DOOZER_API_PORT: String(api),
-    DOOZER_LAMBDA_PORT: String(lambda),
-    DOOZER_SQS_PORT: String(sqs),
-    DOOZER_DYNAMODB_PORT: String(dynamodb),
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(await freeStackPorts()).env };
   // The calls are counted at the embedded emulators: running services elsewhere would count nothing.
   delete env.DOOZER_SQS_ENDPOINT;
   delete env.DOOZER_DYNAMODB_ENDPOINT;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../test/support/local-stack-process.ts';
+import { freeStackPorts } from '../test/support/local-stack-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -28,17 +28,11 @@ export interface StartupResult {
 export async function measureStartup(runs: number, log: (line: string) => void): Promise<StartupResult> {
   const results: StartupRun[] = [];
   for (let run = 0; run < runs; run += 1) {
-    const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
+    const { api, env } = await freeStackPorts();
     const started = performance.now();
     const child = spawn('npm', ['start', '--silent'], {
       cwd: ROOT,
-      env: {
-        ...process.env,
-        DOOZER_API_PORT: String(api),
-        DOOZER_LAMBDA_PORT: String(lambda),
-        DOOZER_SQS_PORT: String(sqs),
-        DOOZER_DYNAMODB_PORT: String(dynamodb),
-      },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so Ctrl-C can be sent to npm and everything under it at once.
       detached: true,

@@ -2,22 +2,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePorts } from '../support/local-stack-process.ts';
+import { freeStackPorts } from '../support/local-stack-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('Ctrl-C while npm start is still starting', () => {
   it('stops serverless-offline too, leaving no process behind', async () => {
-    const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
+    const { api, env } = await freeStackPorts();
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
       cwd: ROOT,
-      env: {
-        ...process.env,
-        DOOZER_API_PORT: String(api),
-        DOOZER_LAMBDA_PORT: String(lambda),
-        DOOZER_SQS_PORT: String(sqs),
-        DOOZER_DYNAMODB_PORT: String(dynamodb),
-      },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -19,6 +19,32 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+export interface StackPorts {
+  readonly api: number;
+  readonly lambda: number;
+  readonly sqs: number;
+  readonly dynamodb: number;
+  /** The settings that give `npm start` (local/settings.ts) these ports. */
+  readonly env: Record<string, string>;
+}
+
+/** Four free loopback ports for a local stack, and the environment that hands them to it. */
+export async function freeStackPorts(): Promise<StackPorts> {
+  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
+  return {
+    api,
+    lambda,
+    sqs,
+    dynamodb,
+    env: {
+      DOOZER_API_PORT: String(api),
+      DOOZER_LAMBDA_PORT: String(lambda),
+      DOOZER_SQS_PORT: String(sqs),
+      DOOZER_DYNAMODB_PORT: String(dynamodb),
+    },
+  };
+}
+
 export interface RunningProcess {
   readonly child: ChildProcess;
   output(): string;
@@ -38,15 +64,8 @@ export interface StackProcess extends RunningProcess {
  * ports, and resolves once it reports that it is running.
  */
 export async function startStackProcess(options: { workers: boolean; env?: Record<string, string> }): Promise<StackProcess> {
-  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
-  const env = {
-    ...process.env,
-    DOOZER_API_PORT: String(api),
-    DOOZER_LAMBDA_PORT: String(lambda),
-    DOOZER_SQS_PORT: String(sqs),
-    DOOZER_DYNAMODB_PORT: String(dynamodb),
-    ...options.env,
-  };
+  const { api, lambda, sqs, dynamodb, env: portsEnv } = await freeStackPorts();
+  const env = { ...process.env, ...portsEnv, ...options.env };
   const stack = await startProcess(['local/start.ts', ...(options.workers ? [] : ['--no-workers'])], env, 'doozer is running locally');
   return {
     ...stack,
