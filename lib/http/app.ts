@@ -85,6 +85,8 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       throw error;
     }
     await deps.loginThrottle?.recordSuccess(username);
+    // From here the caller is that user: the access line of a successful login says who it was.
+    c.set('user', username);
     return c.json(await deps.tokens.issue(username));
   });
 

@@ -358,7 +358,9 @@ describe('requests built from the document', () => {
       fc.uuid().map((uuid) => `task_${uuid}`),
       fc.uuid({ version: 4 }).map((uuid) => `task_${uuid.toUpperCase()}`),
       fc.uuid({ version: 4 }),
-      fc.string({ minLength: 1, maxLength: 8 }),
+      // Not the dot segments: URL parsing resolves `/tasks/.` to `/tasks/` (and `..` further up)
+      // before any router sees it, so they never reach `/tasks/{id}` (found as a flaky 404).
+      fc.string({ minLength: 1, maxLength: 8 }).filter((value) => value !== '.' && value !== '..'),
     );
     await fc.assert(
       fc.asyncProperty(id, async (value) => {

@@ -159,10 +159,11 @@ describe('request logging', () => {
       requestIds.add(line.requestId);
     }
     expect(requestIds.size).toBe(accessLines(lines).length);
-    // The user is known only from a verified bearer token: absent (not null) on /health, on logins,
-    // and when the token was refused.
+    // The user is known from a verified bearer token or a successful login: absent (not null) on
+    // /health, on a refused login, and when the token was refused.
     for (const { json: line, raw } of lines) {
-      const authenticated = typeof line.route === 'string' && line.route.startsWith('/tasks') && line.status !== 401;
+      const authenticated =
+        typeof line.route === 'string' && (line.route.startsWith('/tasks') || line.route === '/auth/token') && line.status !== 401;
       if (line.message === 'request') expect(line.user, raw).toBe(authenticated ? ALICE.username : undefined);
     }
     const bug = lines.find((line) => line.json.message === 'unhandled error')!;
