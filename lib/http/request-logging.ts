@@ -4,7 +4,7 @@ import { routePath } from 'hono/route';
 import { type Logger, scopedLogger, withLogKeys } from '../logger.ts';
 import { isTaskId } from '../tasks/task.ts';
 
-/** What the app keeps on the context that the log lines need: the user, once the token is verified. */
+/** What the app keeps on the context that the log lines need: the user, once it is known. */
 type LoggedEnv = { Variables: { user?: string } };
 
 /** Longest path an access line repeats: paths come from anyone, ids are 41 characters. */
@@ -22,9 +22,9 @@ const MAX_LOGGED_PATH = 256;
  * - `function_request_id`: the Lambda invocation's awsRequestId when there is one. Powertools'
  *   `addContext` sets the same key per invocation; repeating it per request keeps it right when one
  *   process serves concurrent requests (serverless-offline in process).
- * - `user`: the user of the verified bearer token, from the moment `requireUser` sets it. Absent
- *   (never null) before that, on routes without a token (`/health`, `/auth/token`) and when the
- *   token was refused.
+ * - `user`: the user of the verified bearer token, from the moment `requireUser` sets it, or the
+ *   user a successful `POST /auth/token` logged in. Absent (never null) before that, on `/health`,
+ *   on a refused login and when the token was refused.
  * - `taskId`: on `/tasks/:id`, the id in the path (when it is a task id); on `POST /tasks`, the id
  *   of the task created or replayed, in the access line (the task service's own lines name it).
  *
