@@ -16,7 +16,7 @@ import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 import { serveApiDocs } from './api-docs.ts';
 import { serveOpenApiDocument } from './openapi.ts';
 import { CredentialsSchema, MAX_BODY_BYTES, TaskRequestSchema, readJson } from './request-body.ts';
-import { requestLogging } from './request-logging.ts';
+import { type LoggedVariables, requestLogging } from './request-logging.ts';
 import { readIdempotencyKey, readTaskId } from './request-params.ts';
 import { type WaitPreference, resolveWait } from './wait-preference.ts';
 
@@ -34,7 +34,7 @@ export interface AppDependencies {
   readonly benchFloor?: boolean;
 }
 
-type AppEnv = { Variables: { user: string } };
+type AppEnv = { Variables: LoggedVariables & { user: string } };
 
 /** Seconds a client should wait before looking up a deferred task. */
 const RETRY_AFTER_SECONDS = '1';
@@ -146,8 +146,9 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   return app;
 }
 
-function taskResponse(c: Context, task: Task, status: 200 | 202, wait: WaitPreference): Response {
+function taskResponse(c: Context<AppEnv>, task: Task, status: 200 | 202, wait: WaitPreference): Response {
   if (wait.applied) c.header('Preference-Applied', wait.applied);
+  c.set('taskId', task.id);
   return c.json(toTaskView(task), status);
 }
 
@@ -157,7 +158,8 @@ const GENERIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** The one error shape: `{"error":{"code","message"}}`. */
-function errorResponse(c: Context, error: DoozerError): Response {
+function errorResponse(c: Context<AppEnv>, error: DoozerError): Response {
+  c.set('errorCode', error.code);
   if (error instanceof UnauthorizedError) {
     c.header(
       'WWW-Authenticate',

@@ -4,8 +4,12 @@ import { routePath } from 'hono/route';
 import { type Logger, scopedLogger, withLogKeys } from '../logger.ts';
 import { isTaskId } from '../tasks/task.ts';
 
-/** What the app keeps on the context that the log lines need: the user, once it is known. */
-type LoggedEnv = { Variables: { user?: string } };
+/**
+ * What the app keeps on the context for the log lines: the user once it is known, the task a /tasks
+ * route answered with, and the code of an error answer (the app sets them where it builds them).
+ */
+export type LoggedVariables = { user?: string; taskId?: string; errorCode?: string };
+type LoggedEnv = { Variables: LoggedVariables };
 
 /** Longest path an access line repeats: paths come from anyone, ids are 41 characters. */
 const MAX_LOGGED_PATH = 256;
@@ -27,6 +31,8 @@ const MAX_LOGGED_PATH = 256;
  *   on a refused login and when the token was refused.
  * - `taskId`: on `/tasks/:id`, the id in the path (when it is a task id); on `POST /tasks`, the id
  *   of the task created or replayed, in the access line (the task service's own lines name it).
+ *   Taken from the context, where the app sets it as it builds the answer, as it does the error
+ *   code: the access line never reads the response body again.
  *
  * It never logs a body, a header or a query string: no password, no token, no Authorization header.
  * The keys belong to the request's async context (`withLogKeys`), so they end with it and never
@@ -41,21 +47,20 @@ export function requestLogging(logger: Logger): MiddlewareHandler<LoggedEnv> {
       requestId: apiGatewayRequestId(c.env) ?? randomUUID(),
       function_request_id: lambdaRequestId(c.env),
       user: () => c.get('user'),
-      taskId: () => taskIdInPath(c),
+      taskId: () => c.get('taskId') ?? taskIdInPath(c),
     };
     await withLogKeys(keys, async () => {
       try {
         await next();
       } finally {
-        const route = matchedRoute(c);
-        const answer = await describeAnswer(c, route);
+        const errorCode = c.get('errorCode');
         scoped.info('request', {
           method: c.req.method,
-          route,
+          route: matchedRoute(c),
           path: c.req.path.slice(0, MAX_LOGGED_PATH),
           status: c.res.status,
           durationMs: Math.round((performance.now() - started) * 10) / 10,
-          ...answer,
+          ...(errorCode !== undefined && { code: errorCode }),
         });
       }
     });
@@ -82,21 +87,4 @@ function taskIdInPath(c: Context): string | undefined {
   if (!matchedRoute(c)?.startsWith('/tasks/')) return undefined;
   const id = c.req.param('id');
   return id !== undefined && isTaskId(id) ? id : undefined;
-}
-
-/**
- * From the answer: the error code of a failure (every error has the one JSON shape), and the id of
- * the task a /tasks route answered with. Reads a copy of the body; no other answer is read.
- */
-async function describeAnswer(c: Context, route: string | undefined): Promise<{ code?: string; taskId?: string }> {
-  const failed = c.res.status >= 400;
-  if (!failed && !route?.startsWith('/tasks')) return {};
-  if (!c.res.headers.get('content-type')?.startsWith('application/json')) return {};
-  try {
-    const body = (await c.res.clone().json()) as { error?: { code?: unknown }; id?: unknown } | null;
-    if (failed) return typeof body?.error?.code === 'string' ? { code: body.error.code } : {};
-    return typeof body?.id === 'string' && isTaskId(body.id) ? { taskId: body.id } : {};
-  } catch {
-    return {};
-  }
 }
