@@ -1,7 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
@@ -15,6 +14,7 @@ import { REGION } from '../../local/settings.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 /**
  * SQS or DynamoDB going away at each step of a task's life, with the production adapters and SDK
@@ -41,7 +41,7 @@ describe('SQS and DynamoDB outages', () => {
     queue = new SqsTaskQueue({ client: createSqsClient(aws), queueUrl: emulators.queues.taskQueueUrl });
     const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
     token = (await tokens.issue('alice')).token;
-    app = buildApp(queue, tokens, new UserDirectory([{ username: 'alice', passwordHash: await hashPassword('pw', { N: 16, r: 8, p: 1 }) }]));
+    app = buildApp(queue, tokens, await testUserDirectory({ alice: 'pw' }));
   });
 
   afterEach(async () => {

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
@@ -13,6 +11,7 @@ import { REGION } from '../../local/settings.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 const TASKS = 1_000;
 const CONCURRENCY = 16;
@@ -44,7 +43,7 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
     const app = createApp({
       tasks: new TaskService({ store, queue, taskTtlSeconds: 3600 }),
-      users: new UserDirectory([{ username: 'alice', passwordHash: await hashPassword('pw', { N: 16, r: 8, p: 1 }) }]),
+      users: await testUserDirectory({ alice: 'pw' }),
       tokens,
     });
     const token = (await tokens.issue('alice')).token;

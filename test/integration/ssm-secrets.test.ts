@@ -2,9 +2,9 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { loadApiSettings, readSecureStrings } from '../../lib/aws/ssm-secrets.ts';
 import { ConfigError, DEVELOPMENT_JWT_SECRET } from '../../lib/config.ts';
+import { testPasswordHash } from '../support/test-users.ts';
 
 /**
  * The SSM adapter, through the real @aws-sdk/client-ssm, against a tiny fake of SSM's GetParameters
@@ -90,7 +90,7 @@ function clientFor(endpoint: string): SSMClient {
 
 beforeAll(async () => {
   ssm = clientFor(await fake.start());
-  users = JSON.stringify([{ username: 'alice', passwordHash: await hashPassword('alice-password', { N: 16, r: 8, p: 1 }) }]);
+  users = JSON.stringify([{ username: 'alice', passwordHash: await testPasswordHash('alice-password') }]);
   prodEnv = {
     DOOZER_STAGE: 'prod',
     DOOZER_TABLE_NAME: 'doozer-prod-tasks',

@@ -1,7 +1,5 @@
 import { expect } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer, type TokenSettings } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
 import type { ErrorCode } from '../../lib/errors.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
@@ -9,6 +7,7 @@ import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 /**
  * The real Hono app over the in-memory adapters, as test/unit/app.test.ts drives it, for the
@@ -48,9 +47,7 @@ export interface SecurityHarness {
 }
 
 export async function createHarness(): Promise<SecurityHarness> {
-  const users = new UserDirectory([
-    { username: USER.username, passwordHash: await hashPassword(USER.password, { N: 16, r: 8, p: 1 }) },
-  ]);
+  const users = await testUserDirectory({ [USER.username]: USER.password });
   const tokens = new TokenIssuer(TOKEN_SETTINGS);
   const clock = new FakeClock();
   const store = new MemoryTaskStore();

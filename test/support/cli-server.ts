@@ -1,14 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
+import { testUserDirectory } from './test-users.ts';
 
 /**
  * Users of the test API. The `doozer` user has the CLI's default password, so a run with no
@@ -60,19 +59,13 @@ export interface CliServer {
 }
 
 const TASK_PATH = /^\/tasks\/[^/]+$/;
-/** Cheap scrypt, so that a login costs milliseconds in tests. */
-const TEST_COST = { N: 16, r: 8, p: 1 };
 
 /**
  * The real API (createApp over in-memory adapters) served over HTTP on 127.0.0.1 at a free port,
  * the way the CLI meets it: counts requests per route and lets a test choose what the "worker" does.
  */
 export async function startCliServer(): Promise<CliServer> {
-  const users = new UserDirectory(
-    await Promise.all(
-      Object.entries(TEST_USERS).map(async ([username, password]) => ({ username, passwordHash: await hashPassword(password, TEST_COST) })),
-    ),
-  );
+  const users = await testUserDirectory(TEST_USERS);
   const store = new MemoryTaskStore();
   const worker = new TaskWorker({ store });
   let consumer: ConsumerMode = 'run';

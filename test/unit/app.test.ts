@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
@@ -9,6 +8,7 @@ import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 const TASK_TTL_SECONDS = 86_400;
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
@@ -23,11 +23,7 @@ const tokens = new TokenIssuer({
 let users: UserDirectory;
 
 beforeAll(async () => {
-  const cost = { N: 16, r: 8, p: 1 };
-  users = new UserDirectory([
-    { username: 'alice', passwordHash: await hashPassword('alice-password', cost) },
-    { username: 'bob', passwordHash: await hashPassword('bob-password', cost) },
-  ]);
+  users = await testUserDirectory({ alice: 'alice-password', bob: 'bob-password' });
 });
 
 interface Harness {

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import {
   type ApiSecretValues,
   ConfigError,
@@ -9,6 +8,7 @@ import {
   loadApiConfig,
   loadWorkerConfig,
 } from '../../lib/config.ts';
+import { testPasswordHash } from '../support/test-users.ts';
 
 let passwordHash: string;
 /** The local stage: secrets in the environment. */
@@ -21,7 +21,7 @@ const USERS_PARAMETER = '/doozer/prod/users';
 const PROD_SECRET = 'a-production-secret-of-more-than-32-characters';
 
 beforeAll(async () => {
-  passwordHash = await hashPassword('pw', { N: 16, r: 8, p: 1 });
+  passwordHash = await testPasswordHash('pw');
   validEnv = {
     DOOZER_STAGE: 'local',
     DOOZER_TABLE_NAME: 'tasks',

@@ -3,13 +3,13 @@ import { DoozerClient, type DoozerClientOptions } from '../../client/src/doozer-
 import { DoozerApiError, DoozerConnectionError } from '../../client/src/errors.ts';
 import { type CachedToken, MemoryTokenCache } from '../../client/src/token-cache.ts';
 import type { TaskView } from '../../client/src/types.ts';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 const URL_BASE = 'http://doozer.test';
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
@@ -20,11 +20,7 @@ const foreignTokens = new TokenIssuer({ ...TOKEN_SETTINGS, secret: 'another-secr
 let users: UserDirectory;
 
 beforeAll(async () => {
-  const cost = { N: 16, r: 8, p: 1 };
-  users = new UserDirectory([
-    { username: 'alice', passwordHash: await hashPassword('alice-password', cost) },
-    { username: 'bob', passwordHash: await hashPassword('bob-password', cost) },
-  ]);
+  users = await testUserDirectory({ alice: 'alice-password', bob: 'bob-password' });
 });
 
 interface Call {

@@ -1,12 +1,12 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 const WINDOW_SECONDS = 900;
 
@@ -16,7 +16,7 @@ describe('POST /auth/token with repeated wrong passwords', () => {
   let app: ReturnType<typeof createApp>;
 
   beforeAll(async () => {
-    users = new UserDirectory([{ username: 'alice', passwordHash: await hashPassword('right', { N: 16, r: 8, p: 1 }) }]);
+    users = await testUserDirectory({ alice: 'right' });
   });
 
   beforeEach(() => {

@@ -2,7 +2,6 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { OPENAPI_PATH, SWAGGER_UI_VERSION } from '../../lib/http/api-docs.ts';
@@ -17,6 +16,7 @@ import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { testUserDirectory } from '../support/test-users.ts';
 
 /* The API document against the app that serves it: valid OpenAPI 3.1, the same routes, and the same
  * idea of a valid request (requests are built from the document's schemas and examples, and every
@@ -64,7 +64,7 @@ const tokens = new TokenIssuer({
 let users: UserDirectory;
 
 beforeAll(async () => {
-  users = new UserDirectory([{ username: USER.username, passwordHash: await hashPassword(USER.password, { N: 16, r: 8, p: 1 }) }]);
+  users = await testUserDirectory({ [USER.username]: USER.password });
 });
 
 /** The real app over in-memory adapters; every queued task runs at once unless `worker` is false. */

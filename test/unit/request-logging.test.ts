@@ -2,7 +2,6 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Hono } from 'hono';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
-import { hashPassword } from '../../lib/auth/passwords.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
@@ -15,6 +14,7 @@ import { FakeClock } from '../support/fake-clock.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { testPasswordHash } from '../support/test-users.ts';
 
 /**
  * The API's logs, as CloudWatch would get them: the real Powertools Logger writing JSON to stdout
@@ -33,8 +33,7 @@ const tokens = new TokenIssuer({ secret: JWT_SECRET, issuer: 'doozer', audience:
 const forger = new TokenIssuer({ secret: 'another-secret-of-at-least-32-characters!', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
 
 beforeAll(async () => {
-  const cost = { N: 16, r: 8, p: 1 };
-  hashes = [await hashPassword(ALICE.password, cost), await hashPassword(BOB.password, cost)];
+  hashes = [await testPasswordHash(ALICE.password), await testPasswordHash(BOB.password)];
   users = new UserDirectory([
     { username: ALICE.username, passwordHash: hashes[0]! },
     { username: BOB.username, passwordHash: hashes[1]! },

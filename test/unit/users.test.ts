@@ -2,29 +2,28 @@ import { describe, expect, it } from 'vitest';
 import { hashPassword, isPasswordHash, verifyPassword } from '../../lib/auth/passwords.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { UnauthorizedError } from '../../lib/errors.ts';
+import { TEST_SCRYPT_COST } from '../support/test-users.ts';
 
-/** A low scrypt cost: these tests check the format and the logic, not the hardness. */
-const FAST = { N: 16, r: 8, p: 1 };
 
 describe('hashPassword and verifyPassword', () => {
   it('verifies the password a hash was made from', async () => {
-    const hash = await hashPassword('correct horse battery staple', FAST);
+    const hash = await hashPassword('correct horse battery staple', TEST_SCRYPT_COST);
     await expect(verifyPassword('correct horse battery staple', hash)).resolves.toBe(true);
   });
 
   it('refuses a wrong password', async () => {
-    const hash = await hashPassword('correct horse battery staple', FAST);
+    const hash = await hashPassword('correct horse battery staple', TEST_SCRYPT_COST);
     await expect(verifyPassword('correct horse battery stapler', hash)).resolves.toBe(false);
     await expect(verifyPassword('', hash)).resolves.toBe(false);
   });
 
   it('writes scrypt$N$r$p$salt$hash with the cost used, a 16-byte salt and a 32-byte key', async () => {
-    const hash = await hashPassword('secret', FAST);
+    const hash = await hashPassword('secret', TEST_SCRYPT_COST);
     expect(isPasswordHash(hash)).toBe(true);
     const [scheme, N, r, p, salt, key, ...rest] = hash.split('$');
     expect(rest).toEqual([]);
     expect(scheme).toBe('scrypt');
-    expect([Number(N), Number(r), Number(p)]).toEqual([FAST.N, FAST.r, FAST.p]);
+    expect([Number(N), Number(r), Number(p)]).toEqual([TEST_SCRYPT_COST.N, TEST_SCRYPT_COST.r, TEST_SCRYPT_COST.p]);
     expect(salt).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(key).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(Buffer.from(salt!, 'base64url')).toHaveLength(16);
@@ -38,8 +37,8 @@ describe('hashPassword and verifyPassword', () => {
   });
 
   it('salts every hash, so the same password hashes differently each time', async () => {
-    const first = await hashPassword('same', FAST);
-    const second = await hashPassword('same', FAST);
+    const first = await hashPassword('same', TEST_SCRYPT_COST);
+    const second = await hashPassword('same', TEST_SCRYPT_COST);
     expect(first).not.toBe(second);
     await expect(verifyPassword('same', second)).resolves.toBe(true);
   });
@@ -52,7 +51,7 @@ describe('hashPassword and verifyPassword', () => {
   });
 
   it('refuses a hash whose key was changed', async () => {
-    const hash = await hashPassword('pw', FAST);
+    const hash = await hashPassword('pw', TEST_SCRYPT_COST);
     const parts = hash.split('$');
     const key = Buffer.from(parts[5]!, 'base64url');
     key[0] = key[0]! ^ 1;
@@ -92,8 +91,8 @@ describe('hashPassword and verifyPassword', () => {
 describe('UserDirectory.authenticate', () => {
   async function directory(): Promise<UserDirectory> {
     return new UserDirectory([
-      { username: 'alice', passwordHash: await hashPassword('alice-password', FAST) },
-      { username: 'bob', passwordHash: await hashPassword('bob-password', FAST) },
+      { username: 'alice', passwordHash: await hashPassword('alice-password', TEST_SCRYPT_COST) },
+      { username: 'bob', passwordHash: await hashPassword('bob-password', TEST_SCRYPT_COST) },
     ]);
   }
 
