@@ -1,4 +1,4 @@
-import { createSqsBatchHandler } from '../lib/aws/sqs-batch-handler.ts';
+import { createSqsBatchHandler, receiveCountOf } from '../lib/aws/sqs-batch-handler.ts';
 import { loadWorkerConfig } from '../lib/config.ts';
 import { createLogger, createTaskWorker, withLambdaContext } from '../lib/dependencies.ts';
 
@@ -6,4 +6,9 @@ const logger = createLogger();
 const worker = createTaskWorker(loadWorkerConfig(process.env), logger);
 
 /** Task queue -> worker: runs each task and records its result. */
-export const handler = withLambdaContext(logger, createSqsBatchHandler((record) => worker.process(record.body), { logger }));
+export const handler = withLambdaContext(
+  logger,
+  createSqsBatchHandler((record) => worker.process(record.body, { receiveCount: receiveCountOf(record) }), {
+    logger,
+  }),
+);

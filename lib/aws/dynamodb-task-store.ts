@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
 import type { StateChange, TaskStore } from '../tasks/ports.ts';
-import { type Task, isTerminal } from '../tasks/task.ts';
+import { type Task, isTerminal, taskInputDigest } from '../tasks/task.ts';
 
 /**
  * The sparse index of open tasks: only items that carry `openShard` (set at create, removed when the
@@ -24,7 +24,10 @@ export interface DynamoDbTaskStoreOptions {
 
 /**
  * Tasks in one DynamoDB table keyed by `id`. Items carry `expiresAt` in epoch seconds, the
- * attribute the table's TTL deletes by on AWS (dynalite has no TTL, so readers check it too).
+ * attribute the table's TTL deletes by on AWS (dynalite has no TTL, so readers check it too), and
+ * `inputDigest`, the digest of the task's name and args: a write conditioned on a task's input
+ * compares that string, as a condition cannot compare a list of up to 1,000 args cheaply (and
+ * dynalite refuses list equality altogether).
  */
 export class DynamoDbTaskStore implements TaskStore {
   readonly #client: DynamoDBDocumentClient;
@@ -40,7 +43,7 @@ export class DynamoDbTaskStore implements TaskStore {
       this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...task, openShard: shardOf(task.id) },
+          Item: { ...task, openShard: shardOf(task.id), inputDigest: taskInputDigest(task) },
           // Ids are random UUIDs; the condition makes a collision an error instead of an overwrite.
           ConditionExpression: 'attribute_not_exists(id)',
         }),
@@ -52,9 +55,7 @@ export class DynamoDbTaskStore implements TaskStore {
     const output = await this.#call('read the task', () =>
       this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true })),
     );
-    if (!output.Item) return undefined;
-    const { openShard: _index, ...task } = output.Item;
-    return task as Task;
+    return output.Item ? toTask(output.Item) : undefined;
   }
 
   async transition(id: string, change: StateChange): Promise<Task | undefined> {
@@ -76,6 +77,12 @@ export class DynamoDbTaskStore implements TaskStore {
       values[`:from${index}`] = state;
       return `:from${index}`;
     });
+    const conditions = ['attribute_exists(id)', `#state IN (${from.join(', ')})`];
+    if (change.input !== undefined) {
+      names['#inputDigest'] = 'inputDigest';
+      values[':inputDigest'] = taskInputDigest(change.input);
+      conditions.push('#inputDigest = :inputDigest');
+    }
     try {
       const output = await this.#call('update the task', () =>
         this.#client.send(
@@ -83,15 +90,14 @@ export class DynamoDbTaskStore implements TaskStore {
             TableName: this.#table,
             Key: { id },
             UpdateExpression: `SET ${sets.join(', ')}${remove}`,
-            ConditionExpression: `attribute_exists(id) AND #state IN (${from.join(', ')})`,
+            ConditionExpression: conditions.join(' AND '),
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
             ReturnValues: 'ALL_NEW',
           }),
         ),
       );
-      const { openShard: _index, ...task } = output.Attributes ?? {};
-      return task as Task;
+      return toTask(output.Attributes ?? {});
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -154,6 +160,12 @@ export class DynamoDbTaskStore implements TaskStore {
       throw new UnavailableError(`the task store could not ${what}`, { cause: error });
     }
   }
+}
+
+/** The task without the store's own attributes. */
+function toTask(item: Record<string, unknown>): Task {
+  const { openShard: _index, inputDigest: _digest, ...task } = item;
+  return task as unknown as Task;
 }
 
 function isConditionFailure(error: unknown): boolean {

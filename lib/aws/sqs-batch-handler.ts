@@ -39,7 +39,7 @@ export function createSqsBatchHandler(
             return await processRecord(record);
           } catch (error) {
             logger?.warn('record failed; SQS will deliver it again', {
-              receiveCount: Number(record.attributes?.ApproximateReceiveCount) || undefined,
+              receiveCount: receiveCountOf(record),
               error,
             });
             throw error;
@@ -53,6 +53,11 @@ export function createSqsBatchHandler(
       throwOnFullBatchFailure: false,
     });
   };
+}
+
+/** How many times SQS has delivered this record (ApproximateReceiveCount), 1 when it does not say. */
+export function receiveCountOf(record: SQSRecord): number {
+  return Number(record.attributes?.ApproximateReceiveCount) || 1;
 }
 
 /**

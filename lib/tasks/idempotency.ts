@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { taskInputDigest } from './task.ts';
 
 /**
  * Idempotency keys on `POST /tasks`: the pure part (key rules, claim ids, request digests, expiry).
@@ -52,7 +53,7 @@ export function idempotencyClaimId(owner: string, key: string): string {
  * normalized decimal integers, so `[1, "01"]` and `["1", 1]` are the same request.
  */
 export function requestDigest(name: string, args: readonly bigint[]): string {
-  return sha256(JSON.stringify([name, args.map(String)]));
+  return taskInputDigest({ name, args: args.map(String) });
 }
 
 export function isClaimExpired(claim: Pick<IdempotencyClaim, 'expiresAt'>, nowMs: number): boolean {

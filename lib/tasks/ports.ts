@@ -1,5 +1,5 @@
 import type { IdempotencyClaim } from './idempotency.ts';
-import type { Task, TaskFailure, TaskState } from './task.ts';
+import type { Task, TaskFailure, TaskInput, TaskState } from './task.ts';
 import type { TaskMessage } from './task-message.ts';
 
 /**
@@ -35,6 +35,12 @@ export interface StateChange {
   readonly at: string;
   readonly result?: string;
   readonly error?: TaskFailure;
+  /**
+   * Only if the task's record holds exactly this input. A worker's writes carry the input its queue
+   * message claims: a message is input, not truth, and one that disagrees with the record (a forged
+   * or corrupted message naming a real task) changes nothing.
+   */
+  readonly input?: TaskInput;
 }
 
 /** Hands tasks to workers. One implementation talks to SQS (lib/aws/sqs-task-queue.ts). */

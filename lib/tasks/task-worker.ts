@@ -2,7 +2,7 @@ import { TaskError } from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { StateChange, TaskStore } from './ports.ts';
 import { prepareTask, runTask } from './registry.ts';
-import { RUNNABLE_STATES, type TaskFailure } from './task.ts';
+import { RUNNABLE_STATES, type TaskFailure, isSameInput } from './task.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
 import { type Clock, systemClock } from './wait-policy.ts';
 
@@ -10,6 +10,12 @@ export interface TaskWorkerOptions {
   readonly store: TaskStore;
   readonly clock?: Clock;
   readonly logger?: Logger;
+}
+
+/** What the queue says about one delivery of a message, beside its body. */
+export interface Delivery {
+  /** SQS's ApproximateReceiveCount: 1 on the first delivery, more once earlier ones did not finish. */
+  readonly receiveCount?: number;
 }
 
 /** What became of one message. Anything else is thrown, and the message is delivered again. */
@@ -23,6 +29,10 @@ export class PoisonMessageError extends Error {
 /**
  * Runs queued tasks. Every state change is a conditional write, so a message delivered twice, or two
  * workers racing on it, yields one result that is never overwritten.
+ *
+ * A queue message is input, not truth: every write is also conditioned on the task's record holding
+ * the name and args the message claims (`StateChange.input`). A message that names a real task with
+ * another input (forged, or corrupted on the way) computes nothing that is kept and changes no task.
  */
 export class TaskWorker {
   readonly #store: TaskStore;
@@ -39,21 +49,30 @@ export class TaskWorker {
    * Processes one message from the task queue. Task errors end the task in FAILURE (a retry would
    * fail the same way); infrastructure errors mark it RETRY and are rethrown, so the queue delivers
    * the message again, and after maxReceiveCount moves it to the dead-letter queue.
+   *
+   * A redelivery first marks the task RETRY: the record then shows that an earlier delivery did not
+   * end it (its worker died, or hit an outage), which the dead-letter handler requires before it
+   * gives up on the task. A first delivery skips that write: it is the hot path.
    */
-  async process(body: string): Promise<ProcessOutcome> {
+  async process(body: string, delivery: Delivery = {}): Promise<ProcessOutcome> {
     const message = decode(body);
     try {
+      if ((delivery.receiveCount ?? 1) > 1 && !(await this.#write(message, { from: RUNNABLE_STATES, to: 'RETRY' }))) {
+        return await this.#skip(message);
+      }
       return await this.#run(message);
     } catch (error) {
-      await this.#markRetry(message.taskId);
+      await this.#markRetry(message);
       throw error;
     }
   }
 
   /**
    * Processes one message from the dead-letter queue: the task's retries are spent, so it ends in
-   * FAILURE unless it already ended. A body that is not a task message names no task to fail; it is
-   * logged and dropped.
+   * FAILURE, but only if its record shows that a worker really attempted it (state RETRY). A task
+   * still PENDING was never seen to fail: a message put straight on the dead-letter queue, or one
+   * whose every delivery met a store outage, does not end it; it stays open and the sweeper queues
+   * it again. A body that is not a task message names no task to fail; it is logged and dropped.
    */
   async failExhausted(body: string): Promise<ProcessOutcome> {
     let message: TaskMessage;
@@ -63,18 +82,18 @@ export class TaskWorker {
       this.#logger.error('dropping a dead letter that is not a task message', { error, body: body.slice(0, 1024) });
       return 'skipped';
     }
-    const failed = await this.#finish(message.taskId, {
-      code: 'retries_exhausted',
-      message: 'the task could not be completed after repeated attempts',
-    });
-    return failed ? 'FAILURE' : 'skipped';
+    const failure = { code: 'retries_exhausted', message: 'the task could not be completed after repeated attempts' };
+    const failed = await this.#write(message, { from: ['RETRY'], to: 'FAILURE', error: failure });
+    if (!failed) return this.#skip(message);
+    this.#logger.info('task ended', { taskId: message.taskId, state: 'FAILURE', code: failure.code });
+    return 'FAILURE';
   }
 
   /**
    * Computes the task, then writes its end state in one conditional write. There is no STARTED
-   * write before it: add and mul run in microseconds, so no caller could ever see that state, and it
-   * cost one DynamoDB write and about 1.6 ms per task (BENCHMARKS.md). A duplicate delivery thus
-   * computes again, and its write is refused because the task has already ended.
+   * write before it: no caller could see a state that lasts as long as add or mul take, and it would
+   * cost a DynamoDB write per task. A duplicate delivery thus computes again, and its write is
+   * refused because the task has already ended.
    */
   async #run(message: TaskMessage): Promise<ProcessOutcome> {
     let outcome: { result: string } | TaskFailure;
@@ -84,30 +103,46 @@ export class TaskWorker {
       if (!(error instanceof TaskError)) throw error;
       outcome = { code: error.code, message: error.message };
     }
-    const finished = await this.#finish(message.taskId, outcome);
-    if (!finished) {
-      // Already ended (a duplicate delivery), or expired and gone: nothing to do.
-      this.#logger.info('skipping a task that is not runnable', { taskId: message.taskId });
-      return 'skipped';
-    }
-    return 'result' in outcome ? 'SUCCESS' : 'FAILURE';
-  }
-
-  /** Writes the terminal state unless another delivery got there first. */
-  async #finish(taskId: string, outcome: { result: string } | TaskFailure): Promise<boolean> {
-    const change: StateChange =
+    const change =
       'result' in outcome
-        ? { from: RUNNABLE_STATES, to: 'SUCCESS', at: this.#now(), result: outcome.result }
-        : { from: RUNNABLE_STATES, to: 'FAILURE', at: this.#now(), error: outcome };
-    return (await this.#store.transition(taskId, change)) !== undefined;
+        ? ({ from: RUNNABLE_STATES, to: 'SUCCESS', result: outcome.result } as const)
+        : ({ from: RUNNABLE_STATES, to: 'FAILURE', error: outcome } as const);
+    if (!(await this.#write(message, change))) return this.#skip(message);
+    this.#logger.info('task ended', { taskId: message.taskId, state: change.to, ...('code' in outcome && { code: outcome.code }) });
+    return change.to;
   }
 
-  async #markRetry(taskId: string): Promise<void> {
+  /** A conditional write of `change`, only while the record holds the message's input. */
+  async #write(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>): Promise<boolean> {
+    const input = { name: message.name, args: message.args };
+    return (await this.#store.transition(message.taskId, { ...change, at: this.#now(), input })) !== undefined;
+  }
+
+  /**
+   * A write was refused: says why in the log, from the record (read only on this path), and drops
+   * the message. A task that ended or expired is the common case (a duplicate delivery); a record
+   * whose input differs from the message's is not, and is logged as a warning.
+   */
+  async #skip(message: TaskMessage): Promise<'skipped'> {
+    const task = await this.#store.get(message.taskId).catch(() => undefined);
+    if (task && !isSameInput(task, message)) {
+      this.#logger.warn('dropping a message whose input disagrees with its task', {
+        taskId: message.taskId,
+        messageName: message.name.slice(0, 64),
+        taskName: task.name,
+      });
+    } else {
+      this.#logger.info('skipping a task that is not runnable', { taskId: message.taskId, state: task?.state ?? 'missing' });
+    }
+    return 'skipped';
+  }
+
+  async #markRetry(message: TaskMessage): Promise<void> {
     try {
-      await this.#store.transition(taskId, { from: ['PENDING'], to: 'RETRY', at: this.#now() });
+      await this.#write(message, { from: RUNNABLE_STATES, to: 'RETRY' });
     } catch (error) {
       // The store is likely the thing that failed; the redelivery will try again.
-      this.#logger.warn('could not mark task for retry', { taskId, error });
+      this.#logger.warn('could not mark task for retry', { taskId: message.taskId, error });
     }
   }
 

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { toJsonInteger } from './integers.ts';
 
 /**
- * PENDING until a worker ends the task; RETRY after an attempt failed on infrastructure (the message
- * comes back). No STARTED: the worker writes only the end state (see TaskWorker).
+ * PENDING until a worker ends the task; RETRY once a delivery did not end it (an infrastructure
+ * error, or a worker that died: the queue delivers the message again). No STARTED: on a first
+ * delivery the worker writes only the end state (see TaskWorker).
  */
 export const TASK_STATES = ['PENDING', 'RETRY', 'SUCCESS', 'FAILURE'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
@@ -14,6 +15,24 @@ export const RUNNABLE_STATES: readonly TaskState[] = ['PENDING', 'RETRY'];
 
 export function isTerminal(state: TaskState): boolean {
   return TERMINAL_STATES.includes(state);
+}
+
+/** What a task computes from: its name and its arguments as decimal strings. */
+export interface TaskInput {
+  readonly name: string;
+  readonly args: readonly string[];
+}
+
+/**
+ * A digest of a task's input, JSON-encoded so that ("ab", ["c"]) and ("a", ["bc"]) differ. The
+ * store keeps it beside the task, so a write can be conditioned on the input a message claims.
+ */
+export function taskInputDigest({ name, args }: TaskInput): string {
+  return createHash('sha256').update(JSON.stringify([name, args])).digest('hex');
+}
+
+export function isSameInput(a: TaskInput, b: TaskInput): boolean {
+  return a.name === b.name && a.args.length === b.args.length && a.args.every((arg, index) => arg === b.args[index]);
 }
 
 export interface TaskFailure {

@@ -151,7 +151,7 @@ describe('the prod template', () => {
     );
   });
 
-  it('lets the worker receive and delete from its queue and update tasks, and nothing else', () => {
+  it('lets the worker receive and delete from its queue, update tasks and read one to say why a write was refused, and nothing else', () => {
     expect(grantsOf(prod.template, 'WorkerRole')).toEqual(
       [
         `logs:CreateLogStream on ${logStreamsOf('WorkerLogGroup')}`,
@@ -160,6 +160,7 @@ describe('the prod template', () => {
         'sqs:ReceiveMessage on ${TaskQueue.Arn}',
         'sqs:DeleteMessage on ${TaskQueue.Arn}',
         'sqs:GetQueueAttributes on ${TaskQueue.Arn}',
+        'dynamodb:GetItem on ${TaskTable.Arn}',
         'dynamodb:UpdateItem on ${TaskTable.Arn}',
       ].sort(),
     );
@@ -173,6 +174,7 @@ describe('the prod template', () => {
         'sqs:ReceiveMessage on ${DeadLetterQueue.Arn}',
         'sqs:DeleteMessage on ${DeadLetterQueue.Arn}',
         'sqs:GetQueueAttributes on ${DeadLetterQueue.Arn}',
+        'dynamodb:GetItem on ${TaskTable.Arn}',
         'dynamodb:UpdateItem on ${TaskTable.Arn}',
       ].sort(),
     );

@@ -92,6 +92,26 @@ describe('DynamoDbTaskStore against dynalite', () => {
       await expect(store.get(task.id)).resolves.toEqual(task);
     });
 
+    it('moves a task only while its record holds the input the change names', async () => {
+      const task = pendingTask({ name: 'add', args: ['1', '2'] });
+      await store.create(task);
+      const change = { from: RUNNABLE_STATES, to: 'SUCCESS' as const, at: AT, result: '666000' };
+
+      for (const input of [
+        { name: 'mul', args: ['1', '2'] },
+        { name: 'add', args: ['01', '2'] },
+        { name: 'add', args: ['2', '1'] },
+        { name: 'add', args: ['1', '2', '0'] },
+      ]) {
+        await expect(store.transition(task.id, { ...change, input })).resolves.toBeUndefined();
+      }
+      await expect(store.get(task.id)).resolves.toEqual(task);
+      await expect(store.transition(task.id, { ...change, result: '3', input: { name: 'add', args: ['1', '2'] } })).resolves.toMatchObject({
+        state: 'SUCCESS',
+        result: '3',
+      });
+    });
+
     it('returns undefined for a missing id and does not create the item', async () => {
       const missing = pendingTask();
 

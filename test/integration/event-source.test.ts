@@ -8,7 +8,7 @@ import {
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import { type SqsBatchHandler, createSqsBatchHandler } from '../../lib/aws/sqs-batch-handler.ts';
+import { type SqsBatchHandler, createSqsBatchHandler, receiveCountOf } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import type { TaskStore } from '../../lib/tasks/ports.ts';
@@ -105,7 +105,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     const invocations = startEventSource(
       emulators.queues.taskQueueUrl,
       emulators.queues.taskQueueArn,
-      createSqsBatchHandler((record) => worker.process(record.body)),
+      createSqsBatchHandler((record) => worker.process(record.body, { receiveCount: receiveCountOf(record) })),
     );
 
     await eventually(async () => expect((await messageCounts(emulators.queues.deadLetterQueueUrl)).visible).toBe(1), SETTLE);
@@ -130,7 +130,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     expect(Messages?.map((message) => message.Body)).toEqual(['not json']);
   });
 
-  it('ends a task whose store writes keep failing in FAILURE retries_exhausted through the dead-letter queue, while the others succeed', async () => {
+  it('ends a task whose result writes keep failing in FAILURE retries_exhausted through the dead-letter queue, while the others succeed', async () => {
     const doomed = pendingTask({ name: 'add', args: ['1', '1'] });
     const others = [
       pendingTask({ name: 'add', args: ['2', '3'] }),
@@ -138,12 +138,13 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       pendingTask({ name: 'mul', args: ['99999999999999999999', '99999999999999999999'] }),
     ];
     for (const task of [doomed, ...others]) await store.create(task);
-    // The table stays reachable for everyone else; only writes to the doomed task hit the outage.
+    // The table stays reachable for everyone else; only the doomed task's end-state writes hit the
+    // outage, so its record shows the attempts (RETRY) that the dead-letter handler requires.
     const partlyDownStore: TaskStore = {
       create: (task) => store.create(task),
       get: (id) => store.get(id),
       transition: async (id, change) => {
-        if (id === doomed.id) throw new UnavailableError('simulated outage of the task store');
+        if (id === doomed.id && change.to !== 'RETRY') throw new UnavailableError('simulated outage of the task store');
         return store.transition(id, change);
       },
       listOpen: (before, limit) => store.listOpen(before, limit),
@@ -155,7 +156,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     startEventSource(
       emulators.queues.taskQueueUrl,
       emulators.queues.taskQueueArn,
-      createSqsBatchHandler((record) => worker.process(record.body)),
+      createSqsBatchHandler((record) => worker.process(record.body, { receiveCount: receiveCountOf(record) })),
     );
     const deadLetterInvocations = startEventSource(
       emulators.queues.deadLetterQueueUrl,

@@ -1,6 +1,6 @@
 import { UnavailableError } from '../../lib/errors.ts';
 import type { StateChange, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
-import { type Task, isTerminal } from '../../lib/tasks/task.ts';
+import { type Task, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
 import type { TaskMessage } from '../../lib/tasks/task-message.ts';
 
 /**
@@ -31,6 +31,7 @@ export class MemoryTaskStore implements TaskStore {
     this.#maybeFail('transition');
     const task = this.tasks.get(id);
     if (!task || !change.from.includes(task.state)) return undefined;
+    if (change.input && !isSameInput(task, change.input)) return undefined;
     const updated: Task = {
       ...task,
       state: change.to,
@@ -80,3 +81,4 @@ export class RecordingQueue implements TaskQueue {
     if (this.consumer) setImmediate(() => void this.consumer!(JSON.stringify(message)));
   }
 }
+

@@ -184,19 +184,96 @@ describe('TaskWorker.process', () => {
   });
 });
 
+describe('TaskWorker.process with a message that disagrees with the record', () => {
+  it.each([
+    ['another task name and args', { name: 'mul', args: ['666', '1000'] }],
+    ['the same args written differently', { name: 'add', args: ['01', '2', '3'] }],
+    ['args that are not integers', { name: 'add', args: ['1.5'] }],
+    ['an unknown task name', { name: 'pow', args: ['1', '2', '3'] }],
+    ['fewer args', { name: 'add', args: ['1', '2'] }],
+  ])('changes nothing for %s under a real task id', async (_label, input) => {
+    const { store, worker } = setup();
+    const { task } = await storedTask(store);
+    const forged = encodeTaskMessage({ taskId: task.id, ...input });
+    await expect(worker.process(forged)).resolves.toBe('skipped');
+    await expect(worker.process(forged, { receiveCount: 2 })).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toEqual(task);
+  });
+
+  it('does not mark the real task RETRY when a forged message meets an outage', async () => {
+    const store = new FinalWriteOutageStore();
+    const worker = new TaskWorker({ store, clock });
+    const { task } = await storedTask(store);
+    const forged = encodeTaskMessage({ taskId: task.id, name: 'mul', args: ['2', '2'] });
+    await expect(worker.process(forged)).rejects.toBeInstanceOf(UnavailableError);
+    expect(store.tasks.get(task.id)).toEqual(task);
+  });
+
+  it('logs a mismatch as a warning naming the task, and a duplicate as info', async () => {
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const log = (level: string) => (message: string, ...fields: Record<string, unknown>[]) => lines.push({ level, message, fields: Object.assign({}, ...fields) });
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ store, clock, logger: { info: log('info'), warn: log('warn'), error: log('error') } });
+    const { task, body } = await storedTask(store);
+    await worker.process(encodeTaskMessage({ taskId: task.id, name: 'mul', args: ['9'] }));
+    await worker.process(body);
+    await worker.process(body);
+    expect(lines.map(({ level, message, fields }) => [level, message, fields.taskId])).toEqual([
+      ['warn', 'dropping a message whose input disagrees with its task', task.id],
+      ['info', 'task ended', task.id],
+      ['info', 'skipping a task that is not runnable', task.id],
+    ]);
+  });
+});
+
+describe('TaskWorker.process on a redelivery', () => {
+  it('marks the task RETRY before running it, so the record shows the earlier attempt', async () => {
+    const store = new (class extends MemoryTaskStore {
+      readonly changes: StateChange[] = [];
+      override async transition(id: string, change: StateChange): Promise<Task | undefined> {
+        this.changes.push(change);
+        return super.transition(id, change);
+      }
+    })();
+    const { task, body } = await storedTask(store);
+    await expect(new TaskWorker({ store, clock }).process(body, { receiveCount: 2 })).resolves.toBe('SUCCESS');
+    expect(store.changes.map((change) => change.to)).toEqual(['RETRY', 'SUCCESS']);
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
+  });
+
+  it('does not run a redelivered task that has already ended', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { state: 'SUCCESS', extra: { result: '6' } });
+    await expect(worker.process(body, { receiveCount: 3 })).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toEqual(task);
+  });
+});
+
 describe('TaskWorker.failExhausted', () => {
-  it.each<TaskState>(['PENDING', 'RETRY'])(
-    'marks a %s task FAILURE with retries_exhausted',
-    async (state) => {
-      const { store, worker } = setup();
-      const { task, body } = await storedTask(store, { state });
-      await expect(worker.failExhausted(body)).resolves.toBe('FAILURE');
-      const failed = store.tasks.get(task.id)!;
-      expect(failed.state).toBe('FAILURE');
-      expect(failed.error?.code).toBe('retries_exhausted');
-      expect(failed.updatedAt).toBe(new Date(WORKED_AT).toISOString());
-    },
-  );
+  it('marks a RETRY task (a worker attempted it) FAILURE with retries_exhausted', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { state: 'RETRY' });
+    await expect(worker.failExhausted(body)).resolves.toBe('FAILURE');
+    const failed = store.tasks.get(task.id)!;
+    expect(failed.state).toBe('FAILURE');
+    expect(failed.error?.code).toBe('retries_exhausted');
+    expect(failed.updatedAt).toBe(new Date(WORKED_AT).toISOString());
+  });
+
+  it('leaves a PENDING task open: nothing shows a worker ever attempted it', async () => {
+    const { store, worker } = setup();
+    const { task, body } = await storedTask(store, { state: 'PENDING' });
+    await expect(worker.failExhausted(body)).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toEqual(task);
+  });
+
+  it('leaves a RETRY task open when the dead letter carries another input', async () => {
+    const { store, worker } = setup();
+    const { task } = await storedTask(store, { state: 'RETRY' });
+    const forged = encodeTaskMessage({ taskId: task.id, name: 'mul', args: ['1', '2', '3'] });
+    await expect(worker.failExhausted(forged)).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toEqual(task);
+  });
 
   it('skips a task that already succeeded and keeps its result', async () => {
     const { store, worker } = setup();
@@ -227,9 +304,9 @@ describe('TaskWorker.failExhausted', () => {
 
   it('rethrows a store outage so the dead letter is retried', async () => {
     const { store, worker } = setup();
-    const { task, body } = await storedTask(store);
+    const { task, body } = await storedTask(store, { state: 'RETRY' });
     store.failNext('transition');
     await expect(worker.failExhausted(body)).rejects.toBeInstanceOf(UnavailableError);
-    expect(store.tasks.get(task.id)!.state).toBe('PENDING');
+    expect(store.tasks.get(task.id)!.state).toBe('RETRY');
   });
 });
