@@ -1,8 +1,10 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { availableParallelism } from 'node:os';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { TokenIssuer } from './auth/tokens.ts';
 import { UserDirectory } from './auth/users.ts';
+import { sourceIpOf } from './aws/api-gateway.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts';
 import { DynamoDbIdempotencyStore } from './aws/dynamodb-idempotency-store.ts';
 import { DynamoDbLoginAttempts } from './aws/dynamodb-login-attempts.ts';
@@ -56,9 +58,12 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
       schedule: config.waitSchedule,
       logger,
     }),
-    users: new UserDirectory(config.auth.users),
+    // Password hashing may take all cores but one: the rest of the API keeps a core however many
+    // logins arrive (on Lambda, where an instance serves one request at a time, this is 1).
+    users: new UserDirectory(config.auth.users, { maxConcurrentChecks: Math.max(1, availableParallelism() - 1) }),
     loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: documents, tableName: config.aws.tableName }) }),
     tokens: new TokenIssuer(config.auth),
+    clientAddress: sourceIpOf,
     logger,
     benchFloor: config.benchFloor,
   };

@@ -1,5 +1,6 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LoginAttemptStore } from '../auth/login-throttle.ts';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Admission, AttemptRule, LoginAttemptStore } from '../auth/login-throttle.ts';
 import { UnavailableError } from '../errors.ts';
 
 export interface DynamoDbLoginAttemptsOptions {
@@ -8,8 +9,18 @@ export interface DynamoDbLoginAttemptsOptions {
 }
 
 /**
- * Failed-login counters in the task table, one item per user and window: id `login#<key>#<end>`,
- * which can never be a task id. `expiresAt` lets the table's TTL delete spent windows on AWS.
+ * Rounds of admit: each lost round means another caller changed the item in between. A caller that
+ * keeps losing is refused for a second rather than looping.
+ */
+const MAX_ROUNDS = 5;
+
+/**
+ * Login attempts in the task table, one item per key: id `login#<key>` (never a task id), and a map
+ * `attempts` of attempt id -> epoch ms. A rolling window, kept exact by one conditional write per
+ * attempt: an attempt is added only while the map holds fewer than `limit` entries, so at most
+ * `limit` attempts of any window are ever in it at once, however many writers race. Entries that
+ * have left the window are removed only when the map is full; a right password removes its own.
+ * `expiresAt` lets the table's TTL delete an idle key's item.
  */
 export class DynamoDbLoginAttempts implements LoginAttemptStore {
   readonly #client: DynamoDBDocumentClient;
@@ -20,31 +31,77 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
     this.#table = options.tableName;
   }
 
-  async failures(key: string, windowEndsAt: number): Promise<number> {
-    const output = await this.#call(() =>
-      this.#client.send(new GetCommand({ TableName: this.#table, Key: { id: itemId(key, windowEndsAt) }, ConsistentRead: true })),
-    );
-    return (output.Item?.failures as number | undefined) ?? 0;
+  async admit(key: string, attemptId: string, atMs: number, rule: AttemptRule): Promise<Admission> {
+    const id = itemId(key);
+    const windowMs = rule.windowSeconds * 1000;
+    const expiresAt = Math.ceil((atMs + windowMs) / 1000);
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      // The common case: the item exists with room for one more.
+      const added = await this.#update({
+        Key: { id },
+        UpdateExpression: 'SET attempts.#attempt = :at, expiresAt = :expiresAt',
+        ConditionExpression: 'attribute_exists(attempts) AND size(attempts) < :limit',
+        ExpressionAttributeNames: { '#attempt': attemptId },
+        ExpressionAttributeValues: { ':at': atMs, ':expiresAt': expiresAt, ':limit': rule.limit },
+      });
+      if (added) return { admitted: true };
+
+      const attempts = await this.#attempts(id);
+      if (attempts === undefined) {
+        // First attempt under this key: a nested path cannot be set before its map exists.
+        const created = await this.#update({
+          Key: { id },
+          UpdateExpression: 'SET attempts = :attempts, expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(attempts)',
+          ExpressionAttributeValues: { ':attempts': { [attemptId]: atMs }, ':expiresAt': expiresAt },
+        });
+        if (created) return { admitted: true };
+        continue;
+      }
+      const entries = Object.entries(attempts);
+      const stale = entries.filter(([, at]) => at <= atMs - windowMs).map(([entry]) => entry);
+      if (stale.length === 0) {
+        const live = entries.map(([, at]) => at);
+        // The map looked full (or was, when the write was refused) and nothing in it has expired.
+        if (live.length >= rule.limit) return { admitted: false, retryAfterMs: Math.min(...live) + windowMs - atMs };
+        continue;
+      }
+      // Removing an entry that a concurrent caller removed first is harmless: REMOVE of a missing
+      // map key does nothing.
+      const names = Object.fromEntries(stale.map((entry, index) => [`#stale${index}`, entry]));
+      await this.#update({
+        Key: { id },
+        UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `attempts.${name}`).join(', ')}`,
+        ConditionExpression: 'attribute_exists(attempts)',
+        ExpressionAttributeNames: names,
+      });
+    }
+    return { admitted: false, retryAfterMs: 1000 };
   }
 
-  async addFailure(key: string, windowEndsAt: number): Promise<number> {
-    const output = await this.#call(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { id: itemId(key, windowEndsAt) },
-          // ADD is atomic: concurrent failures on several API instances all count.
-          UpdateExpression: 'ADD failures :one SET expiresAt = :expiresAt',
-          ExpressionAttributeValues: { ':one': 1, ':expiresAt': windowEndsAt },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      ),
-    );
-    return output.Attributes?.failures as number;
+  async forget(key: string, attemptId: string): Promise<void> {
+    await this.#update({
+      Key: { id: itemId(key) },
+      UpdateExpression: 'REMOVE attempts.#attempt',
+      ConditionExpression: 'attribute_exists(attempts)',
+      ExpressionAttributeNames: { '#attempt': attemptId },
+    });
   }
 
-  async clear(key: string, windowEndsAt: number): Promise<void> {
-    await this.#call(() => this.#client.send(new DeleteCommand({ TableName: this.#table, Key: { id: itemId(key, windowEndsAt) } })));
+  async #attempts(id: string): Promise<Record<string, number> | undefined> {
+    const output = await this.#call(() => this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true })));
+    return output.Item?.attempts as Record<string, number> | undefined;
+  }
+
+  /** A conditional update; false when its condition failed. */
+  async #update(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
+    try {
+      await this.#call(() => this.#client.send(new UpdateCommand({ TableName: this.#table, ...input })));
+      return true;
+    } catch (error) {
+      if (error instanceof UnavailableError && error.cause instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async #call<T>(send: () => Promise<T>): Promise<T> {
@@ -56,6 +113,6 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
   }
 }
 
-function itemId(key: string, windowEndsAt: number): string {
-  return `login#${key}#${windowEndsAt}`;
+function itemId(key: string): string {
+  return `login#${key}`;
 }

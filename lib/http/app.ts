@@ -24,8 +24,13 @@ export interface AppDependencies {
   readonly tasks: TaskService;
   readonly users: UserDirectory;
   readonly tokens: TokenIssuer;
-  /** Locks a username out after repeated wrong passwords. Always set in the Lambdas. */
+  /** Limits login attempts per user name and client address. Always set in the Lambdas. */
   readonly loginThrottle?: LoginThrottle;
+  /**
+   * The client's address, from the connection (on Lambda, API Gateway's source IP), never from a
+   * header a client can set. Without it every caller shares one address for the login limits.
+   */
+  readonly clientAddress?: (c: Context) => string | undefined;
   readonly logger?: Logger;
   /**
    * Serve `POST /bench/floor`, the benchmark's floor: POST /tasks without the queue and the store.
@@ -35,6 +40,9 @@ export interface AppDependencies {
 }
 
 type AppEnv = { Variables: LoggedVariables & { user: string } };
+
+/** The login limits' address for a caller whose address is not known. */
+const UNKNOWN_ADDRESS = 'unknown';
 
 /** Seconds a client should wait before looking up a deferred task. */
 const RETRY_AFTER_SECONDS = '1';
@@ -77,14 +85,16 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   app.post('/auth/token', limitBody, async (c) => {
     const { username, password } = await readJson(c, CredentialsSchema);
-    await deps.loginThrottle?.check(username);
+    // Counted before the password is checked: a burst of guesses cannot race past the limit.
+    const attempt = await deps.loginThrottle?.begin(username, deps.clientAddress?.(c) ?? UNKNOWN_ADDRESS);
     try {
       await deps.users.authenticate(username, password);
     } catch (error) {
-      if (error instanceof UnauthorizedError) await deps.loginThrottle?.recordFailure(username);
+      // Only a wrong password stays counted; one that was never checked (no capacity) is not a guess.
+      if (!(error instanceof UnauthorizedError)) await attempt?.giveBack();
       throw error;
     }
-    await deps.loginThrottle?.recordSuccess(username);
+    await attempt?.giveBack();
     // From here the caller is that user: the access line of a successful login says who it was.
     c.set('user', username);
     return c.json(await deps.tokens.issue(username));

@@ -123,7 +123,7 @@ const ERROR_RESPONSES = {
   IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.'),
   TooManyRequests: errorResponse(
     ['too_many_requests'],
-    'Five wrong passwords for this user name within 15 minutes: its logins wait for the window to end.',
+    'Login limits, each over any 15 minutes: 5 wrong passwords for one user name from one address, 50 for one name from all addresses, 100 from one address whatever the names; or more logins are waiting for a password check than the service takes at once.',
     ['Retry-After'],
   ),
   Unavailable: errorResponse(['unavailable'], 'The queue or the store is unreachable: try again after `Retry-After`.', ['Retry-After']),

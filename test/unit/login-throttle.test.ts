@@ -1,16 +1,18 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
+import { sourceIpOf } from '../../lib/aws/api-gateway.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
-import { testUserDirectory } from '../support/test-users.ts';
+import { testPasswordHash, testUserDirectory } from '../support/test-users.ts';
+import { hashPassword } from '../../lib/auth/passwords.ts';
 
-const WINDOW_SECONDS = 900;
+const WINDOW_MS = 900_000;
 
-describe('POST /auth/token with repeated wrong passwords', () => {
+describe('POST /auth/token under the login limits', () => {
   let users: UserDirectory;
   let clock: { ms: number; now(): number };
   let app: ReturnType<typeof createApp>;
@@ -19,65 +21,127 @@ describe('POST /auth/token with repeated wrong passwords', () => {
     users = await testUserDirectory({ alice: 'right' });
   });
 
-  beforeEach(() => {
-    // Just after a window starts, so a whole window lies ahead.
-    clock = { ms: 1_800_000_000 * 1000 + 1000, now: () => clock.ms };
+  function build(limits: LoginLimits = DEFAULT_LOGIN_LIMITS, directory = users) {
+    clock = { ms: 1_800_000_000_123, now: () => clock.ms };
     app = createApp({
       tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 3600 }),
-      users,
+      users: directory,
       tokens: new TokenIssuer({ secret: 'a-login-throttle-test-secret-of-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 }),
-      loginThrottle: new LoginThrottle({ store: new MemoryLoginAttempts(), maxFailures: 5, windowSeconds: WINDOW_SECONDS, clock }),
+      loginThrottle: new LoginThrottle({ store: new MemoryLoginAttempts(), limits, clock }),
+      clientAddress: sourceIpOf,
     });
-  });
+  }
 
-  const login = (username: string, password: string) =>
-    app.request('/auth/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username, password }),
-    });
+  beforeEach(() => build());
 
-  async function fail(username: string, times: number): Promise<number[]> {
-    const statuses: number[] = [];
-    for (let i = 0; i < times; i += 1) statuses.push((await login(username, 'wrong')).status);
-    return statuses;
+  /** A login as API Gateway would hand it over: the connection's address in the request context. */
+  const login = (username: string, password: string, address = '198.51.100.1', headers: Record<string, string> = {}) =>
+    app.request(
+      '/auth/token',
+      { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ username, password }) },
+      { requestContext: { http: { sourceIp: address } } },
+    );
+
+  async function statuses(username: string, password: string, times: number, address?: string): Promise<number[]> {
+    const seen: number[] = [];
+    for (let i = 0; i < times; i += 1) seen.push((await login(username, password, address)).status);
+    return seen;
   }
 
   it('answers 401 for the first five wrong passwords, then 429 with Retry-After', async () => {
-    expect(await fail('alice', 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(await statuses('alice', 'wrong', 5)).toEqual([401, 401, 401, 401, 401]);
     const locked = await login('alice', 'wrong');
     expect(locked.status).toBe(429);
     expect(await locked.json()).toMatchObject({ error: { code: 'too_many_requests' } });
-    const retryAfter = Number(locked.headers.get('retry-after'));
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(WINDOW_SECONDS);
+    expect(Number(locked.headers.get('retry-after'))).toBe(WINDOW_MS / 1000);
   });
 
-  it('refuses even the right password while the user is locked out', async () => {
-    await fail('alice', 5);
+  it('refuses even the right password from the address that is locked out', async () => {
+    await statuses('alice', 'wrong', 5);
     expect((await login('alice', 'right')).status).toBe(429);
   });
 
-  it('lets the user in again once the window has passed', async () => {
-    await fail('alice', 5);
-    clock.ms += WINDOW_SECONDS * 1000;
+  it('still lets the right password in from another address while one address is locked out', async () => {
+    await statuses('alice', 'wrong', 5, '198.51.100.1');
+    expect((await login('alice', 'right', '198.51.100.1')).status).toBe(429);
+    expect((await login('alice', 'right', '203.0.113.9')).status).toBe(200);
+  });
+
+  it('counts the address from the connection, never from X-Forwarded-For', async () => {
+    await statuses('alice', 'wrong', 5, '198.51.100.1');
+    const spoofed = await login('alice', 'right', '198.51.100.1', { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9' });
+    expect(spoofed.status).toBe(429);
+  });
+
+  it('keeps a rolling window: guesses at the end of one quarter-hour do not free a new five at the next', async () => {
+    expect(await statuses('alice', 'wrong', 1)).toEqual([401]);
+    clock.ms += WINDOW_MS - 1_000;
+    expect(await statuses('alice', 'wrong', 4)).toEqual([401, 401, 401, 401]);
+    clock.ms += 1_000; // The first guess has just left the window; the other four are still in it.
+    expect(await statuses('alice', 'wrong', 2)).toEqual([401, 429]);
+    const locked = await login('alice', 'right');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBe(WINDOW_MS / 1000 - 1);
+    clock.ms += WINDOW_MS - 1_000;
     expect((await login('alice', 'right')).status).toBe(200);
   });
 
-  it('forgets earlier failures after a successful login', async () => {
-    await fail('alice', 4);
-    expect((await login('alice', 'right')).status).toBe(200);
-    expect(await fail('alice', 4)).toEqual([401, 401, 401, 401]);
-    expect((await login('alice', 'right')).status).toBe(200);
+  it('never locks out a user who logs in with the right password, however often', async () => {
+    expect(await statuses('alice', 'right', 20)).toEqual(Array.from({ length: 20 }, () => 200));
+    expect(await statuses('alice', 'wrong', 5)).toEqual([401, 401, 401, 401, 401]);
   });
 
-  it('locks out unknown usernames the same way, so a lockout does not reveal who exists', async () => {
-    expect(await fail('mallory', 5)).toEqual([401, 401, 401, 401, 401]);
-    expect((await login('mallory', 'wrong')).status).toBe(429);
+  it('limits unknown user names exactly as known ones, so a lockout says nothing about who exists', async () => {
+    expect(await statuses('mallory', 'wrong', 6)).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
-  it('counts each username on its own', async () => {
-    await fail('mallory', 5);
-    expect((await login('alice', 'right')).status).toBe(200);
+  it('stops guessing spread over many addresses with a ceiling per user name', async () => {
+    build({ ...DEFAULT_LOGIN_LIMITS, perUser: { limit: 12, windowSeconds: 900 } });
+    const seen: number[] = [];
+    for (let address = 1; address <= 4; address += 1) seen.push(...(await statuses('alice', 'wrong', 3, `192.0.2.${address}`)));
+    expect(seen).toEqual(Array.from({ length: 12 }, () => 401));
+    expect((await login('alice', 'wrong', '192.0.2.99')).status).toBe(429);
+    // Other names are not affected.
+    expect((await login('bob', 'wrong', '192.0.2.99')).status).toBe(401);
+  });
+
+  it('stops a flood of ever-new user names from one address', async () => {
+    build({ ...DEFAULT_LOGIN_LIMITS, perAddress: { limit: 10, windowSeconds: 900 } });
+    const seen: number[] = [];
+    for (let i = 0; i < 11; i += 1) seen.push((await login(`user-${i}`, 'guess')).status);
+    expect(seen).toEqual([...Array.from({ length: 10 }, () => 401), 429]);
+    expect((await login('alice', 'right', '203.0.113.9')).status).toBe(200);
+  });
+
+  it('refuses logins beyond the password checks it can run at once with 429, and does not count them as guesses', async () => {
+    // A real-cost hash: each check takes long enough for the others to queue behind it.
+    const slow = new UserDirectory([{ username: 'alice', passwordHash: await hashPassword('right') }], {
+      maxConcurrentChecks: 1,
+      maxWaitingChecks: 1,
+    });
+    build(DEFAULT_LOGIN_LIMITS, slow);
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => login('alice', 'wrong', `192.0.2.${i}`)));
+    const counts = answers.map((answer) => answer.status).sort();
+    expect(counts).toEqual([401, 401, 429, 429]);
+    const busy = answers.find((answer) => answer.status === 429)!;
+    expect(busy.headers.get('retry-after')).toBe('1');
+    // The refused ones were given back: their addresses still have all five guesses.
+    const refusedAddress = `192.0.2.${answers.indexOf(busy)}`;
+    expect(await statuses('alice', 'wrong', 4, refusedAddress)).toEqual([401, 401, 401, 401]);
+    expect((await login('alice', 'right', refusedAddress)).status).toBe(200);
+  });
+});
+
+describe('UserDirectory', () => {
+  it('checks a password for an unknown name through the same bounded line as a known one', async () => {
+    const directory = new UserDirectory([{ username: 'alice', passwordHash: await testPasswordHash('right') }], {
+      maxConcurrentChecks: 1,
+      maxWaitingChecks: 0,
+    });
+    const answers = await Promise.allSettled([directory.authenticate('nobody', 'x'), directory.authenticate('alice', 'right')]);
+    expect(answers.map((answer) => (answer.status === 'rejected' ? (answer.reason as { code: string }).code : 'ok'))).toEqual([
+      'unauthorized',
+      'too_many_requests',
+    ]);
   });
 });
