@@ -64,6 +64,10 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
     loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: documents, tableName: config.aws.tableName }) }),
     tokens: new TokenIssuer(config.auth),
     clientAddress: sourceIpOf,
+    readiness: [
+      { name: 'store', check: () => store.ping() },
+      { name: 'queue', check: () => queue.ping() },
+    ],
     logger,
     benchFloor: config.benchFloor,
   };

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'
   | 'not_found'
+  | 'method_not_allowed'
   | 'task_not_found'
   | 'payload_too_large'
   | 'idempotency_key_reused'
@@ -18,6 +19,8 @@ export type ErrorCode =
 export interface DoozerErrorOptions {
   status?: number;
   cause?: unknown;
+  /** Send the message to the client: by default only below 500, where it is about the request. */
+  expose?: boolean;
   /** Seconds the caller should wait before trying again: sent as `Retry-After`. */
   retryAfterSeconds?: number;
 }
@@ -27,6 +30,7 @@ export const DEFAULT_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 400,
   unauthorized: 401,
   not_found: 404,
+  method_not_allowed: 405,
   task_not_found: 404,
   payload_too_large: 413,
   idempotency_key_reused: 422,
@@ -41,17 +45,15 @@ export class DoozerError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryAfterSeconds: number | undefined;
+  /** Below 500 the message is meant for the caller; at 500 and above it stays in the logs, unless said otherwise. */
+  readonly expose: boolean;
 
   constructor(code: ErrorCode, message: string, options: DoozerErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.status = options.status ?? DEFAULT_STATUS[code];
     this.retryAfterSeconds = options.retryAfterSeconds ?? (code === 'unavailable' ? 1 : undefined);
-  }
-
-  /** Below 500 the message is meant for the caller; at 500 and above it stays in the logs. */
-  get expose(): boolean {
-    return this.status < 500;
+    this.expose = options.expose ?? this.status < 500;
   }
 }
 
@@ -76,6 +78,18 @@ export class TaskNotFoundError extends DoozerError {
   override readonly name = 'TaskNotFoundError';
   constructor(id: string) {
     super('task_not_found', `no task with id ${id}`);
+  }
+}
+
+/** The path exists, but not for this method: the answer's `Allow` header lists the methods that do. */
+export class MethodNotAllowedError extends DoozerError {
+  override readonly name = 'MethodNotAllowedError';
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: readonly string[],
+  ) {
+    super('method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allow.join(', ')}`);
   }
 }
 

@@ -104,6 +104,11 @@ export class DynamoDbTaskStore implements TaskStore {
     }
   }
 
+  /** Reads a key that is never a task: shows the table answers, for the API's readiness. */
+  async ping(): Promise<void> {
+    await this.#call('be reached', () => this.#client.send(new GetCommand({ TableName: this.#table, Key: { id: 'ready#probe' } })));
+  }
+
   async listOpen(createdBefore: string, limit: number): Promise<string[]> {
     const ids: string[] = [];
     for (let shard = 0; shard < OPEN_SHARDS && ids.length < limit; shard += 1) {

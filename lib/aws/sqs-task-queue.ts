@@ -1,4 +1,4 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
 import type { TaskQueue } from '../tasks/ports.ts';
 import { type TaskMessage, encodeTaskMessage } from '../tasks/task-message.ts';
@@ -16,6 +16,15 @@ export class SqsTaskQueue implements TaskQueue {
   constructor(options: SqsTaskQueueOptions) {
     this.#client = options.client;
     this.#queueUrl = options.queueUrl;
+  }
+
+  /** Reads the queue's ARN: shows the queue exists and answers, for the API's readiness. */
+  async ping(): Promise<void> {
+    try {
+      await this.#client.send(new GetQueueAttributesCommand({ QueueUrl: this.#queueUrl, AttributeNames: ['QueueArn'] }));
+    } catch (error) {
+      throw new UnavailableError('the task queue could not be reached', { cause: error });
+    }
   }
 
   async send(message: TaskMessage): Promise<void> {

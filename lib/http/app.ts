@@ -6,7 +6,15 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { LoginThrottle } from '../auth/login-throttle.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import type { UserDirectory } from '../auth/users.ts';
-import { DoozerError, type ErrorCode, InvalidRequestError, PayloadTooLargeError, TaskError, UnauthorizedError } from '../errors.ts';
+import {
+  DoozerError,
+  type ErrorCode,
+  InvalidRequestError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  TaskError,
+  UnauthorizedError,
+} from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import { toJsonInteger } from '../tasks/integers.ts';
 import { prepareTask, runTask } from '../tasks/registry.ts';
@@ -18,6 +26,7 @@ import { serveOpenApiDocument } from './openapi.ts';
 import { CredentialsSchema, MAX_BODY_BYTES, TaskRequestSchema, readJson } from './request-body.ts';
 import { type LoggedVariables, requestLogging } from './request-logging.ts';
 import { readIdempotencyKey, readTaskId } from './request-params.ts';
+import { type ReadinessProbe, checkReadiness } from './readiness.ts';
 import { type WaitPreference, resolveWait } from './wait-preference.ts';
 
 export interface AppDependencies {
@@ -31,6 +40,8 @@ export interface AppDependencies {
    * header a client can set. Without it every caller shares one address for the login limits.
    */
   readonly clientAddress?: (c: Context) => string | undefined;
+  /** What `GET /ready` checks: the store and the queue in the Lambdas; nothing when unset. */
+  readonly readiness?: readonly ReadinessProbe[];
   readonly logger?: Logger;
   /**
    * Serve `POST /bench/floor`, the benchmark's floor: POST /tasks without the queue and the store.
@@ -79,6 +90,10 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/ready', async (c) => {
+    await checkReadiness(deps.readiness ?? [], logger);
+    return c.json({ status: 'ready' });
+  });
   // The API document (OpenAPI 3.1, generated from the schemas below) and a page that renders it.
   app.get('/openapi.json', serveOpenApiDocument);
   app.get('/docs', serveApiDocs);
@@ -139,6 +154,8 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     });
   }
 
+  answerOtherMethods(app);
+
   app.notFound((c) => errorResponse(c, new DoozerError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
 
   app.onError((error, c) => {
@@ -154,6 +171,29 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/**
+ * A known path asked with another method: 405 with `Allow` (RFC 9110), rather than the 404 of an
+ * unknown path; OPTIONS answers 204 with `Allow`. Registered after every route, from the routes
+ * themselves, so it cannot drift from them. Hono answers HEAD with the GET route.
+ */
+function answerOtherMethods(app: Hono<AppEnv>): void {
+  const allowed = new Map<string, Set<string>>();
+  for (const { method, path } of app.routes) {
+    if (method === 'ALL') continue; // middleware
+    const methods = allowed.get(path) ?? new Set<string>();
+    methods.add(method);
+    if (method === 'GET') methods.add('HEAD');
+    allowed.set(path, methods);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = [...methods, 'OPTIONS'];
+    app.all(path, (c) => {
+      if (c.req.method === 'OPTIONS') return c.body(null, 204, { Allow: allow.join(', ') });
+      throw new MethodNotAllowedError(c.req.method, c.req.path, allow);
+    });
+  }
 }
 
 function taskResponse(c: Context<AppEnv>, task: Task, status: 200 | 202, wait: WaitPreference): Response {
@@ -176,6 +216,7 @@ function errorResponse(c: Context<AppEnv>, error: DoozerError): Response {
       error.bearerError ? `Bearer realm="doozer", error="${error.bearerError}"` : 'Bearer realm="doozer"',
     );
   }
+  if (error instanceof MethodNotAllowedError) c.header('Allow', error.allow.join(', '));
   if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
   const message = error.expose ? error.message : (GENERIC_MESSAGES[error.code] ?? 'internal error');
   return c.json({ error: { code: error.code, message } }, error.status as ContentfulStatusCode);

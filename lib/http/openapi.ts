@@ -9,6 +9,7 @@ import {
   ErrorResponseSchema,
   ExactIntegerSchema,
   HealthSchema,
+  ReadySchema,
   TaskFailureSchema,
   TaskViewSchema,
   TokenResponseSchema,
@@ -87,6 +88,7 @@ const HEADERS = {
     type: 'string',
     enum: ['true'],
   }),
+  Allow: header('The methods the path answers.', { type: 'string', examples: ['GET, HEAD, OPTIONS'] }),
   'WWW-Authenticate': header('`Bearer realm="doozer"`, with `error="invalid_token"` when a token was sent but refused.', {
     type: 'string',
   }),
@@ -127,6 +129,8 @@ const ERROR_RESPONSES = {
     ['Retry-After'],
   ),
   Unavailable: errorResponse(['unavailable'], 'The queue or the store is unreachable: try again after `Retry-After`.', ['Retry-After']),
+  NotReady: errorResponse(['unavailable'], 'The store or the queue did not answer; `message` names which.', ['Retry-After']),
+  MethodNotAllowed: errorResponse(['method_not_allowed'], 'The path exists, but not for this method: see `Allow`.', ['Allow']),
   Internal: errorResponse(['internal'], 'A bug; the detail is logged, never sent.'),
 } as const;
 
@@ -163,6 +167,7 @@ export function buildOpenApiDocument(): JsonSchema {
       TaskId: TaskIdSchema,
       TokenResponse: TokenResponseSchema,
       Health: HealthSchema,
+      Ready: ReadySchema,
       ErrorResponse: ErrorResponseSchema,
     },
     'output',
@@ -182,13 +187,14 @@ export function buildOpenApiDocument(): JsonSchema {
       description:
         'Run named tasks: get the answer within seconds, or a task id to look up later. ' +
         'Get a token from `POST /auth/token` and send it as `Authorization: Bearer <token>`. ' +
-        'Every error has one shape, `{"error":{"code","message"}}`; an unknown route is a 404 `not_found`.',
+        'Every error has one shape, `{"error":{"code","message"}}`; an unknown route is a 404 `not_found`, ' +
+        'and a known path asked with another method a 405 `method_not_allowed` with `Allow` (OPTIONS: 204 with `Allow`).',
     },
     servers: [{ url: '/' }],
     tags: [
       { name: 'tasks', description: 'Submit a task and look it up.' },
       { name: 'auth', description: 'Bearer tokens.' },
-      { name: 'meta', description: 'Health and this document.' },
+      { name: 'meta', description: 'Health, readiness and this document.' },
     ],
     paths: {
       '/health': {
@@ -197,7 +203,21 @@ export function buildOpenApiDocument(): JsonSchema {
           tags: ['meta'],
           summary: 'Is the API up',
           security: [],
+          description: 'Liveness: the API process answers. It checks nothing behind it; `/ready` does.',
           responses: { 200: { description: 'Up.', content: jsonContent('Health', schemas) } },
+        },
+      },
+      '/ready': {
+        get: {
+          operationId: 'getReadiness',
+          tags: ['meta'],
+          summary: 'Can the API take tasks now',
+          description: 'Readiness: reads the task store and the task queue. `npm start` waits for it before it says the stack is running.',
+          security: [],
+          responses: {
+            200: { description: 'The store and the queue both answer.', content: jsonContent('Ready', schemas) },
+            ...errors('NotReady'),
+          },
         },
       },
       '/auth/token': {

@@ -15,6 +15,9 @@ import { TaskIdSchema } from './request-params.ts';
 /** `GET /health`. */
 export const HealthSchema = z.strictObject({ status: z.literal('ok') });
 
+/** `GET /ready` when the store and the queue both answer. */
+export const ReadySchema = z.strictObject({ status: z.literal('ready') });
+
 /** `POST /auth/token`. */
 export const TokenResponseSchema = z
   .strictObject({

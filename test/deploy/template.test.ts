@@ -130,7 +130,7 @@ describe('the prod template', () => {
     }
   });
 
-  it('lets the API send to the task queue, use task items and read its two secrets, and nothing else', () => {
+  it('lets the API send to the task queue and read its attributes (readiness), use task items and read its two secrets, and nothing else', () => {
     // Update marks a task FAILURE when it could not be queued; Delete frees an Idempotency-Key whose
     // task could not be recorded or queued (serverless.yml, ApiRole).
     const parameter = (name: string) => `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/doozer/prod/${name}`;
@@ -139,6 +139,7 @@ describe('the prod template', () => {
         `logs:CreateLogStream on ${logStreamsOf('ApiLogGroup')}`,
         `logs:PutLogEvents on ${logStreamsOf('ApiLogGroup')}`,
         'sqs:SendMessage on ${TaskQueue.Arn}',
+        'sqs:GetQueueAttributes on ${TaskQueue.Arn}',
         'dynamodb:PutItem on ${TaskTable.Arn}',
         'dynamodb:GetItem on ${TaskTable.Arn}',
         'dynamodb:UpdateItem on ${TaskTable.Arn}',
@@ -238,7 +239,7 @@ describe('the prod template', () => {
   it('routes the documentation and every API route to the API function', () => {
     const routes = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.RouteKey);
     expect(routes.sort()).toEqual(
-      ['$default', 'GET /docs', 'GET /health', 'GET /openapi.json', 'GET /tasks/{id}', 'POST /auth/token', 'POST /tasks'].sort(),
+      ['$default', 'GET /docs', 'GET /health', 'GET /ready', 'GET /openapi.json', 'GET /tasks/{id}', 'POST /auth/token', 'POST /tasks'].sort(),
     );
   });
 

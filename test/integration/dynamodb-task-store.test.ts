@@ -159,6 +159,11 @@ describe('DynamoDbTaskStore against dynalite', () => {
     });
   });
 
+  it('answers a ping (the readiness probe) without creating any item', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+    await expect(store.get('ready#probe')).resolves.toBeUndefined();
+  });
+
   describe('when DynamoDB cannot be reached', () => {
     let unreachable: DynamoDbTaskStore;
     let client: ReturnType<typeof createDynamoDbDocumentClient>;
@@ -177,6 +182,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
       ['create', (store: DynamoDbTaskStore) => store.create(pendingTask())],
       ['get', (store: DynamoDbTaskStore) => store.get(pendingTask().id)],
       ['transition', (store: DynamoDbTaskStore) => store.transition(pendingTask().id, { from: ['PENDING'], to: 'RETRY', at: AT })],
+      ['ping', (store: DynamoDbTaskStore) => store.ping()],
     ] as const)('rejects %s with code unavailable and keeps the connection error as cause', async (_, call) => {
       const error = await call(unreachable).then(
         () => undefined,

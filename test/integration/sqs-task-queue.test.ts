@@ -35,6 +35,12 @@ describe('SqsTaskQueue against fauxqs', () => {
     expect(decodeTaskMessage(Messages![0]!.Body!)).toEqual(message);
   });
 
+  it('answers a ping (the readiness probe) for its queue, and refuses one for a queue that does not exist', async () => {
+    await expect(new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl }).ping()).resolves.toBeUndefined();
+    const missing = emulators.queues.taskQueueUrl.replace(/[^/]+$/, 'no-such-queue');
+    await expect(new SqsTaskQueue({ client: emulators.sqs, queueUrl: missing }).ping()).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
   describe('when SQS cannot be reached', () => {
     beforeAll(() => {
       // The SDK signs requests before sending them: without credentials the call would fail on
@@ -60,6 +66,16 @@ describe('SqsTaskQueue against fauxqs', () => {
 
       expect(error).toBeInstanceOf(UnavailableError);
       expect(error).toMatchObject({ code: 'unavailable', cause: { code: 'ECONNREFUSED' } });
+    });
+
+    it('rejects ping with code unavailable', async () => {
+      const endpoint = `http://127.0.0.1:${await closedPort()}`;
+      const client = createSqsClient({ region: 'us-east-1', tableName: 'unused', dynamodbEndpoint: undefined, sqsEndpoint: endpoint });
+      await expect(new SqsTaskQueue({ client, queueUrl: `${endpoint}/000000000000/tasks` }).ping()).rejects.toMatchObject({
+        code: 'unavailable',
+        cause: { code: 'ECONNREFUSED' },
+      });
+      client.destroy();
     });
   });
 });

@@ -27,6 +27,7 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
     invalid_request: true,
     unauthorized: true,
     not_found: true,
+    method_not_allowed: true,
     task_not_found: true,
     payload_too_large: true,
     idempotency_key_reused: true,

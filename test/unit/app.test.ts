@@ -86,6 +86,35 @@ describe('GET /health', () => {
   });
 });
 
+describe('GET /ready', () => {
+  const probe = (name: string, check: () => Promise<void>) => ({ name, check });
+  const appWith = (readiness: { name: string; check(): Promise<void> }[]) =>
+    createApp({ tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 60 }), users, tokens, readiness });
+
+  it('answers 200 {status: "ready"} without a token when every probe answers', async () => {
+    const checked: string[] = [];
+    const app = appWith([probe('store', async () => void checked.push('store')), probe('queue', async () => void checked.push('queue'))]);
+    const response = await app.request('/ready');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready' });
+    expect(checked.sort()).toEqual(['queue', 'store']);
+  });
+
+  it('answers 503 unavailable with Retry-After, naming the parts that did not answer', async () => {
+    const down = async () => {
+      throw new Error('connect ECONNREFUSED');
+    };
+    const app = appWith([probe('store', async () => {}), probe('queue', down)]);
+    const response = await app.request('/ready');
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    const error = await errorBody(response);
+    expect(error.code).toBe('unavailable');
+    expect(error.message).toBe('not ready: the queue did not answer');
+    expect(error.message).not.toContain('ECONNREFUSED');
+  });
+});
+
 describe('POST /auth/token', () => {
   it('issues a bearer token for the right password', async () => {
     const { app } = harness();
@@ -575,16 +604,47 @@ describe('GET /tasks/:id', () => {
   });
 });
 
-describe('unknown routes', () => {
+describe('unknown routes and methods', () => {
   it.each<[string, string]>([
     ['GET', '/nope'],
-    ['GET', '/tasks'],
-    ['DELETE', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d'],
-    ['POST', '/health'],
+    ['POST', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d/extra'],
+    ['DELETE', '/nowhere/at/all'],
   ])('answers %s %s with 404 not_found in the JSON error shape', async (method, path) => {
     const response = await harness().request(path, { method });
     expect(response.status).toBe(404);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect((await errorBody(response)).code).toBe('not_found');
+  });
+
+  it.each<[string, string, string]>([
+    ['GET', '/tasks', 'POST, OPTIONS'],
+    ['PUT', '/tasks', 'POST, OPTIONS'],
+    ['DELETE', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d', 'GET, HEAD, OPTIONS'],
+    ['POST', '/health', 'GET, HEAD, OPTIONS'],
+    ['GET', '/auth/token', 'POST, OPTIONS'],
+    ['PATCH', '/ready', 'GET, HEAD, OPTIONS'],
+  ])('answers %s %s with 405 method_not_allowed and Allow: %s', async (method, path, allow) => {
+    const response = await harness().request(path, { method });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe(allow);
+    const error = await errorBody(response);
+    expect(error.code).toBe('method_not_allowed');
+    expect(error.message).toContain(allow);
+  });
+
+  it('answers OPTIONS on a known path with 204 and Allow, and no CORS headers', async () => {
+    const response = await harness().app.request('/tasks', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('allow')).toBe('POST, OPTIONS');
+    expect([...response.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
+  });
+
+  it('answers HEAD on a GET route as GET does, without a body', async () => {
+    const response = await harness().app.request('/health', { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('');
   });
 });

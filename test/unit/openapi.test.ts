@@ -67,6 +67,12 @@ beforeAll(async () => {
   users = await testUserDirectory({ [USER.username]: USER.password });
 });
 
+/** The app's dependencies over in-memory adapters, nothing consuming the queue. */
+function harnessDeps() {
+  const tasks = new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 86_400 });
+  return { tasks, users, tokens };
+}
+
 /** The real app over in-memory adapters; every queued task runs at once unless `worker` is false. */
 function harness({ worker: consume = true } = {}) {
   const clock = new FakeClock();
@@ -137,7 +143,7 @@ describe('the OpenAPI document', () => {
   it('lists every error code of lib/errors.ts and every task state', () => {
     const error = doc.components.schemas.ErrorResponse.properties.error.properties.code;
     expect(error.enum).toEqual(ERROR_CODES);
-    expect(new Set(ERROR_CODES).size).toBe(10);
+    expect(new Set(ERROR_CODES).size).toBe(11);
     const state = doc.components.schemas.TaskView.properties.state;
     expect(state.enum).toEqual([...TASK_STATES]);
     for (const name of TASK_STATES) expect(state.description).toContain(name);
@@ -396,6 +402,23 @@ describe('requests built from the document', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('documents GET /ready both ways, and the 405 of a known path with another method', async () => {
+    const readyApp = (check: () => Promise<void>) =>
+      createApp({ ...harnessDeps(), readiness: [{ name: 'store', check }, { name: 'queue', check: async () => {} }] });
+    const ready = await readyApp(async () => {}).request('/ready');
+    expect(ready.status).toBe(200);
+    await expectDocumented('/ready', 'get', ready);
+    const notReady = await readyApp(() => Promise.reject(new Error('down'))).request('/ready');
+    expect(notReady.status).toBe(503);
+    await expectDocumented('/ready', 'get', notReady);
+    const wrongMethod = await harness().app.request('/tasks', { method: 'GET' });
+    expect(wrongMethod.status).toBe(405);
+    const documented = resolve(doc.components.responses.MethodNotAllowed);
+    expect(Object.keys(documented.headers)).toEqual(['Allow']);
+    const body = await wrongMethod.json();
+    expect(validatorFor(documented.content['application/json'].schema)(body)).toBe(true);
   });
 
   it('documents the other answers the app gives: 401, 409, 413, 415, 422 and 503, and a replay', async () => {
