@@ -1,7 +1,9 @@
 import { type LocalSettings, loadLocalSettings } from '../local/settings.ts';
 import { type LocalStack, type StackObserver, startLocalStack } from '../local/stack.ts';
-import { freeStackPorts } from '../test/support/local-stack-process.ts';
-import { availableParallelism } from 'node:os';
+import { freeStackPorts } from '../local/ports.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
 import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
@@ -200,7 +202,9 @@ export interface BenchStack {
  */
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
   const { log } = options;
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(await freeStackPorts()).env };
+  // A table of its own, removed when the bench stops: the figures start from an empty store.
+  const dataDir = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(await freeStackPorts()).env, DOOZER_DATA_DIR: dataDir };
   // The calls are counted at the embedded emulators: running services elsewhere would count nothing.
   delete env.DOOZER_SQS_ENDPOINT;
   delete env.DOOZER_DYNAMODB_ENDPOINT;
@@ -222,6 +226,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   const stop = onSignalStop(async () => {
     client.close();
     await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
   });
   return { settings, client, stop };
 }

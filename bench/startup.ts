@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freeStackPorts } from '../test/support/local-stack-process.ts';
+import { freeStackPorts } from '../local/ports.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,10 +32,11 @@ export async function measureStartup(runs: number, log: (line: string) => void):
   const results: StartupRun[] = [];
   for (let run = 0; run < runs; run += 1) {
     const { api, env } = await freeStackPorts();
+    const dataDir = await mkdtemp(join(tmpdir(), 'doozer-startup-'));
     const started = performance.now();
     const child = spawn('npm', ['start', '--silent'], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, DOOZER_DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so Ctrl-C can be sent to npm and everything under it at once.
       detached: true,
@@ -69,6 +73,7 @@ export async function measureStartup(runs: number, log: (line: string) => void):
         process.kill(-child.pid!, 'SIGINT');
         await exited;
       }
+      await rm(dataDir, { recursive: true, force: true });
     }
   }
   const median = (values: number[]) => {

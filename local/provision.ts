@@ -1,4 +1,4 @@
-import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient, ResourceInUseException, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { OPEN_TASKS_INDEX } from '../lib/aws/dynamodb-task-store.ts';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 
@@ -48,7 +48,11 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return Attributes!.QueueArn!;
 }
 
-/** Creates the task table (keyed by id, on-demand, with the open-tasks index) unless it exists. */
+/**
+ * Creates the task table (keyed by id, on-demand, with the open-tasks index) unless it exists, and
+ * resolves once it is ACTIVE: a table still CREATING answers every read with ResourceNotFound (dynalite
+ * writes its status to disk when it keeps its data there, which is not instant either).
+ */
 export async function createTaskTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await dynamodb.send(
@@ -76,4 +80,5 @@ export async function createTaskTable(dynamodb: DynamoDBClient, tableName: strin
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
 }

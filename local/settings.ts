@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEVELOPMENT_JWT_SECRET } from '../lib/config.ts';
 
@@ -32,6 +33,8 @@ const LocalSettingsSchema = z.object({
   DOOZER_DEV_USERNAME: z.string().min(1).default('doozer'),
   DOOZER_DEV_PASSWORD: z.string().min(1).default('doozer'),
   DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
+  /** Where the embedded DynamoDB keeps its tables across restarts (git-ignored). */
+  DOOZER_DATA_DIR: z.string().min(1).default(fileURLToPath(new URL('../.doozer', import.meta.url))),
   /** The task queue's visibility timeout: 6x the worker timeout on AWS; tests shorten it. */
   DOOZER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(43_200).default(60),
 });
@@ -45,6 +48,8 @@ export interface LocalSettings {
   readonly devUser: { readonly username: string; readonly password: string };
   readonly jwtSecret: string;
   readonly visibilityTimeoutSeconds: number;
+  /** The embedded DynamoDB's tables live in `<dataDir>/dynamodb`. */
+  readonly dataDir: string;
   readonly apiUrl: string;
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
@@ -70,6 +75,7 @@ export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     devUser: { username: e.DOOZER_DEV_USERNAME, password: e.DOOZER_DEV_PASSWORD },
     jwtSecret: e.DOOZER_JWT_SECRET,
     visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
+    dataDir: e.DOOZER_DATA_DIR,
     apiUrl: `http://${host}:${e.DOOZER_API_PORT}`,
     sqsEndpoint: e.DOOZER_SQS_ENDPOINT ?? `http://${host}:${e.DOOZER_SQS_PORT}`,
     dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT ?? `http://${host}:${e.DOOZER_DYNAMODB_PORT}`,

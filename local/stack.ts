@@ -1,29 +1,47 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SQSEvent } from 'aws-lambda';
 import { hashPassword } from '../lib/auth/passwords.ts';
+import { DynamoDbTaskStore } from '../lib/aws/dynamodb-task-store.ts';
+import { SqsTaskQueue } from '../lib/aws/sqs-task-queue.ts';
+import { TaskSweeper } from '../lib/tasks/task-sweeper.ts';
 import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
 import { SqsEventSource, lambdaInvoker } from './event-source.ts';
+import { startGateway } from './gateway.ts';
+import { assertPortsFree, freePorts } from './ports.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
 import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
+import { TtlReaper } from './ttl-reaper.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
+const WATCHDOG = fileURLToPath(new URL('./child-watchdog.mjs', import.meta.url));
 
 export interface LocalStack {
   readonly queues: Queues;
+  /**
+   * Settles with a message when a part of the stack dies on its own after the start (serverless
+   * offline exiting, say); never while the stack runs as it should. `npm start` then stops it all.
+   */
+  readonly failed: Promise<string>;
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   /** Start the event source pollers that feed the worker functions (`--no-workers` turns them off). */
   readonly workers: boolean;
+  /** Start the embedded DynamoDB empty, deleting what the data folder held (`--fresh`). */
+  readonly fresh?: boolean;
   readonly log: (line: string) => void;
   /** Hooks that see the calls the stack makes (the benchmark counts them); none by default. */
   readonly observe?: StackObserver;
@@ -43,16 +61,37 @@ export interface StackObserver {
 
 /**
  * Starts the whole stack on loopback: SQS and DynamoDB emulators in this process (unless endpoints of
- * running ones, such as LocalStack, are configured), the queues and the table, `serverless offline` (a child in its own process group, so it can be stopped with all its
- * children) and, unless turned off, the pollers that hand queued messages to the worker functions.
+ * running ones, such as LocalStack, are configured), the queues and the table, the API gateway
+ * stand-in on the API port with `serverless offline` behind it (a child in its own process group,
+ * which ends with this process however it dies) and, unless turned off, the pollers that hand
+ * queued messages to the worker functions.
+ *
+ * The embedded DynamoDB keeps its tables in `<dataDir>/dynamodb`, so tasks outlive a restart; the
+ * embedded SQS keeps nothing, so every task still open is queued again before the start ends.
+ * Resolves once every part answers: the API's /ready (the store and the queue, through the gateway
+ * and serverless-offline) and the Lambda port the pollers invoke through.
  */
 export async function startLocalStack(settings: LocalSettings, options: StartOptions): Promise<LocalStack> {
   const started: { stop(): Promise<void> }[] = [];
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const part of started.reverse()) await part.stop().catch((error) => options.log(`stop failed: ${error}`));
+    started.length = 0;
   };
   const signal = options.signal ?? new AbortController().signal;
   try {
+    await assertPortsFree([
+      { port: settings.apiPort, setting: 'DOOZER_API_PORT' },
+      { port: settings.lambdaPort, setting: 'DOOZER_LAMBDA_PORT' },
+      ...(settings.embedded.sqs ? [{ port: settings.sqsPort, setting: 'DOOZER_SQS_PORT' }] : []),
+      ...(settings.embedded.dynamodb ? [{ port: settings.dynamodbPort, setting: 'DOOZER_DYNAMODB_PORT' }] : []),
+    ]);
+    // The public port is held from the start; serverless-offline listens on a port of its own behind it.
+    const [offlinePort] = (await freePorts(1)) as [number];
+    const gateway = await startGateway({ port: settings.apiPort, upstreamPort: offlinePort });
+    started.push({ stop: () => gateway.close() });
+
     // serverless-offline takes most of the start (loading the framework, bundling the functions):
     // it starts first and runs beside the emulators and the provisioning. With the embedded SQS the
     // queue's URL is known before the queue exists; with running services (LocalStack) it is what
@@ -60,21 +99,30 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     const passwordHash = hashPassword(settings.devUser.password);
     const provisioned = (async () => {
       const onRequest = options.observe?.onAwsRequest;
-      if (settings.embedded.dynamodb) started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest }));
+      if (settings.embedded.dynamodb) {
+        const path = join(settings.dataDir, 'dynamodb');
+        if (options.fresh) await rm(path, { recursive: true, force: true });
+        await mkdir(path, { recursive: true });
+        started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest, path }));
+      }
       if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort, { onRequest }));
       signal.throwIfAborted();
       const clients = createLocalClients(settings);
       const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
-      await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table);
-      return queues;
+      await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table).catch((error: Error) => {
+        throw new Error(`the task table could not be opened in ${settings.dataDir}: ${error.message}`, { cause: error });
+      });
+      return { queues, clients };
     })();
     // Settled here so that a failure is not unhandled while serverless-offline starts; awaited below.
     provisioned.catch(() => {});
-    const taskQueueUrl = settings.embedded.sqs ? embeddedQueueUrl(settings, RESOURCE_NAMES.queue) : (await provisioned).taskQueueUrl;
+    const taskQueueUrl = settings.embedded.sqs
+      ? embeddedQueueUrl(settings, RESOURCE_NAMES.queue)
+      : (await provisioned).queues.taskQueueUrl;
 
     signal.throwIfAborted();
     const users = [{ username: settings.devUser.username, passwordHash: await passwordHash }];
-    const offline = startServerlessOffline(settings, {
+    const offline = startServerlessOffline(settings, offlinePort, {
       DOOZER_QUEUE_URL: taskQueueUrl,
       DOOZER_SQS_ENDPOINT: settings.sqsEndpoint,
       DOOZER_DYNAMODB_ENDPOINT: settings.dynamodbEndpoint,
@@ -82,18 +130,61 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       DOOZER_USERS: JSON.stringify(users),
     });
     started.push(offline);
-    const queues = await provisioned;
+    const { queues, clients } = await provisioned;
     if (queues.taskQueueUrl !== taskQueueUrl) {
       throw new Error(`the task queue is at ${queues.taskQueueUrl}, not at ${taskQueueUrl} as serverless-offline was told`);
     }
-    await waitForHealth(settings.apiUrl, { child: offline.child, signal });
+    if (settings.embedded.sqs) {
+      // The embedded SQS starts empty every time: whatever was queued before is gone, the tasks not.
+      const requeued = await requeueOpenTasks(settings, clients);
+      if (requeued > 0) options.log(`queued again ${requeued} open tasks kept from the last run`);
+    }
+    if (settings.embedded.dynamodb) {
+      const reaper = new TtlReaper({ documents: clients.documents, tableName: RESOURCE_NAMES.table, log: options.log });
+      reaper.start();
+      started.push(reaper);
+    }
+    started.push({ stop: async () => clients.destroy() });
+    await waitForApi(settings.apiUrl, { child: offline.child, signal });
+    await waitForPort(settings.lambdaPort, { child: offline.child, signal });
 
     if (options.workers) started.push(await startWorkers(settings, options.log, options.observe));
-    return { queues, stop };
+    const failed = new Promise<string>((resolve) => {
+      offline.child.once('exit', (code, exitSignal) => {
+        if (!stopping) resolve(`serverless-offline exited on its own (${exitSignal ?? `code ${code}`})`);
+      });
+    });
+    return { queues, failed, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * Queues every open task of the local table once more (TaskSweeper.requeueNow). They are found by a
+ * scan, not through the open-tasks index the sweeper reads: dynalite updates an item's index
+ * entries before the item itself, so a kill -9 between the two can leave a task open that the index
+ * no longer lists. A scan of a laptop's table is cheap; nothing on AWS needs this.
+ */
+async function requeueOpenTasks(settings: LocalSettings, clients: LocalClients): Promise<number> {
+  const ids: string[] = [];
+  for await (const page of paginateScan(
+    { client: clients.documents },
+    {
+      TableName: RESOURCE_NAMES.table,
+      ProjectionExpression: 'id',
+      FilterExpression: 'begins_with(id, :task) AND #state IN (:pending, :retry)',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':task': 'task_', ':pending': 'PENDING', ':retry': 'RETRY' },
+      ConsistentRead: true,
+    },
+  )) {
+    for (const item of page.Items ?? []) ids.push(item.id as string);
+  }
+  const store = new DynamoDbTaskStore({ client: clients.documents, tableName: RESOURCE_NAMES.table });
+  const queue = new SqsTaskQueue({ client: clients.sqs, queueUrl: embeddedQueueUrl(settings, RESOURCE_NAMES.queue) });
+  return new TaskSweeper({ store, queue, staleAfterSeconds: 0 }).requeueNow(ids);
 }
 
 /**
@@ -150,18 +241,35 @@ function embeddedQueueUrl(settings: LocalSettings, queueName: string): string {
   return `http://sqs.${REGION}.localhost:${settings.sqsPort}/000000000000/${queueName}`;
 }
 
-function createLocalClients(settings: LocalSettings) {
+interface LocalClients {
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly documents: DynamoDBDocumentClient;
+  destroy(): void;
+}
+
+function createLocalClients(settings: LocalSettings): LocalClients {
   const common = { region: REGION, credentials: LOCAL_CREDENTIALS };
+  const sqs = new SQSClient({ ...common, endpoint: settings.sqsEndpoint });
+  const dynamodb = new DynamoDBClient({ ...common, endpoint: settings.dynamodbEndpoint });
   return {
-    sqs: new SQSClient({ ...common, endpoint: settings.sqsEndpoint }),
-    dynamodb: new DynamoDBClient({ ...common, endpoint: settings.dynamodbEndpoint }),
+    sqs,
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    destroy: () => {
+      sqs.destroy();
+      dynamodb.destroy();
+    },
   };
 }
 
-function startServerlessOffline(settings: LocalSettings, env: Record<string, string>) {
+function startServerlessOffline(settings: LocalSettings, httpPort: number, env: Record<string, string>) {
   const child = spawn(
     process.execPath,
     [
+      // Ends serverless-offline's group when this process dies, kill -9 included (see the file).
+      '--import',
+      WATCHDOG,
       SERVERLESS_BIN,
       'offline',
       'start',
@@ -170,7 +278,7 @@ function startServerlessOffline(settings: LocalSettings, env: Record<string, str
       '--host',
       settings.host,
       '--httpPort',
-      String(settings.apiPort),
+      String(httpPort),
       '--lambdaPort',
       String(settings.lambdaPort),
       // Functions on the main thread rather than worker threads: measured warm worker invocations
@@ -186,7 +294,9 @@ function startServerlessOffline(settings: LocalSettings, env: Record<string, str
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // The IPC channel is the watchdog's lifeline to this process; nothing is sent on it.
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // A group of its own, so stopping it reaches everything it started (esbuild's service).
       detached: true,
     },
   );
@@ -212,31 +322,56 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Resolves once the API answers /health. The worker functions run inside serverless-offline, so
- * this is also how the workers know the functions are there. Fails early if `child` exits.
+ * Resolves once the API answers `path` with a 2xx: by default /ready, which reaches the store and
+ * the queue through the gateway and serverless-offline. The worker functions run inside
+ * serverless-offline, so this is also how the workers know the functions are there. Fails early if
+ * `child` exits.
  */
-export async function waitForHealth(
+export async function waitForApi(
   apiUrl: string,
-  { timeoutMs = 90_000, child, signal }: { timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
+  { path = '/ready', timeoutMs = 90_000, child, signal }: { path?: string; timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
     if (child && child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
-    const healthy = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(2_000) }).then(
+    const ready = await fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
       (response) => response.ok,
       () => false,
     );
-    if (healthy) return;
+    if (ready) return;
     await sleep(100);
   }
-  throw new Error(`the API did not answer ${apiUrl}/health within ${timeoutMs / 1000} s`);
+  throw new Error(`the API did not answer ${apiUrl}${path} within ${timeoutMs / 1000} s`);
 }
 
-/** Ctrl-C (SIGINT) or SIGTERM runs `stop` once, then exits 0. */
+/** Resolves once something accepts connections on the loopback `port` (serverless-offline's Lambda API). */
+async function waitForPort(
+  port: number,
+  { timeoutMs = 30_000, child, signal }: { timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    signal?.throwIfAborted();
+    if (child && child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing answered on port ${port} (DOOZER_LAMBDA_PORT) within ${timeoutMs / 1000} s`);
+}
+
+/** Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP) runs `stop` once, then exits 0. */
 export function stopOnSignals(stop: () => Promise<void>): void {
   let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;

@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole doozer stack on loopback, with no cloud account and no Docker.
  * `npm start -- --no-workers` leaves the workers stopped; `npm run workers` starts them later.
+ * `npm start -- --fresh` starts with an empty table; by default the tasks of the last run are kept.
  */
 import { parseArgs } from 'node:util';
 import { loadLocalSettings } from './settings.ts';
@@ -8,23 +9,40 @@ import { startLocalStack, stopOnSignals } from './stack.ts';
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const { values } = parseArgs({ options: { 'no-workers': { type: 'boolean', default: false } } });
-const settings = loadLocalSettings();
 const log = (line: string) => console.error(`[doozer] ${line}`);
+
+let values;
+let settings;
+try {
+  ({ values } = parseArgs({
+    options: { 'no-workers': { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false } },
+  }));
+  settings = loadLocalSettings();
+} catch (error) {
+  log(`${(error as Error).message}\nusage: npm start [-- --no-workers] [-- --fresh]`);
+  process.exit(2);
+}
 
 // Signals are handled from the start: Ctrl-C while serverless-offline is still starting must stop
 // it too (it runs in its own process group, so the terminal's SIGINT does not reach it).
 const aborter = new AbortController();
-const starting = startLocalStack(settings, { workers: !values['no-workers'], log, signal: aborter.signal });
+const starting = startLocalStack(settings, { workers: !values['no-workers'], fresh: values.fresh, log, signal: aborter.signal });
 stopOnSignals(async () => {
   log('stopping…');
   aborter.abort();
   const started = await starting.catch(() => undefined); // Aborted mid-start: already cleaned up.
   await started?.stop();
 });
-await starting.catch((error: Error): Promise<never> => {
+const stack = await starting.catch((error: Error): Promise<never> => {
   if (aborter.signal.aborted) return new Promise<never>(() => {}); // The signal handler exits.
-  log(`could not start the local stack: ${error.message}`);
+  log(`could not start the local stack: ${describeError(error)}`);
+  process.exit(1);
+});
+// A part that dies on its own takes the whole stack down, loudly: a stack that answers /health
+// with no API behind it is worse than none.
+void stack.failed.then(async (reason) => {
+  log(`${reason}; stopping the whole stack`);
+  await stack.stop();
   process.exit(1);
 });
 
@@ -36,7 +54,7 @@ doozer is running locally (stage local).
   user       ${username} / ${password}
   workers    ${values['no-workers'] ? 'stopped: start them with `npm run workers`' : 'running'}
   SQS        ${settings.sqsEndpoint}${settings.embedded.sqs ? ' (embedded fauxqs)' : ''}
-  DynamoDB   ${settings.dynamodbEndpoint}${settings.embedded.dynamodb ? ' (embedded dynalite)' : ''}
+  DynamoDB   ${settings.dynamodbEndpoint}${settings.embedded.dynamodb ? ` (embedded dynalite, data in ${settings.dataDir}; --fresh starts empty)` : ''}
   AWS creds  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
 
 Try it:
@@ -48,3 +66,9 @@ Try it:
 Ctrl-C stops everything.
 `);
 
+/** The message of `error` and of each cause under it: the SDK's own reason is often the useful part. */
+function describeError(error: unknown): string {
+  const messages: string[] = [];
+  for (let current = error; current instanceof Error && messages.length < 5; current = current.cause) messages.push(current.message);
+  return messages.join(': ');
+}

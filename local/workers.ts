@@ -3,14 +3,14 @@
  * (`npm start -- --no-workers`), as when workers come back online after an outage.
  */
 import { loadLocalSettings } from './settings.ts';
-import { startWorkers, stopOnSignals, waitForHealth } from './stack.ts';
+import { startWorkers, stopOnSignals, waitForApi } from './stack.ts';
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const settings = loadLocalSettings();
 const log = (line: string) => console.error(`[doozer workers] ${line}`);
 
-await waitForHealth(settings.apiUrl, { timeoutMs: 60_000 }).catch(() => {
+await waitForApi(settings.apiUrl, { timeoutMs: 60_000 }).catch(() => {
   log(`no stack answers at ${settings.apiUrl}; start it with \`npm start -- --no-workers\``);
   process.exit(1);
 });

@@ -16,6 +16,9 @@ export interface TaskSweeperOptions {
   readonly logger?: Logger;
 }
 
+/** Sends in flight at once when everything open is queued again. */
+const REQUEUE_NOW_CONCURRENCY = 16;
+
 export interface SweepReport {
   readonly candidates: number;
   readonly requeued: number;
@@ -58,6 +61,29 @@ export class TaskSweeper {
     }
     if (requeued > 0) this.#logger.warn('requeued open tasks', { candidates: ids.length, requeued });
     return { candidates: ids.length, requeued };
+  }
+
+  /**
+   * Queues each of `ids` once more, now, whatever its backoff, if it is still open: for a queue known
+   * to have lost its messages (the local stack's SQS emulator keeps none across a restart, so
+   * `npm start` calls this with every open task before it says the stack is running). A task that
+   * also still has a message is harmless: the worker's conditional writes give it one result.
+   * Returns how many were queued.
+   */
+  async requeueNow(ids: readonly string[]): Promise<number> {
+    const now = this.#clock.now();
+    let next = 0;
+    let requeued = 0;
+    const sender = async () => {
+      while (next < ids.length) {
+        const task = await this.#store.get(ids[next++]!);
+        if (!task || isTerminal(task.state) || isExpired(task, now)) continue;
+        await this.#queue.send({ taskId: task.id, name: task.name, args: [...task.args] });
+        requeued += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: REQUEUE_NOW_CONCURRENCY }, sender));
+    return requeued;
   }
 
   async #requeueIfDue(id: string, now: number): Promise<boolean> {

@@ -1,6 +1,6 @@
-import { connect } from 'node:net';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, type StackProcess, startStackProcess } from '../support/local-stack-process.ts';
+import { type RunningProcess, type StackProcess, isListening, startStackProcess } from '../support/local-stack-process.ts';
 
 /**
  * The original doozer transcript, over HTTP, against the stack started the way `npm start` starts
@@ -32,6 +32,12 @@ describe('the local stack (npm start)', () => {
   it('prints the API URL and the development user', () => {
     expect(stack.output()).toContain(stack.apiUrl);
     expect(stack.output()).toContain('doozer / doozer');
+  });
+
+  it('answers /ready without a token once the store and the queue answer', async () => {
+    const response = await api('/ready', { auth: false });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ready' });
   });
 
   it('answers /health without a token', async () => {
@@ -139,6 +145,60 @@ describe('the local stack (npm start)', () => {
     });
   });
 
+  describe('as deployed, not as serverless-offline answers', () => {
+    it('sends no CORS header, whatever the Origin (the deployed API has CORS off)', async () => {
+      for (const [path, init] of [
+        ['/health', {}],
+        ['/tasks', { method: 'POST', body: JSON.stringify({ name: 'add', args: [1] }) }],
+        ['/tasks', { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } }],
+      ] as const) {
+        const response = await api(path, { ...init, headers: { ...('headers' in init ? init.headers : {}), origin: 'https://evil.example' } });
+        const cors = [...response.headers.keys()].filter((name) => name.startsWith('access-control-'));
+        expect(cors, `${init.method ?? 'GET'} ${path}`).toEqual([]);
+      }
+    });
+
+    it('answers OPTIONS with 204 and Allow, and another method on a known path with 405 and Allow', async () => {
+      const options = await api('/tasks', { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+      expect(options.status).toBe(204);
+      expect(options.headers.get('allow')).toBe('POST, OPTIONS');
+      const wrong = await api('/tasks', { method: 'DELETE' });
+      expect(wrong.status).toBe(405);
+      expect(wrong.headers.get('allow')).toBe('POST, OPTIONS');
+      expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
+    });
+
+    it('answers a body over 10 MiB with 413 in the JSON error shape', async () => {
+      const response = await api('/tasks', { method: 'POST', body: 'x'.repeat(10 * 1024 * 1024 + 1) });
+      expect(response.status).toBe(413);
+      expect(await response.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    });
+
+    it('answers headers past the limit with 431 in the JSON error shape', async () => {
+      const response = await api('/health', { auth: false, headers: { 'x-padding': 'x'.repeat(20_000) } });
+      expect(response.status).toBe(431);
+      expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } });
+    });
+
+    it('counts logins per client address: five wrong from 127.0.0.2 lock that address out, not the user', async () => {
+      const login = (password: string, localAddress: string) =>
+        new Promise<number>((resolve, reject) => {
+          const body = JSON.stringify({ username: 'doozer', password });
+          const req = request(`${stack.apiUrl}/auth/token`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1) statuses.push(await login('wrong', '127.0.0.2'));
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+      expect(await login('doozer', '127.0.0.2')).toBe(429);
+      expect(await login('doozer', '127.0.0.3')).toBe(200);
+    });
+  });
+
   it('stops everything on Ctrl-C, leaving no port open', async () => {
     expect(await workers!.stop('SIGINT')).toBe(0);
     expect(await stack.stop('SIGINT')).toBe(0);
@@ -147,14 +207,3 @@ describe('the local stack (npm start)', () => {
     }
   });
 });
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

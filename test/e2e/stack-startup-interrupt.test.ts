@@ -1,17 +1,22 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { freeStackPorts } from '../support/local-stack-process.ts';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { freeStackPorts, isListening, processesMatching } from '../support/local-stack-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('Ctrl-C while npm start is still starting', () => {
   it('stops serverless-offline too, leaving no process behind', async () => {
-    const { api, env } = await freeStackPorts();
+    const { api, lambda, env } = await freeStackPorts();
+    const dataDir = await mkdtemp(join(tmpdir(), 'doozer-interrupt-'));
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, DOOZER_DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -33,7 +38,7 @@ describe('Ctrl-C while npm start is still starting', () => {
     child.kill('SIGINT');
     const [code] = await exited;
     expect(code).toBe(0);
-    const processes = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-    expect(processes).not.toContain(`--httpPort ${api}`);
-  });
+    expect(processesMatching(`--lambdaPort ${lambda}`)).toEqual([]);
+    expect(await isListening(api)).toBe(false);
+  }, 90_000);
 });

@@ -1,4 +1,4 @@
-import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
@@ -66,6 +66,38 @@ describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
       });
     } finally {
       await source.stop();
+    }
+  });
+});
+
+describe('TaskSweeper.requeueNow (dynalite + fauxqs)', () => {
+  it('queues each open task it is given once, at once, whatever its backoff, and nothing that has ended, expired or is gone', async () => {
+    const emulators = await startTestEmulators();
+    try {
+      const store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
+      const open = Array.from({ length: 30 }, (_, i) => pendingTask({ args: [String(i), '1'], ...(i % 3 === 0 && { state: 'RETRY' as const }) }));
+      const ended = pendingTask({ state: 'SUCCESS', result: '2' });
+      const expired = pendingTask({ expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      for (const task of [...open, ended, expired]) await store.create(task);
+      // Requeued a moment ago by a sweep: its backoff does not hold requeueAll back.
+      await store.recordRequeue(open[0]!.id, 0, new Date().toISOString());
+
+      const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
+      const ids = [...open, ended, expired].map((task) => task.id);
+      ids.push('task_00000000-0000-4000-8000-000000000000');
+      expect(await new TaskSweeper({ store, queue, staleAfterSeconds: 300 }).requeueNow(ids)).toBe(30);
+
+      const received: string[] = [];
+      for (;;) {
+        const { Messages = [] } = await emulators.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: emulators.queues.taskQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
+        if (Messages.length === 0) break;
+        received.push(...Messages.map((message) => (JSON.parse(message.Body!) as { taskId: string }).taskId));
+      }
+      expect(received.sort()).toEqual(open.map((task) => task.id).sort());
+    } finally {
+      await emulators.stop();
     }
   });
 });

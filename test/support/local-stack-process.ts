@@ -1,53 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeStackPorts } from '../../local/ports.ts';
+
+export { freePorts, freeStackPorts } from '../../local/ports.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Free loopback ports, picked by the OS. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return server;
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
-export interface StackPorts {
-  readonly api: number;
-  readonly lambda: number;
-  readonly sqs: number;
-  readonly dynamodb: number;
-  /** The settings that give `npm start` (local/settings.ts) these ports. */
-  readonly env: Record<string, string>;
-}
-
-/** Four free loopback ports for a local stack, and the environment that hands them to it. */
-export async function freeStackPorts(): Promise<StackPorts> {
-  const [api, lambda, sqs, dynamodb] = (await freePorts(4)) as [number, number, number, number];
-  return {
-    api,
-    lambda,
-    sqs,
-    dynamodb,
-    env: {
-      DOOZER_API_PORT: String(api),
-      DOOZER_LAMBDA_PORT: String(lambda),
-      DOOZER_SQS_PORT: String(sqs),
-      DOOZER_DYNAMODB_PORT: String(dynamodb),
-    },
-  };
-}
 
 export interface RunningProcess {
   readonly child: ChildProcess;
   output(): string;
+  /** Resolves with the exit code once the process has exited (null if a signal ended it). */
+  readonly exited: Promise<number | null>;
   /** Sends `signal` (SIGINT is what Ctrl-C sends) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -55,35 +23,92 @@ export interface RunningProcess {
 export interface StackProcess extends RunningProcess {
   readonly apiUrl: string;
   readonly ports: { api: number; lambda: number; sqs: number; dynamodb: number };
+  /** Where the stack keeps its table: a temporary folder unless one was given. */
+  readonly dataDir: string;
+  /** The environment the stack runs with (its ports and data folder), to start another on the same. */
+  readonly env: Record<string, string>;
   /** `npm run workers` against this stack. */
   startWorkers(): Promise<RunningProcess>;
 }
 
+export interface StackProcessOptions {
+  readonly workers: boolean;
+  readonly env?: Record<string, string>;
+  /** More flags for `npm start` (`--fresh`). */
+  readonly args?: readonly string[];
+  /** Keep the table here (and leave it) instead of in a temporary folder removed on stop. */
+  readonly dataDir?: string;
+  /**
+   * Run `npm start` itself in a process group of its own, as a terminal does, so that the group can
+   * be killed (`kill -9 -<pid>`); by default the entry file runs in node directly.
+   */
+  readonly viaNpm?: boolean;
+}
+
 /**
  * Starts the local stack the way `npm start` does (the same entry file, in its own process) on free
- * ports, and resolves once it reports that it is running.
+ * ports and a data folder of its own, and resolves once it reports that it is running.
  */
-export async function startStackProcess(options: { workers: boolean; env?: Record<string, string> }): Promise<StackProcess> {
-  const { api, lambda, sqs, dynamodb, env: portsEnv } = await freeStackPorts();
-  const env = { ...process.env, ...portsEnv, ...options.env };
-  const stack = await startProcess(['local/start.ts', ...(options.workers ? [] : ['--no-workers'])], env, 'doozer is running locally');
+export async function startStackProcess(options: StackProcessOptions): Promise<StackProcess> {
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'doozer-stack-')));
+  // Ports given in `env` (another stack's, to start on the same) win over fresh ones.
+  const env: Record<string, string> = { ...(await freeStackPorts()).env, DOOZER_DATA_DIR: dataDir, ...options.env };
+  const [api, lambda, sqs, dynamodb] = ['API', 'LAMBDA', 'SQS', 'DYNAMODB'].map((name) => Number(env[`DOOZER_${name}_PORT`])) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const args = [...(options.workers ? [] : ['--no-workers']), ...(options.args ?? [])];
+  const stack = await startProcess(
+    options.viaNpm ? ['npm', 'start', '--silent', ...(args.length > 0 ? ['--', ...args] : [])] : ['local/start.ts', ...args],
+    env,
+    'doozer is running locally',
+    { viaNpm: options.viaNpm },
+  ).catch(async (error: unknown) => {
+    if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  });
   return {
     ...stack,
     apiUrl: `http://127.0.0.1:${api}`,
     ports: { api, lambda, sqs, dynamodb },
+    dataDir,
+    env,
+    async stop(signal) {
+      const code = await stack.stop(signal);
+      if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
     startWorkers: () => startProcess(['local/workers.ts'], env, 'workers ready'),
   };
 }
 
-async function startProcess(args: string[], env: NodeJS.ProcessEnv, readyLine: string, timeoutMs = 120_000): Promise<RunningProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `args` (an entry file run by node with tsx, or a command when `viaNpm`) and resolves once
+ * `readyLine` appears on stdout; rejects if it exits first or takes longer than `timeoutMs`.
+ */
+export async function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  readyLine: string,
+  { timeoutMs = 120_000, viaNpm = false }: { timeoutMs?: number; viaNpm?: boolean } = {},
+): Promise<RunningProcess> {
+  const [command, commandArgs] = viaNpm ? [args[0]!, args.slice(1)] : [process.execPath, ['--import', 'tsx', ...args]];
+  const child = spawn(command, commandArgs, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: viaNpm,
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
     const check = () => {
       if (output.includes(readyLine)) {
         clearTimeout(timer);
@@ -93,13 +118,14 @@ async function startProcess(args: string[], env: NodeJS.ProcessEnv, readyLine: s
     child.stdout!.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${args[0]} exited with ${code} before it was ready:\n${output}`));
+      reject(new Error(`${args.join(' ')} exited with ${code} before it was ready:\n${output}`));
     });
   });
 
   return {
     child,
     output: () => output,
+    exited,
     async stop(signal = 'SIGINT') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -108,4 +134,32 @@ async function startProcess(args: string[], env: NodeJS.ProcessEnv, readyLine: s
       return code;
     },
   };
+}
+
+/** True while something accepts connections on the loopback `port`. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Live (not zombie) processes whose command line contains `needle`, as `pid args` lines. */
+export function processesMatching(needle: string): string[] {
+  return execFileSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.includes(needle) && !/^\s*\d+\s+Z/.test(line) && !line.includes('ps -eo'));
+}
+
+/** Live (not zombie) processes of the process group `pgid`, as `pid args` lines. */
+export function processesInGroup(pgid: number): string[] {
+  return execFileSync('ps', ['-eo', 'pgid=,pid=,stat=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([group, , stat]) => Number(group) === pgid && !stat?.startsWith('Z'))
+    .map(([, pid, , ...args]) => `${pid} ${args.join(' ')}`);
 }

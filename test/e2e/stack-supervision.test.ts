@@ -1,0 +1,129 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.ts';
+import { type StackProcess, isListening, processesInGroup, processesMatching, startProcess, startStackProcess } from '../support/local-stack-process.ts';
+
+/**
+ * `npm start` as a program users kill: run through npm in a process group of its own, as a terminal
+ * runs it, then killed every way a user or a crash would. Nothing may outlive it, a taken port must
+ * stop a second start at once, a part that dies must take the whole stack down, and the tasks it
+ * was given must survive a restart.
+ */
+describe('npm start under kill -9, taken ports and a dying child', () => {
+  let stack: StackProcess;
+
+  beforeAll(async () => {
+    stack = await startStackProcess({ workers: true, viaNpm: true });
+  });
+
+  afterAll(async () => {
+    if (stack && stack.child.exitCode === null && stack.child.signalCode === null) process.kill(-stack.child.pid!, 'SIGKILL');
+    await stack?.stop().catch(() => {});
+  });
+
+  it('refuses a second npm start on the same ports at once, naming them, and leaves the first serving', async () => {
+    const second = startProcess(['npm', 'start', '--silent'], { ...stack.env, DOOZER_DATA_DIR: join(stack.dataDir, 'second') }, 'never', {
+      viaNpm: true,
+      timeoutMs: 30_000,
+    });
+    const error = (await second.then(
+      () => undefined,
+      (rejection: unknown) => rejection,
+    )) as Error;
+    expect(error.message).toMatch(/exited with 1 before it was ready/);
+    expect(error.message).toContain(`${stack.ports.api} (DOOZER_API_PORT)`);
+    expect(error.message).toContain(`${stack.ports.lambda} (DOOZER_LAMBDA_PORT)`);
+    expect(error.message).not.toContain('doozer is running locally');
+    expect((await fetch(`${stack.apiUrl}/ready`)).status).toBe(200);
+  });
+
+  it('leaves no process and frees every port within 5 s of kill -9 to its process group', async () => {
+    const offline = `--lambdaPort ${stack.ports.lambda}`;
+    expect(processesMatching(offline)).toHaveLength(1);
+    process.kill(-stack.child.pid!, 'SIGKILL');
+    await eventually(
+      async () => {
+        expect(processesMatching(offline)).toEqual([]);
+        expect(processesInGroup(stack.child.pid!)).toEqual([]);
+        for (const port of Object.values(stack.ports)) expect(await isListening(port), `port ${port}`).toBe(false);
+      },
+      { timeoutMs: 5_000, intervalMs: 100 },
+    );
+  });
+});
+
+describe('npm start when serverless-offline dies, and its data across restarts', () => {
+  let dataDir: string;
+  let stack: StackProcess | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'doozer-restart-'));
+  });
+
+  afterAll(async () => {
+    await stack?.stop().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function token(apiUrl: string): Promise<string> {
+    const response = await fetch(`${apiUrl}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'doozer', password: 'doozer' }),
+    });
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  async function lookup(apiUrl: string, id: string): Promise<Response> {
+    return fetch(`${apiUrl}/tasks/${id}`, { headers: { authorization: `Bearer ${await token(apiUrl)}` } });
+  }
+
+  let doneId: string;
+  let openId: string;
+
+  it('stops the whole stack with a message and a non-zero exit when serverless-offline dies on its own', async () => {
+    stack = await startStackProcess({ workers: false, dataDir });
+    const authorization = `Bearer ${await token(stack.apiUrl)}`;
+    const submit = async (args: number[]) => {
+      const response = await fetch(`${stack!.apiUrl}/tasks?wait=0`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'add', args }),
+      });
+      return ((await response.json()) as { id: string }).id;
+    };
+    [doneId, openId] = [await submit([1, 2]), await submit([3, 4])];
+    // One of the two ends before the crash, with workers started for it alone.
+    const workers = await stack.startWorkers();
+    await eventually(async () => expect(await (await lookup(stack!.apiUrl, doneId)).json()).toMatchObject({ state: 'SUCCESS' }), {
+      timeoutMs: 15_000,
+    });
+    await workers.stop();
+    openId = await submit([5, 6]);
+
+    const [line] = processesMatching(`--lambdaPort ${stack.ports.lambda}`);
+    process.kill(Number(line!.trim().split(/\s+/)[0]), 'SIGKILL');
+    expect(await stack.exited).toBe(1);
+    expect(stack.output()).toContain('serverless-offline exited on its own (SIGKILL); stopping the whole stack');
+    for (const port of Object.values(stack.ports)) expect(await isListening(port), `port ${port}`).toBe(false);
+  });
+
+  it('keeps its tasks across the restart and ends the ones left open, without --fresh', async () => {
+    stack = await startStackProcess({ workers: true, dataDir });
+    expect(stack.output()).toMatch(/queued again [1-9]\d* open tasks kept from the last run/);
+    const done = await lookup(stack.apiUrl, doneId);
+    expect(await done.json()).toMatchObject({ id: doneId, state: 'SUCCESS', result: 3 });
+    await eventually(async () => expect(await (await lookup(stack!.apiUrl, openId)).json()).toMatchObject({ state: 'SUCCESS', result: 11 }), {
+      timeoutMs: 15_000,
+    });
+    expect(await stack.stop()).toBe(0);
+  });
+
+  it('starts empty with --fresh', async () => {
+    stack = await startStackProcess({ workers: false, dataDir, args: ['--fresh'] });
+    expect((await lookup(stack.apiUrl, doneId)).status).toBe(404);
+    expect(await stack.stop()).toBe(0);
+  });
+});
