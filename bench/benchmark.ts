@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
 import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { type LoginFloodResult, measureLoginFlood } from './login-flood.ts';
 import { type StartupResult, measureStartup } from './startup.ts';
 import { type Ceiling, type UnitCosts, ceilingFromUnitCosts, measureUnitCosts } from './unit-costs.ts';
 
@@ -27,10 +28,15 @@ export interface BenchCounts {
   readonly unitCalls: number;
   /** Times `npm start` is started and stopped to time it, before the rest. */
   readonly startupRuns: number;
+  /** Sync tasks at c=1 timed idle, then during each login flood. */
+  readonly flood: number;
 }
 
-export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3 };
-export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1 };
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50 };
+
+/** Callers of each login flood. */
+const FLOOD_CONCURRENCY = 8;
 
 export interface BenchOptions {
   readonly counts: BenchCounts;
@@ -83,6 +89,8 @@ export interface BenchResult {
   readonly unitCosts: UnitCosts;
   /** The CPU ceiling built up from the unit costs and the counted calls, per sync phase. */
   readonly ceiling: { readonly syncC1: Ceiling; readonly syncConcurrent: Ceiling };
+  /** Sync task latency during floods of failed logins, against idle, in one run. */
+  readonly loginFlood: LoginFloodResult;
 }
 
 /**
@@ -148,6 +156,16 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       (r) => r.latenciesMs.length,
     );
 
+    // After every counted phase: the flood fills the login-attempt items of the table.
+    const loginFlood = await measureLoginFlood({
+      apiUrl: bench.settings.apiUrl,
+      tasks: counts.flood,
+      concurrency: FLOOD_CONCURRENCY,
+      maxMs: options.maxPhaseSeconds * 1000,
+      syncTask: ops.sync,
+      log,
+    });
+
     const unitCosts = await measureUnitCosts(bench.settings, { calls: counts.unitCalls, concurrency, log });
 
     const floor = { c1: latencyPhase(floorC1.result, 1), concurrent: latencyPhase(floorConcurrent, concurrency) };
@@ -172,6 +190,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
         syncC1: ceilingFromUnitCosts(unitCosts, syncC1.calls, floor.c1.cpu, cores),
         syncConcurrent: ceilingFromUnitCosts(unitCosts, syncConcurrent.calls, floor.concurrent.cpu, cores),
       },
+      loginFlood,
     };
   } finally {
     log('stopping the local stack');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PerTaskCalls } from './call-counter.ts';
 import type { BenchResult, LatencyPhase } from './benchmark.ts';
+import type { LoginFloodResult } from './login-flood.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -189,6 +190,7 @@ export function toMarkdown(report: BenchReport): string {
     '',
   );
   lines.push(...ceilingSection(report), '');
+  lines.push(...loginFloodSection(report), '');
   lines.push(
     `Versions: ${Object.entries(env.packages)
       .map(([name, version]) => `${name} ${version}`)
@@ -240,4 +242,28 @@ function ms(value: number): string {
 
 function fixed(value: number, digits = 3): string {
   return Number.isNaN(value) ? 'n/a' : value.toFixed(digits);
+}
+
+/** Sync task latency beside the login floods, against idle in the same run. */
+function loginFloodSection(report: BenchReport): string[] {
+  const { idle, floods } = report.loginFlood;
+  const row = (label: string, tasks: LoginFloodResult['idle'], extra: string[]) =>
+    `| ${label} | ${tasks.completed} | ${tasks.errors} | ${tasks.p50.toFixed(1)} | ${tasks.p99.toFixed(1)} | ${extra.join(' | ')} |`;
+  return [
+    `Sync tasks at c=1 while failed logins with ever-new user names arrive as fast as they are answered (each new name costs a full password check); p50 ÷ idle compares medians of the same run:`,
+    '',
+    '| Sync tasks | n | errors | p50 ms | p99 ms | p50 ÷ idle | logins/s answered | login answers |',
+    '|---|--:|--:|--:|--:|--:|--:|---|',
+    row('idle', idle, ['1.00', '', '']),
+    ...floods.map((flood) =>
+      row(`flood from ${flood.label}, c=${flood.concurrency}`, flood.tasks, [
+        flood.p50Ratio.toFixed(2),
+        String(flood.loginsPerSecond),
+        Object.entries(flood.loginStatuses)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([status, count]) => `${status} × ${count}`)
+          .join(', '),
+      ]),
+    ),
+  ];
 }

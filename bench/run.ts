@@ -16,6 +16,8 @@ then measures in one run, over keep-alive HTTP on loopback:
   sync      POST /tasks add until the 200, at c=1 (latency) and at c=16 (tasks/s)
   deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
 and counts per task the SQS and DynamoDB calls (at the emulators) and the Lambda invocations.
+Then sync tasks at c=1 idle and beside two floods of failed logins with ever-new user names (from
+one address, and from 200 loopback addresses in turn): the task latency under a flood as a ratio.
 Then the unit costs: the CPU of one SDK call (client side, from a child process, and at the
 emulators) per kind, from which it builds up the CPU ceiling a sync task allows on this machine.
 Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed.
@@ -31,6 +33,7 @@ Options:
   --concurrency N      callers of the throughput phases              (${FULL_COUNTS.concurrency})
   --unit-calls N       calls of each kind for the unit costs         (${FULL_COUNTS.unitCalls}; quick ${QUICK_COUNTS.unitCalls})
   --startup-runs N     timed starts of npm start, first               (${FULL_COUNTS.startupRuns}; quick ${QUICK_COUNTS.startupRuns})
+  --flood N            sync tasks at c=1 idle and beside each login flood (${FULL_COUNTS.flood}; quick ${QUICK_COUNTS.flood})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
   --out DIR            where to write the results (bench/results)
@@ -64,6 +67,7 @@ try {
       concurrency: { type: 'string' },
       'unit-calls': { type: 'string' },
       'startup-runs': { type: 'string' },
+      flood: { type: 'string' },
       'max-seconds': { type: 'string' },
       'offline-log': { type: 'boolean', default: false },
       out: { type: 'string', default: DEFAULT_OUT },
@@ -91,6 +95,7 @@ const counts: BenchCounts = {
   concurrency: parseCount('concurrency', values.concurrency, base.concurrency, 1),
   unitCalls: parseCount('unit-calls', values['unit-calls'], base.unitCalls, 1),
   startupRuns: parseCount('startup-runs', values['startup-runs'], base.startupRuns, 1),
+  flood: parseCount('flood', values.flood, base.flood, 1),
 };
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
@@ -109,7 +114,15 @@ try {
   const markdown = await writeReport(report, values.out);
   console.log(values.json ? JSON.stringify(report, null, 2) : markdown);
   log(`results in ${values.out}/latest.json and latest.md`);
-  const phases = [report.floor.c1, report.floor.concurrent, report.sync.c1, report.sync.concurrent, report.deferred];
+  const phases = [
+    report.floor.c1,
+    report.floor.concurrent,
+    report.sync.c1,
+    report.sync.concurrent,
+    report.deferred,
+    report.loginFlood.idle,
+    ...report.loginFlood.floods.map((flood) => flood.tasks),
+  ];
   const errors = phases.reduce((sum, phase) => sum + phase.errors, 0);
   if (errors > 0) {
     log(`${errors} requests failed: ${JSON.stringify(phases.map((phase) => phase.errorSamples))}`);

@@ -23,7 +23,7 @@ describe('the benchmark (npm run bench), smoke run', () => {
 
   it('runs every phase with zero errors and writes the JSON result and the Markdown table', { timeout: 180_000 }, async () => {
     out = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
-    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1'];
+    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1', '--flood', '10'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,7 +94,19 @@ describe('the benchmark (npm run bench), smoke run', () => {
       expect(report.ceiling.syncConcurrent.terms.length).toBeGreaterThan(0);
     }
 
+    // Sync tasks beside the login floods: every one completed, failed logins answered (401, or 429
+    // once a limit or the hashing line is reached), and the ratio against idle reported.
+    expect(report.loginFlood.idle).toMatchObject({ completed: 10, errors: 0 });
+    expect(report.loginFlood.floods.map((flood) => flood.label)).toEqual(['one address', '200 addresses']);
+    for (const flood of report.loginFlood.floods) {
+      expect(flood.tasks).toMatchObject({ completed: 10, errors: 0 });
+      expect(flood.p50Ratio).toBeGreaterThan(0);
+      expect(Object.keys(flood.loginStatuses).every((status) => status === '401' || status === '429')).toBe(true);
+      expect(flood.loginStatuses['401']).toBeGreaterThan(0);
+    }
+
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
+    expect(markdown).toContain('| flood from 200 addresses, c=8 |');
     expect(markdown).toContain('| Sync, c=1: `POST /tasks` add until the 200 | 10 | 0 |');
     expect(markdown).toContain('| **AWS calls (SQS + DynamoDB)** |');
     expect(output).toContain(markdown.trim().split('\n')[0]);
