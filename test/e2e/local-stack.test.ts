@@ -180,22 +180,48 @@ describe('the local stack (npm start)', () => {
       expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } });
     });
 
-    it('counts logins per client address: five wrong from 127.0.0.2 lock that address out, not the user', async () => {
-      const login = (password: string, localAddress: string) =>
-        new Promise<number>((resolve, reject) => {
-          const body = JSON.stringify({ username: 'doozer', password });
-          const req = request(`${stack.apiUrl}/auth/token`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode!));
-          });
-          req.on('error', reject);
-          req.end(body);
+    /** A login from `localAddress` (any 127/8 address is this machine's), answered with its status. */
+    const loginFrom = (localAddress: string, password: string, username = 'doozer') =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ username, password });
+        const req = request(`${stack.apiUrl}/auth/token`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
         });
+        req.on('error', reject);
+        req.end(body);
+      });
+
+    it('checks at most five passwords of 50 wrong and 1 right sent at once from one address', async () => {
+      const passwords = Array.from({ length: 51 }, (_, i) => (i === 25 ? 'doozer' : 'wrong'));
+      const statuses = await Promise.all(passwords.map((password) => loginFrom('127.0.0.4', password)));
+      const checked = statuses.filter((status) => status === 401 || status === 200);
+      expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(5);
+      expect(checked.length).toBeLessThanOrEqual(6);
+      expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(45);
+    });
+
+    it('stops a flood of ever-new user names from one address after 100 failures', async () => {
+      let next = 0;
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i += 1) statuses.push(await login('wrong', '127.0.0.2'));
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < 110) {
+            next += 1;
+            statuses.push(await loginFrom('127.0.0.5', 'guess', `new-name-${next}`));
+          }
+        }),
+      );
+      expect(statuses.filter((status) => status === 401)).toHaveLength(100);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(10);
+    });
+
+    it('counts logins per client address: five wrong from 127.0.0.2 lock that address out, not the user', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1) statuses.push(await loginFrom('127.0.0.2', 'wrong'));
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
-      expect(await login('doozer', '127.0.0.2')).toBe(429);
-      expect(await login('doozer', '127.0.0.3')).toBe(200);
+      expect(await loginFrom('127.0.0.2', 'doozer')).toBe(429);
+      expect(await loginFrom('127.0.0.3', 'doozer')).toBe(200);
     });
   });
 
