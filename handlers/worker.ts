@@ -1,4 +1,4 @@
-import { createSqsBatchHandler, receiveCountOf } from '../lib/aws/sqs-batch-handler.ts';
+import { createSqsBatchHandler, taskRecordProcessor } from '../lib/aws/sqs-batch-handler.ts';
 import { loadWorkerConfig } from '../lib/config.ts';
 import { createLogger, createTaskWorker, withLambdaContext } from '../lib/dependencies.ts';
 
@@ -6,9 +6,4 @@ const logger = createLogger();
 const worker = createTaskWorker(loadWorkerConfig(process.env), logger);
 
 /** Task queue -> worker: runs each task and records its result. */
-export const handler = withLambdaContext(
-  logger,
-  createSqsBatchHandler((record) => worker.process(record.body, { receiveCount: receiveCountOf(record) }), {
-    logger,
-  }),
-);
+export const handler = withLambdaContext(logger, createSqsBatchHandler(taskRecordProcessor(worker), { logger }));

@@ -59,7 +59,7 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
       logger,
     }),
     // Password hashing may take all cores but one: the rest of the API keeps a core however many
-    // logins arrive (on Lambda, where an instance serves one request at a time, this is 1).
+    // logins arrive. On Lambda an instance serves one request at a time, so it never bites there.
     users: new UserDirectory(config.auth.users, { maxConcurrentChecks: Math.max(1, availableParallelism() - 1) }),
     loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: documents, tableName: config.aws.tableName }) }),
     tokens: new TokenIssuer(config.auth),

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -78,4 +78,31 @@ export async function freeStackPorts(): Promise<StackPorts> {
       DOOZER_DYNAMODB_PORT: String(dynamodb),
     },
   };
+}
+
+/** True while something accepts connections on the loopback `port`. */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: LOOPBACK, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Whether this machine answers on the loopback address `address` (127.0.0.2, say): Linux routes all
+ * of 127/8 to itself, macOS only 127.0.0.1 unless more are aliased. Tests and the bench that pose as
+ * several clients need it.
+ */
+export async function canUseLoopbackAddress(address: string): Promise<boolean> {
+  const server = createServer();
+  const usable = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, address, () => resolve(true));
+  });
+  if (usable) await new Promise((resolve) => server.close(resolve));
+  return usable;
 }

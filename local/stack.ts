@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +17,7 @@ import { TaskSweeper } from '../lib/tasks/task-sweeper.ts';
 import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
 import { SqsEventSource, lambdaInvoker } from './event-source.ts';
 import { startGateway } from './gateway.ts';
-import { assertPortsFree, freePorts } from './ports.ts';
+import { assertPortsFree, freePorts, isListening } from './ports.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
 import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
 import { TtlReaper } from './ttl-reaper.ts';
@@ -99,6 +98,9 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     const passwordHash = hashPassword(settings.devUser.password);
     const provisioned = (async () => {
       const onRequest = options.observe?.onAwsRequest;
+      if (options.fresh && !settings.embedded.dynamodb) {
+        throw new Error('--fresh empties the embedded DynamoDB; with DOOZER_DYNAMODB_ENDPOINT set, the data belongs to that service');
+      }
       if (settings.embedded.dynamodb) {
         const path = join(settings.dataDir, 'dynamodb');
         if (options.fresh) await rm(path, { recursive: true, force: true });
@@ -130,6 +132,12 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       DOOZER_USERS: JSON.stringify(users),
     });
     started.push(offline);
+    // Watched from its spawn: a death at any point after it (while the workers start, say) is seen.
+    const failed = new Promise<string>((resolve) => {
+      offline.child.once('exit', (code, exitSignal) => {
+        if (!stopping) resolve(`serverless-offline exited on its own (${exitSignal ?? `code ${code}`})`);
+      });
+    });
     const { queues, clients } = await provisioned;
     if (queues.taskQueueUrl !== taskQueueUrl) {
       throw new Error(`the task queue is at ${queues.taskQueueUrl}, not at ${taskQueueUrl} as serverless-offline was told`);
@@ -149,11 +157,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     await waitForPort(settings.lambdaPort, { child: offline.child, signal });
 
     if (options.workers) started.push(await startWorkers(settings, options.log, options.observe));
-    const failed = new Promise<string>((resolve) => {
-      offline.child.once('exit', (code, exitSignal) => {
-        if (!stopping) resolve(`serverless-offline exited on its own (${exitSignal ?? `code ${code}`})`);
-      });
-    });
+    if (hasExited(offline.child)) throw new Error('serverless-offline exited while the stack started');
     return { queues, failed, stop };
   } catch (error) {
     await stop();
@@ -303,9 +307,13 @@ function startServerlessOffline(settings: LocalSettings, httpPort: number, env: 
   return { child, stop: () => stopProcessGroup(child) };
 }
 
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 /** Stops a detached child and everything it started: SIGTERM to the group, SIGKILL after 5 s. */
 async function stopProcessGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  if (hasExited(child) || child.pid === undefined) return;
   const exited = once(child, 'exit');
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
@@ -334,7 +342,7 @@ export async function waitForApi(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
-    if (child && child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
+    if (child && hasExited(child)) throw new Error(`serverless offline exited (${child.signalCode ?? `code ${child.exitCode}`})`);
     const ready = await fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
       (response) => response.ok,
       () => false,
@@ -353,16 +361,8 @@ async function waitForPort(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
-    if (child && child.exitCode !== null) throw new Error(`serverless offline exited with code ${child.exitCode}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
+    if (child && hasExited(child)) throw new Error(`serverless offline exited (${child.signalCode ?? `code ${child.exitCode}`})`);
+    if (await isListening(port)) return;
     await sleep(100);
   }
   throw new Error(`nothing answered on port ${port} (DOOZER_LAMBDA_PORT) within ${timeoutMs / 1000} s`);

@@ -1,21 +1,28 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Items read per scan request, and the pause between two: a pass yields to the emulators' requests. */
+const PAGE_ITEMS = 250;
+const PAUSE_BETWEEN_PAGES_MS = 5;
 
 export interface TtlReaperOptions {
   readonly documents: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Seconds between two passes; DynamoDB's TTL itself gives no promise tighter than a couple of days. */
+  /** Seconds between two passes (600); DynamoDB's TTL itself promises nothing tighter than days. */
   readonly everySeconds?: number;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
 
 /**
- * The local stand-in for DynamoDB's Time to Live, which dynalite lacks: every pass scans the table
- * and deletes the items whose `expiresAt` (epoch seconds, the attribute serverless.yml gives TTL) has
- * passed, so a local stack that keeps its data across restarts does not grow without bound. A scan
- * is fine for a laptop's table; on AWS, TTL does this. Each delete is conditioned on the item still
- * being expired, since some items (login attempts) push their expiry forward as they change.
+ * The local stand-in for DynamoDB's Time to Live, which dynalite lacks: at start and every ten
+ * minutes a pass scans the table and deletes the items whose `expiresAt` (epoch seconds, the
+ * attribute serverless.yml gives TTL) has passed, so a local stack that keeps its data across
+ * restarts does not grow without bound. The scan goes a page of a few hundred items at a time with
+ * a pause between pages: it runs in the process that also serves both emulators, and must not
+ * stall them. On AWS, TTL does this. Each delete is conditioned on the item still being expired,
+ * since some items (login attempts) push their expiry forward as they change.
  */
 export class TtlReaper {
   readonly #options: TtlReaperOptions;
@@ -29,7 +36,7 @@ export class TtlReaper {
   /** Runs a pass now, then one every `everySeconds`. */
   start(): void {
     void this.#run();
-    this.#timer = setInterval(() => void this.#run(), (this.#options.everySeconds ?? 60) * 1000);
+    this.#timer = setInterval(() => void this.#run(), (this.#options.everySeconds ?? 600) * 1000);
     this.#timer.unref();
   }
 
@@ -52,6 +59,7 @@ export class TtlReaper {
           FilterExpression: 'expiresAt <= :now',
           ExpressionAttributeValues: { ':now': nowSeconds },
           ExclusiveStartKey: startKey,
+          Limit: PAGE_ITEMS,
         }),
       );
       for (const item of page.Items ?? []) {
@@ -70,6 +78,7 @@ export class TtlReaper {
         }
       }
       startKey = page.LastEvaluatedKey;
+      if (startKey) await sleep(PAUSE_BETWEEN_PAGES_MS);
     } while (startKey);
     return deleted;
   }

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Admission, AttemptRule, LoginAttemptStore } from '../auth/login-throttle.ts';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Admission, type AttemptRule, type LoginAttemptStore, rollingWindow } from '../auth/login-throttle.ts';
 import { UnavailableError } from '../errors.ts';
 
 export interface DynamoDbLoginAttemptsOptions {
@@ -10,7 +10,8 @@ export interface DynamoDbLoginAttemptsOptions {
 
 /**
  * Rounds of admit: each lost round means another caller changed the item in between. A caller that
- * keeps losing is refused for a second rather than looping.
+ * keeps losing gets UnavailableError (503, retry shortly) rather than looping or being told it
+ * guessed too often.
  */
 const MAX_ROUNDS = 5;
 
@@ -20,7 +21,8 @@ const MAX_ROUNDS = 5;
  * attempt: an attempt is added only while the map holds fewer than `limit` entries, so at most
  * `limit` attempts of any window are ever in it at once, however many writers race. Entries that
  * have left the window are removed only when the map is full; a right password removes its own.
- * `expiresAt` lets the table's TTL delete an idle key's item.
+ * `expiresAt` lets the table's TTL delete an idle key's item. A trusted key is an item of its own
+ * whose `expiresAt` says until when.
  */
 export class DynamoDbLoginAttempts implements LoginAttemptStore {
   readonly #client: DynamoDBDocumentClient;
@@ -33,8 +35,7 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
 
   async admit(key: string, attemptId: string, atMs: number, rule: AttemptRule): Promise<Admission> {
     const id = itemId(key);
-    const windowMs = rule.windowSeconds * 1000;
-    const expiresAt = Math.ceil((atMs + windowMs) / 1000);
+    const expiresAt = Math.ceil(atMs / 1000) + rule.windowSeconds;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       // The common case: the item exists with room for one more.
       const added = await this.#update({
@@ -46,7 +47,7 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
       });
       if (added) return { admitted: true };
 
-      const attempts = await this.#attempts(id);
+      const attempts = (await this.#item(id))?.attempts as Record<string, number> | undefined;
       if (attempts === undefined) {
         // First attempt under this key: a nested path cannot be set before its map exists.
         const created = await this.#update({
@@ -58,12 +59,10 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
         if (created) return { admitted: true };
         continue;
       }
-      const entries = Object.entries(attempts);
-      const stale = entries.filter(([, at]) => at <= atMs - windowMs).map(([entry]) => entry);
+      const { stale, live, retryAfterMs } = rollingWindow(attempts, atMs, rule);
       if (stale.length === 0) {
-        const live = entries.map(([, at]) => at);
-        // The map looked full (or was, when the write was refused) and nothing in it has expired.
-        if (live.length >= rule.limit) return { admitted: false, retryAfterMs: Math.min(...live) + windowMs - atMs };
+        // Full, and nothing in it has left the window; else it changed since the refused write.
+        if (live >= rule.limit) return { admitted: false, retryAfterMs };
         continue;
       }
       // Removing an entry that a concurrent caller removed first is harmless: REMOVE of a missing
@@ -76,7 +75,7 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
         ExpressionAttributeNames: names,
       });
     }
-    return { admitted: false, retryAfterMs: 1000 };
+    throw new UnavailableError('the login attempt store is busy with this key; try again shortly');
   }
 
   async forget(key: string, attemptId: string): Promise<void> {
@@ -88,9 +87,20 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
     });
   }
 
-  async #attempts(id: string): Promise<Record<string, number> | undefined> {
+  async trust(key: string, untilMs: number): Promise<void> {
+    await this.#call(() =>
+      this.#client.send(new PutCommand({ TableName: this.#table, Item: { id: itemId(key), expiresAt: Math.ceil(untilMs / 1000) } })),
+    );
+  }
+
+  async isTrusted(key: string, atMs: number): Promise<boolean> {
+    const expiresAt = (await this.#item(itemId(key)))?.expiresAt;
+    return typeof expiresAt === 'number' && expiresAt * 1000 > atMs;
+  }
+
+  async #item(id: string): Promise<Record<string, unknown> | undefined> {
     const output = await this.#call(() => this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true })));
-    return output.Item?.attempts as Record<string, number> | undefined;
+    return output.Item;
   }
 
   /** A conditional update; false when its condition failed. */

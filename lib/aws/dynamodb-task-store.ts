@@ -80,8 +80,12 @@ export class DynamoDbTaskStore implements TaskStore {
     const conditions = ['attribute_exists(id)', `#state IN (${from.join(', ')})`];
     if (change.input !== undefined) {
       names['#inputDigest'] = 'inputDigest';
+      names['#name'] = 'name';
       values[':inputDigest'] = taskInputDigest(change.input);
-      conditions.push('#inputDigest = :inputDigest');
+      values[':name'] = change.input.name;
+      // A task recorded before records carried the digest (an API still on the previous release
+      // during a deploy) is matched by its name alone, for as long as such tasks live (7 days).
+      conditions.push('(#inputDigest = :inputDigest OR (attribute_not_exists(#inputDigest) AND #name = :name))');
     }
     try {
       const output = await this.#call('update the task', () =>

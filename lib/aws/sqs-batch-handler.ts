@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type Logger, scopedLogger, withLogKeys } from '../logger.ts';
+import type { ProcessOutcome, TaskWorker } from '../tasks/task-worker.ts';
 
 export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
@@ -56,8 +57,13 @@ export function createSqsBatchHandler(
 }
 
 /** How many times SQS has delivered this record (ApproximateReceiveCount), 1 when it does not say. */
-export function receiveCountOf(record: SQSRecord): number {
+function receiveCountOf(record: SQSRecord): number {
   return Number(record.attributes?.ApproximateReceiveCount) || 1;
+}
+
+/** Hands a task-queue record to the worker: its body, and how often SQS has delivered it. */
+export function taskRecordProcessor(worker: Pick<TaskWorker, 'process'>): (record: SQSRecord) => Promise<ProcessOutcome> {
+  return (record) => worker.process(record.body, { receiveCount: receiveCountOf(record) });
 }
 
 /**

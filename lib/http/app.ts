@@ -109,7 +109,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       if (!(error instanceof UnauthorizedError)) await attempt?.giveBack();
       throw error;
     }
-    await attempt?.giveBack();
+    await attempt?.succeeded();
     // From here the caller is that user: the access line of a successful login says who it was.
     c.set('user', username);
     return c.json(await deps.tokens.issue(username));

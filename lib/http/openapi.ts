@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import packageJson from '../../package.json' with { type: 'json' };
+import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../auth/login-throttle.ts';
 import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
 import { type TaskView, isTerminal } from '../tasks/task.ts';
 import { CredentialsSchema, MAX_BODY_BYTES, TaskArgumentSchema, TaskRequestSchema } from './request-body.ts';
@@ -125,7 +126,7 @@ const ERROR_RESPONSES = {
   IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.'),
   TooManyRequests: errorResponse(
     ['too_many_requests'],
-    'Login limits, each over any 15 minutes: 5 wrong passwords for one user name from one address, 50 for one name from all addresses, 100 from one address whatever the names; or more logins are waiting for a password check than the service takes at once.',
+    loginLimitsText(),
     ['Retry-After'],
   ),
   Unavailable: errorResponse(['unavailable'], 'The queue or the store is unreachable: try again after `Retry-After`.', ['Retry-After']),
@@ -133,6 +134,18 @@ const ERROR_RESPONSES = {
   MethodNotAllowed: errorResponse(['method_not_allowed'], 'The path exists, but not for this method: see `Allow`.', ['Allow']),
   Internal: errorResponse(['internal'], 'A bug; the detail is logged, never sent.'),
 } as const;
+
+/** The login limits, in words, from the values the API enforces. */
+function loginLimitsText(): string {
+  const { perUserAndAddress, perUser, perAddress } = DEFAULT_LOGIN_LIMITS;
+  const minutes = (rule: AttemptRule) => `${rule.windowSeconds / 60} minutes`;
+  return (
+    `Login limits, each over a rolling window: ${perUserAndAddress.limit} wrong passwords for one user name from one address in any ${minutes(perUserAndAddress)}, ` +
+    `${perUser.limit} for one name from all addresses (not counted against an address the user has logged in from) in any ${minutes(perUser)}, ` +
+    `${perAddress.limit} from one address whatever the names in any ${minutes(perAddress)}; ` +
+    'or more logins are waiting for a password check than the service takes at once.'
+  );
+}
 
 function errorResponse(codes: ErrorCode[], description: string, headers: HeaderName[] = [], status?: number) {
   const [first] = codes;

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { TASK_ID_PATTERN } from './task.ts';
 
 /**
  * The body of a queue message. It carries the task's input so a worker needs no read before it
@@ -6,7 +7,8 @@ import * as z from 'zod/mini';
  * boundary like any other.
  */
 export const TaskMessageSchema = z.object({
-  taskId: z.string().check(z.minLength(1)),
+  // Only a task id: a message cannot name an idempotency claim or a login item of the same table.
+  taskId: z.string().check(z.regex(TASK_ID_PATTERN)),
   name: z.string().check(z.minLength(1)),
   args: z.array(z.string()),
 });

@@ -1,6 +1,8 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningProcess, type StackProcess, isListening, startStackProcess } from '../support/local-stack-process.ts';
+import { type RunningProcess, type StackProcess, canUseLoopbackAddress, isListening, startStackProcess } from '../support/local-stack-process.ts';
+
+const LOOPBACK_ALIASES = (await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map(canUseLoopbackAddress))).every(Boolean);
 
 /**
  * The original doozer transcript, over HTTP, against the stack started the way `npm start` starts
@@ -180,6 +182,11 @@ describe('the local stack (npm start)', () => {
       expect(await response.json()).toMatchObject({ error: { code: 'invalid_request' } });
     });
 
+  });
+
+  // Posing as several clients takes more loopback addresses than 127.0.0.1: Linux has all of
+  // 127/8, macOS only what is aliased on lo0 (`sudo ifconfig lo0 alias 127.0.0.2 up`, …).
+  describe.runIf(LOOPBACK_ALIASES)('login limits per client address, from 127.0.0.2 to 127.0.0.5', () => {
     /** A login from `localAddress` (any 127/8 address is this machine's), answered with its status. */
     const loginFrom = (localAddress: string, password: string, username = 'doozer') =>
       new Promise<number>((resolve, reject) => {

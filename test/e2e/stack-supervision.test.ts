@@ -1,9 +1,12 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, REGION, RESOURCE_NAMES } from '../../local/settings.ts';
 import { eventually } from '../support/eventually.ts';
-import { type StackProcess, isListening, processesInGroup, processesMatching, startProcess, startStackProcess } from '../support/local-stack-process.ts';
+import { type StackProcess, devUserToken, isListening, processesInGroup, processesMatching, startProcess, startStackProcess } from '../support/local-stack-process.ts';
 
 /**
  * `npm start` as a program users kill: run through npm in a process group of its own, as a terminal
@@ -54,6 +57,15 @@ describe('npm start under kill -9, taken ports and a dying child', () => {
   });
 });
 
+const EXPIRED_PROBE = 'login#expired-probe';
+
+/** A DynamoDB client for the stack's embedded dynalite. */
+function documentsOf(stack: StackProcess): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ region: REGION, credentials: LOCAL_CREDENTIALS, endpoint: `http://127.0.0.1:${stack.ports.dynamodb}` }),
+  );
+}
+
 describe('npm start when serverless-offline dies, and its data across restarts', () => {
   let dataDir: string;
   let stack: StackProcess | undefined;
@@ -67,17 +79,8 @@ describe('npm start when serverless-offline dies, and its data across restarts',
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function token(apiUrl: string): Promise<string> {
-    const response = await fetch(`${apiUrl}/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'doozer', password: 'doozer' }),
-    });
-    return ((await response.json()) as { token: string }).token;
-  }
-
   async function lookup(apiUrl: string, id: string): Promise<Response> {
-    return fetch(`${apiUrl}/tasks/${id}`, { headers: { authorization: `Bearer ${await token(apiUrl)}` } });
+    return fetch(`${apiUrl}/tasks/${id}`, { headers: { authorization: `Bearer ${await devUserToken(apiUrl)}` } });
   }
 
   let doneId: string;
@@ -85,7 +88,7 @@ describe('npm start when serverless-offline dies, and its data across restarts',
 
   it('stops the whole stack with a message and a non-zero exit when serverless-offline dies on its own', async () => {
     stack = await startStackProcess({ workers: false, dataDir });
-    const authorization = `Bearer ${await token(stack.apiUrl)}`;
+    const authorization = `Bearer ${await devUserToken(stack.apiUrl)}`;
     const submit = async (args: number[]) => {
       const response = await fetch(`${stack!.apiUrl}/tasks?wait=0`, {
         method: 'POST',
@@ -103,6 +106,11 @@ describe('npm start when serverless-offline dies, and its data across restarts',
     await workers.stop();
     openId = await submit([5, 6]);
 
+    // An item that expired while the stack was down: the next start's TTL pass deletes it.
+    const documents = documentsOf(stack);
+    await documents.send(new PutCommand({ TableName: RESOURCE_NAMES.table, Item: { id: EXPIRED_PROBE, expiresAt: Math.floor(Date.now() / 1000) - 1 } }));
+    documents.destroy();
+
     const [line] = processesMatching(`--lambdaPort ${stack.ports.lambda}`);
     process.kill(Number(line!.trim().split(/\s+/)[0]), 'SIGKILL');
     expect(await stack.exited).toBe(1);
@@ -110,7 +118,7 @@ describe('npm start when serverless-offline dies, and its data across restarts',
     for (const port of Object.values(stack.ports)) expect(await isListening(port), `port ${port}`).toBe(false);
   });
 
-  it('keeps its tasks across the restart and ends the ones left open, without --fresh', async () => {
+  it('keeps its tasks across the restart, ends the ones left open, and deletes what expired, without --fresh', async () => {
     stack = await startStackProcess({ workers: true, dataDir });
     expect(stack.output()).toMatch(/queued again [1-9]\d* open tasks kept from the last run/);
     const done = await lookup(stack.apiUrl, doneId);
@@ -118,6 +126,12 @@ describe('npm start when serverless-offline dies, and its data across restarts',
     await eventually(async () => expect(await (await lookup(stack!.apiUrl, openId)).json()).toMatchObject({ state: 'SUCCESS', result: 11 }), {
       timeoutMs: 15_000,
     });
+    const documents = documentsOf(stack);
+    await eventually(
+      async () => expect((await documents.send(new GetCommand({ TableName: RESOURCE_NAMES.table, Key: { id: EXPIRED_PROBE } }))).Item).toBeUndefined(),
+      { timeoutMs: 10_000 },
+    );
+    documents.destroy();
     expect(await stack.stop()).toBe(0);
   });
 

@@ -64,6 +64,14 @@ describe('DynamoDbLoginAttempts (dynalite)', () => {
     await expect(attempts.admit(k, 'e', T0, RULE)).resolves.toMatchObject({ admitted: false });
   });
 
+  it('trusts a key until the time it was given, and no other key', async () => {
+    const [trusted, other] = [freshKey(), freshKey()];
+    await attempts.trust(trusted, T0 + 60_000);
+    await expect(attempts.isTrusted(trusted, T0)).resolves.toBe(true);
+    await expect(attempts.isTrusted(trusted, T0 + 60_000)).resolves.toBe(false);
+    await expect(attempts.isTrusted(other, T0)).resolves.toBe(false);
+  });
+
   it('keeps keys apart', async () => {
     const [a, b] = [freshKey(), freshKey()];
     for (let i = 0; i < 5; i += 1) await attempts.admit(a, `f${i}`, T0, RULE);
@@ -89,7 +97,6 @@ describe('DynamoDbLoginAttempts (dynalite)', () => {
         tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 3600 }),
         users: directory,
         tokens: new TokenIssuer({ secret: 'a-login-burst-test-secret-of-32-chars!!', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 }),
-        // A fresh table's worth of keys: each test gets its own user name space through the store.
         loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: emulators.documents, tableName: emulators.tableName }) }),
         clientAddress: sourceIpOf,
       });

@@ -1,3 +1,4 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDbDocumentClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
@@ -110,6 +111,14 @@ describe('DynamoDbTaskStore against dynalite', () => {
         state: 'SUCCESS',
         result: '3',
       });
+    });
+
+    it('matches a task recorded without an input digest (by the previous release) on its name alone', async () => {
+      const task = pendingTask({ name: 'add', args: ['1', '2'] });
+      await emulators.documents.send(new PutCommand({ TableName: emulators.tableName, Item: { ...task } }));
+      const change = { from: RUNNABLE_STATES, to: 'SUCCESS' as const, at: AT, result: '3' };
+      await expect(store.transition(task.id, { ...change, input: { name: 'mul', args: ['1', '2'] } })).resolves.toBeUndefined();
+      await expect(store.transition(task.id, { ...change, input: { name: 'add', args: ['1', '2'] } })).resolves.toMatchObject({ state: 'SUCCESS' });
     });
 
     it('returns undefined for a missing id and does not create the item', async () => {

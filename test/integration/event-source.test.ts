@@ -8,7 +8,7 @@ import {
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import { type SqsBatchHandler, createSqsBatchHandler, receiveCountOf } from '../../lib/aws/sqs-batch-handler.ts';
+import { type SqsBatchHandler, createSqsBatchHandler, taskRecordProcessor } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import type { TaskStore } from '../../lib/tasks/ports.ts';
@@ -105,7 +105,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     const invocations = startEventSource(
       emulators.queues.taskQueueUrl,
       emulators.queues.taskQueueArn,
-      createSqsBatchHandler((record) => worker.process(record.body, { receiveCount: receiveCountOf(record) })),
+      createSqsBatchHandler(taskRecordProcessor(worker)),
     );
 
     await eventually(async () => expect((await messageCounts(emulators.queues.deadLetterQueueUrl)).visible).toBe(1), SETTLE);
@@ -156,7 +156,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     startEventSource(
       emulators.queues.taskQueueUrl,
       emulators.queues.taskQueueArn,
-      createSqsBatchHandler((record) => worker.process(record.body, { receiveCount: receiveCountOf(record) })),
+      createSqsBatchHandler(taskRecordProcessor(worker)),
     );
     const deadLetterInvocations = startEventSource(
       emulators.queues.deadLetterQueueUrl,
@@ -190,6 +190,54 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     ]);
     await expect(messageCounts(emulators.queues.taskQueueUrl)).resolves.toEqual({ visible: 0, inFlight: 0 });
   });
+  it('ends a task whose worker dies on every delivery in FAILURE retries_exhausted: the redeliveries mark it RETRY', async () => {
+    const doomed = pendingTask({ name: 'add', args: ['4', '4'] });
+    await store.create(doomed);
+    // A worker that dies right before its result write: nothing after that point happens in that
+    // delivery (the RETRY mark of an outage included), as when Lambda kills a timed-out function.
+    let dead = false;
+    const dyingStore: TaskStore = {
+      create: (task) => store.create(task),
+      get: (id) => store.get(id),
+      transition: async (id, change) => {
+        if (dead || change.to === 'SUCCESS' || change.to === 'FAILURE') {
+          dead = true;
+          throw new Error('the worker died');
+        }
+        return store.transition(id, change);
+      },
+      listOpen: (before, limit) => store.listOpen(before, limit),
+      recordRequeue: (id, previous, at) => store.recordRequeue(id, previous, at),
+    };
+    const worker = new TaskWorker({ store: dyingStore });
+    const states: string[] = [];
+    startEventSource(emulators.queues.taskQueueUrl, emulators.queues.taskQueueArn, async (event, context) => {
+      dead = false;
+      states.push((await stateOf(doomed.id)).state);
+      return createSqsBatchHandler(taskRecordProcessor(worker))(event, context);
+    });
+    const deadLetterWorker = new TaskWorker({ store });
+    startEventSource(
+      emulators.queues.deadLetterQueueUrl,
+      emulators.queues.deadLetterQueueArn,
+      createSqsBatchHandler((record) => deadLetterWorker.failExhausted(record.body)),
+    );
+    await new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl }).send({
+      taskId: doomed.id,
+      name: doomed.name,
+      args: [...doomed.args],
+    });
+
+    const failed = await eventually(async () => {
+      const task = await stateOf(doomed.id);
+      expect(task.state).toBe('FAILURE');
+      return task;
+    }, SETTLE);
+    expect(failed.error?.code).toBe('retries_exhausted');
+    // What each delivery found: never attempted, then the RETRY the second delivery wrote.
+    expect(states).toEqual(['PENDING', 'PENDING', 'RETRY']);
+  });
+
   it('runs up to maxConcurrency invocations at once, with never more than one long poll waiting', async () => {
     // A client of its own, to watch the ReceiveMessage calls the event source makes.
     const sqs = new SQSClient({ region: REGION, endpoint: emulators.sqsEndpoint, credentials: LOCAL_CREDENTIALS });

@@ -79,7 +79,7 @@ describe('TaskSweeper.requeueNow (dynalite + fauxqs)', () => {
       const ended = pendingTask({ state: 'SUCCESS', result: '2' });
       const expired = pendingTask({ expiresAt: Math.floor(Date.now() / 1000) - 1 });
       for (const task of [...open, ended, expired]) await store.create(task);
-      // Requeued a moment ago by a sweep: its backoff does not hold requeueAll back.
+      // Requeued a moment ago by a sweep: its backoff does not hold requeueNow back.
       await store.recordRequeue(open[0]!.id, 0, new Date().toISOString());
 
       const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });

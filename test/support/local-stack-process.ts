@@ -1,13 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeStackPorts } from '../../local/ports.ts';
 
-export { freePorts, freeStackPorts } from '../../local/ports.ts';
+export { canUseLoopbackAddress, freePorts, freeStackPorts, isListening } from '../../local/ports.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -136,18 +135,6 @@ export async function startProcess(
   };
 }
 
-/** True while something accepts connections on the loopback `port`. */
-export function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Live (not zombie) processes whose command line contains `needle`, as `pid args` lines. */
 export function processesMatching(needle: string): string[] {
   return execFileSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' })
@@ -162,4 +149,15 @@ export function processesInGroup(pgid: number): string[] {
     .map((line) => line.trim().split(/\s+/))
     .filter(([group, , stat]) => Number(group) === pgid && !stat?.startsWith('Z'))
     .map(([, pid, , ...args]) => `${pid} ${args.join(' ')}`);
+}
+
+/** A bearer token for the development user (doozer / doozer) from the stack at `apiUrl`. */
+export async function devUserToken(apiUrl: string): Promise<string> {
+  const response = await fetch(`${apiUrl}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'doozer', password: 'doozer' }),
+  });
+  if (!response.ok) throw new Error(`POST /auth/token answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
 }

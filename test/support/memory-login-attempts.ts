@@ -1,21 +1,32 @@
-import type { Admission, AttemptRule, LoginAttemptStore } from '../../lib/auth/login-throttle.ts';
+import { type Admission, type AttemptRule, type LoginAttemptStore, rollingWindow } from '../../lib/auth/login-throttle.ts';
 
 /** Login attempts in memory, with the DynamoDB store's rolling windows, for unit tests of the code that uses them. */
 export class MemoryLoginAttempts implements LoginAttemptStore {
   /** key -> attempt id -> epoch ms. */
-  readonly attempts = new Map<string, Map<string, number>>();
+  readonly attempts = new Map<string, Record<string, number>>();
+  /** key -> trusted until (epoch ms). */
+  readonly trusted = new Map<string, number>();
 
   async admit(key: string, attemptId: string, atMs: number, rule: AttemptRule): Promise<Admission> {
-    const windowMs = rule.windowSeconds * 1000;
-    const entries = this.attempts.get(key) ?? new Map<string, number>();
+    const entries = this.attempts.get(key) ?? {};
     this.attempts.set(key, entries);
-    for (const [entry, at] of entries) if (at <= atMs - windowMs) entries.delete(entry);
-    if (entries.size >= rule.limit) return { admitted: false, retryAfterMs: Math.min(...entries.values()) + windowMs - atMs };
-    entries.set(attemptId, atMs);
+    const { stale, live, retryAfterMs } = rollingWindow(entries, atMs, rule);
+    for (const id of stale) delete entries[id];
+    if (live >= rule.limit) return { admitted: false, retryAfterMs };
+    entries[attemptId] = atMs;
     return { admitted: true };
   }
 
   async forget(key: string, attemptId: string): Promise<void> {
-    this.attempts.get(key)?.delete(attemptId);
+    const entries = this.attempts.get(key);
+    if (entries) delete entries[attemptId];
+  }
+
+  async trust(key: string, untilMs: number): Promise<void> {
+    this.trusted.set(key, untilMs);
+  }
+
+  async isTrusted(key: string, atMs: number): Promise<boolean> {
+    return (this.trusted.get(key) ?? 0) > atMs;
   }
 }

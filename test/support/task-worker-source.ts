@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createSqsBatchHandler, receiveCountOf } from '../../lib/aws/sqs-batch-handler.ts';
+import { createSqsBatchHandler, taskRecordProcessor } from '../../lib/aws/sqs-batch-handler.ts';
 import type { TaskStore } from '../../lib/tasks/ports.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
@@ -22,9 +22,7 @@ export interface TaskWorkerSourceOptions {
  */
 export function startTaskWorkerSource({ sqs, queues, store, maxConcurrency = 1, onResponse }: TaskWorkerSourceOptions): SqsEventSource {
   const worker = new TaskWorker({ store });
-  const handler = createSqsBatchHandler((record) =>
-    worker.process(record.body, { receiveCount: receiveCountOf(record) }),
-  );
+  const handler = createSqsBatchHandler(taskRecordProcessor(worker));
   const source = new SqsEventSource({
     sqs,
     queueUrl: queues.taskQueueUrl,

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle } from '../../lib/auth/login-throttle.ts';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle, addressBlock, rollingWindow } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { sourceIpOf } from '../../lib/aws/api-gateway.ts';
@@ -105,6 +105,23 @@ describe('POST /auth/token under the login limits', () => {
     expect((await login('bob', 'wrong', '192.0.2.99')).status).toBe(401);
   });
 
+  it('keeps an address the user logged in from exempt from the per-name ceiling that guesses elsewhere reached', async () => {
+    build({ ...DEFAULT_LOGIN_LIMITS, perUser: { limit: 10, windowSeconds: 900 } });
+    expect((await login('alice', 'right', '203.0.113.50')).status).toBe(200);
+    for (let address = 1; address <= 2; address += 1) await statuses('alice', 'wrong', 5, `192.0.2.${address}`);
+    // The ceiling is reached: a new place is refused, the user's own place is not.
+    expect((await login('alice', 'right', '192.0.2.77')).status).toBe(429);
+    expect((await login('alice', 'right', '203.0.113.50')).status).toBe(200);
+    // The exemption is from the per-name ceiling only: guesses from the user's place still count.
+    expect(await statuses('alice', 'wrong', 6, '203.0.113.50')).toEqual([401, 401, 401, 401, 401, 429]);
+  });
+
+  it('counts an IPv6 client by its /64', async () => {
+    expect(await statuses('alice', 'wrong', 3, '2001:db8:1:2::a')).toEqual([401, 401, 401]);
+    expect(await statuses('alice', 'wrong', 3, '2001:db8:1:2:ffff:ffff:ffff:ffff')).toEqual([401, 401, 429]);
+    expect((await login('alice', 'right', '2001:db8:1:3::a')).status).toBe(200);
+  });
+
   it('stops a flood of ever-new user names from one address', async () => {
     build({ ...DEFAULT_LOGIN_LIMITS, perAddress: { limit: 10, windowSeconds: 900 } });
     const seen: number[] = [];
@@ -129,6 +146,45 @@ describe('POST /auth/token under the login limits', () => {
     const refusedAddress = `192.0.2.${answers.indexOf(busy)}`;
     expect(await statuses('alice', 'wrong', 4, refusedAddress)).toEqual([401, 401, 401, 401]);
     expect((await login('alice', 'right', refusedAddress)).status).toBe(200);
+  });
+});
+
+describe('addressBlock', () => {
+  it.each([
+    ['198.51.100.7', '198.51.100.7'],
+    ['::ffff:198.51.100.7', '198.51.100.7'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:0db8:0001:0002::', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['2001:db8:1:2:3:4:192.0.2.1', '2001:db8:1:2::/64'],
+    ['unknown', 'unknown'],
+  ])('counts %s as %s', (address, block) => {
+    expect(addressBlock(address)).toBe(block);
+  });
+});
+
+describe('rollingWindow', () => {
+  it('splits attempts into those that left the window and those still in it, and says when the oldest leaves', () => {
+    const rule = { limit: 5, windowSeconds: 900 };
+    expect(rollingWindow({ a: 0, b: 100_000, c: 899_999 }, 900_000, rule)).toEqual({ stale: ['a'], live: 2, retryAfterMs: 100_000 });
+    expect(rollingWindow({}, 900_000, rule)).toEqual({ stale: [], live: 0, retryAfterMs: 0 });
+  });
+});
+
+describe('LoginThrottle when the store fails part-way', () => {
+  it('gives back the attempts it had counted and rethrows, so an unchecked attempt costs nothing', async () => {
+    const store = new MemoryLoginAttempts();
+    const failing = Object.assign(Object.create(store) as MemoryLoginAttempts, {
+      admit: async (key: string, id: string, at: number, rule: { limit: number; windowSeconds: number }) => {
+        if (key.startsWith('user#')) throw new Error('store outage');
+        return store.admit(key, id, at, rule);
+      },
+    });
+    const throttle = new LoginThrottle({ store: failing });
+    await expect(throttle.begin('alice', '198.51.100.1')).rejects.toThrow('store outage');
+    expect([...store.attempts.values()].every((entries) => Object.keys(entries).length === 0)).toBe(true);
   });
 });
 

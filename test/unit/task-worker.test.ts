@@ -135,6 +135,7 @@ describe('TaskWorker.process', () => {
     ['JSON that is not an object', '[1,2]'],
     ['a message without a taskId', JSON.stringify({ name: 'add', args: ['1'] })],
     ['a message with number args', JSON.stringify({ taskId: 'task_x', name: 'add', args: [1] })],
+    ['a message naming an item that is not a task', JSON.stringify({ taskId: 'login#user#abc', name: 'add', args: ['1'] })],
   ])('throws PoisonMessageError for a body that is %s', async (_label, body) => {
     const { store, worker } = setup();
     await expect(worker.process(body)).rejects.toBeInstanceOf(PoisonMessageError);
