@@ -16,6 +16,7 @@ import { SqsTaskQueue } from '../lib/aws/sqs-task-queue.ts';
 import { TaskSweeper } from '../lib/tasks/task-sweeper.ts';
 import { startDynamoDbEmulator, startSqsEmulator } from './emulators.ts';
 import { SqsEventSource, lambdaInvoker } from './event-source.ts';
+import { lockDataDir } from './data-dir.ts';
 import { startGateway } from './gateway.ts';
 import { assertPortsFree, freePorts, isListening } from './ports.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
@@ -86,6 +87,19 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       ...(settings.embedded.sqs ? [{ port: settings.sqsPort, setting: 'DOOZER_SQS_PORT' }] : []),
       ...(settings.embedded.dynamodb ? [{ port: settings.dynamodbPort, setting: 'DOOZER_DYNAMODB_PORT' }] : []),
     ]);
+    if (options.fresh && !settings.embedded.dynamodb) {
+      throw new Error('--fresh empties the embedded DynamoDB; with DOOZER_DYNAMODB_ENDPOINT set, the data belongs to that service');
+    }
+    if (settings.embedded.dynamodb) {
+      await mkdir(settings.dataDir, { recursive: true });
+      // Claimed before anything in it is touched: --fresh must never empty another stack's table.
+      const lock = await lockDataDir(settings.dataDir);
+      started.push({ stop: () => lock.release() });
+      if (options.fresh) {
+        await rm(join(settings.dataDir, 'dynamodb'), { recursive: true, force: true });
+        options.log(`--fresh: starting with an empty table (${join(settings.dataDir, 'dynamodb')} deleted)`);
+      }
+    }
     // The public port is held from the start; serverless-offline listens on a port of its own behind it.
     const [offlinePort] = (await freePorts(1)) as [number];
     const gateway = await startGateway({ port: settings.apiPort, upstreamPort: offlinePort });
@@ -98,12 +112,8 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     const passwordHash = hashPassword(settings.devUser.password);
     const provisioned = (async () => {
       const onRequest = options.observe?.onAwsRequest;
-      if (options.fresh && !settings.embedded.dynamodb) {
-        throw new Error('--fresh empties the embedded DynamoDB; with DOOZER_DYNAMODB_ENDPOINT set, the data belongs to that service');
-      }
       if (settings.embedded.dynamodb) {
         const path = join(settings.dataDir, 'dynamodb');
-        if (options.fresh) await rm(path, { recursive: true, force: true });
         await mkdir(path, { recursive: true });
         started.push(await startDynamoDbEmulator(settings.dynamodbPort, { onRequest, path }));
       }
@@ -145,7 +155,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     if (settings.embedded.sqs) {
       // The embedded SQS starts empty every time: whatever was queued before is gone, the tasks not.
       const requeued = await requeueOpenTasks(settings, clients);
-      if (requeued > 0) options.log(`queued again ${requeued} open tasks kept from the last run`);
+      if (requeued > 0) options.log(`queued again ${requeued} open ${requeued === 1 ? 'task' : 'tasks'} kept from the last run`);
     }
     if (settings.embedded.dynamodb) {
       const reaper = new TtlReaper({ documents: clients.documents, tableName: RESOURCE_NAMES.table, log: options.log });

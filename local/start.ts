@@ -33,6 +33,22 @@ stopOnSignals(async () => {
   const started = await starting.catch(() => undefined); // Aborted mid-start: already cleaned up.
   await started?.stop();
 });
+// A crash of this process must not leave the stack half up: stop what runs, then exit.
+process.on('uncaughtException', (error) => {
+  log(`stopping after an unexpected error: ${describeError(error)}`);
+  aborter.abort();
+  void starting
+    .then((started) => started.stop())
+    .catch(() => {})
+    .finally(() => process.exit(1));
+});
+// npm (whose script execs this process) killed on its own, by pid: this process would be reparented
+// and run on with nobody to stop it. Its parent's end is its end.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+}, 1_000).unref();
+
 const stack = await starting.catch((error: Error): Promise<never> => {
   if (aborter.signal.aborted) return new Promise<never>(() => {}); // The signal handler exits.
   log(`could not start the local stack: ${describeError(error)}`);
@@ -47,6 +63,7 @@ void stack.failed.then(async (reason) => {
 });
 
 const { username, password } = settings.devUser;
+const cliUrl = settings.apiPort === 3000 ? '' : `DOOZER_URL=${settings.apiUrl} `;
 console.log(`
 doozer is running locally (stage local).
 
@@ -56,6 +73,7 @@ doozer is running locally (stage local).
   SQS        ${settings.sqsEndpoint}${settings.embedded.sqs ? ' (embedded fauxqs)' : ''}
   DynamoDB   ${settings.dynamodbEndpoint}${settings.embedded.dynamodb ? ` (embedded dynalite, data in ${settings.dataDir}; --fresh starts empty)` : ''}
   AWS creds  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+  CLI        ${cliUrl}npx doozer add --i 1,2,3
 
 Try it:
   TOKEN=$(curl -s ${settings.apiUrl}/auth/token -H 'content-type: application/json' \\

@@ -20,7 +20,7 @@ Exit codes:
   0  done (or deferred, without --wait)
   1  the task failed, or no such task
   2  usage error: a bad flag, number or setting
-  3  authentication failed
+  3  authentication failed, or logins refused for a while (too many wrong passwords)
   4  the service is unreachable or answered 5xx
   5  deferred, and --wait timed out`;
 
@@ -243,6 +243,11 @@ function report(error: unknown, err: (line: string) => void): number {
   if (error instanceof DoozerApiError) {
     if (error.status === 401) {
       err(`doozer: authentication failed: ${error.message}. Check --username/--password (or DOOZER_USERNAME/DOOZER_PASSWORD, or the config file).`);
+      return EXIT.auth;
+    }
+    if (error.status === 429) {
+      // Today only POST /auth/token answers 429: too many wrong passwords from here, for a while.
+      err(`doozer: logins refused for now: ${error.message}. Check --username/--password meanwhile.`);
       return EXIT.auth;
     }
     if (error.status === 404 && error.code === 'task_not_found') {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, REGION, RESOURCE_NAMES } from '../../local/settings.ts';
 import { eventually } from '../support/eventually.ts';
-import { type StackProcess, devUserToken, isListening, processesInGroup, processesMatching, startProcess, startStackProcess } from '../support/local-stack-process.ts';
+import { type StackProcess, devUserToken, freeStackPorts, isListening, processesInGroup, processesMatching, startProcess, startStackProcess } from '../support/local-stack-process.ts';
 
 /**
  * `npm start` as a program users kill: run through npm in a process group of its own, as a terminal
@@ -42,6 +42,22 @@ describe('npm start under kill -9, taken ports and a dying child', () => {
     expect((await fetch(`${stack.apiUrl}/ready`)).status).toBe(200);
   });
 
+  it('refuses a second npm start on other ports but the same data folder, leaving nothing behind', async () => {
+    const { env: otherPorts, lambda } = await freeStackPorts();
+    const second = startProcess(['npm', 'start', '--silent'], { ...otherPorts, DOOZER_DATA_DIR: stack.dataDir }, 'never', {
+      viaNpm: true,
+      timeoutMs: 30_000,
+    });
+    const error = (await second.then(
+      () => undefined,
+      (rejection: unknown) => rejection,
+    )) as Error;
+    expect(error.message).toMatch(/exited with 1 before it was ready/);
+    expect(error.message).toContain(`the data folder ${stack.dataDir} is in use by another doozer stack (pid `);
+    expect(processesMatching(`--lambdaPort ${lambda}`)).toEqual([]);
+    expect((await fetch(`${stack.apiUrl}/ready`)).status).toBe(200);
+  });
+
   it('leaves no process and frees every port within 5 s of kill -9 to its process group', async () => {
     const offline = `--lambdaPort ${stack.ports.lambda}`;
     expect(processesMatching(offline)).toHaveLength(1);
@@ -54,6 +70,30 @@ describe('npm start under kill -9, taken ports and a dying child', () => {
       },
       { timeoutMs: 5_000, intervalMs: 100 },
     );
+  });
+});
+
+describe.each([
+  ['SIGTERM', 'stops everything'],
+  ['SIGINT', 'stops everything'],
+  ['SIGKILL', 'stops everything once it sees its parent gone'],
+] as const)("npm start when npm's own pid gets %s", (signal, outcome) => {
+  it(`${outcome}: no process left, every port free within 5 s`, async () => {
+    const stack = await startStackProcess({ workers: true, viaNpm: true });
+    try {
+      process.kill(stack.child.pid!, signal);
+      await eventually(
+        async () => {
+          expect(processesMatching(`--lambdaPort ${stack.ports.lambda}`)).toEqual([]);
+          expect(processesInGroup(stack.child.pid!)).toEqual([]);
+          for (const port of Object.values(stack.ports)) expect(await isListening(port), `port ${port}`).toBe(false);
+        },
+        { timeoutMs: 5_000, intervalMs: 100 },
+      );
+    } finally {
+      if (processesInGroup(stack.child.pid!).length > 0) process.kill(-stack.child.pid!, 'SIGKILL');
+      await stack.stop().catch(() => {});
+    }
   });
 });
 
@@ -120,7 +160,7 @@ describe('npm start when serverless-offline dies, and its data across restarts',
 
   it('keeps its tasks across the restart, ends the ones left open, and deletes what expired, without --fresh', async () => {
     stack = await startStackProcess({ workers: true, dataDir });
-    expect(stack.output()).toMatch(/queued again [1-9]\d* open tasks kept from the last run/);
+    expect(stack.output()).toMatch(/queued again [1-9]\d* open tasks? kept from the last run/);
     const done = await lookup(stack.apiUrl, doneId);
     expect(await done.json()).toMatchObject({ id: doneId, state: 'SUCCESS', result: 3 });
     await eventually(async () => expect(await (await lookup(stack!.apiUrl, openId)).json()).toMatchObject({ state: 'SUCCESS', result: 11 }), {

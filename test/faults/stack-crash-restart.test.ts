@@ -70,7 +70,7 @@ describe('npm start crashed in the middle of 1,000 accepted tasks, then started 
 
     const endedBeforeCrash = endedTaskIds(first.output()).length;
     stack = await startStackProcess({ workers: true, dataDir, env: first.env });
-    const requeued = Number(/queued again (\d+) open tasks/.exec(stack.output())?.[1] ?? 0);
+    const requeued = Number(/queued again (\d+) open tasks?/.exec(stack.output())?.[1] ?? 0);
     const apiUrl = stack.apiUrl;
     const restarted = `Bearer ${await devUserToken(apiUrl)}`;
     const ended = new Map<string, { state: string; result: unknown }>();

@@ -356,6 +356,16 @@ describe('exit codes', () => {
     expect(server.requests.map((request) => `${request.route} ${request.status}`)).toEqual(['POST /auth/token 401']);
   });
 
+  it('3 once logins are refused after five wrong passwords, saying for how long, even with the right one', async () => {
+    for (let i = 0; i < 5; i += 1) expect((await doozer(['token', '--username', 'dana', '--password', WRONG_PASSWORD])).code).toBe(3);
+    const run = await doozer(['token', '--username', 'dana', '--password', TEST_USERS.dana]);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /^doozer: logins refused for now: too many failed logins for this user from this address; try again in \d+ s\. Check --username\/--password meanwhile\.\n$/,
+    );
+  });
+
   it('3 for a wrong password from the environment, without printing it', async () => {
     const run = await doozer(['token'], { env: { DOOZER_USERNAME: 'bob', DOOZER_PASSWORD: WRONG_PASSWORD } });
     expect(run.code).toBe(3);
@@ -453,7 +463,7 @@ describe('help', () => {
     '  0  done (or deferred, without --wait)',
     '  1  the task failed, or no such task',
     '  2  usage error: a bad flag, number or setting',
-    '  3  authentication failed',
+    '  3  authentication failed, or logins refused for a while (too many wrong passwords)',
     '  4  the service is unreachable or answered 5xx',
     '  5  deferred, and --wait timed out',
   ];

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
+import { MemoryLoginAttempts } from './memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
 import { testUserDirectory } from './test-users.ts';
 
@@ -19,6 +21,8 @@ export const TEST_USERS = {
   alice: 'alice-pw-3f9c1a',
   bob: 'bob-pw-8d20e4',
   carol: 'carol-pw-51b7c6',
+  /** Locked out by the login-limit test: no other test logs in as her. */
+  dana: 'dana-pw-0a93e2',
 } as const;
 
 export type TestUser = keyof typeof TEST_USERS;
@@ -78,6 +82,7 @@ export async function startCliServer(): Promise<CliServer> {
     return undefined;
   });
   const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600 });
+  const loginThrottle = new LoginThrottle({ store: new MemoryLoginAttempts() });
   let requests: ApiRequest[] = [];
   let generation = 0;
 
@@ -89,7 +94,8 @@ export async function startCliServer(): Promise<CliServer> {
       audience: 'doozer-api',
       ttlSeconds: 3_600,
     });
-    const app = createApp({ tasks, users, tokens });
+    // The login limits as deployed, over memory; every caller of this server shares one address.
+    const app = createApp({ tasks, users, tokens, loginThrottle });
     return new Promise((resolve) => {
       const server = serve(
         {
