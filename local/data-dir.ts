@@ -1,5 +1,8 @@
-import { open, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { type Server, connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /** The lock a running stack holds on its data folder. */
 export interface DataDirLock {
@@ -7,39 +10,56 @@ export interface DataDirLock {
 }
 
 /**
- * Claims `dir` for this process with a pid file, so a second stack on the same data folder stops
- * at once with a clear message, instead of meeting LevelDB's own lock deep inside dynalite (which
- * throws it where nothing can catch it). A pid file whose process is gone (a crash, kill -9) is
- * taken over.
+ * Claims `dir` for this process, so a second stack on the same data folder stops at once with a
+ * clear message, instead of meeting LevelDB's own lock deep inside dynalite (which throws it where
+ * nothing can catch it). The lock is a local socket this process listens on: the kernel closes it
+ * when the process ends, however it ends, so a lock left by a crash (or a zombie, or a reboot) is
+ * one nobody answers on, and is taken over. Whoever connects is told the holder's pid.
  */
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
-  const path = join(dir, 'doozer.pid');
+  const path = socketPath(dir);
   for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      const file = await open(path, 'wx');
-      await file.writeFile(String(process.pid));
-      await file.close();
-      return { release: () => rm(path, { force: true }) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+    const server = createServer((socket) => socket.end(String(process.pid)));
+    const error = await listen(server, path);
+    if (!error) return { release: () => new Promise<void>((done) => server.close(() => done())) };
+    if (error.code !== 'EADDRINUSE') throw error;
+    const holder = await holderOf(path);
+    if (holder !== undefined) {
       throw new Error(
         `the data folder ${dir} is in use by another doozer stack (pid ${holder}): stop it, or give this one a folder of its own with DOOZER_DATA_DIR`,
       );
     }
+    // Nobody answers: the socket file of a stack that is gone.
     await rm(path, { force: true });
   }
   throw new Error(`could not claim the data folder ${dir}`);
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** A path short enough for a socket whatever the folder's: one per folder, in the temp folder. */
+function socketPath(dir: string): string {
+  const key = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 24);
+  return process.platform === 'win32' ? `\\\\.\\pipe\\doozer-${key}` : join(tmpdir(), `doozer-${key}.sock`);
+}
+
+function listen(server: Server, path: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((done) => {
+    server.once('error', (error: NodeJS.ErrnoException) => done(error));
+    server.listen(path, () => done(undefined));
+  });
+}
+
+/**
+ * The pid the holder of `path` answers with (`unknown` if it accepts but does not say in time), or
+ * undefined when nothing accepts a connection there.
+ */
+function holderOf(path: string): Promise<string | undefined> {
+  return new Promise((done) => {
+    let connected = false;
+    let answer = '';
+    const socket = connect(path, () => (connected = true));
+    socket.setTimeout(2_000, () => socket.destroy());
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.once('error', () => {});
+    socket.once('close', () => done(connected ? answer.trim() || 'unknown' : undefined));
+  });
 }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 
@@ -63,6 +64,11 @@ export async function startDynamoDbEmulator(
 ): Promise<Emulator> {
   const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...options });
   observeRequests(server, onRequest);
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+    inFlight.add(response);
+    response.once('close', () => inFlight.delete(response));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, LOOPBACK, () => resolve());
@@ -71,10 +77,15 @@ export async function startDynamoDbEmulator(
   return {
     endpoint: `http://${LOOPBACK}:${bound}`,
     port: bound,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    // Requests in flight finish first: dynalite writes an item's index entries and then the item,
+    // and a stop between the two would leave an open task that the open-tasks index no longer lists.
+    stop: async () => {
+      const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      server.closeIdleConnections();
+      const deadline = Date.now() + 5_000;
+      while (inFlight.size > 0 && Date.now() < deadline) await sleep(5);
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }
