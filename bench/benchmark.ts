@@ -240,6 +240,9 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     workers: true,
     log: (line) => log(`stack: ${line}`),
     observe: options.observe,
+  }).catch(async (error: unknown) => {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
   });
   const client = new LoopbackClient(settings.apiUrl, { sockets: options.sockets, timeoutMs: options.requestTimeoutMs });
   const stop = onSignalStop(async () => {

@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningProcess, type StackProcess, startStackProcess } from '../support/local-stack-process.ts';
 import { cliEnvironment, runCli } from '../support/run-cli.ts';
@@ -20,6 +22,7 @@ describe('the doozer CLI against the local stack', () => {
   afterAll(async () => {
     await workers?.stop();
     await stack?.stop();
+    if (env?.XDG_CONFIG_HOME) await rm(dirname(env.XDG_CONFIG_HOME), { recursive: true, force: true });
   });
 
   describe('with the workers down', () => {

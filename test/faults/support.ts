@@ -1,7 +1,7 @@
 import type { Task } from '../../lib/tasks/task.ts';
 import type { StateChange, TaskStore } from '../../lib/tasks/ports.ts';
 import { isTerminal } from '../../lib/tasks/task.ts';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -113,6 +113,7 @@ export async function startRestartableEmulators(visibilityTimeoutSeconds: number
       dynamodb.destroy();
       await sqsEmulator?.stop();
       await dynamoEmulator?.kill();
+      await rm(dataPath, { recursive: true, force: true });
     },
   };
 }
