@@ -13,8 +13,9 @@ export interface DataDirLock {
  * Claims `dir` for this process, so a second stack on the same data folder stops at once with a
  * clear message, instead of meeting LevelDB's own lock deep inside dynalite (which throws it where
  * nothing can catch it). The lock is a local socket this process listens on: the kernel closes it
- * when the process ends, however it ends, so a lock left by a crash (or a zombie, or a reboot) is
- * one nobody answers on, and is taken over. Whoever connects is told the holder's pid.
+ * when the process ends, however it ends (a zombie's pid would still look alive). On Linux it is
+ * an abstract socket, which leaves no file behind; elsewhere a socket file nobody answers on (a
+ * crash, a reboot) is taken over. Whoever connects is told the holder's pid.
  */
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
   const path = socketPath(dir);
@@ -29,15 +30,16 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
         `the data folder ${dir} is in use by another doozer stack (pid ${holder}): stop it, or give this one a folder of its own with DOOZER_DATA_DIR`,
       );
     }
-    // Nobody answers: the socket file of a stack that is gone.
-    await rm(path, { force: true });
+    // Nobody answers: the socket file of a stack that is gone (an abstract socket has no file).
+    if (!path.startsWith('\0')) await rm(path, { force: true });
   }
   throw new Error(`could not claim the data folder ${dir}`);
 }
 
-/** A path short enough for a socket whatever the folder's: one per folder, in the temp folder. */
+/** One name per folder, short enough for a socket whatever the folder's path. */
 function socketPath(dir: string): string {
   const key = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 24);
+  if (process.platform === 'linux') return `\0doozer-${key}`;
   return process.platform === 'win32' ? `\\\\.\\pipe\\doozer-${key}` : join(tmpdir(), `doozer-${key}.sock`);
 }
 

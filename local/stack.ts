@@ -91,7 +91,6 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       throw new Error('--fresh empties the embedded DynamoDB; with DOOZER_DYNAMODB_ENDPOINT set, the data belongs to that service');
     }
     if (settings.embedded.dynamodb) {
-      await mkdir(settings.dataDir, { recursive: true });
       // Claimed before anything in it is touched: --fresh must never empty another stack's table.
       const lock = await lockDataDir(settings.dataDir);
       started.push({ stop: () => lock.release() });
@@ -349,33 +348,33 @@ export async function waitForApi(
   apiUrl: string,
   { path = '/ready', timeoutMs = 90_000, child, signal }: { path?: string; timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    signal?.throwIfAborted();
-    if (child && hasExited(child)) throw new Error(`serverless offline exited (${child.signalCode ?? `code ${child.exitCode}`})`);
-    const ready = await fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
+  const answers = () =>
+    fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
       (response) => response.ok,
       () => false,
     );
-    if (ready) return;
-    await sleep(100);
-  }
-  throw new Error(`the API did not answer ${apiUrl}${path} within ${timeoutMs / 1000} s`);
+  await waitUntil(answers, `the API did not answer ${apiUrl}${path}`, { timeoutMs, child, signal });
 }
 
 /** Resolves once something accepts connections on the loopback `port` (serverless-offline's Lambda API). */
-async function waitForPort(
-  port: number,
-  { timeoutMs = 30_000, child, signal }: { timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
+async function waitForPort(port: number, options: { child?: ChildProcess; signal?: AbortSignal } = {}): Promise<void> {
+  await waitUntil(() => isListening(port), `nothing answered on port ${port} (DOOZER_LAMBDA_PORT)`, { timeoutMs: 30_000, ...options });
+}
+
+/** Polls `check` every 100 ms until it holds; fails early if `child` exits, and with `failure` at the deadline. */
+async function waitUntil(
+  check: () => Promise<boolean>,
+  failure: string,
+  { timeoutMs, child, signal }: { timeoutMs: number; child?: ChildProcess; signal?: AbortSignal },
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
     if (child && hasExited(child)) throw new Error(`serverless offline exited (${child.signalCode ?? `code ${child.exitCode}`})`);
-    if (await isListening(port)) return;
+    if (await check()) return;
     await sleep(100);
   }
-  throw new Error(`nothing answered on port ${port} (DOOZER_LAMBDA_PORT) within ${timeoutMs / 1000} s`);
+  throw new Error(`${failure} within ${timeoutMs / 1000} s`);
 }
 
 /** Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP) runs `stop` once, then exits 0. */

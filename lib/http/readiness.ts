@@ -16,11 +16,11 @@ export interface ReadinessProbe {
  */
 export async function checkReadiness(probes: readonly ReadinessProbe[], logger: Logger): Promise<void> {
   const results = await Promise.allSettled(probes.map((probe) => probe.check()));
-  const failed = probes.filter((_, index) => results[index]!.status === 'rejected');
-  if (failed.length === 0) return;
-  for (const [index, probe] of probes.entries()) {
+  const failed = probes.filter((probe, index) => {
     const result = results[index]!;
     if (result.status === 'rejected') logger.warn('readiness probe failed', { probe: probe.name, error: result.reason });
-  }
+    return result.status === 'rejected';
+  });
+  if (failed.length === 0) return;
   throw new UnavailableError(`not ready: the ${failed.map((probe) => probe.name).join(' and ')} did not answer`, { expose: true });
 }
