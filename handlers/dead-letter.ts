@@ -3,7 +3,7 @@ import { loadWorkerConfig } from '../lib/config.ts';
 import { createLogger, createTaskWorker, withLambdaContext } from '../lib/dependencies.ts';
 
 const logger = createLogger();
-const worker = createTaskWorker(loadWorkerConfig(process.env), logger);
+const { worker } = createTaskWorker(loadWorkerConfig(process.env), logger);
 
 /**
  * Dead-letter queue -> FAILURE. A message lands here after the task queue's maxReceiveCount; its

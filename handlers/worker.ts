@@ -3,7 +3,7 @@ import { loadWorkerConfig } from '../lib/config.ts';
 import { createLogger, createTaskWorker, withLambdaContext } from '../lib/dependencies.ts';
 
 const logger = createLogger();
-const worker = createTaskWorker(loadWorkerConfig(process.env), logger);
+const { worker, lease } = createTaskWorker(loadWorkerConfig(process.env), logger);
 
 /** Task queue -> worker: runs each task and records its result. */
-export const handler = withLambdaContext(logger, createSqsBatchHandler(taskRecordProcessor(worker), { logger }));
+export const handler = withLambdaContext(logger, createSqsBatchHandler(taskRecordProcessor(worker, lease), { logger }));

@@ -112,7 +112,13 @@ const ApiSecretsSchema = z.object({
   }),
 );
 
-const WorkerEnvSchema = z.object(AwsSettings);
+const WorkerEnvSchema = z.object({
+  ...AwsSettings,
+  /** The task queue and its visibility timeout, for the heartbeat of long tasks; the dead-letter function needs neither. */
+  DOOZER_QUEUE_URL: optional(z.url()),
+  DOOZER_SQS_ENDPOINT: optional(z.url()),
+  DOOZER_VISIBILITY_TIMEOUT_SECONDS: optional(z.coerce.number().check(z.int(), z.positive(), z.lte(43_200))),
+});
 
 const SweeperEnvSchema = z.object({
   ...AwsSettings,
@@ -233,6 +239,8 @@ export interface ApiConfig {
 
 export interface WorkerConfig {
   readonly aws: AwsConfig;
+  /** The task queue, when the function holds its messages' leases (the worker; not the dead-letter function). */
+  readonly queue?: { readonly url: string; readonly visibilityTimeoutSeconds: number };
 }
 
 export interface SweeperConfig {
@@ -330,7 +338,11 @@ function parseSecrets(
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const e = parse(WorkerEnvSchema, env);
-  return deepFreeze({ aws: awsConfig(e, undefined) });
+  const queue =
+    e.DOOZER_QUEUE_URL && e.DOOZER_VISIBILITY_TIMEOUT_SECONDS
+      ? { url: e.DOOZER_QUEUE_URL, visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS }
+      : undefined;
+  return deepFreeze({ aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT), ...(queue && { queue }) });
 }
 
 export function loadSweeperConfig(env: NodeJS.ProcessEnv): SweeperConfig {

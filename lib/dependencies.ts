@@ -16,6 +16,16 @@ import { scopedLogger } from './logger.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { TaskSweeper } from './tasks/task-sweeper.ts';
 import { TaskWorker } from './tasks/task-worker.ts';
+import type { MessageLease } from './tasks/ports.ts';
+import { TaskCatalog } from './tasks/task-catalog.ts';
+import { TASKS } from '../tasks/index.ts';
+
+/** The tasks of tasks/index.ts, checked and combined once per process. */
+let catalog: TaskCatalog | undefined;
+export function taskCatalog(): TaskCatalog {
+  catalog ??= new TaskCatalog(TASKS);
+  return catalog;
+}
 
 /**
  * Composition: the one place that builds AWS clients and adapters from configuration. Handlers
@@ -50,6 +60,7 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
   const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
   const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
   return {
+    catalog: taskCatalog(),
     tasks: new TaskService({
       store,
       queue,
@@ -73,14 +84,29 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
   };
 }
 
-/** The worker's lines carry the keys of the record they are about (lib/aws/sqs-batch-handler.ts). */
-export function createTaskWorker(config: WorkerConfig, base = createLogger()): TaskWorker {
+/**
+ * The worker, and (when the config names the task queue) the lease of a received message by its
+ * receipt handle, for the heartbeat of long tasks. Its lines carry the keys of the record they are
+ * about (lib/aws/sqs-batch-handler.ts).
+ */
+export function createTaskWorker(
+  config: WorkerConfig,
+  base = createLogger(),
+): { worker: TaskWorker; lease?: (receiptHandle: string) => MessageLease } {
   const logger = scopedLogger(base);
   const store = new DynamoDbTaskStore({
     client: createDynamoDbDocumentClient(config.aws),
     tableName: config.aws.tableName,
   });
-  return new TaskWorker({ store, logger });
+  const worker = new TaskWorker({
+    store,
+    catalog: taskCatalog(),
+    visibilityTimeoutSeconds: config.queue?.visibilityTimeoutSeconds,
+    logger,
+  });
+  if (!config.queue) return { worker };
+  const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queue.url });
+  return { worker, lease: (receiptHandle) => queue.lease(receiptHandle) };
 }
 
 export function createTaskSweeper(config: SweeperConfig, base = createLogger()): TaskSweeper {

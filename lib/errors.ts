@@ -133,20 +133,32 @@ export class UnavailableError extends DoozerError {
 }
 
 /**
- * A task that cannot produce a result from its input: the worker records it as FAILURE with this
- * code instead of retrying, because a retry would fail the same way.
+ * The codes a task can end FAILURE with from doozer itself; a task's own TaskError may add codes of
+ * its own (lower-case letters, digits and underscores).
  */
-export type TaskErrorCode =
-  | 'invalid_args'
-  | 'unknown_task'
-  | 'result_too_large'
-  | 'enqueue_failed'
-  | 'retries_exhausted';
+export const TASK_FAILURE_CODES = {
+  invalid_args: 'the queued args fail the task\'s schema (the API checks them first, so only a task changed since)',
+  unknown_task: 'no task of that name (one removed since the task was queued)',
+  timeout: 'the task ran longer than its `timeoutSeconds`',
+  task_failed: 'the task threw an error; after its retries, when it has any',
+  invalid_result: 'the task returned a result its result schema refuses',
+  result_too_large: 'the result is more than 256 KiB of JSON',
+  enqueue_failed: 'the task could not be queued; submit it again',
+  retries_exhausted: 'every delivery of the task met an outage or a lost worker',
+} as const;
 
+export type TaskFailureCode = keyof typeof TASK_FAILURE_CODES;
+
+/**
+ * A task that cannot produce a result: thrown by a task's `run`, it ends the task in FAILURE with
+ * this code and message, at once (a retry would fail the same way). Any other error thrown by `run`
+ * is retried as the task's `retries` allow, then ends it with `task_failed`.
+ */
 export class TaskError extends Error {
   override readonly name = 'TaskError';
   constructor(
-    readonly code: TaskErrorCode,
+    /** Lower-case letters, digits and underscores, e.g. `not_found`. */
+    readonly code: string,
     message: string,
   ) {
     super(message);

@@ -1,9 +1,10 @@
 import { CreateTableCommand, type DynamoDBClient, ResourceInUseException, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { OPEN_TASKS_INDEX } from '../lib/aws/dynamodb-task-store.ts';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { QUEUE_SETTINGS } from './settings.ts';
 
 /** The queue's redrive: after this many receives a message moves to the dead-letter queue. */
-export const MAX_RECEIVE_COUNT = 3;
+export const MAX_RECEIVE_COUNT = QUEUE_SETTINGS.maxReceiveCount;
 
 /** Longer than a task lives (7 days), so a queued message outlasts any worker outage its task survives. */
 const FOURTEEN_DAYS = '1209600';
@@ -17,7 +18,7 @@ export interface Queues {
 
 /**
  * Creates the task queue and its dead-letter queue as serverless.yml declares them for AWS: redrive
- * after 3 receives, 14 days' retention. CreateQueue is idempotent.
+ * after MAX_RECEIVE_COUNT receives, 14 days' retention. CreateQueue is idempotent.
  */
 export async function createQueues(
   sqs: SQSClient,

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEVELOPMENT_JWT_SECRET } from '../lib/config.ts';
+import { TaskCatalog } from '../lib/tasks/task-catalog.ts';
+import { TASKS } from '../tasks/index.ts';
 
 /**
  * Settings of the local stack (`npm start`, `npm run workers`), from the environment with defaults
@@ -20,6 +22,9 @@ export const RESOURCE_NAMES = {
   deadLetterFunction: `${SERVICE}-${STAGE}-deadLetter`,
 } as const;
 
+/** What the tasks' limits ask of the queue, as serverless.yml derives it for AWS (infra/task-limits.cjs). */
+export const QUEUE_SETTINGS = new TaskCatalog(TASKS).queueSettings();
+
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
 
 const LocalSettingsSchema = z.object({
@@ -35,8 +40,8 @@ const LocalSettingsSchema = z.object({
   DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
   /** Where the embedded DynamoDB keeps its tables across restarts (git-ignored). */
   DOOZER_DATA_DIR: z.string().min(1).default(fileURLToPath(new URL('../.doozer', import.meta.url))),
-  /** The task queue's visibility timeout: 6x the worker timeout on AWS; tests shorten it. */
-  DOOZER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(43_200).default(60),
+  /** The task queue's visibility timeout: as on AWS, from the tasks' limits; tests shorten it. */
+  DOOZER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(43_200).default(QUEUE_SETTINGS.visibilityTimeoutSeconds),
 });
 
 export interface LocalSettings {

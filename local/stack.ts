@@ -139,6 +139,8 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       DOOZER_DYNAMODB_ENDPOINT: settings.dynamodbEndpoint,
       DOOZER_JWT_SECRET: settings.jwtSecret,
       DOOZER_USERS: JSON.stringify(users),
+      // serverless.yml hands it to the worker, whose heartbeat keeps long tasks' messages hidden.
+      DOOZER_VISIBILITY_TIMEOUT_SECONDS: String(settings.visibilityTimeoutSeconds),
     });
     started.push(offline);
     // Watched from its spawn: a death at any point after it (while the workers start, say) is seen.
@@ -213,7 +215,9 @@ export async function startWorkers(
   const lambda = new LambdaClient({ region: REGION, endpoint: settings.lambdaEndpoint, credentials: LOCAL_CREDENTIALS });
   const sources = [
     // Up to 4 worker invocations at once; the dead letters are rare and go one batch at a time.
-    { queue: RESOURCE_NAMES.queue, functionName: RESOURCE_NAMES.workerFunction, maxConcurrency: 4 },
+    // Invocations at once, as Lambda would run many: a few long tasks (a sleep, primes) hold theirs
+    // for their whole run, and must not stop the quick ones queued behind them.
+    { queue: RESOURCE_NAMES.queue, functionName: RESOURCE_NAMES.workerFunction, maxConcurrency: 16 },
     { queue: RESOURCE_NAMES.deadLetterQueue, functionName: RESOURCE_NAMES.deadLetterFunction, maxConcurrency: 1 },
   ];
   const mappings = await Promise.all(

@@ -2,8 +2,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
+import { toJsonInteger } from '../tasks/exact-integer.ts';
 import type { StateChange, TaskStore } from '../tasks/ports.ts';
-import { type Task, isTerminal, taskInputDigest } from '../tasks/task.ts';
+import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, type TaskState, isTerminal, taskInputDigest } from '../tasks/task.ts';
 
 /**
  * The sparse index of open tasks: only items that carry `openShard` (set at create, removed when the
@@ -43,7 +44,7 @@ export class DynamoDbTaskStore implements TaskStore {
       this.#client.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { ...task, openShard: shardOf(task.id), inputDigest: taskInputDigest(task) },
+          Item: { ...toItem(task), openShard: shardOf(task.id), inputDigest: taskInputDigest(task) },
           // Ids are random UUIDs; the condition makes a collision an error instead of an overwrite.
           ConditionExpression: 'attribute_not_exists(id)',
         }),
@@ -59,49 +60,45 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async transition(id: string, change: StateChange): Promise<Task | undefined> {
-    const names: Record<string, string> = { '#state': 'state', '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':to': change.to, ':at': change.at };
-    const sets = ['#state = :to', '#updatedAt = :at'];
-    if (change.result !== undefined) {
-      names['#result'] = 'result';
-      values[':result'] = change.result;
-      sets.push('#result = :result');
-    }
-    if (change.error !== undefined) {
-      names['#error'] = 'error';
-      values[':error'] = change.error;
-      sets.push('#error = :error');
-    }
+    const update = new Expression();
+    const sets = [`${update.name('state')} = ${update.value(change.to)}`, `${update.name('updatedAt')} = ${update.value(change.at)}`];
+    if (change.result !== undefined) sets.push(`${update.name('resultJson')} = ${update.value(JSON.stringify(change.result))}`);
+    if (change.error !== undefined) sets.push(`${update.name('error')} = ${update.value(change.error)}`);
+    if (change.progress !== undefined) sets.push(`${update.name('progressJson')} = ${update.value(JSON.stringify(change.progress))}`);
     const remove = isTerminal(change.to) ? ' REMOVE openShard' : '';
-    const from = change.from.map((state, index) => {
-      values[`:from${index}`] = state;
-      return `:from${index}`;
-    });
-    const conditions = ['attribute_exists(id)', `#state IN (${from.join(', ')})`];
-    if (change.input !== undefined) {
-      names['#inputDigest'] = 'inputDigest';
-      names['#name'] = 'name';
-      values[':inputDigest'] = taskInputDigest(change.input);
-      values[':name'] = change.input.name;
-      // A task recorded before records carried the digest (an API still on the previous release
-      // during a deploy) is matched by its name alone, for as long as such tasks live (7 days).
-      conditions.push('(#inputDigest = :inputDigest OR (attribute_not_exists(#inputDigest) AND #name = :name))');
-    }
+    const output = await this.#conditionalUpdate(id, update, `SET ${sets.join(', ')}${remove}`, whileIn(update, change.from, change.input), 'ALL_NEW');
+    return output && toTask(output);
+  }
+
+  async saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean> {
+    const update = new Expression();
+    const expression = `SET ${update.name('progressJson')} = ${update.value(JSON.stringify(progress))}`;
+    return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input), 'NONE')) !== undefined;
+  }
+
+  /** An UpdateItem under a condition; `undefined` when the condition failed. */
+  async #conditionalUpdate(
+    id: string,
+    update: Expression,
+    expression: string,
+    condition: string,
+    returnValues: 'ALL_NEW' | 'NONE',
+  ): Promise<Record<string, unknown> | undefined> {
     try {
       const output = await this.#call('update the task', () =>
         this.#client.send(
           new UpdateCommand({
             TableName: this.#table,
             Key: { id },
-            UpdateExpression: `SET ${sets.join(', ')}${remove}`,
-            ConditionExpression: conditions.join(' AND '),
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValues: 'ALL_NEW',
+            UpdateExpression: expression,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: update.names,
+            ExpressionAttributeValues: update.values,
+            ReturnValues: returnValues,
           }),
         ),
       );
-      return toTask(output.Attributes ?? {});
+      return output.Attributes ?? {};
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -171,10 +168,73 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 }
 
-/** The task without the store's own attributes. */
+/**
+ * A task as an item. Args, result and progress are any JSON a task defines, kept as JSON text: a
+ * DynamoDB number holds 38 digits and refuses 1e-131, and the SDK refuses numbers beyond 2^53, while
+ * JSON text keeps exactly what the task gave.
+ */
+function toItem(task: Task): Record<string, unknown> {
+  const { args, result, progress, ...rest } = task;
+  return {
+    ...rest,
+    argsJson: JSON.stringify(args),
+    ...(result !== undefined && { resultJson: JSON.stringify(result) }),
+    ...(progress !== undefined && { progressJson: JSON.stringify(progress) }),
+  };
+}
+
+/**
+ * The task without the store's own attributes. Items written before tasks were user-defined hold
+ * add and mul's args as a list of decimal strings and the result as one; the result is read into
+ * today's wire form.
+ */
 function toTask(item: Record<string, unknown>): Task {
-  const { openShard: _index, inputDigest: _digest, ...task } = item;
-  return task as unknown as Task;
+  const { openShard: _index, inputDigest: _digest, argsJson, resultJson, progressJson, args, result, ...task } = item;
+  return {
+    ...task,
+    // Legacy args stay as they were written: the record's input digest (and a sweeper's requeue) is over them.
+    args: typeof argsJson === 'string' ? JSON.parse(argsJson) : args,
+    ...(typeof resultJson === 'string'
+      ? { result: JSON.parse(resultJson) }
+      : typeof result === 'string' && { result: toJsonInteger(BigInt(result)) }),
+    ...(typeof progressJson === 'string' && { progress: JSON.parse(progressJson) }),
+  } as unknown as Task;
+}
+
+/** Placeholders of one UpdateItem: `#name` and `:value`, numbered so nothing collides. */
+class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  #count = 0;
+
+  name(attribute: string): string {
+    const placeholder = `#${attribute}`;
+    this.names[placeholder] = attribute;
+    return placeholder;
+  }
+
+  value(value: unknown): string {
+    const placeholder = `:v${this.#count++}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+}
+
+/**
+ * The condition of every worker write: the task exists, is in one of `from`, and (with `input`)
+ * holds that input. A task recorded before records carried the digest (an API still on the
+ * previous release during a deploy) is matched by its name alone, for as long as such tasks live.
+ */
+function whileIn(update: Expression, from: readonly TaskState[], input: TaskInput | undefined): string {
+  const states = from.map((state) => update.value(state)).join(', ');
+  const conditions = ['attribute_exists(id)', `${update.name('state')} IN (${states})`];
+  if (input !== undefined) {
+    const digest = update.name('inputDigest');
+    conditions.push(
+      `(${digest} = ${update.value(taskInputDigest(input))} OR (attribute_not_exists(${digest}) AND ${update.name('name')} = ${update.value(input.name)}))`,
+    );
+  }
+  return conditions.join(' AND ');
 }
 
 function isConditionFailure(error: unknown): boolean {

@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type Logger, scopedLogger, withLogKeys } from '../logger.ts';
+import type { MessageLease } from '../tasks/ports.ts';
 import type { ProcessOutcome, TaskWorker } from '../tasks/task-worker.ts';
 
 export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
@@ -61,9 +62,19 @@ function receiveCountOf(record: SQSRecord): number {
   return Number(record.attributes?.ApproximateReceiveCount) || 1;
 }
 
-/** Hands a task-queue record to the worker: its body, and how often SQS has delivered it. */
-export function taskRecordProcessor(worker: Pick<TaskWorker, 'process'>): (record: SQSRecord) => Promise<ProcessOutcome> {
-  return (record) => worker.process(record.body, { receiveCount: receiveCountOf(record) });
+/**
+ * Hands a task-queue record to the worker: its body, how often SQS has delivered it, and (given
+ * `lease`) the worker's hold on it by its receipt handle, for the heartbeat of long tasks.
+ */
+export function taskRecordProcessor(
+  worker: Pick<TaskWorker, 'process'>,
+  lease?: (receiptHandle: string) => MessageLease,
+): (record: SQSRecord) => Promise<ProcessOutcome> {
+  return (record) =>
+    worker.process(record.body, {
+      receiveCount: receiveCountOf(record),
+      ...(lease && record.receiptHandle && { lease: lease(record.receiptHandle) }),
+    });
 }
 
 /**

@@ -1,6 +1,6 @@
-import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
-import type { TaskQueue } from '../tasks/ports.ts';
+import type { MessageLease, TaskQueue } from '../tasks/ports.ts';
 import { type TaskMessage, encodeTaskMessage } from '../tasks/task-message.ts';
 
 export interface SqsTaskQueueOptions {
@@ -33,5 +33,20 @@ export class SqsTaskQueue implements TaskQueue {
     } catch (error) {
       throw new UnavailableError('the task queue could not accept the task', { cause: error });
     }
+  }
+
+  /** A worker's hold on a message it received: ChangeMessageVisibility with its receipt handle. */
+  lease(receiptHandle: string): MessageLease {
+    return {
+      extend: async (seconds) => {
+        try {
+          await this.#client.send(
+            new ChangeMessageVisibilityCommand({ QueueUrl: this.#queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.ceil(seconds) }),
+          );
+        } catch (error) {
+          throw new UnavailableError('the task queue could not change a message\'s visibility', { cause: error });
+        }
+      },
+    };
   }
 }

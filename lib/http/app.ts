@@ -12,24 +12,26 @@ import {
   InvalidRequestError,
   MethodNotAllowedError,
   PayloadTooLargeError,
-  TaskError,
   UnauthorizedError,
 } from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import { toJsonInteger } from '../tasks/integers.ts';
-import { prepareTask, runTask } from '../tasks/registry.ts';
 import { type Task, isTerminal, toTaskView } from '../tasks/task.ts';
+import type { TaskCatalog } from '../tasks/task-catalog.ts';
+import { runTask } from '../tasks/task-runner.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 import { serveApiDocs } from './api-docs.ts';
-import { serveOpenApiDocument } from './openapi.ts';
-import { CredentialsSchema, MAX_BODY_BYTES, TaskRequestSchema, readJson } from './request-body.ts';
+import { openApiJson } from './openapi.ts';
+import { CredentialsSchema, MAX_BODY_BYTES, bySchema, jsonBody } from './request-body.ts';
+import { taskTypesJson } from './task-types.ts';
 import { type LoggedVariables, requestLogging } from './request-logging.ts';
 import { readIdempotencyKey, readTaskId } from './request-params.ts';
 import { type ReadinessProbe, checkReadiness } from './readiness.ts';
 import { type WaitPreference, resolveWait } from './wait-preference.ts';
 
 export interface AppDependencies {
+  /** The tasks there are: the contract of `POST /tasks`, `GET /task-types` and the API document. */
+  readonly catalog: TaskCatalog;
   readonly tasks: TaskService;
   readonly users: UserDirectory;
   readonly tokens: TokenIssuer;
@@ -89,17 +91,25 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     await next();
   });
 
+  // The contract of every task, applied here once: the handlers and the service get the prepared task.
+  const taskBody = jsonBody((value) => {
+    const prepared = deps.catalog.prepareRequest(value);
+    if (!prepared.ok) throw new InvalidRequestError(prepared.refused.message);
+    return prepared.task;
+  });
+
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', async (c) => {
     await checkReadiness(deps.readiness ?? [], logger);
     return c.json({ status: 'ready' });
   });
   // The API document (OpenAPI 3.1, generated from the schemas below) and a page that renders it.
-  app.get('/openapi.json', serveOpenApiDocument);
+  app.get('/openapi.json', (c) => c.body(openApiJson(deps.catalog), 200, { 'content-type': 'application/json' }));
   app.get('/docs', serveApiDocs);
+  app.get('/task-types', (c) => c.body(taskTypesJson(deps.catalog), 200, { 'content-type': 'application/json' }));
 
-  app.post('/auth/token', limitBody, async (c) => {
-    const { username, password } = await readJson(c, CredentialsSchema);
+  app.post('/auth/token', limitBody, jsonBody(bySchema(CredentialsSchema)), async (c) => {
+    const { username, password } = c.get('body');
     // Counted before the password is checked: a burst of guesses cannot race past the limit.
     const attempt = await deps.loginThrottle?.begin(username, deps.clientAddress?.(c) ?? UNKNOWN_ADDRESS);
     try {
@@ -115,15 +125,15 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     return c.json(await deps.tokens.issue(username));
   });
 
-  app.post('/tasks', requireUser, limitBody, async (c) => {
+  app.post('/tasks', requireUser, limitBody, taskBody, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
-    const request = await readJson(c, TaskRequestSchema);
+    const { input } = c.get('body');
     // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
     const key = readIdempotencyKey(c);
     const { task, replayed } =
       key === undefined
-        ? { task: await deps.tasks.submit(c.get('user'), request, wait.ms), replayed: false }
-        : await deps.tasks.submitOnce(c.get('user'), key, request, wait.ms);
+        ? { task: await deps.tasks.submit(c.get('user'), input, wait.ms), replayed: false }
+        : await deps.tasks.submitOnce(c.get('user'), key, input, wait.ms);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
     c.header('Location', `/tasks/${task.id}`);
@@ -141,16 +151,11 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   if (deps.benchFloor) {
     // The same server, auth and body checks as POST /tasks, with the task run inline: no store, no
     // queue, no wait. The benchmark reads every figure against this one.
-    app.post('/bench/floor', requireUser, limitBody, async (c) => {
-      const request = await readJson(c, TaskRequestSchema);
-      let result: bigint;
-      try {
-        result = runTask(prepareTask(request.name, request.args));
-      } catch (error) {
-        if (error instanceof TaskError) throw new InvalidRequestError(error.message, { cause: error });
-        throw error;
-      }
-      return c.json({ name: request.name, args: request.args, state: 'SUCCESS', result: toJsonInteger(result) });
+    app.post('/bench/floor', requireUser, limitBody, taskBody, async (c) => {
+      const task = c.get('body');
+      const outcome = await runTask(task, { taskId: 'bench-floor', attempt: 1, saveProgress: async () => true });
+      if (outcome.state !== 'SUCCESS') throw new InvalidRequestError(`the task did not succeed: ${outcome.state}`);
+      return c.json({ ...task.input, state: 'SUCCESS', result: outcome.result });
     });
   }
 
@@ -196,7 +201,7 @@ function answerOtherMethods(app: Hono<AppEnv>): void {
   }
 }
 
-function taskResponse(c: Context<AppEnv>, task: Task, status: 200 | 202, wait: WaitPreference): Response {
+function taskResponse<E extends AppEnv>(c: Context<E>, task: Task, status: 200 | 202, wait: WaitPreference): Response {
   if (wait.applied) c.header('Preference-Applied', wait.applied);
   c.set('taskId', task.id);
   return c.json(toTaskView(task), status);

@@ -1,20 +1,22 @@
-import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import packageJson from '../../package.json' with { type: 'json' };
 import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../auth/login-throttle.ts';
 import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
 import { type TaskView, isTerminal } from '../tasks/task.ts';
-import { CredentialsSchema, MAX_BODY_BYTES, TaskArgumentSchema, TaskRequestSchema } from './request-body.ts';
+import type { TaskCatalog } from '../tasks/task-catalog.ts';
+import { CredentialsSchema, MAX_BODY_BYTES } from './request-body.ts';
 import { IdempotencyKeySchema, TaskIdSchema } from './request-params.ts';
 import {
   ErrorResponseSchema,
-  ExactIntegerSchema,
   HealthSchema,
   ReadySchema,
   TaskFailureSchema,
+  TaskProgressSchema,
+  TaskTypesSchema,
   TaskViewSchema,
   TokenResponseSchema,
 } from './response-schemas.ts';
+import { wireJsonSchema } from './task-types.ts';
 import { PreferHeaderSchema, WaitQuerySchema } from './wait-preference.ts';
 
 /**
@@ -166,17 +168,53 @@ function errors(...names: (keyof typeof ERROR_RESPONSES)[]): Record<string, Json
 
 const BEARER = [{ bearerAuth: [] }];
 
-/** Builds the document. Pure: call `openApiJson()` to get the cached, serialized copy. */
-export function buildOpenApiDocument(): JsonSchema {
-  const requests = componentSchemas(
-    { Credentials: CredentialsSchema, TaskRequest: TaskRequestSchema, TaskArgument: TaskArgumentSchema },
-    'input',
-  );
+/**
+ * A task of each type: the common TaskView, with `name`, `args` and `result` narrowed to what that
+ * type's schemas say (their wire side, as `POST /tasks` takes and `GET /task-types` lists them).
+ */
+function taskOfEachType(catalog: TaskCatalog): JsonSchema {
+  return {
+    description: 'A task, as `POST /tasks` and `GET /tasks/{id}` show it; `name` tells which type it is.',
+    oneOf: catalog.definitions.map((task) => ({
+      title: task.name,
+      allOf: [
+        ref('TaskView'),
+        {
+          type: 'object',
+          properties: {
+            name: { const: task.name },
+            args: wireJsonSchema(task.args),
+            ...(task.result && { result: wireJsonSchema(task.result) }),
+          },
+        },
+      ],
+    })),
+  };
+}
+
+/** Builds the document for the tasks of `catalog`. Pure: `openApiJson()` keeps a serialized copy. */
+export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
+  const requests = {
+    ...componentSchemas({ Credentials: CredentialsSchema }, 'input'),
+    TaskRequest: {
+      ...wireJsonSchema(catalog.requestSchema),
+      description:
+        'A task type and its args: one of the types below (`GET /task-types` lists them too). ' +
+        'A key repeated in one object is refused (400); ' +
+        `the body must be \`application/json\` (else 415) of at most ${MAX_BODY_BYTES} bytes (else 413).`,
+      examples: [
+        { name: 'add', args: [1, 2, 3, 4, 5, 6] },
+        { name: 'mul', args: ['123456789012345678901234567890', 2] },
+        { name: 'sleep', args: { ms: 3000 } },
+      ].filter((example) => catalog.get(example.name)),
+    },
+  };
   const responses = componentSchemas(
     {
       TaskView: TaskViewSchema,
       TaskFailure: TaskFailureSchema,
-      ExactInteger: ExactIntegerSchema,
+      TaskProgress: TaskProgressSchema,
+      TaskTypes: TaskTypesSchema,
       TaskId: TaskIdSchema,
       TokenResponse: TokenResponseSchema,
       Health: HealthSchema,
@@ -185,11 +223,18 @@ export function buildOpenApiDocument(): JsonSchema {
     },
     'output',
   );
-  const schemas = { ...requests, ...responses };
+  const schemas = { ...requests, ...responses, Task: taskOfEachType(catalog) };
   const taskAnswer = (description: string, headers: HeaderName[], ended?: boolean) => ({
     description,
     headers: headerRefs(headers),
-    content: jsonContent('TaskView', schemas, (example) => ended === undefined || isTerminal((example as TaskView).state) === ended),
+    content: {
+      'application/json': {
+        ...(jsonContent('TaskView', schemas, (example) => ended === undefined || isTerminal((example as TaskView).state) === ended)[
+          'application/json'
+        ] as JsonSchema),
+        schema: ref('Task'),
+      },
+    },
   });
 
   return {
@@ -312,6 +357,16 @@ export function buildOpenApiDocument(): JsonSchema {
           },
         },
       },
+      '/task-types': {
+        get: {
+          operationId: 'listTaskTypes',
+          tags: ['tasks'],
+          summary: 'The task types there are',
+          description: 'Each task type with its description, limits, and the JSON Schemas of its args and result.',
+          security: [],
+          responses: { 200: { description: 'The task types.', content: jsonContent('TaskTypes', schemas) } },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApiDocument',
@@ -355,15 +410,14 @@ export function buildOpenApiDocument(): JsonSchema {
   };
 }
 
-let cachedJson: string | undefined;
+const cached = new WeakMap<TaskCatalog, string>();
 
 /** The document as JSON, built on the first call (not at cold start) and kept for the instance's life. */
-export function openApiJson(): string {
-  cachedJson ??= JSON.stringify(buildOpenApiDocument());
-  return cachedJson;
-}
-
-/** `GET /openapi.json`. */
-export function serveOpenApiDocument(c: Context): Response {
-  return c.body(openApiJson(), 200, { 'content-type': 'application/json' });
+export function openApiJson(catalog: TaskCatalog): string {
+  let json = cached.get(catalog);
+  if (json === undefined) {
+    json = JSON.stringify(buildOpenApiDocument(catalog));
+    cached.set(catalog, json);
+  }
+  return json;
 }

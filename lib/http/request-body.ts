@@ -1,22 +1,21 @@
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import * as z from 'zod/mini';
-import { InvalidRequestError, TaskError } from '../errors.ts';
-import { MAX_ARG_DIGITS, parseInteger } from '../tasks/integers.ts';
-import { MAX_ARGS, MAX_RESULT_DIGITS, MIN_ARGS, TASK_NAMES } from '../tasks/registry.ts';
+import { InvalidRequestError } from '../errors.ts';
+import { describeIssues } from '../tasks/schema-issues.ts';
 
 /** The largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
-const requiredString = (what: string) =>
-  z.string({ error: (issue) => (issue.input === undefined ? `${what} is required` : `${what} must be a string`) });
+const requiredString = z.string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') });
 
 /** The body of `POST /auth/token`. */
 export const CredentialsSchema = z
   .strictObject({
-    username: requiredString('username').check(z.minLength(1, 'username must not be empty')),
-    password: requiredString('password').check(z.minLength(1, 'password must not be empty')),
+    username: requiredString.check(z.minLength(1, 'must not be empty')),
+    password: requiredString.check(z.minLength(1, 'must not be empty')),
   })
   .check(
     z.meta({
@@ -28,81 +27,28 @@ export const CredentialsSchema = z
   );
 
 /**
- * The message for a task argument the schema refused. The task registry's integer reader words it,
- * so the API names the argument and the problem exactly as the worker would (`args[2] must be ...`).
+ * Middleware that reads the JSON body and hands it to `parse`, Hono's validator pattern: the route's
+ * handler gets the parsed, typed value from `c.get('body')` and never sees the raw body. Every
+ * failure is a 4xx that names the problem: not JSON (415), malformed, a key given twice in one
+ * object, or whatever `parse` refuses (it throws a DoozerError).
  */
-function argumentMessage(issue: z.core.$ZodRawIssue): string {
-  const index = issue.path?.at(-1);
-  const label = typeof index === 'number' ? `args[${index}]` : 'args[]';
-  try {
-    parseInteger(issue.input, label);
-  } catch (error) {
-    if (error instanceof TaskError) return error.message;
-    throw error;
-  }
-  return `${label} must be an integer (a JSON number or a decimal string)`;
+export function jsonBody<T>(parse: (value: unknown) => T) {
+  return createMiddleware<{ Variables: { body: T } }>(async (c, next) => {
+    c.set('body', parse(await readJson(c)));
+    await next();
+  });
 }
 
-const argumentError = { error: argumentMessage };
+/** `parse` for a zod schema: its output, or a 400 naming up to three faults. */
+export function bySchema<T extends z.ZodMiniType>(schema: T): (value: unknown) => z.output<T> {
+  return (value) => {
+    const result = schema.safeParse(value);
+    if (!result.success) throw new InvalidRequestError(describeIssues(result.error.issues));
+    return result.data;
+  };
+}
 
-/**
- * One task argument: an exact integer, as a JSON number within the safe-integer range (beyond it
- * JSON.parse has already rounded it) or as a decimal string of up to 1,000 digits. The same rule as
- * `parseInteger` in lib/tasks/integers.ts, which the worker applies again; a test keeps the two equal.
- */
-export const TaskArgumentSchema = z
-  .union(
-    [
-      z.int(argumentError),
-      z.string(argumentError).check(z.regex(new RegExp(`^-?\\d{1,${MAX_ARG_DIGITS}}$`), argumentError)),
-    ],
-    argumentError,
-  )
-  .check(
-    z.meta({
-      description:
-        `An exact integer: a JSON number within ±${Number.MAX_SAFE_INTEGER} (beyond that JSON has already rounded it), ` +
-        `or a decimal string of up to ${MAX_ARG_DIGITS} digits with an optional minus sign. ` +
-        'JSON cannot tell `1.0` or `1E2` from `1` and `100`, so those count as the integers they equal; `1.5` is refused.',
-      examples: [42, '-123456789012345678901234567890'],
-    }),
-  );
-
-const argsLengthMessage = (issue: { input?: unknown }) =>
-  `args must hold ${MIN_ARGS} to ${MAX_ARGS} integers, got ${(issue.input as unknown[]).length}`;
-
-/** The body of `POST /tasks` and of the benchmark's `POST /bench/floor`. */
-export const TaskRequestSchema = z
-  .strictObject({
-    name: z.enum(TASK_NAMES, {
-      error: (issue) => {
-        if (issue.input === undefined) return 'name is required';
-        if (typeof issue.input !== 'string') return 'name must be a string';
-        return `unknown task ${JSON.stringify(issue.input)}; known tasks: ${TASK_NAMES.join(', ')}`;
-      },
-    }),
-    args: z
-      .array(TaskArgumentSchema, {
-        error: (issue) => (issue.input === undefined ? 'args is required' : 'args must be an array of integers'),
-      })
-      .check(z.minLength(MIN_ARGS, { error: argsLengthMessage }), z.maxLength(MAX_ARGS, { error: argsLengthMessage })),
-  })
-  .check(
-    z.meta({
-      description:
-        '`add` sums and `mul` multiplies the arguments, exactly. ' +
-        `Checked beyond this schema: a \`mul\` whose arguments have more than ${MAX_RESULT_DIGITS} digits in all is refused (400) ` +
-        'before it runs (a product has at most that many digits); a key repeated in one object is refused (400); ' +
-        `the body must be \`application/json\` (else 415) of at most ${MAX_BODY_BYTES} bytes (else 413).`,
-      examples: [
-        { name: 'add', args: [1, 2, 3, 4, 5, 6] },
-        { name: 'mul', args: ['123456789012345678901234567890', 2] },
-      ],
-    }),
-  );
-
-/** Reads a JSON body and validates it; every failure is a 4xx that names the problem. */
-export async function readJson<T extends z.ZodMiniType>(c: Context, schema: T): Promise<z.output<T>> {
+async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header('content-type');
   if (!type || !JSON_TYPE.test(type)) {
     throw new InvalidRequestError(`send the body as JSON with Content-Type: application/json (got ${type ?? 'none'})`, {
@@ -120,9 +66,7 @@ export async function readJson<T extends z.ZodMiniType>(c: Context, schema: T): 
   if (duplicate !== undefined) {
     throw new InvalidRequestError(`the body has the key ${quoteKey(duplicate)} more than once in one object`);
   }
-  const result = schema.safeParse(value);
-  if (!result.success) throw new InvalidRequestError(describeIssues(result.error));
-  return result.data;
+  return value;
 }
 
 const QUOTE = 0x22; // "
@@ -220,20 +164,4 @@ function countKeys(value: unknown): number {
 /** A key for an error message: JSON-quoted, and cut short when long. */
 function quoteKey(key: string): string {
   return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
-}
-
-/** Issues named in one message; a body of 1,000 bad arguments gets the first few, not a 50 KB message. */
-const MAX_ISSUES_DESCRIBED = 3;
-
-function describeIssues(error: z.core.$ZodError): string {
-  const more = error.issues.length - MAX_ISSUES_DESCRIBED;
-  const described = error.issues
-    .slice(0, MAX_ISSUES_DESCRIBED)
-    .map((issue) => {
-      if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-      if (issue.path.length === 0 && issue.code === 'invalid_type') return 'the body must be a JSON object';
-      return issue.message;
-    })
-    .join('; ');
-  return more > 0 ? `${described}; and ${more} more` : described;
 }

@@ -1,8 +1,7 @@
 import * as z from 'zod/mini';
 import type { IssuedToken } from '../auth/tokens.ts';
-import { DEFAULT_STATUS, type ErrorCode, type TaskErrorCode } from '../errors.ts';
-import { TASK_NAMES } from '../tasks/registry.ts';
-import { TASK_STATES, type TaskView } from '../tasks/task.ts';
+import { DEFAULT_STATUS, type ErrorCode, TASK_FAILURE_CODES } from '../errors.ts';
+import { TASK_STATES, type TaskProgress } from '../tasks/task.ts';
 import { TaskIdSchema } from './request-params.ts';
 
 /**
@@ -14,6 +13,20 @@ import { TaskIdSchema } from './request-params.ts';
 
 /** `GET /health`. */
 export const HealthSchema = z.strictObject({ status: z.literal('ok') });
+
+/** `GET /task-types` (lib/http/task-types.ts); each task's schemas are JSON Schema 2020-12. */
+export const TaskTypesSchema = z.strictObject({
+  taskTypes: z.array(
+    z.strictObject({
+      name: z.string(),
+      description: z.string(),
+      timeoutSeconds: z.int().check(z.positive(), z.meta({ description: 'Past it the task ends FAILURE `timeout`.' })),
+      retries: z.int().check(z.gte(0), z.meta({ description: 'Further attempts after the task throws an unexpected error.' })),
+      args: z.record(z.string(), z.unknown()).check(z.meta({ description: 'JSON Schema of `args`.' })),
+      result: z.optional(z.record(z.string(), z.unknown()).check(z.meta({ description: 'JSON Schema of `result`; absent: any JSON.' }))),
+    }),
+  ),
+});
 
 /** `GET /ready` when the store and the queue both answer. */
 export const ReadySchema = z.strictObject({ status: z.literal('ready') });
@@ -27,38 +40,44 @@ export const TokenResponseSchema = z
   })
   .check(z.meta({ examples: [{ token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…', tokenType: 'Bearer', expiresIn: 3600 }] }));
 
-/** An exact integer on the way out: a JSON number when it is a safe integer, else a decimal string. */
-export const ExactIntegerSchema = z.union([z.int(), z.string().check(z.regex(/^-?\d+$/))]).check(
-  z.meta({
-    description: `An exact integer: a JSON number when within ±${Number.MAX_SAFE_INTEGER}, else a decimal string.`,
-    examples: [21, '246913578024691357802469135780'],
-  }),
-);
-
-/** Every TaskErrorCode; the compiler refuses this list when one is missing or unknown. */
-const TASK_FAILURE_CODES = Object.keys({
-  invalid_args: true,
-  unknown_task: true,
-  result_too_large: true,
-  enqueue_failed: true,
-  retries_exhausted: true,
-} satisfies Record<TaskErrorCode, true>);
+const failureCodes = Object.entries(TASK_FAILURE_CODES)
+  .map(([code, meaning]) => `\`${code}\` (${meaning})`)
+  .join(', ');
 
 export const TaskFailureSchema = z.strictObject({
   code: z.string().check(
-    z.meta({ description: `Why the task failed, a stable code: ${TASK_FAILURE_CODES.map((code) => `\`${code}\``).join(', ')}.` }),
+    z.meta({ description: `Why the task failed, a stable code: ${failureCodes}; or a code of the task's own (its TaskError).` }),
   ),
   message: z.string(),
 });
 
 const timestamp = (description: string) => z.iso.datetime().check(z.meta({ description }));
 
-/** A task as the API shows it (`toTaskView` in lib/tasks/task.ts). */
+/** How far a running task is (`ctx.progress` in its `run`). */
+export const TaskProgressSchema = z
+  .strictObject({
+    fraction: z.number().check(z.gte(0), z.lte(1), z.meta({ description: 'How far, from 0 to 1.' })),
+    done: z.optional(z.number().check(z.meta({ description: 'Steps done, when the task counts them.' }))),
+    total: z.optional(z.number().check(z.meta({ description: 'Steps in all, when the task counts them.' }))),
+    message: z.optional(z.string().check(z.maxLength(200))),
+    at: z.iso.datetime().check(z.meta({ description: 'When the task reported it.' })),
+  })
+  .check(
+    z.meta({
+      description:
+        'The last progress the task reported, stored at most about once a second while it runs; complete once it succeeded.',
+    }),
+  );
+
+/**
+ * A task as the API shows it (`toTaskView` in lib/tasks/task.ts), any task type: the API document
+ * narrows `args` and `result` for each task from its schemas (lib/http/openapi.ts).
+ */
 export const TaskViewSchema = z
   .strictObject({
     id: TaskIdSchema,
-    name: z.enum(TASK_NAMES),
-    args: z.array(ExactIntegerSchema),
+    name: z.string().check(z.meta({ description: 'The task type (`GET /task-types`).' })),
+    args: z.unknown().check(z.meta({ description: 'The args as the task type\'s schema reads them, in canonical form.' })),
     state: z.enum(TASK_STATES).check(
       z.meta({
         description:
@@ -66,8 +85,9 @@ export const TaskViewSchema = z
           'again); SUCCESS (with `result`) or FAILURE (with `error`), which are final.',
       }),
     ),
-    result: z.optional(ExactIntegerSchema),
+    result: z.optional(z.unknown().check(z.meta({ description: 'Present when the task succeeded: what its type\'s result schema describes.' }))),
     error: z.optional(TaskFailureSchema),
+    progress: z.optional(TaskProgressSchema),
     createdAt: timestamp('When the task was submitted.'),
     updatedAt: timestamp('When its state last changed.'),
     expiresAt: timestamp('When it is deleted (7 days after submission by default); after that it is not found.'),
@@ -116,7 +136,7 @@ export const ErrorResponseSchema = z.strictObject({
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 export type ResponseSchemasMatchTypes = [
-  Assert<Same<z.output<typeof TaskViewSchema>, TaskView>>,
+  Assert<Same<z.output<typeof TaskProgressSchema>, TaskProgress>>,
   Assert<Same<z.output<typeof TokenResponseSchema>, IssuedToken>>,
   Assert<Same<z.output<typeof ErrorResponseSchema>['error']['code'], ErrorCode>>,
 ];

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { taskInputDigest } from './task.ts';
 
 /**
  * Idempotency keys on `POST /tasks`: the pure part (key rules, claim ids, request digests, expiry).
@@ -17,13 +16,6 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
  */
 export const ABANDONED_CLAIM_MS = 60_000;
 
-/** 1 to 255 printable ASCII characters (space to tilde). */
-const KEY = /^[\x20-\x7e]{1,255}$/;
-
-export function isIdempotencyKey(value: string): boolean {
-  return KEY.test(value);
-}
-
 /**
  * A key claimed by one user: stored in the task table next to the tasks. Its id (`idem#<hex>`) can
  * never be a task id, so a claim cannot collide with a task nor be read through `GET /tasks/<id>`.
@@ -33,7 +25,7 @@ export interface IdempotencyClaim {
   readonly owner: string;
   /** The task this key stands for; it is written right after the claim. */
   readonly taskId: string;
-  /** Digest of the canonical request, so the same key with another body can be refused. */
+  /** Digest of the task's canonical input (taskInputDigest), so the same key with another body can be refused. */
   readonly requestDigest: string;
   readonly createdAt: string;
   /** Epoch seconds; the table's TTL deletes by it on AWS, and readers treat an expired claim as absent. */
@@ -46,14 +38,6 @@ export interface IdempotencyClaim {
  */
 export function idempotencyClaimId(owner: string, key: string): string {
   return `idem#${sha256(JSON.stringify([owner, key]))}`;
-}
-
-/**
- * A digest of the request as the service understands it: the task name and its arguments as
- * normalized decimal integers, so `[1, "01"]` and `["1", 1]` are the same request.
- */
-export function requestDigest(name: string, args: readonly bigint[]): string {
-  return taskInputDigest({ name, args: args.map(String) });
 }
 
 export function isClaimExpired(claim: Pick<IdempotencyClaim, 'expiresAt'>, nowMs: number): boolean {

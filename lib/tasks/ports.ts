@@ -1,5 +1,5 @@
 import type { IdempotencyClaim } from './idempotency.ts';
-import type { Task, TaskFailure, TaskInput, TaskState } from './task.ts';
+import type { Json, Task, TaskFailure, TaskInput, TaskProgress, TaskState } from './task.ts';
 import type { TaskMessage } from './task-message.ts';
 
 /**
@@ -18,6 +18,11 @@ export interface TaskStore {
    */
   transition(id: string, change: StateChange): Promise<Task | undefined>;
   /**
+   * Stores a running task's progress, only while it is open and holds `input` (the same conditions
+   * as a worker's transition). False when the record refused it: the task ended, or is not this input.
+   */
+  saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean>;
+  /**
    * Ids of tasks that are not yet SUCCESS or FAILURE and were created at or before `createdBefore`
    * (ISO time), at most `limit`: the candidates of the sweeper. May lag a write by a moment (an index).
    */
@@ -33,14 +38,26 @@ export interface StateChange {
   readonly from: readonly TaskState[];
   readonly to: TaskState;
   readonly at: string;
-  readonly result?: string;
+  readonly result?: Json;
   readonly error?: TaskFailure;
+  /** Replaces the stored progress (a task that ends SUCCESS shows it complete). */
+  readonly progress?: TaskProgress;
   /**
    * Only if the task's record holds exactly this input. A worker's writes carry the input its queue
    * message claims: a message is input, not truth, and one that disagrees with the record (a forged
    * or corrupted message naming a real task) changes nothing.
    */
   readonly input?: TaskInput;
+}
+
+/**
+ * The hold a worker has on the queue message it is running: extending it keeps the message hidden
+ * from other workers (SQS ChangeMessageVisibility), for a task that runs longer than the queue's
+ * visibility timeout, or sets when a task that will be retried comes back.
+ */
+export interface MessageLease {
+  /** Hides the message for `seconds` from now. */
+  extend(seconds: number): Promise<void>;
 }
 
 /** Hands tasks to workers. One implementation talks to SQS (lib/aws/sqs-task-queue.ts). */

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { TASK_ID_PATTERN } from './task.ts';
+import { TASK_ID_PATTERN, type TaskInput } from './task.ts';
 
 /**
  * The body of a queue message. It carries the task's input so a worker needs no read before it
@@ -9,11 +9,12 @@ import { TASK_ID_PATTERN } from './task.ts';
 export const TaskMessageSchema = z.object({
   // Only a task id: a message cannot name an idempotency claim or a login item of the same table.
   taskId: z.string().check(z.regex(TASK_ID_PATTERN)),
-  name: z.string().check(z.minLength(1)),
-  args: z.array(z.string()),
+  name: z.string().check(z.minLength(1), z.maxLength(64)),
+  // Checked by the task's own schema when the worker prepares it (TaskCatalog.prepare).
+  args: z.unknown(),
 });
 
-export type TaskMessage = z.infer<typeof TaskMessageSchema>;
+export type TaskMessage = { readonly taskId: string } & TaskInput;
 
 export function encodeTaskMessage(message: TaskMessage): string {
   return JSON.stringify(message);
@@ -21,5 +22,5 @@ export function encodeTaskMessage(message: TaskMessage): string {
 
 /** Parses a message body; throws a ZodError or SyntaxError naming the problem. */
 export function decodeTaskMessage(body: string): TaskMessage {
-  return TaskMessageSchema.parse(JSON.parse(body));
+  return TaskMessageSchema.parse(JSON.parse(body)) as TaskMessage;
 }

@@ -1,11 +1,4 @@
-import {
-  IdempotencyKeyReusedError,
-  InvalidRequestError,
-  RequestInProgressError,
-  TaskError,
-  TaskNotFoundError,
-  UnavailableError,
-} from '../errors.ts';
+import { IdempotencyKeyReusedError, RequestInProgressError, TaskNotFoundError, UnavailableError } from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import {
   IDEMPOTENCY_WINDOW_SECONDS,
@@ -13,12 +6,9 @@ import {
   idempotencyClaimId,
   isClaimAbandoned,
   isClaimExpired,
-  isIdempotencyKey,
-  requestDigest,
 } from './idempotency.ts';
 import type { IdempotencyStore, TaskQueue, TaskStore } from './ports.ts';
-import { type PreparedTask, prepareTask } from './registry.ts';
-import { type Task, isExpired, isTaskId, isTerminal, newTaskId } from './task.ts';
+import { type Task, type TaskInput, isExpired, isTerminal, newTaskId, taskInputDigest } from './task.ts';
 import { type BackoffSchedule, type Clock, pollUntil, systemClock } from './wait-policy.ts';
 
 export interface TaskServiceOptions {
@@ -35,11 +25,6 @@ export interface TaskServiceOptions {
   readonly logger?: Logger;
 }
 
-export interface TaskRequest {
-  readonly name: string;
-  readonly args: readonly unknown[];
-}
-
 /** A task submitted with an idempotency key, and whether it came from an earlier request. */
 export interface SubmitOnceResult {
   readonly task: Task;
@@ -53,7 +38,11 @@ export interface SubmitOnceResult {
  */
 const MAX_CLAIM_ATTEMPTS = 3;
 
-/** Submits tasks, waits for their results and looks them up, on behalf of one user at a time. */
+/**
+ * Submits tasks, waits for their results and looks them up, on behalf of one user at a time. It
+ * receives what the HTTP edge has validated (a task's canonical input from TaskCatalog, a task id,
+ * an Idempotency-Key) and checks none of it again.
+ */
 export class TaskService {
   readonly #store: TaskStore;
   readonly #queue: TaskQueue;
@@ -85,9 +74,8 @@ export class TaskService {
    * message without a task; if the send fails the task is marked FAILURE, so nothing is left
    * PENDING that no worker will ever see.
    */
-  async submit(owner: string, request: TaskRequest, waitMs: number): Promise<Task> {
-    const prepared = asInvalidRequest(() => prepareTask(request.name, request.args));
-    return this.#start(this.#newTask(owner, prepared), waitMs);
+  async submit(owner: string, input: TaskInput, waitMs: number): Promise<Task> {
+    return this.#start(this.#newTask(owner, input), waitMs);
   }
 
   /**
@@ -103,20 +91,14 @@ export class TaskService {
    * too, the claim is taken over once its task turns out never queued (FAILURE enqueue_failed) or,
    * when there is no task at all (the request died between its writes), once it is abandoned.
    */
-  async submitOnce(owner: string, key: string, request: TaskRequest, waitMs: number): Promise<SubmitOnceResult> {
+  async submitOnce(owner: string, key: string, input: TaskInput, waitMs: number): Promise<SubmitOnceResult> {
     const idempotency = this.#idempotency;
     if (!idempotency) throw new Error('this TaskService has no idempotency store; pass `idempotency` to its constructor');
-    if (!isIdempotencyKey(key)) {
-      throw new InvalidRequestError(
-        `the Idempotency-Key header must be 1 to 255 printable ASCII characters${key.length > 255 ? ` (got ${key.length})` : ''}`,
-      );
-    }
-    const prepared = asInvalidRequest(() => prepareTask(request.name, request.args));
     const claimId = idempotencyClaimId(owner, key);
-    const digest = requestDigest(prepared.definition.name, prepared.args);
+    const digest = taskInputDigest(input);
     let replacing: string | undefined;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
-      const task = this.#newTask(owner, prepared);
+      const task = this.#newTask(owner, input);
       const nowMs = Date.parse(task.createdAt);
       const claim: IdempotencyClaim = {
         id: claimId,
@@ -151,14 +133,14 @@ export class TaskService {
     throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
   }
 
-  #newTask(owner: string, prepared: PreparedTask): Task {
+  #newTask(owner: string, input: TaskInput): Task {
     const nowMs = this.#clock.now();
     const now = new Date(nowMs).toISOString();
     return {
       id: this.#newId(),
       owner,
-      name: prepared.definition.name,
-      args: prepared.args.map(String),
+      name: input.name,
+      args: input.args,
       state: 'PENDING',
       createdAt: now,
       updatedAt: now,
@@ -178,7 +160,7 @@ export class TaskService {
       throw error;
     }
     try {
-      await this.#queue.send({ taskId: task.id, name: task.name, args: [...task.args] });
+      await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });
     } catch (error) {
       await this.#failUnqueued(task);
       if (claim) await this.#release(claim);
@@ -239,9 +221,6 @@ export class TaskService {
 
   /** The caller's task, waiting up to `waitMs` for it to end. Another user's task is "not found". */
   async get(owner: string, id: string, waitMs: number): Promise<Task> {
-    if (!isTaskId(id)) {
-      throw new InvalidRequestError(`${JSON.stringify(id)} is not a task id; task ids look like task_<uuid>`);
-    }
     const task = await this.#find(owner, id);
     return this.#waitForEnd(owner, task, waitMs);
   }
@@ -275,14 +254,5 @@ export class TaskService {
     } catch (error) {
       this.#logger.error('could not mark an unqueued task as failed', { taskId: task.id, error });
     }
-  }
-}
-
-function asInvalidRequest<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    if (error instanceof TaskError) throw new InvalidRequestError(error.message, { cause: error });
-    throw error;
   }
 }

@@ -78,7 +78,7 @@ export class TaskSweeper {
       while (next < ids.length) {
         const task = await this.#store.get(ids[next++]!);
         if (!task || isTerminal(task.state) || isExpired(task, now)) continue;
-        await this.#queue.send({ taskId: task.id, name: task.name, args: [...task.args] });
+        await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });
         requeued += 1;
       }
     };
@@ -95,7 +95,7 @@ export class TaskSweeper {
     if (now - lastQueued < backoff) return false;
     // Claim the requeue first, so two overlapping runs never both send.
     if (!(await this.#store.recordRequeue(id, requeues, new Date(now).toISOString()))) return false;
-    await this.#queue.send({ taskId: task.id, name: task.name, args: [...task.args] });
+    await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });
     return true;
   }
 }

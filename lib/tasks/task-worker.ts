@@ -1,13 +1,22 @@
-import { TaskError } from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import type { StateChange, TaskStore } from './ports.ts';
-import { prepareTask, runTask } from './registry.ts';
+import type { MessageLease, StateChange, TaskStore } from './ports.ts';
 import { RUNNABLE_STATES, type TaskFailure, isSameInput } from './task.ts';
+import type { TaskCatalog } from './task-catalog.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
+import { type RunOutcome, runTask } from './task-runner.ts';
 import { type Clock, systemClock } from './wait-policy.ts';
 
 export interface TaskWorkerOptions {
   readonly store: TaskStore;
+  readonly catalog: TaskCatalog;
+  /**
+   * The task queue's visibility timeout: a task still running after a third of it has its message
+   * hidden again for that long (with the delivery's lease), every third of it, so no other worker
+   * starts it. Without it (or without a lease) there is no heartbeat.
+   */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Least time between two stored progress reports of one task. */
+  readonly progressIntervalMs?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -16,6 +25,8 @@ export interface TaskWorkerOptions {
 export interface Delivery {
   /** SQS's ApproximateReceiveCount: 1 on the first delivery, more once earlier ones did not finish. */
   readonly receiveCount?: number;
+  /** The worker's hold on the message (SQS: its receipt handle). */
+  readonly lease?: MessageLease;
 }
 
 /** What became of one message. Anything else is thrown, and the message is delivered again. */
@@ -26,29 +37,43 @@ export class PoisonMessageError extends Error {
   override readonly name = 'PoisonMessageError';
 }
 
+/** A task threw and has retries left: its message comes back after a pause (the lease sets it). */
+export class TaskRetryError extends Error {
+  override readonly name = 'TaskRetryError';
+}
+
 /**
  * Runs queued tasks. Every state change is a conditional write, so a message delivered twice, or two
  * workers racing on it, yields one result that is never overwritten.
  *
- * A queue message is input, not truth: every write is also conditioned on the task's record holding
- * the name and args the message claims (`StateChange.input`). A message that names a real task with
- * another input (forged, or corrupted on the way) computes nothing that is kept and changes no task.
+ * A queue message is input, not truth: the worker validates its args with the task's own schema
+ * (TaskCatalog.prepare), and every write, progress included, is conditioned on the task's record
+ * holding the name and args the message claims (`StateChange.input`). A message that names a real
+ * task with another input computes nothing that is kept: its first progress report or its end is
+ * refused, and a refused progress report stops the run.
  */
 export class TaskWorker {
   readonly #store: TaskStore;
+  readonly #catalog: TaskCatalog;
+  readonly #visibilityTimeoutSeconds: number | undefined;
+  readonly #progressIntervalMs: number | undefined;
   readonly #clock: Clock;
   readonly #logger: Logger;
 
   constructor(options: TaskWorkerOptions) {
     this.#store = options.store;
+    this.#catalog = options.catalog;
+    this.#visibilityTimeoutSeconds = options.visibilityTimeoutSeconds;
+    this.#progressIntervalMs = options.progressIntervalMs;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
   }
 
   /**
-   * Processes one message from the task queue. Task errors end the task in FAILURE (a retry would
-   * fail the same way); infrastructure errors mark it RETRY and are rethrown, so the queue delivers
-   * the message again, and after maxReceiveCount moves it to the dead-letter queue.
+   * Processes one message from the task queue. The task's outcome (SUCCESS, or FAILURE with a code)
+   * is written in one conditional write; infrastructure errors mark it RETRY and are rethrown, so
+   * the queue delivers the message again, and after its maxReceiveCount moves it to the dead-letter
+   * queue. A task that threw with retries left is marked RETRY and comes back after a pause.
    *
    * A redelivery first marks the task RETRY: the record then shows that an earlier delivery did not
    * end it (its worker died, or hit an outage), which the dead-letter handler requires before it
@@ -56,13 +81,27 @@ export class TaskWorker {
    */
   async process(body: string, delivery: Delivery = {}): Promise<ProcessOutcome> {
     const message = decode(body);
+    const attempt = delivery.receiveCount ?? 1;
     try {
-      if ((delivery.receiveCount ?? 1) > 1 && !(await this.#write(message, { from: RUNNABLE_STATES, to: 'RETRY' }))) {
+      if (attempt > 1 && !(await this.#write(message, { from: RUNNABLE_STATES, to: 'RETRY' }))) {
         return await this.#skip(message);
       }
-      return await this.#run(message);
+      const prepared = this.#catalog.prepare(message.name, message.args);
+      const outcome: RunOutcome = prepared.ok
+        ? await this.#withHeartbeat(delivery.lease, () =>
+            runTask(prepared.task, {
+              taskId: message.taskId,
+              attempt,
+              saveProgress: (progress) => this.#store.saveProgress(message.taskId, progress, message),
+              progressIntervalMs: this.#progressIntervalMs,
+              clock: this.#clock,
+              logger: this.#logger,
+            }),
+          )
+        : { state: 'FAILURE', error: prepared.refused };
+      return await this.#end(message, outcome, delivery.lease);
     } catch (error) {
-      await this.#markRetry(message);
+      if (!(error instanceof TaskRetryError)) await this.#markRetry(message);
       throw error;
     }
   }
@@ -90,26 +129,53 @@ export class TaskWorker {
   }
 
   /**
-   * Computes the task, then writes its end state in one conditional write. There is no STARTED
-   * write before it: no caller could see a state that lasts as long as add or mul take, and it would
-   * cost a DynamoDB write per task. A duplicate delivery thus computes again, and its write is
-   * refused because the task has already ended.
+   * Writes how the run ended. There is no STARTED write before a run: for the tasks that take
+   * milliseconds no caller could see it, and it would cost a write per task; a long task shows it is
+   * running by its progress. A duplicate delivery thus runs again, and its end is refused because
+   * the task has already ended (a long one stops at its first refused progress report).
    */
-  async #run(message: TaskMessage): Promise<ProcessOutcome> {
-    let outcome: { result: string } | TaskFailure;
-    try {
-      outcome = { result: runTask(prepareTask(message.name, message.args)).toString() };
-    } catch (error) {
-      if (!(error instanceof TaskError)) throw error;
-      outcome = { code: error.code, message: error.message };
-    }
-    const change =
-      'result' in outcome
-        ? ({ from: RUNNABLE_STATES, to: 'SUCCESS', result: outcome.result } as const)
-        : ({ from: RUNNABLE_STATES, to: 'FAILURE', error: outcome } as const);
+  async #end(message: TaskMessage, outcome: RunOutcome, lease: MessageLease | undefined): Promise<ProcessOutcome> {
+    if (outcome.state === 'ABANDONED') return this.#skip(message);
+    if (outcome.state === 'RETRY') return this.#retryLater(message, outcome.error, outcome.delaySeconds, lease);
+    const change: Omit<StateChange, 'at' | 'input'> =
+      outcome.state === 'SUCCESS'
+        ? { from: RUNNABLE_STATES, to: 'SUCCESS', result: outcome.result, ...(outcome.progress && { progress: outcome.progress }) }
+        : { from: RUNNABLE_STATES, to: 'FAILURE', error: outcome.error };
     if (!(await this.#write(message, change))) return this.#skip(message);
-    this.#logger.info('task ended', { taskId: message.taskId, state: change.to, ...('code' in outcome && { code: outcome.code }) });
-    return change.to;
+    this.#logger.info('task ended', {
+      taskId: message.taskId,
+      task: message.name,
+      state: change.to,
+      ...(outcome.state === 'FAILURE' && { code: outcome.error.code }),
+    });
+    return outcome.state;
+  }
+
+  /** Marks the task RETRY, sets when its message comes back, and hands it back to the queue. */
+  async #retryLater(message: TaskMessage, error: TaskFailure, delaySeconds: number, lease: MessageLease | undefined): Promise<never> {
+    await this.#markRetry(message);
+    await lease?.extend(delaySeconds).catch((cause: unknown) => {
+      // The message then comes back after the queue's visibility timeout instead.
+      this.#logger.warn('could not set when a retried task comes back', { taskId: message.taskId, error: cause });
+    });
+    throw new TaskRetryError(`${error.message}; trying again in ${delaySeconds} s`);
+  }
+
+  /**
+   * Runs `work` while keeping the message hidden: every third of the visibility timeout it is hidden
+   * for a whole one again, so a task longer than the timeout is never started by a second worker.
+   */
+  async #withHeartbeat<T>(lease: MessageLease | undefined, work: () => Promise<T>): Promise<T> {
+    const seconds = this.#visibilityTimeoutSeconds;
+    if (!lease || !seconds) return work();
+    const heartbeat = setInterval(() => {
+      lease.extend(seconds).catch((error: unknown) => this.#logger.warn('could not keep a running task hidden', { error }));
+    }, (seconds * 1000) / 3);
+    try {
+      return await work();
+    } finally {
+      clearInterval(heartbeat);
+    }
   }
 
   /** A conditional write of `change`, only while the record holds the message's input. */

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { toJsonInteger } from './integers.ts';
 
 /**
  * PENDING until a worker ends the task; RETRY once a delivery did not end it (an infrastructure
@@ -17,10 +16,13 @@ export function isTerminal(state: TaskState): boolean {
   return TERMINAL_STATES.includes(state);
 }
 
-/** What a task computes from: its name and its arguments as decimal strings. */
+/** A JSON value, as stored and sent. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** What a task computes from: its name and its args in their canonical wire form (TaskCatalog.prepare). */
 export interface TaskInput {
   readonly name: string;
-  readonly args: readonly string[];
+  readonly args: Json;
 }
 
 /**
@@ -32,7 +34,18 @@ export function taskInputDigest({ name, args }: TaskInput): string {
 }
 
 export function isSameInput(a: TaskInput, b: TaskInput): boolean {
-  return a.name === b.name && a.args.length === b.args.length && a.args.every((arg, index) => arg === b.args[index]);
+  return taskInputDigest(a) === taskInputDigest(b);
+}
+
+/** How far a running task is, as its `run` last reported it (TaskContext.progress). */
+export interface TaskProgress {
+  /** 0 to 1. */
+  readonly fraction: number;
+  readonly done?: number;
+  readonly total?: number;
+  readonly message?: string;
+  /** When it was reported. */
+  readonly at: string;
 }
 
 export interface TaskFailure {
@@ -40,15 +53,16 @@ export interface TaskFailure {
   readonly message: string;
 }
 
-/** A task as stored. Integers are decimal strings so no precision is lost anywhere on the way. */
+/** A task as stored. Args and result are in their wire form (exact integers as numbers or strings). */
 export interface Task {
   readonly id: string;
   readonly owner: string;
   readonly name: string;
-  readonly args: readonly string[];
+  readonly args: Json;
   readonly state: TaskState;
-  readonly result?: string;
+  readonly result?: Json;
   readonly error?: TaskFailure;
+  readonly progress?: TaskProgress;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Epoch seconds: the unit DynamoDB's TTL reads. */
@@ -62,10 +76,11 @@ export interface Task {
 export interface TaskView {
   id: string;
   name: string;
-  args: (number | string)[];
+  args: Json;
   state: TaskState;
-  result?: number | string;
+  result?: Json;
   error?: TaskFailure;
+  progress?: TaskProgress;
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
@@ -90,10 +105,11 @@ export function toTaskView(task: Task): TaskView {
   return {
     id: task.id,
     name: task.name,
-    args: task.args.map((arg) => toJsonInteger(BigInt(arg))),
+    args: task.args,
     state: task.state,
-    ...(task.result !== undefined && { result: toJsonInteger(BigInt(task.result)) }),
+    ...(task.result !== undefined && { result: task.result }),
     ...(task.error !== undefined && { error: task.error }),
+    ...(task.progress !== undefined && { progress: task.progress }),
     createdAt: task.createdAt,
     updatedAt: task.updatedAt,
     expiresAt: new Date(task.expiresAt * 1000).toISOString(),

@@ -15,6 +15,7 @@ import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
 import { testUserDirectory } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 /**
  * SQS or DynamoDB going away at each step of a task's life, with the production adapters and SDK
@@ -51,7 +52,7 @@ describe('SQS and DynamoDB outages', () => {
   });
 
   function buildApp(taskQueue: TaskQueue, tokens: TokenIssuer, users: UserDirectory) {
-    return createApp({ tasks: new TaskService({ store, queue: taskQueue, taskTtlSeconds: 3600 }), users, tokens });
+    return createApp({ catalog, tasks: new TaskService({ store, queue: taskQueue, taskTtlSeconds: 3600 }), users, tokens });
   }
 
   const submit = (body: unknown, query = '?wait=0') =>
@@ -126,7 +127,7 @@ describe('SQS and DynamoDB outages', () => {
 
     await emulators.startDynamoDb();
     startWorker();
-    await eventually(async () => expect(await store.get(id)).toMatchObject({ state: 'SUCCESS', result: '42' }), { timeoutMs: 15_000 });
+    await eventually(async () => expect(await store.get(id)).toMatchObject({ state: 'SUCCESS', result: 42 }), { timeoutMs: 15_000 });
     report('DynamoDB unreachable during the wait', { submitted: 1, answered202: 1, terminal: 1, lost: 0 });
   });
 

@@ -12,6 +12,7 @@ import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
 import { testUserDirectory } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 const TASKS = 1_000;
 const CONCURRENCY = 16;
@@ -41,7 +42,7 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     const store = new CountingStore(new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(aws), tableName: aws.tableName }));
     const queue = new SqsTaskQueue({ client: createSqsClient(aws), queueUrl: emulators.queues.taskQueueUrl });
     const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
-    const app = createApp({
+    const app = createApp({ catalog,
       tasks: new TaskService({ store, queue, taskTtlSeconds: 3600 }),
       users: await testUserDirectory({ alice: 'pw' }),
       tokens,

@@ -1,4 +1,4 @@
-import type { Task } from '../../lib/tasks/task.ts';
+import type { Task, TaskInput, TaskProgress } from '../../lib/tasks/task.ts';
 import type { StateChange, TaskStore } from '../../lib/tasks/ports.ts';
 import { isTerminal } from '../../lib/tasks/task.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,6 +34,9 @@ export class CountingStore implements TaskStore {
   }
   recordRequeue(id: string, previous: number, at: string) {
     return this.inner.recordRequeue(id, previous, at);
+  }
+  saveProgress(id: string, progress: TaskProgress, input: TaskInput) {
+    return this.inner.saveProgress(id, progress, input);
   }
   async transition(id: string, change: StateChange) {
     const updated = await this.inner.transition(id, change);

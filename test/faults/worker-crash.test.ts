@@ -46,7 +46,7 @@ describe('a worker killed after receiving a task and before writing its result',
     // A healthy worker: the message reappears after the visibility timeout.
     const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store });
     try {
-      await eventually(async () => expect(await store.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '42' }), {
+      await eventually(async () => expect(await store.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 42 }), {
         timeoutMs: 15_000,
       });
     } finally {

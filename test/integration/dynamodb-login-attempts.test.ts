@@ -9,6 +9,7 @@ import { TaskService } from '../../lib/tasks/task-service.ts';
 import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { testPasswordHash } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 const RULE: AttemptRule = { limit: 5, windowSeconds: 900 };
 const T0 = 1_800_000_000_000;
@@ -93,7 +94,7 @@ describe('DynamoDbLoginAttempts (dynalite)', () => {
           return super.authenticate(username, password);
         }
       })(users, { maxConcurrentChecks: 1, maxWaitingChecks: 100 });
-      app = createApp({
+      app = createApp({ catalog,
         tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 3600 }),
         users: directory,
         tokens: new TokenIssuer({ secret: 'a-login-burst-test-secret-of-32-chars!!', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 }),

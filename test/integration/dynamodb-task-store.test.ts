@@ -7,6 +7,7 @@ import { RUNNABLE_STATES, type Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
+import { catalog } from '../support/catalog.ts';
 
 const AT = '2030-01-02T03:04:05.000Z';
 
@@ -32,7 +33,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
         error: { code: 'result_too_large', message: 'the product could have 20000 digits' },
         updatedAt: AT,
       });
-      const succeeded = pendingTask({ state: 'SUCCESS', result: '98765432109876543210987654321', updatedAt: AT });
+      const succeeded = pendingTask({ state: 'SUCCESS', result: 98765432109876543210987654321, updatedAt: AT });
 
       await store.create(failed);
       await store.create(succeeded);
@@ -131,7 +132,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
     });
 
     it.each<Pick<Task, 'state' | 'result' | 'error'>>([
-      { state: 'SUCCESS', result: '5' },
+      { state: 'SUCCESS', result: 5 },
       { state: 'FAILURE', error: { code: 'invalid_args', message: 'args[0] is not an integer' } },
     ])('never overwrites a task that ended in $state', async (ending) => {
       const task = pendingTask(ending);
@@ -143,8 +144,8 @@ describe('DynamoDbTaskStore against dynalite', () => {
       ];
 
       for (const change of attempts) await expect(store.transition(task.id, change)).resolves.toBeUndefined();
-      await expect(new TaskWorker({ store }).failExhausted(messageBodyFor(task))).resolves.toBe('skipped');
-      await expect(new TaskWorker({ store }).process(messageBodyFor(task))).resolves.toBe('skipped');
+      await expect(new TaskWorker({ catalog, store }).failExhausted(messageBodyFor(task))).resolves.toBe('skipped');
+      await expect(new TaskWorker({ catalog, store }).process(messageBodyFor(task))).resolves.toBe('skipped');
       await expect(store.get(task.id)).resolves.toEqual(task);
     });
   });
@@ -154,7 +155,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
       const factors = ['123456789012345678901234567890', '-987654321', '1000000007'];
       const task = pendingTask({ name: 'mul', args: factors });
       await store.create(task);
-      const worker = new TaskWorker({ store });
+      const worker = new TaskWorker({ catalog, store });
       const body = messageBodyFor(task);
 
       const outcomes = await Promise.all(Array.from({ length: 10 }, () => worker.process(body)));

@@ -20,6 +20,7 @@ import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
+import { catalog } from '../support/catalog.ts';
 
 /** Redelivery takes 1 s per receive here; a message reaches the dead-letter queue in about 3-4 s. */
 const SETTLE = { timeoutMs: 15_000 } as const;
@@ -100,7 +101,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
         ],
       }),
     );
-    const worker = new TaskWorker({ store });
+    const worker = new TaskWorker({ catalog, store });
 
     const invocations = startEventSource(
       emulators.queues.taskQueueUrl,
@@ -109,7 +110,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     );
 
     await eventually(async () => expect((await messageCounts(emulators.queues.deadLetterQueueUrl)).visible).toBe(1), SETTLE);
-    await expect(stateOf(task.id)).resolves.toMatchObject({ state: 'SUCCESS', result: '42' });
+    await expect(stateOf(task.id)).resolves.toMatchObject({ state: 'SUCCESS', result: 42 });
 
     const [first] = invocations;
     expect(first?.event.Records.map((record) => record.body).sort()).toEqual([goodBody, 'not json'].sort());
@@ -143,6 +144,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     const partlyDownStore: TaskStore = {
       create: (task) => store.create(task),
       get: (id) => store.get(id),
+      saveProgress: (id, progress, input) => store.saveProgress(id, progress, input),
       transition: async (id, change) => {
         if (id === doomed.id && change.to !== 'RETRY') throw new UnavailableError('simulated outage of the task store');
         return store.transition(id, change);
@@ -150,8 +152,8 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       listOpen: (before, limit) => store.listOpen(before, limit),
       recordRequeue: (id, previous, at) => store.recordRequeue(id, previous, at),
     };
-    const worker = new TaskWorker({ store: partlyDownStore });
-    const deadLetterWorker = new TaskWorker({ store });
+    const worker = new TaskWorker({ catalog, store: partlyDownStore });
+    const deadLetterWorker = new TaskWorker({ catalog, store });
 
     startEventSource(
       emulators.queues.taskQueueUrl,
@@ -165,7 +167,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     );
     const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
     await Promise.all(
-      [doomed, ...others].map((task) => queue.send({ taskId: task.id, name: task.name, args: [...task.args] })),
+      [doomed, ...others].map((task) => queue.send({ taskId: task.id, name: task.name, args: task.args })),
     );
 
     const failed = await eventually(async () => {
@@ -176,7 +178,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     expect(failed.error?.code).toBe('retries_exhausted');
     expect(failed.result).toBeUndefined();
 
-    const expected = ['5', '42', (99999999999999999999n * 99999999999999999999n).toString()];
+    const expected = [5, 42, (99999999999999999999n * 99999999999999999999n).toString()];
     for (const [index, task] of others.entries()) {
       await expect(stateOf(task.id)).resolves.toMatchObject({ state: 'SUCCESS', result: expected[index] });
     }
@@ -199,6 +201,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     const dyingStore: TaskStore = {
       create: (task) => store.create(task),
       get: (id) => store.get(id),
+      saveProgress: (id, progress, input) => store.saveProgress(id, progress, input),
       transition: async (id, change) => {
         if (dead || change.to === 'SUCCESS' || change.to === 'FAILURE') {
           dead = true;
@@ -209,14 +212,14 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       listOpen: (before, limit) => store.listOpen(before, limit),
       recordRequeue: (id, previous, at) => store.recordRequeue(id, previous, at),
     };
-    const worker = new TaskWorker({ store: dyingStore });
+    const worker = new TaskWorker({ catalog, store: dyingStore });
     const states: string[] = [];
     startEventSource(emulators.queues.taskQueueUrl, emulators.queues.taskQueueArn, async (event, context) => {
       dead = false;
       states.push((await stateOf(doomed.id)).state);
       return createSqsBatchHandler(taskRecordProcessor(worker))(event, context);
     });
-    const deadLetterWorker = new TaskWorker({ store });
+    const deadLetterWorker = new TaskWorker({ catalog, store });
     startEventSource(
       emulators.queues.deadLetterQueueUrl,
       emulators.queues.deadLetterQueueArn,
@@ -225,7 +228,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
     await new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl }).send({
       taskId: doomed.id,
       name: doomed.name,
-      args: [...doomed.args],
+      args: doomed.args,
     });
 
     const failed = await eventually(async () => {

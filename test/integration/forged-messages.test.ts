@@ -10,6 +10,7 @@ import { type TestEmulators, startTestEmulators } from '../support/emulators.ts'
 import { eventually } from '../support/eventually.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
+import { catalog } from '../support/catalog.ts';
 
 /** A poison message takes 3 receives of 1 s each to reach the dead-letter queue. */
 const SETTLE = { timeoutMs: 15_000 } as const;
@@ -28,7 +29,7 @@ describe('forged and mismatched queue messages (fauxqs + dynalite)', () => {
     emulators = await startTestEmulators({ visibilityTimeoutSeconds: 1 });
     store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
     sources = [startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store })];
-    const deadLetters = new TaskWorker({ store });
+    const deadLetters = new TaskWorker({ catalog, store });
     const deadLetterSource = new SqsEventSource({
       sqs: emulators.sqs,
       queueUrl: emulators.queues.deadLetterQueueUrl,
@@ -75,7 +76,7 @@ describe('forged and mismatched queue messages (fauxqs + dynalite)', () => {
     await expect(store.get(task.id)).resolves.toEqual(task);
 
     await send(emulators.queues.taskQueueUrl, messageBodyFor(task));
-    await eventually(async () => expect(await store.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '3' }), SETTLE);
+    await eventually(async () => expect(await store.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 3 }), SETTLE);
   });
 
   it.each([

@@ -9,12 +9,14 @@ import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import { createApp } from '../../lib/http/app.ts';
-import { type IdempotencyClaim, idempotencyClaimId, requestDigest } from '../../lib/tasks/idempotency.ts';
+import { type IdempotencyClaim, idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
+import { taskInputDigest } from '../../lib/tasks/task.ts';
 import { newTaskId, type Task, type TaskView } from '../../lib/tasks/task.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
+import { catalog } from '../support/catalog.ts';
 
 const NOW_MS = Date.parse('2030-01-01T00:00:00.000Z');
 const NOW_SECONDS = NOW_MS / 1000;
@@ -24,7 +26,7 @@ function claimFor(owner: string, key: string, overrides: Partial<IdempotencyClai
     id: idempotencyClaimId(owner, key),
     owner,
     taskId: newTaskId(),
-    requestDigest: requestDigest('add', [1n, 2n]),
+    requestDigest: taskInputDigest({ name: 'add', args: [1, 2] }),
     createdAt: new Date(NOW_MS).toISOString(),
     expiresAt: NOW_SECONDS + 86_400,
     ...overrides,
@@ -195,7 +197,7 @@ describe('POST /tasks with an Idempotency-Key, raced through the app against dyn
       idempotency: new DynamoDbIdempotencyStore({ client: emulators.documents, tableName }),
       taskTtlSeconds: 86_400,
     });
-    app = createApp({ tasks, users: new UserDirectory([]), tokens });
+    app = createApp({ catalog, tasks, users: new UserDirectory([]), tokens });
   });
 
   afterAll(async () => {

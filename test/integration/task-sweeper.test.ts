@@ -61,7 +61,7 @@ describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
       const clock = { now: () => Date.parse(submitted.createdAt) + 301_000 };
       const sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 300, clock });
       expect((await sweeper.sweep()).requeued).toBeGreaterThanOrEqual(1);
-      await eventually(async () => expect(await store.get(submitted.id)).toMatchObject({ state: 'SUCCESS', result: '42' }), {
+      await eventually(async () => expect(await store.get(submitted.id)).toMatchObject({ state: 'SUCCESS', result: 42 }), {
         timeoutMs: 10_000,
       });
     } finally {
@@ -76,7 +76,7 @@ describe('TaskSweeper.requeueNow (dynalite + fauxqs)', () => {
     try {
       const store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
       const open = Array.from({ length: 30 }, (_, i) => pendingTask({ args: [String(i), '1'], ...(i % 3 === 0 && { state: 'RETRY' as const }) }));
-      const ended = pendingTask({ state: 'SUCCESS', result: '2' });
+      const ended = pendingTask({ state: 'SUCCESS', result: 2 });
       const expired = pendingTask({ expiresAt: Math.floor(Date.now() / 1000) - 1 });
       for (const task of [...open, ended, expired]) await store.create(task);
       // Requeued a moment ago by a sweep: its backoff does not hold requeueNow back.

@@ -8,6 +8,7 @@ import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { testUserDirectory } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 /**
  * The real Hono app over the in-memory adapters, as test/unit/app.test.ts drives it, for the
@@ -52,11 +53,11 @@ export async function createHarness(): Promise<SecurityHarness> {
   const tokens = new TokenIssuer(TOKEN_SETTINGS);
   const clock = new FakeClock();
   const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store, clock });
+  const worker = new TaskWorker({ catalog, store, clock });
   const queue = new RecordingQueue((body) => worker.process(body));
   const idempotency = new MemoryIdempotencyStore();
   const tasks = new TaskService({ store, queue, idempotency, taskTtlSeconds: 86_400, clock, sleep: clock.sleep });
-  const app = createApp({ tasks, users, tokens });
+  const app = createApp({ catalog, tasks, users, tokens });
   return { app, store, queue, tokens, token: async () => (await tokens.issue(USER.username)).token };
 }
 

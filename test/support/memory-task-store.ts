@@ -1,6 +1,6 @@
 import { UnavailableError } from '../../lib/errors.ts';
 import type { StateChange, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
-import { type Task, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
+import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
 import type { TaskMessage } from '../../lib/tasks/task-message.ts';
 
 /**
@@ -38,9 +38,18 @@ export class MemoryTaskStore implements TaskStore {
       updatedAt: change.at,
       ...(change.result !== undefined && { result: change.result }),
       ...(change.error !== undefined && { error: change.error }),
+      ...(change.progress !== undefined && { progress: change.progress }),
     };
     this.tasks.set(id, updated);
     return structuredClone(updated);
+  }
+
+  async saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean> {
+    this.#maybeFail('saveProgress');
+    const task = this.tasks.get(id);
+    if (!task || !RUNNABLE_STATES.includes(task.state) || !isSameInput(task, input)) return false;
+    this.tasks.set(id, { ...task, progress });
+    return true;
   }
 
   async listOpen(createdBefore: string, limit: number): Promise<string[]> {

@@ -19,5 +19,5 @@ export function pendingTask(overrides: Partial<Task> = {}): Task {
 
 /** The queue message the API sends for a task. */
 export function messageBodyFor(task: Task): string {
-  return encodeTaskMessage({ taskId: task.id, name: task.name, args: [...task.args] });
+  return encodeTaskMessage({ taskId: task.id, name: task.name, args: task.args });
 }

@@ -6,6 +6,7 @@ import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
 import type { Queues } from '../../local/provision.ts';
 import { REGION } from '../../local/settings.ts';
+import { catalog } from './catalog.ts';
 
 export interface TaskWorkerSourceOptions {
   readonly sqs: SQSClient;
@@ -21,7 +22,7 @@ export interface TaskWorkerSourceOptions {
  * the batch handler and TaskWorker over `store`. Stop it with `stop()`.
  */
 export function startTaskWorkerSource({ sqs, queues, store, maxConcurrency = 1, onResponse }: TaskWorkerSourceOptions): SqsEventSource {
-  const worker = new TaskWorker({ store });
+  const worker = new TaskWorker({ catalog, store });
   const handler = createSqsBatchHandler(taskRecordProcessor(worker));
   const source = new SqsEventSource({
     sqs,

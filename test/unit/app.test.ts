@@ -9,6 +9,7 @@ import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { testUserDirectory } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 const TASK_TTL_SECONDS = 86_400;
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
@@ -45,10 +46,10 @@ interface Harness {
 function harness({ worker: consume = true } = {}): Harness {
   const clock = new FakeClock();
   const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store, clock });
+  const worker = new TaskWorker({ catalog, store, clock });
   const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
   const tasks = new TaskService({ store, queue, taskTtlSeconds: TASK_TTL_SECONDS, clock, sleep: clock.sleep });
-  const app = createApp({ tasks, users, tokens });
+  const app = createApp({ catalog, tasks, users, tokens });
   const request = async (path: string, { user = 'alice', ...init }: RequestInit & { user?: string } = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has('authorization')) headers.set('authorization', `Bearer ${(await tokens.issue(user)).token}`);
@@ -89,7 +90,7 @@ describe('GET /health', () => {
 describe('GET /ready', () => {
   const probe = (name: string, check: () => Promise<void>) => ({ name, check });
   const appWith = (readiness: { name: string; check(): Promise<void> }[]) =>
-    createApp({ tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 60 }), users, tokens, readiness });
+    createApp({ catalog, tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 60 }), users, tokens, readiness });
 
   it('answers 200 {status: "ready"} without a token when every probe answers', async () => {
     const checked: string[] = [];
@@ -260,10 +261,10 @@ describe('POST /tasks', () => {
     expect(view.result).toBe(-42);
   });
 
-  it('queues the task for the submitting user with decimal-string arguments', async () => {
+  it('queues the task for the submitting user with its args in canonical form', async () => {
     const { submit, queue, store } = harness();
-    const view = (await (await submit({ name: 'add', args: [1, '2'] })).json()) as TaskView;
-    expect(queue.sent).toEqual([{ taskId: view.id, name: 'add', args: ['1', '2'] }]);
+    const view = (await (await submit({ name: 'add', args: [1, '02', '123456789012345678901'] })).json()) as TaskView;
+    expect(queue.sent).toEqual([{ taskId: view.id, name: 'add', args: [1, 2, '123456789012345678901'] }]);
     expect(store.tasks.get(view.id)?.owner).toBe('alice');
   });
 

@@ -4,6 +4,7 @@ import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { catalog } from '../support/catalog.ts';
 
 const tokens = new TokenIssuer({
   secret: 'a-bench-floor-test-secret-of-at-least-32-characters',
@@ -17,7 +18,7 @@ function floorApp(benchFloor: boolean | undefined) {
   const store = new MemoryTaskStore();
   const queue = new RecordingQueue();
   const tasks = new TaskService({ store, queue, taskTtlSeconds: 3600 });
-  const app = createApp({ tasks, users: new UserDirectory([]), tokens, ...(benchFloor !== undefined && { benchFloor }) });
+  const app = createApp({ catalog, tasks, users: new UserDirectory([]), tokens, ...(benchFloor !== undefined && { benchFloor }) });
   const post = async (body: unknown, { auth = true } = {}) =>
     app.request('/bench/floor', {
       method: 'POST',

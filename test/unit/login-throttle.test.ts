@@ -9,6 +9,7 @@ import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { testPasswordHash, testUserDirectory } from '../support/test-users.ts';
 import { hashPassword } from '../../lib/auth/passwords.ts';
+import { catalog } from '../support/catalog.ts';
 
 const WINDOW_MS = 900_000;
 
@@ -23,7 +24,7 @@ describe('POST /auth/token under the login limits', () => {
 
   function build(limits: LoginLimits = DEFAULT_LOGIN_LIMITS, directory = users) {
     clock = { ms: 1_800_000_000_123, now: () => clock.ms };
-    app = createApp({
+    app = createApp({ catalog,
       tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 3600 }),
       users: directory,
       tokens: new TokenIssuer({ secret: 'a-login-throttle-test-secret-of-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 }),

@@ -9,7 +9,8 @@ import { createApp } from '../../lib/http/app.ts';
 import { buildOpenApiDocument, openApiJson } from '../../lib/http/openapi.ts';
 import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
 import { ERROR_CODES } from '../../lib/http/response-schemas.ts';
-import { idempotencyClaimId, requestDigest } from '../../lib/tasks/idempotency.ts';
+import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
+import { taskInputDigest } from '../../lib/tasks/task.ts';
 import { TASK_STATES } from '../../lib/tasks/task.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
@@ -17,6 +18,7 @@ import { FakeClock } from '../support/fake-clock.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { testUserDirectory } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 /* The API document against the app that serves it: valid OpenAPI 3.1, the same routes, and the same
  * idea of a valid request (requests are built from the document's schemas and examples, and every
@@ -24,7 +26,7 @@ import { testUserDirectory } from '../support/test-users.ts';
 
 type Json = Record<string, any>;
 
-const doc = buildOpenApiDocument() as Json;
+const doc = buildOpenApiDocument(catalog) as Json;
 const DOC_ID = 'https://doozer.invalid/openapi.json';
 
 /** Every component schema in one ajv (JSON Schema 2020-12, strict), refs pointing into the document. */
@@ -77,11 +79,11 @@ function harnessDeps() {
 function harness({ worker: consume = true } = {}) {
   const clock = new FakeClock();
   const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store, clock });
+  const worker = new TaskWorker({ catalog, store, clock });
   const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
   const idempotency = new MemoryIdempotencyStore();
   const tasks = new TaskService({ store, queue, idempotency, taskTtlSeconds: 86_400, clock, sleep: clock.sleep });
-  const app = createApp({ tasks, users, tokens });
+  const app = createApp({ catalog, tasks, users, tokens });
   const bearer = async () => `Bearer ${(await tokens.issue(USER.username)).token}`;
   return { app, store, clock, idempotency, bearer };
 }
@@ -186,7 +188,7 @@ describe('GET /openapi.json', () => {
     const text = await first.text();
     expect(JSON.parse(text)).toEqual(doc);
     expect(await (await app.request('/openapi.json')).text()).toBe(text);
-    expect(openApiJson()).toBe(openApiJson());
+    expect(openApiJson(catalog)).toBe(openApiJson(catalog));
   });
 });
 
@@ -406,7 +408,7 @@ describe('requests built from the document', () => {
 
   it('documents GET /ready both ways, and the 405 of a known path with another method', async () => {
     const readyApp = (check: () => Promise<void>) =>
-      createApp({ ...harnessDeps(), readiness: [{ name: 'store', check }, { name: 'queue', check: async () => {} }] });
+      createApp({ catalog, ...harnessDeps(), readiness: [{ name: 'store', check }, { name: 'queue', check: async () => {} }] });
     const ready = await readyApp(async () => {}).request('/ready');
     expect(ready.status).toBe(200);
     await expectDocumented('/ready', 'get', ready);
@@ -455,7 +457,7 @@ describe('requests built from the document', () => {
       id: claimId,
       owner: USER.username,
       taskId: 'task_00000000-0000-4000-8000-000000000000',
-      requestDigest: requestDigest('add', [3n]),
+      requestDigest: taskInputDigest({ name: 'add', args: [3] }),
       createdAt: new Date(nowMs).toISOString(),
       expiresAt: Math.floor(nowMs / 1000) + 3600,
     });

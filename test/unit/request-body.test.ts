@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { DoozerError } from '../../lib/errors.ts';
-import { TaskRequestSchema, findDuplicateKey, readJson } from '../../lib/http/request-body.ts';
+import { findDuplicateKey, jsonBody } from '../../lib/http/request-body.ts';
 
 /** The duplicate key of a body that JSON.parse accepts, as readJson calls the scanner. */
 const duplicateIn = (text: string) => findDuplicateKey(text, JSON.parse(text));
@@ -77,9 +77,9 @@ describe('findDuplicateKey', () => {
   });
 });
 
-describe('readJson', () => {
+describe('jsonBody', () => {
   const app = new Hono();
-  app.post('/', async (c) => c.json(await readJson(c, TaskRequestSchema)));
+  app.post('/', jsonBody((value) => value), (c) => c.json(c.get('body') as object));
   app.onError((error, c) => {
     if (!(error instanceof DoozerError)) throw error;
     return c.json({ code: error.code, status: error.status, message: error.message }, 418);

@@ -15,6 +15,7 @@ import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { testPasswordHash } from '../support/test-users.ts';
+import { catalog } from '../support/catalog.ts';
 
 /**
  * The API's logs, as CloudWatch would get them: the real Powertools Logger writing JSON to stdout
@@ -62,7 +63,7 @@ function harness({ worker: consume = true, wrap }: { worker?: boolean; wrap?: (a
   const logger = scopedLogger(powertools);
   const clock = new FakeClock();
   const store = new BrokenStore();
-  const worker = new TaskWorker({ store, clock });
+  const worker = new TaskWorker({ catalog, store, clock });
   const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
   const tasks = new TaskService({
     store,
@@ -74,7 +75,7 @@ function harness({ worker: consume = true, wrap }: { worker?: boolean; wrap?: (a
     logger,
   });
   const loginThrottle = new LoginThrottle({ store: new MemoryLoginAttempts(), clock });
-  const app: Hono = createApp({ tasks, users, tokens, loginThrottle, logger }) as unknown as Hono;
+  const app: Hono = createApp({ catalog, tasks, users, tokens, loginThrottle, logger }) as unknown as Hono;
   return { app: wrap ? wrap(app, logger) : app, store, clock };
 }
 

@@ -7,6 +7,7 @@ import { scopedLogger } from '../../lib/logger.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { CapturedLogs } from '../support/captured-logs.ts';
 import { MemoryTaskStore } from '../support/memory-task-store.ts';
+import { catalog } from '../support/catalog.ts';
 
 function record(messageId: string, body: string): SQSRecord {
   return {
@@ -70,7 +71,7 @@ describe('createSqsBatchHandler logs', () => {
   function handlers() {
     const logger = new PowertoolsLogger({ serviceName: 'doozer' });
     const store = new MemoryTaskStore();
-    const worker = new TaskWorker({ store, logger: scopedLogger(logger) });
+    const worker = new TaskWorker({ catalog, store, logger: scopedLogger(logger) });
     return {
       store,
       worker: createSqsBatchHandler((r) => worker.process(r.body), { logger }),

@@ -5,6 +5,7 @@ import type { Task, TaskState } from '../../lib/tasks/task.ts';
 import { encodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { PoisonMessageError, TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MemoryTaskStore } from '../support/memory-task-store.ts';
+import { catalog } from '../support/catalog.ts';
 
 const CREATED_AT = '2030-01-01T00:00:00.000Z';
 const WORKED_AT = Date.parse('2030-01-01T00:00:01.000Z');
@@ -30,12 +31,12 @@ async function storedTask(
     ...extra,
   };
   await store.create(task);
-  return { task, body: encodeTaskMessage({ taskId: task.id, name: task.name, args: [...task.args] }) };
+  return { task, body: encodeTaskMessage({ taskId: task.id, name: task.name, args: task.args }) };
 }
 
 function setup() {
   const store = new MemoryTaskStore();
-  return { store, worker: new TaskWorker({ store, clock }) };
+  return { store, worker: new TaskWorker({ catalog, store, clock }) };
 }
 
 /** A MemoryTaskStore whose writes to a terminal state fail, as an outage at the worst moment would. */
@@ -69,9 +70,9 @@ describe('TaskWorker.process', () => {
   it('skips a duplicate delivery after SUCCESS and leaves the result and updatedAt untouched', async () => {
     const store = new MemoryTaskStore();
     const { task, body } = await storedTask(store);
-    await new TaskWorker({ store, clock }).process(body);
+    await new TaskWorker({ catalog, store, clock }).process(body);
     const first = structuredClone(store.tasks.get(task.id)!);
-    const later = new TaskWorker({ store, clock: { now: () => WORKED_AT + 60_000 } });
+    const later = new TaskWorker({ catalog, store, clock: { now: () => WORKED_AT + 60_000 } });
     await expect(later.process(body)).resolves.toBe('skipped');
     expect(store.tasks.get(task.id)).toEqual(first);
   });
@@ -92,7 +93,7 @@ describe('TaskWorker.process', () => {
     const { store, worker } = setup();
     const { task, body } = await storedTask(store, { state: 'RETRY' });
     await expect(worker.process(body)).resolves.toBe('SUCCESS');
-    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 6 });
   });
 
   it('skips a message whose task no longer exists (expired and deleted)', async () => {
@@ -122,11 +123,11 @@ describe('TaskWorker.process', () => {
     expect(store.tasks.get(task.id)!.error?.code).toBe('invalid_args');
   });
 
-  it('ends the task in FAILURE with result_too_large when a product would be too long', async () => {
+  it('ends the task in FAILURE with invalid_args when a product would be too long (checked with its args)', async () => {
     const { store, worker } = setup();
     const { task, body } = await storedTask(store, { name: 'mul', args: Array.from({ length: 11 }, () => '9'.repeat(1000)) });
     await expect(worker.process(body)).resolves.toBe('FAILURE');
-    expect(store.tasks.get(task.id)!.error?.code).toBe('result_too_large');
+    expect(store.tasks.get(task.id)!.error).toMatchObject({ code: 'invalid_args', message: expect.stringContaining('a product is limited to') });
   });
 
   it.each([
@@ -144,7 +145,7 @@ describe('TaskWorker.process', () => {
 
   it('rethrows an outage on the final write and leaves the task in RETRY for the redelivery', async () => {
     const store = new FinalWriteOutageStore();
-    const worker = new TaskWorker({ store, clock });
+    const worker = new TaskWorker({ catalog, store, clock });
     const { task, body } = await storedTask(store);
     await expect(worker.process(body)).rejects.toBeInstanceOf(UnavailableError);
     const after = store.tasks.get(task.id)!;
@@ -155,12 +156,12 @@ describe('TaskWorker.process', () => {
   it('completes the task on the redelivery after an outage', async () => {
     const outage = new FinalWriteOutageStore();
     const { task, body } = await storedTask(outage);
-    await expect(new TaskWorker({ store: outage, clock }).process(body)).rejects.toBeInstanceOf(UnavailableError);
+    await expect(new TaskWorker({ catalog, store: outage, clock }).process(body)).rejects.toBeInstanceOf(UnavailableError);
     // The same records, now with a healthy store behind them.
     const healthy = new MemoryTaskStore();
     healthy.tasks.set(task.id, outage.tasks.get(task.id)!);
-    await expect(new TaskWorker({ store: healthy, clock }).process(body)).resolves.toBe('SUCCESS');
-    expect(healthy.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
+    await expect(new TaskWorker({ catalog, store: healthy, clock }).process(body)).resolves.toBe('SUCCESS');
+    expect(healthy.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 6 });
   });
 
   it('writes only the end state: one write per task', async () => {
@@ -172,7 +173,7 @@ describe('TaskWorker.process', () => {
       }
     })();
     const { body } = await storedTask(store);
-    await new TaskWorker({ store, clock }).process(body);
+    await new TaskWorker({ catalog, store, clock }).process(body);
     expect(store.changes.map((change) => change.to)).toEqual(['SUCCESS']);
   });
 
@@ -203,7 +204,7 @@ describe('TaskWorker.process with a message that disagrees with the record', () 
 
   it('does not mark the real task RETRY when a forged message meets an outage', async () => {
     const store = new FinalWriteOutageStore();
-    const worker = new TaskWorker({ store, clock });
+    const worker = new TaskWorker({ catalog, store, clock });
     const { task } = await storedTask(store);
     const forged = encodeTaskMessage({ taskId: task.id, name: 'mul', args: ['2', '2'] });
     await expect(worker.process(forged)).rejects.toBeInstanceOf(UnavailableError);
@@ -214,7 +215,7 @@ describe('TaskWorker.process with a message that disagrees with the record', () 
     const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
     const log = (level: string) => (message: string, ...fields: Record<string, unknown>[]) => lines.push({ level, message, fields: Object.assign({}, ...fields) });
     const store = new MemoryTaskStore();
-    const worker = new TaskWorker({ store, clock, logger: { info: log('info'), warn: log('warn'), error: log('error') } });
+    const worker = new TaskWorker({ catalog, store, clock, logger: { info: log('info'), warn: log('warn'), error: log('error') } });
     const { task, body } = await storedTask(store);
     await worker.process(encodeTaskMessage({ taskId: task.id, name: 'mul', args: ['9'] }));
     await worker.process(body);
@@ -237,14 +238,14 @@ describe('TaskWorker.process on a redelivery', () => {
       }
     })();
     const { task, body } = await storedTask(store);
-    await expect(new TaskWorker({ store, clock }).process(body, { receiveCount: 2 })).resolves.toBe('SUCCESS');
+    await expect(new TaskWorker({ catalog, store, clock }).process(body, { receiveCount: 2 })).resolves.toBe('SUCCESS');
     expect(store.changes.map((change) => change.to)).toEqual(['RETRY', 'SUCCESS']);
-    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: '6' });
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 6 });
   });
 
   it('does not run a redelivered task that has already ended', async () => {
     const { store, worker } = setup();
-    const { task, body } = await storedTask(store, { state: 'SUCCESS', extra: { result: '6' } });
+    const { task, body } = await storedTask(store, { state: 'SUCCESS', extra: { result: 6 } });
     await expect(worker.process(body, { receiveCount: 3 })).resolves.toBe('skipped');
     expect(store.tasks.get(task.id)).toEqual(task);
   });
@@ -278,7 +279,7 @@ describe('TaskWorker.failExhausted', () => {
 
   it('skips a task that already succeeded and keeps its result', async () => {
     const { store, worker } = setup();
-    const { task, body } = await storedTask(store, { state: 'SUCCESS', extra: { result: '6' } });
+    const { task, body } = await storedTask(store, { state: 'SUCCESS', extra: { result: 6 } });
     await expect(worker.failExhausted(body)).resolves.toBe('skipped');
     expect(store.tasks.get(task.id)).toEqual(task);
   });

@@ -1,0 +1,70 @@
+import type * as z from 'zod/mini';
+
+/** Faults named in one message: a body of 1,000 bad arguments gets the first few, not a 50 KB message. */
+export const MAX_ISSUES_DESCRIBED = 3;
+
+/**
+ * One message for what a schema refused, naming each field and its rule (`args.ms must be at most
+ * 60000`), at most three, then how many more. zod/mini carries no wording of its own ("Invalid
+ * input") unless a schema gives one, so the common rules are worded here; a schema's own message
+ * wins.
+ */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], root = ''): string {
+  const described = issues.slice(0, MAX_ISSUES_DESCRIBED).map((issue) => describeIssue(issue, root));
+  const more = issues.length - MAX_ISSUES_DESCRIBED;
+  return more > 0 ? `${described.join('; ')}; and ${more} more` : described.join('; ');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, root: string): string {
+  const field = fieldName([...(root ? [root] : []), ...issue.path]);
+  if (issue.code === 'unrecognized_keys') {
+    const where = field ? ` in ${field}` : '';
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}${where}; remove ${issue.keys.length > 1 ? 'them' : 'it'}`;
+  }
+  const rule = issue.message && issue.message !== 'Invalid input' ? issue.message : ruleOf(issue);
+  return field ? `${field} ${rule}` : `the body ${rule}`;
+}
+
+/** `args[2]`, `args.ms`, or '' for the whole value. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, index) => (typeof key === 'number' ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`))
+    .join('');
+}
+
+function ruleOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}, got ${typeOf(issue.input)}`;
+    case 'too_small':
+      return bound(issue.origin, issue.inclusive ? 'at least' : 'more than', issue.minimum);
+    case 'too_big':
+      return bound(issue.origin, issue.inclusive ? 'at most' : 'less than', issue.maximum);
+    case 'invalid_format':
+      return issue.format === 'regex' && 'pattern' in issue ? `must match ${String(issue.pattern)}` : `must be a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
+    case 'invalid_union':
+      return 'matches none of the allowed forms';
+    default:
+      return 'is not valid';
+  }
+}
+
+function bound(origin: string, relation: string, limit: number | bigint): string {
+  if (origin === 'array' || origin === 'set') return `must hold ${relation} ${limit} items`;
+  if (origin === 'string') return `must be ${relation} ${limit} characters long`;
+  return `must be ${relation} ${limit}`;
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

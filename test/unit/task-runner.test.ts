@@ -1,0 +1,136 @@
+import { setTimeout as wait } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod/mini';
+import { TaskError, defineTask } from '../../lib/tasks/define-task.ts';
+import type { TaskProgress } from '../../lib/tasks/task.ts';
+import { TaskCatalog } from '../../lib/tasks/task-catalog.ts';
+import { runTask } from '../../lib/tasks/task-runner.ts';
+
+/* The runner between a task's `run` and the worker: time limits, progress, and what a throw becomes. */
+
+function prepared(definition: ReturnType<typeof defineTask>, args: unknown = {}) {
+  const result = new TaskCatalog([definition]).prepare(definition.name, args);
+  if (!result.ok) throw new Error(result.refused.message);
+  return result.task;
+}
+
+const options = (saved: TaskProgress[] = [], attempt = 1) => ({
+  taskId: 'task_test',
+  attempt,
+  saveProgress: async (progress: TaskProgress) => {
+    saved.push(progress);
+    return true;
+  },
+  progressIntervalMs: 100,
+});
+
+describe('runTask', () => {
+  it('ends a task that outlives its limit FAILURE timeout, even when run ignores its signal', async () => {
+    let signalled = false;
+    const stubborn = defineTask({
+      name: 'stubborn',
+      description: 'Ignores its signal.',
+      args: z.object({}),
+      timeoutSeconds: 1,
+      run: async (_args, ctx) => {
+        ctx.signal.addEventListener('abort', () => (signalled = true));
+        await wait(3_000);
+        return 'too late';
+      },
+    });
+    const started = Date.now();
+    const outcome = await runTask(prepared(stubborn), options());
+    expect(outcome).toEqual({ state: 'FAILURE', error: { code: 'timeout', message: 'the task ran longer than its limit of 1 s' } });
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(signalled).toBe(true);
+  });
+
+  it('stores progress at most once per interval, always the latest, and shows it complete on success', async () => {
+    const saved: TaskProgress[] = [];
+    const counter = defineTask({
+      name: 'counter',
+      description: 'Counts to 50 in 5 ms steps.',
+      args: z.object({}),
+      run: async (_args, ctx) => {
+        for (let done = 1; done <= 50; done++) {
+          ctx.progress({ done, total: 50 }, `step ${done}`);
+          await wait(5);
+        }
+        return done();
+      },
+    });
+    const done = () => 'counted';
+    const outcome = await runTask(prepared(counter), options(saved));
+    expect(outcome).toMatchObject({ state: 'SUCCESS', result: 'counted', progress: { fraction: 1, done: 50, total: 50 } });
+    // 50 reports over about 250 ms, stored at most every 100 ms: the first at once, then a few.
+    expect(saved.length).toBeGreaterThanOrEqual(2);
+    expect(saved.length).toBeLessThanOrEqual(5);
+    expect(saved[0]).toMatchObject({ fraction: 0.02, done: 1, total: 50, message: 'step 1' });
+    const times = saved.map((progress) => Date.parse(progress.at));
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(90);
+  });
+
+  it('stops the run through its signal when the record refuses its progress (the task ended elsewhere)', async () => {
+    let aborted = false;
+    const long = defineTask({
+      name: 'long',
+      description: 'Reports, then waits on its signal.',
+      args: z.object({}),
+      run: async (_args, ctx) => {
+        ctx.progress(0.1);
+        await wait(5_000, undefined, { signal: ctx.signal }).catch((error) => {
+          aborted = true;
+          throw error;
+        });
+      },
+    });
+    const outcome = await runTask(prepared(long), { ...options(), saveProgress: async () => false });
+    expect(outcome).toEqual({ state: 'ABANDONED' });
+    await wait(10);
+    expect(aborted).toBe(true);
+  });
+
+  it('ends FAILURE with the code and message of a TaskError, at once, whatever the retries', async () => {
+    const picky = defineTask({
+      name: 'picky',
+      description: 'Refuses.',
+      args: z.object({}),
+      retries: 3,
+      run: () => {
+        throw new TaskError('not_found', 'no such thing');
+      },
+    });
+    expect(await runTask(prepared(picky), options())).toEqual({ state: 'FAILURE', error: { code: 'not_found', message: 'no such thing' } });
+  });
+
+  it('retries another error while the task has retries left, then ends task_failed without a stack trace', async () => {
+    const flaky = defineTask({
+      name: 'flaky',
+      description: 'Throws.',
+      args: z.object({}),
+      retries: 1,
+      run: () => {
+        throw new Error('the upstream said no');
+      },
+    });
+    expect(await runTask(prepared(flaky), options([], 1))).toEqual({
+      state: 'RETRY',
+      error: { code: 'task_failed', message: 'the task failed: the upstream said no' },
+      delaySeconds: 1,
+    });
+    const last = await runTask(prepared(flaky), options([], 2));
+    expect(last).toEqual({ state: 'FAILURE', error: { code: 'task_failed', message: 'the task failed: the upstream said no' } });
+    expect(JSON.stringify(last)).not.toContain('at ');
+  });
+
+  it('ends FAILURE invalid_result when run returns what its result schema refuses', async () => {
+    const liar = defineTask({
+      name: 'liar',
+      description: 'Returns a string for an int.',
+      args: z.object({}),
+      result: z.int(),
+      run: () => 'seven' as unknown as number,
+    });
+    expect(await runTask(prepared(liar), options())).toMatchObject({ state: 'FAILURE', error: { code: 'invalid_result' } });
+  });
+});
