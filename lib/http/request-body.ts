@@ -42,7 +42,7 @@ export function jsonBody<T>(parse: (value: unknown) => T) {
 /** `parse` for a zod schema: its output, or a 400 naming up to three faults. */
 export function bySchema<T extends z.ZodMiniType>(schema: T): (value: unknown) => z.output<T> {
   return (value) => {
-    const result = schema.safeParse(value);
+    const result = schema.safeParse(value, { reportInput: true });
     if (!result.success) throw new InvalidRequestError(describeIssues(result.error.issues));
     return result.data;
   };

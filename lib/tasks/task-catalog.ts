@@ -93,7 +93,7 @@ export class TaskCatalog {
       const refused = { code: 'unknown_task', message: `unknown task ${JSON.stringify(name)}; known tasks: ${this.names.join(', ')}` } as const;
       return { ok: false, refused };
     }
-    const parsed = definition.args.safeParse(args);
+    const parsed = definition.args.safeParse(args, { reportInput: true });
     if (!parsed.success) return { ok: false, refused: { code: 'invalid_args', message: describeIssues(parsed.error.issues, 'args') } };
     return { ok: true, task: { definition, args: parsed.data, input: { name, args: canonical(definition.args, parsed.data, args) } } };
   }
@@ -106,7 +106,7 @@ export class TaskCatalog {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       return { ok: false, refused: { code: 'invalid_args', message: 'the body must be a JSON object: {"name": <task>, "args": <its args>}' } };
     }
-    const parsed = this.requestSchema.safeParse(body);
+    const parsed = this.requestSchema.safeParse(body, { reportInput: true });
     if (!parsed.success) {
       // No option matched the discriminator: the message (from the union's error) names the known tasks.
       const unknownName = parsed.error.issues.find((issue) => issue.code === 'invalid_union' && issue.path.join() === 'name');

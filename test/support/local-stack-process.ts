@@ -42,6 +42,8 @@ export interface StackProcessOptions {
    * be killed (`kill -9 -<pid>`); by default the entry file runs in node directly.
    */
   readonly viaNpm?: boolean;
+  /** The project to start: this one unless a copy is given. */
+  readonly cwd?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function startStackProcess(options: StackProcessOptions): Promise<S
     options.viaNpm ? ['npm', 'start', '--silent', ...(args.length > 0 ? ['--', ...args] : [])] : ['local/start.ts', ...args],
     env,
     'doozer is running locally',
-    { viaNpm: options.viaNpm },
+    { viaNpm: options.viaNpm, cwd: options.cwd },
   ).catch(async (error: unknown) => {
     if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
     throw error;
@@ -92,11 +94,11 @@ export async function startProcess(
   args: string[],
   env: Record<string, string>,
   readyLine: string,
-  { timeoutMs = 120_000, viaNpm = false }: { timeoutMs?: number; viaNpm?: boolean } = {},
+  { timeoutMs = 120_000, viaNpm = false, cwd = ROOT }: { timeoutMs?: number; viaNpm?: boolean; cwd?: string } = {},
 ): Promise<RunningProcess> {
   const [command, commandArgs] = viaNpm ? [args[0]!, args.slice(1)] : [process.execPath, ['--import', 'tsx', ...args]];
   const child = spawn(command, commandArgs, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: viaNpm,
