@@ -25,9 +25,9 @@ export interface QueueSettings {
   /** The worker Lambda's timeout: the longest task's limit, and time to record how it ended. */
   readonly workerTimeoutSeconds: number;
   /**
-   * The task queue's visibility timeout. AWS refuses an event source whose queue hides a message for
-   * less than the function's timeout; a task that runs longer than this keeps its message hidden
-   * with a heartbeat, so a crashed worker's task comes back after this, not after hours.
+   * The task queue's visibility timeout: six times the worker's timeout, as AWS advises for an SQS
+   * event source (a batch whose invocation is throttled and retried must not reappear meanwhile).
+   * Should it be set shorter, a task that outlives it keeps its message hidden with a heartbeat.
    */
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the dead-letter queue: the most retries, plus three for outages. */
@@ -37,7 +37,7 @@ export interface QueueSettings {
 /** Seconds the worker keeps, beyond a task's limit, to record its end. */
 const END_MARGIN_SECONDS = 10;
 const MIN_VISIBILITY_SECONDS = 60;
-const VISIBILITY_MARGIN_SECONDS = 30;
+const VISIBILITY_PER_TIMEOUT = 6;
 const OUTAGE_RECEIVES = 3;
 
 /**
@@ -126,7 +126,7 @@ export class TaskCatalog {
     const workerTimeoutSeconds = longest + END_MARGIN_SECONDS;
     return {
       workerTimeoutSeconds,
-      visibilityTimeoutSeconds: Math.max(MIN_VISIBILITY_SECONDS, workerTimeoutSeconds + VISIBILITY_MARGIN_SECONDS),
+      visibilityTimeoutSeconds: Math.max(MIN_VISIBILITY_SECONDS, VISIBILITY_PER_TIMEOUT * workerTimeoutSeconds),
       maxReceiveCount: retries + OUTAGE_RECEIVES,
     };
   }

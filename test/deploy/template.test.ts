@@ -23,6 +23,7 @@ import { startFakeAws } from './support/fake-aws.ts';
 import { grantsOf, logStreamsOf, policyStatements, wildcardsIn } from './support/iam.ts';
 import { type PackagedService, packageService, serverlessEnv } from './support/serverless.ts';
 import { type ZipFileEntry, openZip } from './support/zip.ts';
+import { catalog } from '../support/catalog.ts';
 
 /** A secret left in the deployer's shell: it must never reach a template outside the local stage. */
 const SHELL_SECRET = 'a-secret-in-the-deployers-shell-that-must-not-leak';
@@ -110,6 +111,16 @@ describe('the prod template', () => {
     });
   });
 
+  it('takes the worker timeout, visibility and redrive from the tasks\' limits, and tells the worker the visibility', () => {
+    const settings = catalog.queueSettings();
+    const worker = resource(prod.template, 'WorkerLambdaFunction');
+    expect(worker.Timeout).toBe(settings.workerTimeoutSeconds);
+    expect(worker.Timeout).toBe(Math.max(...catalog.definitions.map((task) => task.timeoutSeconds)) + 10);
+    expect(resource(prod.template, 'TaskQueue').VisibilityTimeout).toBe(settings.visibilityTimeoutSeconds);
+    expect(resource(prod.template, 'TaskQueue').RedrivePolicy.maxReceiveCount).toBe(settings.maxReceiveCount);
+    expect(worker.Environment.Variables.DOOZER_VISIBILITY_TIMEOUT_SECONDS).toBe(String(settings.visibilityTimeoutSeconds));
+  });
+
   it('bills the table per request, expires items on expiresAt and keeps point-in-time recovery', () => {
     const table = resource(prod.template, 'TaskTable');
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
@@ -152,7 +163,7 @@ describe('the prod template', () => {
     );
   });
 
-  it('lets the worker receive and delete from its queue, update tasks and read one to say why a write was refused, and nothing else', () => {
+  it('lets the worker receive, delete and hide messages of its queue, update tasks and read one to say why a write was refused, and nothing else', () => {
     expect(grantsOf(prod.template, 'WorkerRole')).toEqual(
       [
         `logs:CreateLogStream on ${logStreamsOf('WorkerLogGroup')}`,
@@ -161,6 +172,8 @@ describe('the prod template', () => {
         'sqs:ReceiveMessage on ${TaskQueue.Arn}',
         'sqs:DeleteMessage on ${TaskQueue.Arn}',
         'sqs:GetQueueAttributes on ${TaskQueue.Arn}',
+        // The heartbeat of a long task, and when a task that threw comes back.
+        'sqs:ChangeMessageVisibility on ${TaskQueue.Arn}',
         'dynamodb:GetItem on ${TaskTable.Arn}',
         'dynamodb:UpdateItem on ${TaskTable.Arn}',
       ].sort(),
@@ -239,7 +252,7 @@ describe('the prod template', () => {
   it('routes the documentation and every API route to the API function', () => {
     const routes = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.RouteKey);
     expect(routes.sort()).toEqual(
-      ['$default', 'GET /docs', 'GET /health', 'GET /ready', 'GET /openapi.json', 'GET /tasks/{id}', 'POST /auth/token', 'POST /tasks'].sort(),
+      ['$default', 'GET /docs', 'GET /health', 'GET /ready', 'GET /openapi.json', 'GET /task-types', 'GET /tasks/{id}', 'POST /auth/token', 'POST /tasks'].sort(),
     );
   });
 

@@ -50,7 +50,7 @@ describe('npm start with external SQS and DynamoDB endpoints', () => {
       new DynamoDBClient({ region: REGION, credentials: LOCAL_CREDENTIALS, endpoint: dynamodb.endpoint }),
     );
     const { Item } = await documents.send(new GetCommand({ TableName: RESOURCE_NAMES.table, Key: { id: task.id } }));
-    expect(Item).toMatchObject({ id: task.id, state: 'SUCCESS', result: 21 });
+    expect(Item).toMatchObject({ id: task.id, state: 'SUCCESS', resultJson: '21' });
     documents.destroy();
   });
 

@@ -104,7 +104,7 @@ describe('the local stack (npm start)', () => {
 
     it('computes exactly beyond 2^53, answering with a decimal string', async () => {
       const response = await submit('mul', ['9007199254740993', '3']);
-      expect(await response.json()).toMatchObject({ state: 'SUCCESS', result: 27021597764222979 });
+      expect(await response.json()).toMatchObject({ state: 'SUCCESS', result: '27021597764222979' });
     });
   });
 

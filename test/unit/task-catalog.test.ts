@@ -48,13 +48,13 @@ describe('TaskCatalog.queueSettings', () => {
   const task = (name: string, timeoutSeconds: number, retries = 0) =>
     defineTask({ name, description: 'A test task.', args: z.object({}), timeoutSeconds, retries, run: () => null });
 
-  it('gives the worker the longest limit and a margin, the queue a visibility above it, the redrive the most retries', () => {
+  it('gives the worker the longest limit and a margin, the queue 6x that, the redrive the most retries', () => {
     expect(new TaskCatalog([task('a', 5), task('b', 200, 2)]).queueSettings()).toEqual({
       workerTimeoutSeconds: 210,
-      visibilityTimeoutSeconds: 240,
+      visibilityTimeoutSeconds: 1260,
       maxReceiveCount: 5,
     });
-    expect(new TaskCatalog([task('a', 5)]).queueSettings()).toEqual({ workerTimeoutSeconds: 15, visibilityTimeoutSeconds: 60, maxReceiveCount: 3 });
+    expect(new TaskCatalog([task('a', 5)]).queueSettings()).toEqual({ workerTimeoutSeconds: 15, visibilityTimeoutSeconds: 90, maxReceiveCount: 3 });
   });
 
   it('refuses two tasks of one name, and bad names or limits when a task is defined', () => {
