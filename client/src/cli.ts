@@ -7,9 +7,10 @@ import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'com
 import packageJson from '../package.json' with { type: 'json' };
 import { DoozerClient } from './doozer-client.ts';
 import { DoozerApiError, DoozerConnectionError } from './errors.ts';
-import { InputError, parseIntegers, parseTaskId } from './input.ts';
+import { InputError, parseIntegers, parseRunArgs, parseTaskId } from './input.ts';
+import { startProgress } from './progress.ts';
 import { SettingsError, resolveSettings } from './settings.ts';
-import { startSpinner } from './spinner.ts';
+import { formatTaskTypes } from './task-types.ts';
 import { FileTokenCache } from './token-cache.ts';
 import { type TaskName, type TaskView, isTerminal } from './types.ts';
 
@@ -19,7 +20,7 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  done (or deferred, without --wait)
   1  the task failed, or no such task
-  2  usage error: a bad flag, number or setting
+  2  usage error: a bad flag, number, JSON or setting, or args the service refused
   3  authentication failed, or logins refused for a while (too many wrong passwords)
   4  the service is unreachable or answered 5xx
   5  deferred, and --wait timed out`;
@@ -35,6 +36,8 @@ Available Commands:
   help        Help about any command
   lookup      Lookup a task uuid.
   mul         Multiply api call.
+  run         Run a task with its args.
+  tasks       List the task types and their args.
   token       Print a JWT token.
   version     Print the version.
 
@@ -76,9 +79,26 @@ function positiveSeconds(value: string): number {
   return seconds;
 }
 
-/** How long the API may hold a request: with --wait, never longer than the whole run may take. */
+/**
+ * With --wait, the longest the API holds one request, in seconds: it answers early only when the
+ * task ends, so a short hold shows progress about every second.
+ */
+const POLL_SECONDS = 1;
+
+/** How long the API may hold the submission: with --wait, never longer than the whole run may take. */
 function serverWait(flags: WaitFlags): number | undefined {
-  return flags.wait ? Math.min(5, Math.floor(flags.timeout)) : undefined;
+  return flags.wait ? Math.min(POLL_SECONDS, Math.floor(flags.timeout)) : undefined;
+}
+
+/** A result on one line: text and numbers as they are (exact integers come as either), else compact JSON. */
+function formatResult(result: unknown): string {
+  if (typeof result === 'string') return result;
+  return JSON.stringify(result) ?? 'null';
+}
+
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -125,9 +145,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (json) out(JSON.stringify(task, null, 2));
     else if (format === 'status') {
       out(`Status : ${task.state}`);
-      if (task.state === 'SUCCESS') out(`Result : ${task.result}`);
+      if (task.state === 'SUCCESS') out(`Result : ${formatResult(task.result)}`);
       if (task.state === 'FAILURE') out(`Error : ${task.error?.message ?? 'unknown error'}`);
-    } else if (task.state === 'SUCCESS') out(`Result: ${task.result}`);
+    } else if (task.state === 'SUCCESS') out(`Result: ${formatResult(task.result)}`);
     else if (task.state !== 'FAILURE') out(`Deferred! ${task.id}`);
     if (task.state === 'FAILURE') {
       if (!json && format === 'result') err(`Failed! ${task.id}: ${task.error?.message ?? 'unknown error'} (${task.error?.code ?? 'unknown'})`);
@@ -136,14 +156,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.done;
   };
 
-  /** Polls until the task ends or the --timeout that started counting at `startedAt` runs out. */
+  /**
+   * Polls until the task ends or the --timeout that started counting at `startedAt` runs out,
+   * showing its progress on stderr.
+   */
   const waitFor = async (client: DoozerClient, task: TaskView, flags: WaitFlags, startedAt: number): Promise<TaskView> => {
-    const spinner = startSpinner(process.stderr, `waiting for ${task.id}`);
+    const progress = startProgress(process.stderr, task);
     try {
       const timeoutMs = Math.max(0, startedAt + flags.timeout * 1000 - Date.now());
-      return await client.waitFor(task.id, { timeoutMs, onProgress: (t) => spinner.update(`${t.id} is ${t.state}`) });
+      return await client.waitFor(task.id, { timeoutMs, pollSeconds: POLL_SECONDS, onProgress: (view) => progress.update(view) });
     } finally {
-      spinner.stop();
+      progress.stop();
     }
   };
 
@@ -164,8 +187,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       .command(name)
       .description(`${summary} Integers of any size up to 1,000 digits, as --i lists or arguments.`)
       .argument('[integers...]', 'integers to send (put negative ones after --, or use --i)')
-      .option('--i <list>', 'comma-separated integers, e.g. 1,2,3 (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
-      .option('--wait', 'keep polling until the task ends (a spinner shows on a terminal)')
+      .option('--i <list>', 'comma-separated integers, e.g. 1,2,3 (repeatable)', collect)
+      .option('--wait', 'keep polling until the task ends, showing its progress on stderr')
       .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
       .addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES_HELP}`)
       .action(async (positional: string[], flags: WaitFlags & { i?: string[] }, command: Command) => {
@@ -184,7 +207,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('Lookup a task uuid.')
     .argument('[id]', 'the task id (or use --uuid)')
     .option('--uuid <id>', 'the task id, task_<uuid>')
-    .option('--wait', 'keep polling until the task ends')
+    .option('--wait', 'keep polling until the task ends, showing its progress on stderr')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
     .addHelpText('after', `\nExample:\n  doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006\n${EXIT_CODES_HELP}`)
     .action(async (positional: string | undefined, flags: WaitFlags & { uuid?: string }, command: Command) => {
@@ -194,6 +217,48 @@ export async function main(argv: readonly string[]): Promise<number> {
       const task = await doozer.get(id);
       const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
       exitCode = finish(final, flags, json, 'status');
+    });
+
+  program
+    .command('run')
+    .description('Run a task: doozer run <task> [args as JSON, or --arg key=value ...].')
+    .argument('<task>', 'the task type (doozer tasks lists them)')
+    .argument('[args]', `the args as one JSON value, e.g. '{"ms":3000}' or '[1,2,3]'`)
+    .option('--arg <key=value>', 'one field of the args, which are then an object (repeatable); the value is read as JSON when it is JSON, else as text', collect)
+    .option('--wait', 'keep polling until the task ends, showing its progress on stderr (a bar on a terminal)')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  doozer run sleep '{"ms":3000}'\n  doozer run sleep --arg ms=3000 --wait\n  doozer run add '[1,2,3]'\n` +
+        `  doozer run primes --arg below=100000000 --wait --timeout 120\n\n` +
+        `An --arg value is JSON when it reads as JSON (ms=3000 is a number), else text; quote text that\n` +
+        `reads as JSON: --arg 'label="42"'.\n${EXIT_CODES_HELP}`,
+    )
+    .action(async (name: string, json: string | undefined, flags: WaitFlags & { arg?: string[] }, command: Command) => {
+      const args = parseRunArgs(name, json, flags.arg ?? []);
+      const { client: doozer, json: printJson } = await client(command);
+      const startedAt = Date.now();
+      const wait = serverWait(flags);
+      const { task } = await doozer.run(name, args, wait === undefined ? {} : { wait }).catch((error: unknown) => {
+        throw withTasksHint(error, name);
+      });
+      const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
+      exitCode = finish(final, flags, printJson, 'result');
+    });
+
+  program
+    .command('tasks')
+    .description('List the task types and their args.')
+    .argument('[task]', 'show this task type only')
+    .addHelpText('after', `\nExamples:\n  doozer tasks\n  doozer tasks sleep --json\n${EXIT_CODES_HELP}`)
+    .action(async (only: string | undefined, _flags: unknown, command: Command) => {
+      const { client: doozer, json } = await client(command);
+      const types = await doozer.taskTypes();
+      const shown = only === undefined ? types : types.filter((type) => type.name === only);
+      if (shown.length === 0 && only !== undefined) {
+        throw new InputError(`unknown task ${JSON.stringify(only)}; known tasks: ${types.map((type) => type.name).join(', ')}`);
+      }
+      out(json ? JSON.stringify({ taskTypes: shown }, null, 2) : formatTaskTypes(shown).join('\n'));
     });
 
   program
@@ -224,6 +289,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return report(error, err);
   }
+}
+
+/** A 400 for the args of `doozer run`, pointing to where the task's args are described. */
+function withTasksHint(error: unknown, task: string): unknown {
+  if (!(error instanceof DoozerApiError) || error.status !== 400 || error.message.includes('unknown task')) return error;
+  return new DoozerApiError(error.status, error.code, `${error.message} (doozer tasks ${task} shows its args)`);
 }
 
 /** Maps every failure to a message on stderr that names the problem and a fix, and an exit code. */

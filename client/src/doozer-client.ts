@@ -2,7 +2,20 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DoozerApiError, DoozerClientError, DoozerConnectionError } from './errors.ts';
 import { MemoryTokenCache, type TokenCache } from './token-cache.ts';
-import { type ApiErrorBody, type TaskName, type TaskView, type TokenResponse, type WireInteger, isTerminal } from './types.ts';
+import {
+  type AnyTaskList,
+  type ApiErrorBody,
+  type TaskArgs,
+  type TaskList,
+  type TaskName,
+  type TaskNameOf,
+  type TaskType,
+  type TaskView,
+  type TaskViewOf,
+  type TokenResponse,
+  type WireInteger,
+  isTerminal,
+} from './types.ts';
 
 export interface DoozerClientOptions {
   /** The API's base URL, e.g. http://127.0.0.1:3000. */
@@ -14,22 +27,33 @@ export interface DoozerClientOptions {
   readonly fetch?: typeof globalThis.fetch;
 }
 
-export interface SubmitResult {
-  readonly task: TaskView;
+export interface SubmitResult<View extends TaskView = TaskView> {
+  readonly task: View;
   /** True when the API answered 202: the task outlived the wait; look it up later. */
   readonly deferred: boolean;
 }
+
+/** What `run` gives: the task, finished or deferred. */
+export type RunResult<View extends TaskView = TaskView> = SubmitResult<View>;
 
 export interface WaitOptions {
   /** Seconds the API may hold the request open for a result (0 to 5). */
   readonly wait?: number;
 }
 
-export interface WaitForOptions {
+/** Options of `run`. */
+export type RunOptions = WaitOptions;
+
+export interface WaitForOptions<View extends TaskView = TaskView> {
   /** Give up after this many milliseconds and return the task as last seen. */
   readonly timeoutMs: number;
-  /** Called with every non-final view, e.g. to show progress. */
-  readonly onProgress?: (task: TaskView) => void;
+  /** Called with every non-final view, e.g. to show its `progress`. */
+  readonly onProgress?: (task: View) => void;
+  /**
+   * The longest the API may hold each look-up, in seconds (0 to 5; default 5). The API answers a
+   * look-up early only when the task ends, so a shorter one reports progress more often.
+   */
+  readonly pollSeconds?: number;
 }
 
 /** Tokens are renewed this long before they expire, so one never lapses mid-request. */
@@ -41,9 +65,15 @@ const REQUEST_MARGIN_MS = 10_000;
 
 /**
  * A typed client of the doozer API: gets and caches the bearer token (renewing it on a 401),
- * submits tasks, looks them up and waits for them.
+ * runs tasks, looks them up and waits for them.
+ *
+ * Give it the server's task list as a type to have names, args and results checked:
+ * `new DoozerClient<typeof TASKS>({...})` (TASKS of tasks/index.ts), then
+ * `client.run('sleep', { ms: 3000 })` accepts only what sleep's args schema takes, and the view's
+ * `result` has the type of its result schema. Only the type is used: nothing of the list is loaded.
+ * Without it, any name and any args go, and views are plain TaskView.
  */
-export class DoozerClient {
+export class DoozerClient<T extends TaskList = AnyTaskList> {
   readonly #url: string;
   readonly #username: string;
   readonly #password: string;
@@ -80,23 +110,37 @@ export class DoozerClient {
     return issued;
   }
 
-  /** Submits a task; resolves when it ends within the wait, or when the API defers it (202). */
-  async submit(name: TaskName, args: readonly (WireInteger | bigint)[], options: WaitOptions = {}): Promise<SubmitResult> {
-    const wire = args.map((arg) => (typeof arg === 'bigint' ? toWire(arg) : arg));
-    const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
-    let status = 0;
-    const task = await this.#authorized<TaskView>('POST', `/tasks${query}`, {
-      body: { name, args: wire },
-      waitSeconds: options.wait ?? MAX_SERVER_WAIT_SECONDS,
-      onStatus: (code) => (status = code),
-    });
-    return { task, deferred: status === 202 };
+  /**
+   * Runs task `name` with `args` (its wire form: what `GET /task-types` describes); resolves when it
+   * ends within the wait, or when the API defers it (202). Args the task refuses throw a
+   * DoozerApiError 400 that names the field and the rule.
+   */
+  run<N extends TaskNameOf<T>>(name: N, args: TaskArgs<T, N>, options: RunOptions = {}): Promise<RunResult<TaskViewOf<T, N>>> {
+    return this.#post<TaskViewOf<T, N>>(name, args, options);
   }
 
-  /** Looks a task up, letting the API wait up to `wait` seconds for it to end. */
-  get(id: string, options: WaitOptions = {}): Promise<TaskView> {
+  /**
+   * Submits an `add` or `mul` task, its integers as numbers, decimal strings or bigints (sent
+   * exactly); the same as `run` for those two.
+   */
+  submit(name: TaskName, args: readonly (WireInteger | bigint)[], options: WaitOptions = {}): Promise<SubmitResult<TaskView<WireInteger[], WireInteger, TaskName>>> {
+    return this.#post(name, args.map((arg) => (typeof arg === 'bigint' ? toWire(arg) : arg)), options);
+  }
+
+  /** The task types the service runs, with the JSON Schemas of their args and results. Needs no login. */
+  async taskTypes(): Promise<TaskType[]> {
+    const body = await this.#send<{ taskTypes?: TaskType[] }>('GET', '/task-types', {});
+    if (!Array.isArray(body.taskTypes)) throw new DoozerClientError('invalid_response', `${this.#url}/task-types answered without taskTypes`);
+    return body.taskTypes;
+  }
+
+  /**
+   * Looks a task up, letting the API wait up to `wait` seconds for it to end. With a task list, the
+   * view is the union of its tasks' views: checking `task.name` narrows `args` and `result`.
+   */
+  get(id: string, options: WaitOptions = {}): Promise<TaskViewOf<T>> {
     const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
-    return this.#authorized<TaskView>('GET', `/tasks/${encodeURIComponent(id)}${query}`, {
+    return this.#authorized<TaskViewOf<T>>('GET', `/tasks/${encodeURIComponent(id)}${query}`, {
       waitSeconds: options.wait ?? 0,
     });
   }
@@ -105,16 +149,28 @@ export class DoozerClient {
    * Long-polls a task until it ends or `timeoutMs` passes; returns the task as last seen (check
    * its state: it may still be running).
    */
-  async waitFor(id: string, { timeoutMs, onProgress }: WaitForOptions): Promise<TaskView> {
+  async waitFor(id: string, { timeoutMs, onProgress, pollSeconds = MAX_SERVER_WAIT_SECONDS }: WaitForOptions<TaskViewOf<T>>): Promise<TaskViewOf<T>> {
     const deadline = Date.now() + timeoutMs;
+    const longest = Math.max(0, Math.min(MAX_SERVER_WAIT_SECONDS, Math.floor(pollSeconds)));
     for (;;) {
       const left = deadline - Date.now();
-      const wait = Math.max(0, Math.min(MAX_SERVER_WAIT_SECONDS, Math.floor(left / 1000)));
+      const wait = Math.max(0, Math.min(longest, Math.floor(left / 1000)));
       const task = await this.get(id, { wait });
       if (isTerminal(task) || Date.now() >= deadline) return task;
       onProgress?.(task);
       if (wait === 0) await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
     }
+  }
+
+  async #post<View extends TaskView>(name: string, args: unknown, options: WaitOptions): Promise<SubmitResult<View>> {
+    const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
+    let status = 0;
+    const task = await this.#authorized<View>('POST', `/tasks${query}`, {
+      body: { name, args },
+      waitSeconds: options.wait ?? MAX_SERVER_WAIT_SECONDS,
+      onStatus: (code) => (status = code),
+    });
+    return { task, deferred: status === 202 };
   }
 
   /** Sends with the bearer token; on a 401 with a cached token, renews it once and retries. */
@@ -139,7 +195,7 @@ export class DoozerClient {
       response = await this.#fetch(url, {
         method,
         headers,
-        ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+        ...(options.body !== undefined && { body: JSON.stringify(options.body, (_key, value: unknown) => (typeof value === 'bigint' ? toWire(value) : value)) }),
         signal: AbortSignal.timeout((options.waitSeconds ?? 0) * 1000 + REQUEST_MARGIN_MS),
       });
     } catch (error) {

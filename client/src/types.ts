@@ -1,21 +1,59 @@
 /** The doozer API's wire types, as a client sees them (v1). */
 
+/** The tasks `submit` (and the `add` / `mul` commands) send: exact integers in, an exact integer out. */
 export type TaskName = 'add' | 'mul';
 export type TaskState = 'PENDING' | 'RETRY' | 'SUCCESS' | 'FAILURE';
 
 /** An exact integer: a JSON number when safe, else a decimal string. */
 export type WireInteger = number | string;
 
-export interface TaskView {
+/** How far a running task is, as it last reported (stored at most about once a second). */
+export interface TaskProgress {
+  /** From 0 to 1. */
+  fraction: number;
+  /** Steps done and steps in all, when the task counts them. */
+  done?: number;
+  total?: number;
+  /** A short note from the task, e.g. "3 s to go". */
+  message?: string;
+  /** When the task reported it (ISO 8601). */
+  at: string;
+}
+
+/**
+ * A task as the API shows it. `Args` and `Result` are the wire forms of the task type's schemas;
+ * without a typed task list (see DoozerClient) they are `unknown`.
+ */
+export interface TaskView<Args = unknown, Result = unknown, Name extends string = string> {
   id: string;
-  name: string;
-  args: WireInteger[];
+  name: Name;
+  args: Args;
   state: TaskState;
-  result?: WireInteger;
+  /** Present once the task succeeded. */
+  result?: Result;
   error?: { code: string; message: string };
+  /** Present once the task reported any (long tasks such as sleep and primes do). */
+  progress?: TaskProgress;
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
+}
+
+/** A JSON Schema (2020-12) document, as `GET /task-types` describes args and results with. */
+export type JsonSchema = { [keyword: string]: unknown };
+
+/** One task type as `GET /task-types` lists it. */
+export interface TaskType {
+  name: string;
+  description: string;
+  /** Seconds a run may take; past it the task ends FAILURE `timeout`. */
+  timeoutSeconds: number;
+  /** Further attempts after a run fails unexpectedly. */
+  retries: number;
+  /** JSON Schema of the args on the wire. */
+  args: JsonSchema;
+  /** JSON Schema of the result on the wire; absent when the task declares none (any JSON). */
+  result?: JsonSchema;
 }
 
 export interface TokenResponse {
@@ -30,6 +68,49 @@ export interface ApiErrorBody {
 
 export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE'];
 
-export function isTerminal(task: TaskView): boolean {
+export function isTerminal(task: Pick<TaskView, 'state'>): boolean {
   return TERMINAL_STATES.includes(task.state);
 }
+
+// Typed task lists. The client never depends on zod or on the server's code: a task definition is
+// described by the shape it has (`defineTask` in lib/tasks/define-task.ts gives it), and a schema by
+// the `_zod.input` type that every zod schema carries, which is its wire form: `z.input<S>`.
+
+/** A schema, as far as the client cares: the type of what goes over the wire. */
+export interface WireSchema<Input = unknown> {
+  readonly _zod: { readonly input: Input };
+}
+
+/** A task definition, structurally: its literal name, its args schema, and its result schema if any. */
+export interface TaskShape {
+  readonly name: string;
+  readonly args: WireSchema;
+  readonly result?: WireSchema | undefined;
+}
+
+/** A list of task definitions, such as `typeof TASKS` of tasks/index.ts. */
+export type TaskList = readonly TaskShape[];
+
+/** The list of a client that was given none: any name, any args, any result. */
+export type AnyTaskList = readonly { readonly name: string; readonly args: WireSchema<unknown>; readonly result?: WireSchema<unknown> }[];
+
+/** The task names of a list (`string` for an untyped client). */
+export type TaskNameOf<T extends TaskList> = T[number]['name'];
+
+/** The definition of task `N` in `T`; any task when `T` does not know its names. */
+type TaskOf<T extends TaskList, N extends string> = string extends TaskNameOf<T> ? T[number] : Extract<T[number], { readonly name: N }>;
+
+/** The args of task `N` as sent: the input side of its args schema. */
+export type TaskArgs<T extends TaskList, N extends TaskNameOf<T>> = TaskOf<T, N>['args']['_zod']['input'];
+
+/** The result of task `N` on the wire: the input side of its result schema, `unknown` without one. */
+export type TaskResult<T extends TaskList, N extends TaskNameOf<T>> =
+  TaskOf<T, N> extends { readonly result?: infer S } ? (NonNullable<S> extends WireSchema<infer R> ? R : unknown) : unknown;
+
+/**
+ * The view of a task named one of `N`: a union discriminated by `name`, so checking `task.name`
+ * narrows `args` and `result`. Plain TaskView for an untyped client.
+ */
+export type TaskViewOf<T extends TaskList, N extends TaskNameOf<T> = TaskNameOf<T>> = string extends TaskNameOf<T>
+  ? TaskView
+  : { [K in N]: TaskView<TaskArgs<T, K>, TaskResult<T, K>, K> }[N];

@@ -428,7 +428,8 @@ describe('--json', () => {
   });
 
   it('prints the task of lookup as JSON', async () => {
-    const task = await storedTask({ state: 'SUCCESS', args: ['2', '3'], result: '5' });
+    // Stored as the API stores it: the args and result in their canonical wire form.
+    const task = await storedTask({ state: 'SUCCESS', args: [2, 3], result: 5 });
     const run = await doozer(['lookup', task.id, '--json']);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({
@@ -457,12 +458,182 @@ describe('--json', () => {
   });
 });
 
+describe('run', () => {
+  const SLEPT = /^Result: \{"slept":\d+\}\n$/;
+  /** Messages queued before the test: a refused request queues none. */
+  let sentBefore = 0;
+  beforeEach(() => {
+    sentBefore = server.queue.sent.length;
+  });
+
+  it.each<[string[], string | RegExp]>([
+    [['run', 'add', '[1,2,3]'], 'Result: 6\n'],
+    [['run', 'mul', '["123456789012345678901234567890", 10]'], 'Result: 1234567890123456789012345678900\n'],
+    [['run', 'sleep', '{"ms":10}'], SLEPT],
+    [['run', 'sleep', '--arg', 'ms=10'], SLEPT],
+    [['run', 'primes', '--arg', 'below=100'], 'Result: {"below":100,"count":25}\n'],
+  ])('0 with the result, JSON for results that are not numbers or text: doozer %j', async (args, stdout) => {
+    const run = await doozer(args);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    if (typeof stdout === 'string') expect(run.stdout).toBe(stdout);
+    else expect(run.stdout).toMatch(stdout);
+    expect(server.queue.sent.at(-1)?.name).toBe(args[1]);
+  });
+
+  it("prints the API's JSON with --json", async () => {
+    const run = await doozer(['--json', 'run', 'sleep', '--arg', 'ms=5']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ name: 'sleep', args: { ms: 5 }, state: 'SUCCESS', result: { slept: expect.any(Number) } });
+  });
+
+  it('1 for a task that ends in FAILURE, as add does', async () => {
+    server.consumer = 'fail';
+    const run = await doozer(['run', 'sleep', '{"ms":1}']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    const id = TASK_ID.exec(run.stderr)?.[0];
+    expect(run.stderr).toBe(`Failed! ${id}: ${CONSUMER_FAILURE.message} (${CONSUMER_FAILURE.code})\n`);
+  });
+
+  it('with --wait, prints the progress as plain lines on stderr when it is not a terminal', async () => {
+    const run = await doozer(['run', 'sleep', '--arg', 'ms=3500', '--wait']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(SLEPT);
+    const progress = lines(run.stderr);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const line of progress) expect(line).toMatch(/^progress \d{1,3}% \d s to go$/);
+    // A line only when something changed, and the percent never goes back.
+    const percents = progress.map((line) => Number(/(\d+)%/.exec(line)?.[1]));
+    expect(new Set(progress).size).toBe(progress.length);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
+    expect(run.stderr).not.toContain('\r');
+  });
+
+  it('5 when --wait times out, saying how to look the task up', async () => {
+    server.consumer = 'none';
+    const run = await doozer(['run', 'sleep', '{"ms":1}', '--wait', '--timeout', '1']);
+    expect(run.code).toBe(5);
+    const id = TASK_ID.exec(run.stdout)?.[0];
+    expect(run.stdout).toBe(`Deferred! ${id}\n`);
+    expect(run.stderr).toBe(`${id} is still PENDING after 1 s; look it up later with: doozer lookup --uuid=${id}\n`);
+  });
+
+  it.each<[string[], string]>([
+    [['run', 'sleep', '{"ms":1}', '--arg', 'ms=2'], 'doozer: give the args of sleep either as one JSON argument or as --arg key=value, not both'],
+    [
+      ['run', 'sleep', '{ms:1}'],
+      `doozer: the args "{ms:1}" are not valid JSON (Expected property name or '}' in JSON at position 1); quote them for the shell, e.g. doozer run sleep '{"ms":3000}', or use --arg key=value`,
+    ],
+    [['run', 'sleep', '--arg', 'ms'], 'doozer: --arg "ms" is not key=value; give one like --arg ms=3000'],
+    [['run', 'sleep', '--arg', 'ms=1', '--arg', 'ms=2'], 'doozer: --arg ms is given twice; give each key once'],
+  ])('2 for bad args, before any request: doozer %j', async (args, message) => {
+    expect(await doozer(args)).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each<[string[], string]>([
+    [['run'], "error: missing required argument 'task'"],
+    [['run', 'sleep', '{}', 'extra'], "error: too many arguments for 'run'. Expected 2 arguments but got 3."],
+    [['run', 'sleep', '--arg'], "error: option '--arg <key=value>' argument missing"],
+  ])('2 for a usage error, pointing to help: doozer %j', async (args, message) => {
+    const run = await doozer(args);
+    expect(run.code).toBe(2);
+    expect(lines(run.stderr)).toEqual([message, '(run "doozer help" for usage)']);
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each<[string[], string]>([
+    [['run', 'sleep', '{"ms":120001}'], 'args.ms must be at most 120000 (doozer tasks sleep shows its args)'],
+    [['run', 'sleep', '--arg', 'ms=fast'], 'args.ms'],
+    [['run', 'sleep'], 'args is required (doozer tasks sleep shows its args)'],
+    [['run', 'nope', '{}'], 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
+  ])('2 for args the service refuses, with its message: doozer %j', async (args, message) => {
+    const run = await doozer(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^doozer: the service refused the request \(400 invalid_request\): /);
+    expect(run.stderr).toContain(message);
+    expect(server.count('POST /tasks')).toBe(1);
+    expect(server.queue.sent).toHaveLength(sentBefore);
+  });
+
+  it('shows the usage of run, with examples', async () => {
+    const run = await runDoozer(['run', '--help']);
+    expect(run.code).toBe(0);
+    const printed = lines(run.stdout);
+    expect(printed[0]).toBe('Usage: doozer run [options] <task> [args]');
+    for (const flag of ['--arg <key=value>', '--wait', '--timeout <seconds>', '--json']) expect(run.stdout).toContain(flag);
+    expect(printed).toContain(`  doozer run sleep '{"ms":3000}'`);
+    expect(printed).toContain('  doozer run sleep --arg ms=3000 --wait');
+  });
+});
+
+describe('lookup of any task', () => {
+  it('prints a result that is not a number as JSON', async () => {
+    const task = await storedTask({ name: 'sleep', args: { ms: 5 }, state: 'SUCCESS', result: { slept: 5 } });
+    expect(await doozer(['lookup', task.id])).toEqual({ code: 0, stdout: 'Status : SUCCESS\nResult : {"slept":5}\n', stderr: '' });
+  });
+
+  it('with --wait, prints the progress the task reported once, then gives up after --timeout', async () => {
+    const progress = { fraction: 0.5, done: 1_500, total: 3_000, message: '2 s to go', at: new Date().toISOString() };
+    const task = await storedTask({ name: 'sleep', args: { ms: 3_000 }, progress });
+    const run = await doozer(['lookup', task.id, '--wait', '--timeout', '2']);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toBe('Status : PENDING\n');
+    expect(run.stderr).toBe(`progress 50% 2 s to go\n${task.id} is still PENDING after 2 s; look it up later with: doozer lookup --uuid=${task.id}\n`);
+    expect(server.count('GET /tasks/:id')).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('tasks', () => {
+  it('lists the task types with their args, without logging in', async () => {
+    const run = await doozer(['tasks']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    const printed = run.stdout.split('\n');
+    for (const line of [
+      'add — time limit 10 s, no retries',
+      '  args:   array of 1..1000 integers (number or decimal string)',
+      '  result: integer (number or decimal string)',
+      'sleep — time limit 120 s, no retries',
+      '    ms: integer, 0..120000',
+      'primes — time limit 60 s, no retries',
+      '    below: integer, 2..2000000000',
+    ]) {
+      expect(printed).toContain(line);
+    }
+    expect(server.requests.map((request) => `${request.route} ${request.status}`)).toEqual(['GET /task-types 200']);
+  });
+
+  it("prints the API's JSON with --json", async () => {
+    const run = await doozer(['tasks', '--json']);
+    expect(run.code).toBe(0);
+    const served = await (await fetch(`${server.url}/task-types`)).json();
+    expect(JSON.parse(run.stdout)).toEqual(served);
+  });
+
+  it('shows one task type when named, and 2 for an unknown one', async () => {
+    const run = await doozer(['tasks', 'sleep']);
+    expect(run.code).toBe(0);
+    expect(lines(run.stdout)[0]).toBe('sleep — time limit 120 s, no retries');
+    expect(run.stdout).not.toContain('primes —');
+    expect(await doozer(['tasks', 'nope'])).toEqual({ code: 2, stdout: '', stderr: 'doozer: unknown task "nope"; known tasks: add, mul, sleep, primes\n' });
+  });
+
+  it('4 when nothing listens at the URL', async () => {
+    const run = await runDoozer(['tasks'], { env: { DOOZER_URL: closedUrl } });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain(`nothing answers at ${closedUrl}`);
+  });
+});
+
 describe('help', () => {
   const EXIT_CODE_LINES = [
     'Exit codes:',
     '  0  done (or deferred, without --wait)',
     '  1  the task failed, or no such task',
-    '  2  usage error: a bad flag, number or setting',
+    '  2  usage error: a bad flag, number, JSON or setting, or args the service refused',
     '  3  authentication failed, or logins refused for a while (too many wrong passwords)',
     '  4  the service is unreachable or answered 5xx',
     '  5  deferred, and --wait timed out',
@@ -473,9 +644,18 @@ describe('help', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
     const printed = lines(run.stdout);
-    for (const command of ['add', 'help', 'lookup', 'mul', 'token', 'version']) {
-      expect(printed.some((line) => new RegExp(`^  ${command} +\\S`).test(line)), `command ${command}`).toBe(true);
-    }
+    // The original client's lines, byte for byte, and the new commands among them in order.
+    const commands = printed.slice(printed.indexOf('Available Commands:') + 1, printed.indexOf('Flags:'));
+    expect(commands).toEqual([
+      '  add         Add api call.',
+      '  help        Help about any command',
+      '  lookup      Lookup a task uuid.',
+      '  mul         Multiply api call.',
+      '  run         Run a task with its args.',
+      '  tasks       List the task types and their args.',
+      '  token       Print a JWT token.',
+      '  version     Print the version.',
+    ]);
     for (const flag of ['--url <url>', '--username <name>', '--password-stdin', '--json']) expect(run.stdout).toContain(flag);
     expect(printed).toEqual(expect.arrayContaining(EXIT_CODE_LINES));
   });

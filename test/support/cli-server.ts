@@ -7,6 +7,7 @@ import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
+import { catalog } from './catalog.ts';
 import { MemoryLoginAttempts } from './memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
 import { testUserDirectory } from './test-users.ts';
@@ -71,7 +72,7 @@ const TASK_PATH = /^\/tasks\/[^/]+$/;
 export async function startCliServer(): Promise<CliServer> {
   const users = await testUserDirectory(TEST_USERS);
   const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store });
+  const worker = new TaskWorker({ store, catalog });
   let consumer: ConsumerMode = 'run';
   const queue = new RecordingQueue(async (body) => {
     if (consumer === 'run') return worker.process(body);
@@ -95,7 +96,7 @@ export async function startCliServer(): Promise<CliServer> {
       ttlSeconds: 3_600,
     });
     // The login limits as deployed, over memory; every caller of this server shares one address.
-    const app = createApp({ tasks, users, tokens, loginThrottle });
+    const app = createApp({ catalog, tasks, users, tokens, loginThrottle });
     return new Promise((resolve) => {
       const server = serve(
         {

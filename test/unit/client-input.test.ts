@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError, parseIntegers, parseTaskId } from '../../client/src/input.ts';
+import { InputError, parseIntegers, parseRunArgs, parseTaskId } from '../../client/src/input.ts';
 
 /** Runs `parse` expecting an InputError and returns its message. */
 function inputError(parse: () => unknown): string {
@@ -106,5 +106,79 @@ describe('parseTaskId', () => {
     '../auth/token',
   ])('refuses %j, naming it', (value) => {
     expect(inputError(() => parseTaskId(value))).toBe(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
+  });
+});
+
+describe('parseRunArgs', () => {
+  it.each<[string, unknown]>([
+    ['{"ms":3000}', { ms: 3000 }],
+    ['[1,2,"123456789012345678901234567890"]', [1, 2, '123456789012345678901234567890']],
+    [' { "below" : 100 } ', { below: 100 }],
+    ['42', 42],
+    ['"text"', 'text'],
+    ['null', null],
+  ])('reads one JSON argument as it is: %s', (json, args) => {
+    expect(parseRunArgs('sleep', json, [])).toEqual(args);
+  });
+
+  it('builds an object from --arg key=value, reading each value as JSON when it is JSON', () => {
+    expect(parseRunArgs('t', undefined, ['ms=3000', 'on=true', 'none=null', 'list=[1,2]', 'obj={"a":1}', 'quoted="7"'])).toEqual({
+      ms: 3000,
+      on: true,
+      none: null,
+      list: [1, 2],
+      obj: { a: 1 },
+      quoted: '7',
+    });
+  });
+
+  it('takes a --arg value that is not JSON as text, including an empty one and one with "="', () => {
+    expect(parseRunArgs('t', undefined, ['name=bob', 'empty=', 'eq=a=b', 'half={"a":'])).toEqual({ name: 'bob', empty: '', eq: 'a=b', half: '{"a":' });
+    // The README's example: doozer run word-count --arg text='one two three'
+    expect(parseRunArgs('word-count', undefined, ['text=one two three'])).toEqual({ text: 'one two three' });
+  });
+
+  it('keeps __proto__ a plain key of the args', () => {
+    const args = parseRunArgs('t', undefined, ['__proto__={"polluted":true}']) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(args)).toBe(Object.prototype);
+    expect(JSON.stringify(args)).toBe('{"__proto__":{"polluted":true}}');
+  });
+
+  it('gives undefined without any args: the API says what the task needs', () => {
+    expect(parseRunArgs('sleep', undefined, [])).toBeUndefined();
+  });
+
+  it('refuses JSON and --arg together', () => {
+    expect(inputError(() => parseRunArgs('sleep', '{"ms":1}', ['ms=2']))).toBe(
+      'give the args of sleep either as one JSON argument or as --arg key=value, not both',
+    );
+  });
+
+  it.each<[string, string]>([
+    ['{ms:3000}', "Expected property name or '}' in JSON at position 1"],
+    ['abc', "Unexpected token 'a'"],
+    ['[1,2', "Expected ',' or ']' after array element"],
+    ['', 'Unexpected end of JSON input'],
+  ])('refuses args that are not JSON, naming them and the fault: %j', (json, fault) => {
+    const message = inputError(() => parseRunArgs('sleep', json, []));
+    expect(message).toMatch(new RegExp(`^the args ${JSON.stringify(json).replace(/[[\]{}]/g, '\\$&')} are not valid JSON \\(`));
+    expect(message).toContain(fault);
+    expect(message).toContain(`e.g. doozer run sleep '{"ms":3000}', or use --arg key=value`);
+    // The input is named once, not again inside V8's message.
+    expect(message).not.toContain('is not valid JSON)');
+  });
+
+  it('cuts a long bad JSON argument in its message', () => {
+    const message = inputError(() => parseRunArgs('t', `[${'1,'.repeat(100)}`, []));
+    expect(message).toContain('…" are not valid JSON');
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it.each<[string[], string]>([
+    [['ms'], '--arg "ms" is not key=value; give one like --arg ms=3000'],
+    [['=3000'], '--arg "=3000" is not key=value; give one like --arg ms=3000'],
+    [['ms=1', 'ms=2'], '--arg ms is given twice; give each key once'],
+  ])('refuses --arg %j', (pairs, message) => {
+    expect(inputError(() => parseRunArgs('sleep', undefined, pairs))).toBe(message);
   });
 });

@@ -8,6 +8,8 @@ import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import type { TASKS } from '../../tasks/index.ts';
+import { catalog } from '../support/catalog.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
 import { testUserDirectory } from '../support/test-users.ts';
 
@@ -25,6 +27,8 @@ beforeAll(async () => {
 
 interface Call {
   readonly route: string;
+  /** The query, e.g. `?wait=1`. */
+  readonly search: string;
   readonly status: number;
   readonly body: unknown;
 }
@@ -39,7 +43,7 @@ type Consumer = 'now' | 'never' | 'on-lookup';
 /** The real app over in-memory adapters, and a DoozerClient whose fetch calls it in-process. */
 function harness({ consumer = 'now' as Consumer } = {}) {
   const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store });
+  const worker = new TaskWorker({ store, catalog });
   let release!: () => void;
   const lookedUp = new Promise<void>((resolve) => (release = resolve));
   const queue = new RecordingQueue(
@@ -50,7 +54,7 @@ function harness({ consumer = 'now' as Consumer } = {}) {
           return worker.process(body);
         },
   );
-  const app = createApp({ tasks: new TaskService({ store, queue, taskTtlSeconds: 3_600 }), users, tokens });
+  const app = createApp({ catalog, tasks: new TaskService({ store, queue, taskTtlSeconds: 3_600 }), users, tokens });
   const calls: Call[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input);
@@ -58,7 +62,7 @@ function harness({ consumer = 'now' as Consumer } = {}) {
     if (method === 'GET' && url.pathname.startsWith('/tasks/')) release();
     const response = await app.request(input, init);
     const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-    calls.push({ route: `${method} ${url.pathname.replace(/^\/tasks\/.+$/, '/tasks/:id')}`, status: response.status, body });
+    calls.push({ route: `${method} ${url.pathname.replace(/^\/tasks\/.+$/, '/tasks/:id')}`, search: url.search, status: response.status, body });
     return response;
   };
   const cache = new MemoryTokenCache();
@@ -130,6 +134,71 @@ describe('DoozerClient.submit', () => {
   });
 });
 
+describe('DoozerClient.run', () => {
+  it('runs a task of any type with its args, and returns its result', async () => {
+    const { client, calls } = harness();
+    const { task, deferred } = await client().run('sleep', { ms: 20 });
+    expect(deferred).toBe(false);
+    expect(task).toMatchObject({ name: 'sleep', args: { ms: 20 }, state: 'SUCCESS', result: { slept: expect.any(Number) } });
+    expect((task.result as { slept: number }).slept).toBeGreaterThanOrEqual(20);
+    expect(calls.find((call) => call.route === 'POST /tasks')?.body).toEqual({ name: 'sleep', args: { ms: 20 } });
+  });
+
+  it('is typed by the task list it is given, and runs the same', async () => {
+    const { client } = harness();
+    const typed = client() as unknown as DoozerClient<typeof TASKS>;
+    const { task } = await typed.run('primes', { below: 100 });
+    expect(task.result).toEqual({ below: 100, count: 25 });
+  });
+
+  it('sends bigints anywhere in the args exactly, as for submit', async () => {
+    const { client, calls } = harness();
+    const { task } = await client().run('add', [2n ** 64n, 1n, 2]);
+    expect(calls.find((call) => call.route === 'POST /tasks')?.body).toEqual({ name: 'add', args: ['18446744073709551616', 1, 2] });
+    expect(task.result).toBe('18446744073709551619');
+  });
+
+  it('passes the wait on, and reports a deferred task', async () => {
+    const { client, calls } = harness({ consumer: 'never' });
+    const { task, deferred } = await client().run('sleep', { ms: 1 }, { wait: 0 });
+    expect(deferred).toBe(true);
+    expect(task.state).toBe('PENDING');
+    expect(calls.at(-1)).toMatchObject({ route: 'POST /tasks', search: '?wait=0', status: 202 });
+  });
+
+  it.each<[string, string, unknown, string]>([
+    ['args out of range', 'sleep', { ms: 120_001 }, 'args.ms must be at most 120000'],
+    ['an unknown task', 'nope', {}, 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
+    ['no args', 'primes', undefined, 'args is required'],
+  ])('throws DoozerApiError 400 naming the fault for %s', async (_case, name, args, message) => {
+    const { client, store } = harness();
+    const error = await apiError(client().run(name, args));
+    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(error.message).toContain(message);
+    expect(store.tasks.size).toBe(0);
+  });
+});
+
+describe('DoozerClient.taskTypes', () => {
+  it('lists the task types with their schemas, without logging in', async () => {
+    const { client, routes } = harness();
+    const types = await client({ password: 'not-alice-password' }).taskTypes();
+    expect(types.map((type) => type.name)).toEqual(['add', 'mul', 'sleep', 'primes']);
+    expect(types.find((type) => type.name === 'sleep')).toMatchObject({
+      timeoutSeconds: 120,
+      retries: 0,
+      args: { type: 'object', properties: { ms: { type: 'integer', minimum: 0, maximum: 120_000 } }, required: ['ms'] },
+      result: { type: 'object' },
+    });
+    expect(routes()).toEqual(['GET /task-types 200']);
+  });
+
+  it('throws invalid_response for an answer without taskTypes', async () => {
+    const doozer = new DoozerClient({ url: URL_BASE, username: 'alice', password: 'x', fetch: async () => Response.json({ types: [] }) });
+    await expect(doozer.taskTypes()).rejects.toMatchObject({ code: 'invalid_response' });
+  });
+});
+
 describe('DoozerClient.get', () => {
   it("returns the task as it is now: PENDING, then SUCCESS once the worker has run it", async () => {
     const { client, queue, worker } = harness({ consumer: 'never' });
@@ -149,6 +218,22 @@ describe('DoozerClient.waitFor', () => {
     expect(deferred).toBe(true);
     const finished = await doozer.waitFor(task.id, { timeoutMs: 10_000 });
     expect(finished).toMatchObject({ id: task.id, state: 'SUCCESS', result: 42 });
+  });
+
+  it("reports the task's progress, polling as often as pollSeconds says", async () => {
+    const { client, calls, store } = harness({ consumer: 'never' });
+    const doozer = client();
+    const { task } = await doozer.run('sleep', { ms: 3_000 }, { wait: 0 });
+    const progress = { fraction: 0.5, done: 1_500, total: 3_000, message: '2 s to go', at: new Date().toISOString() };
+    expect(await store.saveProgress(task.id, progress, { name: 'sleep', args: { ms: 3_000 } })).toBe(true);
+    const seen: TaskView[] = [];
+    const last = await doozer.waitFor(task.id, { timeoutMs: 2_500, pollSeconds: 1, onProgress: (view) => seen.push(view) });
+    expect(last).toMatchObject({ state: 'PENDING', progress });
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.every((view) => view.progress?.message === '2 s to go')).toBe(true);
+    const looks = calls.filter((call) => call.route === 'GET /tasks/:id').map((call) => call.search);
+    expect(looks.length).toBeGreaterThanOrEqual(2);
+    expect(looks.every((search) => search === '?wait=1' || search === '?wait=0')).toBe(true);
   });
 
   it('returns the task as last seen when the timeout passes, reporting progress on the way', async () => {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startSpinner } from '../../client/src/spinner.ts';
 
-function stream(isTTY: boolean) {
+function stream(isTTY: boolean, columns?: number) {
   const writes: string[] = [];
-  return { writes, stream: { isTTY, write: (chunk: string) => writes.push(chunk) } as unknown as NodeJS.WriteStream };
+  return { writes, stream: { isTTY, columns, write: (chunk: string) => writes.push(chunk) } as unknown as NodeJS.WriteStream };
 }
 
 describe('startSpinner', () => {
@@ -24,6 +24,17 @@ describe('startSpinner', () => {
     const count = writes.length;
     vi.advanceTimersByTime(1_000);
     expect(writes).toHaveLength(count);
+  });
+
+  it('cuts the text to the width of the terminal, so the line never wraps and can be redrawn', () => {
+    const { writes, stream: tty } = stream(true, 20);
+    const spinner = startSpinner(tty, 'waiting for task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006');
+    spinner.update('short');
+    vi.advanceTimersByTime(80);
+    spinner.stop();
+    expect(writes[0]).toBe('\r\x1b[2K⠋ waiting for task…');
+    expect(writes[0]!.length - '\r\x1b[2K'.length).toBeLessThan(20);
+    expect(writes[1]).toBe('\r\x1b[2K⠙ short');
   });
 
   it('writes nothing when the stream is not a terminal', () => {
