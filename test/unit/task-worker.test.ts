@@ -3,7 +3,11 @@ import { UnavailableError } from '../../lib/errors.ts';
 import type { StateChange } from '../../lib/tasks/ports.ts';
 import type { Task, TaskState } from '../../lib/tasks/task.ts';
 import { encodeTaskMessage } from '../../lib/tasks/task-message.ts';
-import { PoisonMessageError, TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { PoisonMessageError, TaskRetryError, TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { defineTask } from '../../lib/tasks/define-task.ts';
+import { TaskCatalog } from '../../lib/tasks/task-catalog.ts';
+import { setTimeout as wait } from 'node:timers/promises';
+import * as z from 'zod/mini';
 import { MemoryTaskStore } from '../support/memory-task-store.ts';
 import { catalog } from '../support/catalog.ts';
 
@@ -310,5 +314,93 @@ describe('TaskWorker.failExhausted', () => {
     store.failNext('transition');
     await expect(worker.failExhausted(body)).rejects.toBeInstanceOf(UnavailableError);
     expect(store.tasks.get(task.id)!.state).toBe('RETRY');
+  });
+});
+
+describe('TaskWorker with tasks of its own: heartbeat, retries, progress', () => {
+  const slow = defineTask({
+    name: 'slow',
+    description: 'Reports progress for 600 ms.',
+    args: z.strictObject({}),
+    timeoutSeconds: 5,
+    run: async (_args, ctx) => {
+      for (let step = 1; step <= 6; step++) {
+        ctx.progress({ done: step, total: 6 });
+        await wait(100);
+      }
+      return 'done';
+    },
+  });
+  const flaky = defineTask({
+    name: 'flaky',
+    description: 'Throws on every attempt.',
+    args: z.strictObject({}),
+    retries: 2,
+    run: () => {
+      throw new Error('upstream down');
+    },
+  });
+  const own = new TaskCatalog([slow, flaky]);
+
+  /** A lease that records every extension. */
+  const recordingLease = () => {
+    const extensions: number[] = [];
+    return { extensions, lease: { extend: async (seconds: number) => void extensions.push(seconds) } };
+  };
+
+  async function stored(store: MemoryTaskStore, name: string) {
+    counter += 1;
+    const task: Task = {
+      id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+      owner: 'alice',
+      name,
+      args: {},
+      state: 'PENDING',
+      createdAt: CREATED_AT,
+      updatedAt: CREATED_AT,
+      expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    };
+    await store.create(task);
+    return { task, body: encodeTaskMessage({ taskId: task.id, name, args: {} }) };
+  }
+
+  it('keeps the message hidden every third of the visibility timeout while a task runs, and stores its progress', async () => {
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog: own, store, visibilityTimeoutSeconds: 0.3, progressIntervalMs: 50 });
+    const { task, body } = await stored(store, 'slow');
+    const { extensions, lease } = recordingLease();
+    await expect(worker.process(body, { lease })).resolves.toBe('SUCCESS');
+    // About 600 ms of run with a beat every 100 ms.
+    expect(extensions.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(extensions)).toEqual(new Set([0.3]));
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 'done', progress: { fraction: 1, done: 6, total: 6 } });
+    const beats = extensions.length;
+    await wait(250);
+    expect(extensions.length).toBe(beats); // the heartbeat stops with the task
+  });
+
+  it('marks a task that threw RETRY and sets when it comes back, until its retries are spent, then FAILURE task_failed', async () => {
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog: own, store });
+    const { task, body } = await stored(store, 'flaky');
+    for (const [receiveCount, delay] of [[1, 1], [2, 2]] as const) {
+      const { extensions, lease } = recordingLease();
+      await expect(worker.process(body, { receiveCount, lease })).rejects.toBeInstanceOf(TaskRetryError);
+      expect(extensions).toEqual([delay]);
+      expect(store.tasks.get(task.id)!.state).toBe('RETRY');
+    }
+    await expect(worker.process(body, { receiveCount: 3 })).resolves.toBe('FAILURE');
+    expect(store.tasks.get(task.id)!.error).toEqual({ code: 'task_failed', message: 'the task failed: upstream down' });
+  });
+
+  it('stops a running task whose record ended elsewhere, and writes nothing more', async () => {
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog: own, store, progressIntervalMs: 50 });
+    const { task, body } = await stored(store, 'slow');
+    const running = worker.process(body);
+    await wait(120);
+    await store.transition(task.id, { from: ['PENDING'], to: 'FAILURE', at: CREATED_AT, error: { code: 'cancelled', message: 'by a test' } });
+    await expect(running).resolves.toBe('skipped');
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'FAILURE', error: { code: 'cancelled' } });
   });
 });
