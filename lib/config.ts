@@ -87,7 +87,7 @@ const ApiEnvSchema = z.object({
   // When the wait loop first reads the store, in ms (then the gap doubles up to 250 ms). 20 on AWS,
   // where the SQS -> Lambda hop alone takes ~13 ms or more (BENCHMARKS.md, "On AWS, by model"); the
   // local stage sets 5, its hop being a few ms.
-  DOOZER_WAIT_FIRST_READ_MS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(1000)), 20),
+  DOOZER_WAIT_FIRST_READ_MS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(1000)), DEFAULT_BACKOFF.initialDelayMs),
   DOOZER_BENCH_FLOOR: optional(z.enum(['true', 'false'], { error: 'must be true or false' })),
 }).check(
   z.superRefine(checkStageRules, {

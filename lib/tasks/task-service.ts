@@ -67,12 +67,14 @@ export class TaskService {
   }
 
   /**
-   * Records the task (PENDING), queues it, then waits up to `waitMs` for a terminal state. Returns
-   * the task as last seen: terminal when it finished in time.
+   * Records the task (PENDING) and queues it, both at once, then waits up to `waitMs` for a
+   * terminal state. Returns the task as last seen: terminal when it finished in time.
    *
-   * Order matters: the record is written before the message is sent, so a worker never meets a
-   * message without a task; if the send fails the task is marked FAILURE, so nothing is left
-   * PENDING that no worker will ever see.
+   * The record and the message are written together, not one after the other (a DynamoDB write's
+   * time off every answer). A worker that meets a message before its record waits for the record
+   * (TaskWorker), so the order does not matter. If the record fails, the request fails: a message
+   * sent anyway finds no record, runs nothing that is kept, and ends in the dead-letter queue. If
+   * the send fails, the task is marked FAILURE, so nothing is left PENDING that no worker will see.
    */
   async submit(owner: string, input: TaskInput, waitMs: number): Promise<Task> {
     return this.#start(this.#newTask(owner, input), waitMs);
@@ -153,18 +155,18 @@ export class TaskService {
    * or queued gives its key back, so a retry with the same key is not stuck on a task that never ran.
    */
   async #start(task: Task, waitMs: number, claim?: IdempotencyClaim): Promise<Task> {
-    try {
-      await this.#store.create(task);
-    } catch (error) {
+    const [recorded, queued] = await Promise.allSettled([
+      this.#store.create(task),
+      this.#queue.send({ taskId: task.id, name: task.name, args: task.args }),
+    ]);
+    if (recorded.status === 'rejected') {
       if (claim) await this.#release(claim);
-      throw error;
+      throw recorded.reason;
     }
-    try {
-      await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });
-    } catch (error) {
+    if (queued.status === 'rejected') {
       await this.#failUnqueued(task);
       if (claim) await this.#release(claim);
-      throw error;
+      throw queued.reason;
     }
     try {
       return await this.#waitForEnd(task.owner, task, waitMs);

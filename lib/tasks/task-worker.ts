@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { MessageLease, StateChange, TaskStore } from './ports.ts';
 import { RUNNABLE_STATES, type TaskFailure, isSameInput } from './task.ts';
@@ -18,6 +19,8 @@ export interface TaskWorkerOptions {
   /** Least time between two stored progress reports of one task. */
   readonly progressIntervalMs?: number;
   readonly clock?: Clock;
+  /** How the worker pauses while a task's record is not there yet (tests pass a fake). */
+  readonly sleep?: (ms: number) => Promise<unknown>;
   readonly logger?: Logger;
 }
 
@@ -43,6 +46,23 @@ export class TaskRetryError extends Error {
 }
 
 /**
+ * A message whose task has no record, even after a wait: the API records and queues at once, and
+ * its record failed (it answered 503), or the message names no task at all. The message comes back
+ * a few times, then ends in the dead-letter queue, which finds no task to end either.
+ */
+export class TaskNotRecordedError extends Error {
+  override readonly name = 'TaskNotRecordedError';
+}
+
+/**
+ * Pauses between reads while a task's record is not there yet, in ms: the API writes it at the
+ * same time as the message, so it is nearly always there first, and late by milliseconds otherwise.
+ */
+const RECORD_WAIT_MS = [5, 10, 20, 40, 80, 160, 320];
+/** When a message whose record did not appear comes back, in seconds. */
+const NOT_RECORDED_RETRY_SECONDS = 2;
+
+/**
  * Runs queued tasks. Every state change is a conditional write, so a message delivered twice, or two
  * workers racing on it, yields one result that is never overwritten.
  *
@@ -58,6 +78,7 @@ export class TaskWorker {
   readonly #visibilityTimeoutSeconds: number | undefined;
   readonly #progressIntervalMs: number | undefined;
   readonly #clock: Clock;
+  readonly #sleep: (ms: number) => Promise<unknown>;
   readonly #logger: Logger;
 
   constructor(options: TaskWorkerOptions) {
@@ -66,6 +87,7 @@ export class TaskWorker {
     this.#visibilityTimeoutSeconds = options.visibilityTimeoutSeconds;
     this.#progressIntervalMs = options.progressIntervalMs;
     this.#clock = options.clock ?? systemClock;
+    this.#sleep = options.sleep ?? sleep;
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -83,7 +105,7 @@ export class TaskWorker {
     const message = decode(body);
     const attempt = delivery.receiveCount ?? 1;
     try {
-      if (attempt > 1 && !(await this.#write(message, { from: RUNNABLE_STATES, to: 'RETRY' }))) {
+      if (attempt > 1 && !(await this.#writeRecorded(message, { from: RUNNABLE_STATES, to: 'RETRY' }, delivery.lease))) {
         return await this.#skip(message);
       }
       const prepared = this.#catalog.prepare(message.name, message.args);
@@ -92,7 +114,10 @@ export class TaskWorker {
             runTask(prepared.task, {
               taskId: message.taskId,
               attempt,
-              saveProgress: (progress) => this.#store.saveProgress(message.taskId, progress, message),
+              // Refused while the record is not there yet is not refused: the record is on its way.
+              saveProgress: async (progress) =>
+                (await this.#store.saveProgress(message.taskId, progress, message)) ||
+                (await this.#store.get(message.taskId)) === undefined,
               progressIntervalMs: this.#progressIntervalMs,
               clock: this.#clock,
               logger: this.#logger,
@@ -101,7 +126,7 @@ export class TaskWorker {
         : { state: 'FAILURE', error: prepared.refused };
       return await this.#end(message, outcome, delivery.lease);
     } catch (error) {
-      if (!(error instanceof TaskRetryError)) await this.#markRetry(message);
+      if (!(error instanceof TaskRetryError || error instanceof TaskNotRecordedError)) await this.#markRetry(message);
       throw error;
     }
   }
@@ -141,7 +166,7 @@ export class TaskWorker {
       outcome.state === 'SUCCESS'
         ? { from: RUNNABLE_STATES, to: 'SUCCESS', result: outcome.result, ...(outcome.progress && { progress: outcome.progress }) }
         : { from: RUNNABLE_STATES, to: 'FAILURE', error: outcome.error };
-    if (!(await this.#write(message, change))) return this.#skip(message);
+    if (!(await this.#writeRecorded(message, change, lease))) return this.#skip(message);
     this.#logger.info('task ended', {
       taskId: message.taskId,
       task: message.name,
@@ -176,6 +201,22 @@ export class TaskWorker {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /**
+   * `#write`, and when it is refused because the task has no record yet, the same write again once
+   * the record is there (after a wait of at most about 0.6 s; then TaskNotRecordedError, and the
+   * message comes back in a moment). False when the record refused it.
+   */
+  async #writeRecorded(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>, lease: MessageLease | undefined): Promise<boolean> {
+    if (await this.#write(message, change)) return true;
+    if ((await this.#store.get(message.taskId)) !== undefined) return false;
+    for (const pause of RECORD_WAIT_MS) {
+      await this.#sleep(pause);
+      if ((await this.#store.get(message.taskId)) !== undefined) return this.#write(message, change);
+    }
+    await lease?.extend(NOT_RECORDED_RETRY_SECONDS).catch(() => {});
+    throw new TaskNotRecordedError(`task ${message.taskId} has no record; it was not accepted, or its record is late`);
   }
 
   /** A conditional write of `change`, only while the record holds the message's input. */

@@ -16,7 +16,7 @@ export interface BackoffSchedule {
  * ended, then 60 and 140 ms, gives a lower p50 with about half the reads of starting at 5 ms, since
  * no result can arrive before the SQS -> Lambda hop (~13 ms at least). The local stage starts at 5 ms.
  */
-export const DEFAULT_BACKOFF: BackoffSchedule = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 };
+export const DEFAULT_BACKOFF: BackoffSchedule = { initialDelayMs: 15, multiplier: 2, maxDelayMs: 250 };
 
 /** The longest a request may wait for a result, in seconds (`?wait=` and `Prefer: wait=` are capped here). */
 export const MAX_WAIT_SECONDS = 5;

@@ -102,14 +102,24 @@ describe('SQS and DynamoDB outages', () => {
     report('SQS unreachable during submit', { submitted: 1, answered503: 1, leftPending: 0 });
   });
 
-  it('DynamoDB down during submit: 503, and nothing is queued', async () => {
+  it('DynamoDB down during submit: 503, and the message sent beside the failed record runs nothing that is kept', async () => {
     await emulators.stopDynamoDb();
     const response = await submit({ name: 'add', args: [1, 2] });
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
-    expect(await queuedMessages()).toBe(0);
-    report('DynamoDB unreachable during submit', { submitted: 1, answered503: 1, queued: 0 });
-  });
+    // Recorded and queued at once: the message is out, its record is not.
+    const queued = await queuedMessages();
+    expect(queued).toBe(1);
+    await emulators.startDynamoDb();
+    failedRecords = 0;
+    startWorker();
+    // Each delivery waits for the record, hands the message back, and after maxReceiveCount (3) it
+    // moves to the dead-letter queue; no task was ever recorded, none is now.
+    await eventually(async () => expect(await queuedMessages()).toBe(0), { timeoutMs: 20_000, intervalMs: 500 });
+    expect(failedRecords).toBe(3);
+    expect(await allTasks()).toEqual([]);
+    report('DynamoDB unreachable during submit', { submitted: 1, answered503: 1, queued, deliveries: failedRecords, recorded: 0 });
+  }, 30_000);
 
   it('DynamoDB down during the wait: 202 with the task id, and the result arrives once it is back', async () => {
     // The store goes away right after the task is queued, while the API waits for the result.
@@ -145,7 +155,7 @@ describe('SQS and DynamoDB outages', () => {
     await eventually(async () => expect(failedRecords).toBeGreaterThanOrEqual(3), { timeoutMs: 10_000 });
     await emulators.startDynamoDb();
     for (const [index, id] of ids.entries()) {
-      const expected = String([3, 7, 11][index]);
+      const expected = [3, 7, 11][index];
       await eventually(async () => expect(await store.get(id)).toMatchObject({ state: 'SUCCESS', result: expected }), {
         timeoutMs: 15_000,
       });

@@ -113,7 +113,7 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     const wrongTasks: string[] = [];
     for (const [id, expected] of accepted) {
       const task = await store.get(id);
-      if (task?.state !== 'SUCCESS' || task.result !== String(expected)) {
+      if (task?.state !== 'SUCCESS' || task.result !== expected) {
         wrong += 1;
         wrongTasks.push(`${id} ${task?.state} ${task?.error?.code ?? ''} ${task?.result ?? ''} (expected ${expected})`);
       }

@@ -179,27 +179,27 @@ describe('one task end to end', () => {
   /** The schedule this example was worked out for (the local stage's). */
   const FIVE_MS_FIRST = { ...DEFAULT_BACKOFF, initialDelayMs: 5 };
 
-  it('follows the path: put, send, hop, one write, reads on the schedule, answer', () => {
-    // Handler starts at 3 (half the gateway) + 2 = 5; PutItem ends at 5 + 1 + 4 = 10, when the send
-    // starts; the loop starts at 10 + 5 = 15. The worker starts at 10 + 16 = 26; SUCCESS is visible at
-    // 26 + 0.5 + 4 / 2 = 28.5, i.e. 13.5 ms into the loop. Reads at 5 (sees at 7) and 15 (sees at 17:
-    // done, ends at 19). Handler ends at 15 + 19 + 0.5 = 34.5; answer at 37.5.
+  it('follows the path: put and send at once, hop, one write, reads on the schedule, answer', () => {
+    // Handler starts at 3 (half the gateway) + 2 = 5; PutItem and SendMessage start at 5 + 1 = 6 and
+    // end at 10 and 11; the loop starts at 11. The worker starts at 6 + 16 = 22; SUCCESS is visible at
+    // 22 + 0.5 + 4 / 2 = 24.5, i.e. 13.5 ms into the loop. Reads at 5 (sees at 7) and 15 (sees at 17:
+    // done, ends at 19). Handler ends at 11 + 19 + 0.5 = 30.5; answer at 33.5.
     const task = simulateTask(fitted, readOffsets(FIVE_MS_FIRST, 5000), 5000, mulberry32(1));
     expect(task.readyAfterLoopStartMs).toBeCloseTo(13.5, 9);
     expect(task.reads).toBe(2);
     expect(task.done).toBe(true);
-    expect(task.answerMs).toBeCloseTo(37.5, 9);
-    expect(task.apiBilledMs).toBe(30); // ceil(34.5 - 5)
+    expect(task.answerMs).toBeCloseTo(33.5, 9);
+    expect(task.apiBilledMs).toBe(26); // ceil(30.5 - 5)
     expect(task.workerBilledMs).toBe(6); // ceil(0.5 + 4 + 1)
-    // The floor: one read timed to see the result as it turns visible: 26.5 + 4 + 0.5 + 3.
-    expect(task.floorMs).toBeCloseTo(34, 9);
+    // The floor: one read timed to see the result as it turns visible: 22.5 + 4 + 0.5 + 3.
+    expect(task.floorMs).toBeCloseTo(30, 9);
   });
 
   it('counts the reads of the schedule before the result, plus one', () => {
-    const offsets = readOffsets(RECOMMENDED_BACKOFF, 5000); // 20, 60, 140, ...
+    const offsets = readOffsets(RECOMMENDED_BACKOFF, 5000); // 15, 45, 105, ...
     const task = simulateTask(fitted, offsets, 5000, mulberry32(1));
-    expect(task.reads).toBe(1); // the first read, at 20 (sees at 22), finds it done (13.5)
-    expect(task.answerMs).toBeCloseTo(3 + 2 + 1 + 4 + 5 + 20 + 4 + 0.5 + 3, 9);
+    expect(task.reads).toBe(1); // the first read, at 15 (sees at 17), finds it done (13.5)
+    expect(task.answerMs).toBeCloseTo(3 + 2 + 1 + 5 + 15 + 4 + 0.5 + 3, 9);
   });
 });
 

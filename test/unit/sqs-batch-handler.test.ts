@@ -81,13 +81,13 @@ describe('createSqsBatchHandler logs', () => {
 
   it("puts each record's message id and task id on every line written about it, even when records run concurrently", async () => {
     const { worker } = handlers();
-    // Tasks that do not exist: the worker skips each with a line of its own.
+    // Tasks that do not exist: the worker waits for each record, then hands each back with a line of its own.
     const ids = Array.from({ length: 6 }, (_, i) => `task_0000000${i}-0000-4000-8000-000000000000`);
     await worker({ Records: ids.map((id, i) => record(`m${i}`, taskMessage(id))) }, context);
     const lines = logs.lines().map((line) => line.json);
     expect(lines).toHaveLength(ids.length);
     for (const line of lines) {
-      expect(line.message).toBe('skipping a task that is not runnable');
+      expect(line.message).toBe('record failed; SQS will deliver it again');
       expect(line.messageId).toBe(`m${ids.indexOf(line.taskId as string)}`);
       expect(line.function_request_id).toBe('invocation-1');
     }

@@ -3,7 +3,7 @@ import { UnavailableError } from '../../lib/errors.ts';
 import type { StateChange } from '../../lib/tasks/ports.ts';
 import type { Task, TaskState } from '../../lib/tasks/task.ts';
 import { encodeTaskMessage } from '../../lib/tasks/task-message.ts';
-import { PoisonMessageError, TaskRetryError, TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { PoisonMessageError, TaskNotRecordedError, TaskRetryError, TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { defineTask } from '../../lib/tasks/define-task.ts';
 import { TaskCatalog } from '../../lib/tasks/task-catalog.ts';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -100,10 +100,40 @@ describe('TaskWorker.process', () => {
     expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 6 });
   });
 
-  it('skips a message whose task no longer exists (expired and deleted)', async () => {
-    const { worker } = setup();
-    const body = encodeTaskMessage({ taskId: 'task_00000000-0000-4000-8000-999999999999', name: 'add', args: ['1'] });
-    await expect(worker.process(body)).resolves.toBe('skipped');
+  it('waits for a record that is late, then ends its task (the API records and queues at once)', async () => {
+    const store = new MemoryTaskStore();
+    const pauses: number[] = [];
+    const task: Task = {
+      id: 'task_00000000-0000-4000-8000-999999999998',
+      owner: 'alice',
+      name: 'add',
+      args: [1, 2],
+      state: 'PENDING',
+      createdAt: CREATED_AT,
+      updatedAt: CREATED_AT,
+      expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
+    };
+    // The record lands during the worker's third pause.
+    const sleep = async (ms: number) => {
+      pauses.push(ms);
+      if (pauses.length === 3) await store.create(task);
+    };
+    const worker = new TaskWorker({ catalog, store, clock, sleep });
+    await expect(worker.process(encodeTaskMessage({ taskId: task.id, name: 'add', args: [1, 2] }))).resolves.toBe('SUCCESS');
+    expect(pauses).toEqual([5, 10, 20]);
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 3 });
+  });
+
+  it('hands back a message whose task has no record even after a wait, to come back in 2 s, and writes nothing', async () => {
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog, store, clock, sleep: async () => {} });
+    const extended: number[] = [];
+    const body = encodeTaskMessage({ taskId: 'task_00000000-0000-4000-8000-999999999999', name: 'add', args: [1] });
+    await expect(worker.process(body, { lease: { extend: async (seconds) => void extended.push(seconds) } })).rejects.toBeInstanceOf(
+      TaskNotRecordedError,
+    );
+    expect(extended).toEqual([2]);
+    expect(store.tasks.size).toBe(0);
   });
 
   it('ends the task in FAILURE with unknown_task when the message names an unknown task', async () => {
