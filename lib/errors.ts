@@ -5,6 +5,7 @@
  */
 export type ErrorCode =
   | 'invalid_request'
+  | 'unknown_task'
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
@@ -28,6 +29,7 @@ export interface DoozerErrorOptions {
 /** Each code's HTTP status; the compiler keeps it complete, so its keys are every ErrorCode (the API document lists them). */
 export const DEFAULT_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 400,
+  unknown_task: 400,
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
@@ -150,6 +152,9 @@ export const TASK_FAILURE_CODES = {
 export type TaskFailureCode = keyof typeof TASK_FAILURE_CODES;
 
 /**
+ * Not a DoozerError: it is no answer of the API but what a task's own code throws, and ends in the
+ * task's `error` (TaskFailure), never in an HTTP status.
+ *
  * A task that cannot produce a result: thrown by a task's `run`, it ends the task in FAILURE with
  * this code and message, at once (a retry would fail the same way). Any other error thrown by `run`
  * is retried as the task's `retries` allow, then ends it with `task_failed`.

@@ -20,7 +20,7 @@ import { lockDataDir } from './data-dir.ts';
 import { startGateway } from './gateway.ts';
 import { assertPortsFree, freePorts, isListening } from './ports.ts';
 import { type Queues, createQueues, createTaskTable } from './provision.ts';
-import { LOCAL_CREDENTIALS, type LocalSettings, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
+import { LOCAL_CREDENTIALS, type LocalSettings, QUEUE_SETTINGS, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
 import { TtlReaper } from './ttl-reaper.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -232,7 +232,8 @@ export async function startWorkers(
         queueArn: Attributes!.QueueArn!,
         region: REGION,
         invoke: lambdaInvoker(lambda, functionName),
-        batchSize: 10,
+        // As serverless.yml's event source does: from the tasks' limits.
+        batchSize: functionName === RESOURCE_NAMES.workerFunction ? QUEUE_SETTINGS.batchSize : 10,
         maxConcurrency,
         log,
         onInvoke: (records, event) => observe?.onInvoke?.(functionName, records, event),

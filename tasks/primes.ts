@@ -17,6 +17,7 @@ export const primes = defineTask({
   args: z.strictObject({ below: z.int().check(z.minimum(2), z.maximum(MAX_BELOW)) }),
   result: z.strictObject({ below: z.int(), count: z.int() }),
   timeoutSeconds: 60,
+  pure: true,
   run: async ({ below }, ctx) => {
     const basePrimes = smallPrimes(Math.floor(Math.sqrt(below)) + 1);
     const composite = new Uint8Array(SEGMENT);

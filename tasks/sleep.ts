@@ -17,6 +17,7 @@ export const sleep = defineTask({
   result: z.strictObject({ slept: z.int().check(z.meta({ description: 'Milliseconds slept.' })) }),
   // A sleep of the whole limit ends FAILURE `timeout`: what a task that outlives its limit looks like.
   timeoutSeconds: LIMIT_SECONDS,
+  pure: true,
   run: async ({ ms }, ctx) => {
     const started = Date.now();
     for (let left = ms; left > 0; left = ms - (Date.now() - started)) {

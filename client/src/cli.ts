@@ -293,7 +293,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** A 400 for the args of `doozer run`, pointing to where the task's args are described. */
 function withTasksHint(error: unknown, task: string): unknown {
-  if (!(error instanceof DoozerApiError) || error.status !== 400 || error.message.includes('unknown task')) return error;
+  if (!(error instanceof DoozerApiError) || error.code !== 'invalid_request') return error;
   return new DoozerApiError(error.status, error.code, `${error.message} (doozer tasks ${task} shows its args)`);
 }
 

@@ -1,6 +1,6 @@
 import { MAX_ARG_DIGITS } from '../../lib/tasks/exact-integer.ts';
 import { isTaskId } from '../../lib/tasks/task.ts';
-import { MAX_INTEGERS as MAX_ARGS } from '../../tasks/integers.ts';
+import { MAX_INTEGERS } from '../../tasks/integers.ts';
 import type { WireInteger } from './types.ts';
 
 /** Input the CLI refuses before sending anything; reported as a usage error. */
@@ -33,7 +33,7 @@ export function parseIntegers(command: string, lists: readonly string[], positio
     });
   }
   if (values.length === 0) throw new InputError(`give the integers to ${command}, e.g. doozer ${command} --i 1,2,3`);
-  if (values.length > MAX_ARGS) throw new InputError(`${values.length} integers given; at most ${MAX_ARGS} are allowed`);
+  if (values.length > MAX_INTEGERS) throw new InputError(`${values.length} integers given; at most ${MAX_INTEGERS} are allowed`);
   return values;
 }
 

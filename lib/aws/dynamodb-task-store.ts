@@ -76,6 +76,12 @@ export class DynamoDbTaskStore implements TaskStore {
     return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input), 'NONE')) !== undefined;
   }
 
+  async markStarted(id: string, at: string, input: TaskInput): Promise<boolean> {
+    const update = new Expression();
+    const expression = `SET ${update.name('startedAt')} = ${update.value(at)}`;
+    return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input), 'NONE')) !== undefined;
+  }
+
   /** An UpdateItem under a condition; `undefined` when the condition failed. */
   async #conditionalUpdate(
     id: string,

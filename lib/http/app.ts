@@ -94,8 +94,9 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   // The contract of every task, applied here once: the handlers and the service get the prepared task.
   const taskBody = jsonBody((value) => {
     const prepared = deps.catalog.prepareRequest(value);
-    if (!prepared.ok) throw new InvalidRequestError(prepared.refused.message);
-    return prepared.task;
+    if (prepared.ok) return prepared.task;
+    const { code, message } = prepared.refused;
+    throw code === 'unknown_task' ? new DoozerError('unknown_task', message) : new InvalidRequestError(message);
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));

@@ -107,6 +107,11 @@ const headerRefs = (names: HeaderName[]) => Object.fromEntries(names.map((name) 
  */
 const ERROR_RESPONSES = {
   BadRequest: errorResponse(['invalid_request'], 'The request is malformed: see `message`.'),
+  BadTaskRequest: errorResponse(
+    ['invalid_request', 'unknown_task'],
+    'The request is malformed, or its args fail the task\'s schema (`message` names up to three faults, each field and its rule); ' +
+      '`unknown_task` when no task has that name (`message` lists the known ones).',
+  ),
   Unauthorized: errorResponse(
     ['unauthorized'],
     'No bearer token, or a bad, expired or oversized (over 4 KiB) one; or wrong credentials.',
@@ -327,7 +332,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
               'Idempotent-Replayed',
             ], false),
             ...errors(
-              'BadRequest',
+              'BadTaskRequest',
               'Unauthorized',
               'RequestInProgress',
               'PayloadTooLarge',

@@ -66,7 +66,31 @@ async function readJson(c: Context): Promise<unknown> {
   if (duplicate !== undefined) {
     throw new InvalidRequestError(`the body has the key ${quoteKey(duplicate)} more than once in one object`);
   }
+  if (nestingDepth(value) > MAX_NESTING) {
+    throw new InvalidRequestError(`the body nests arrays and objects more than ${MAX_NESTING} deep; flatten it`);
+  }
   return value;
+}
+
+/**
+ * The deepest nesting of arrays and objects a body may have. JSON.parse takes any depth a 64 KiB
+ * body holds (tens of thousands), but JSON.stringify, which stores and queues args, recurses and
+ * overflows the stack on such a value.
+ */
+export const MAX_NESTING = 64;
+
+/** How deep arrays and objects nest in `value`, counted without recursion. */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_NESTING) return deepest;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 const QUOTE = 0x22; // "

@@ -16,7 +16,7 @@ const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /**
  * The `Idempotency-Key` header of `POST /tasks`: 1 to 255 printable ASCII characters (space to
- * tilde), as `isIdempotencyKey` in lib/tasks/idempotency.ts reads it; the same test keeps them equal.
+ * tilde). Checked here only: the service receives keys this has accepted.
  */
 export const IdempotencyKeySchema = z.string().check(
   z.minLength(1),

@@ -29,6 +29,14 @@ export interface TaskDefinition<Args extends z.ZodMiniType = z.ZodMiniType, Resu
    * after a growing pause. A TaskError, a timeout or invalid arguments end the task at once.
    */
   readonly retries: number;
+  /**
+   * True when `run` does nothing but compute its result (no calls out, no writes anywhere). A queue
+   * message is input, not truth: before running a task that is not pure, the worker marks it started
+   * with a write conditioned on its record holding the message's args, so a forged message never
+   * makes it act. A pure task skips that write (one DynamoDB write per task): a forged message can
+   * make it compute, never keep what it computed.
+   */
+  readonly pure: boolean;
   run(args: z.output<Args>, ctx: TaskContext): Promise<z.output<Result>> | z.output<Result>;
 }
 
@@ -59,11 +67,13 @@ export const TASK_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 export const MAX_TIMEOUT_SECONDS = 840;
 export const MAX_RETRIES = 5;
 
-type Spec<Args extends z.ZodMiniType, Result extends z.ZodMiniType> = Omit<TaskDefinition<Args, Result>, 'timeoutSeconds' | 'retries'> & {
+type Spec<Args extends z.ZodMiniType, Result extends z.ZodMiniType> = Omit<TaskDefinition<Args, Result>, 'timeoutSeconds' | 'retries' | 'pure'> & {
   /** Default 30. */
   readonly timeoutSeconds?: number;
   /** Default 0. */
   readonly retries?: number;
+  /** Default false: the worker marks the task started, from its record, before running it. */
+  readonly pure?: boolean;
 };
 
 /**
@@ -75,7 +85,7 @@ export function defineTask<
   Args extends z.ZodMiniType,
   Result extends z.ZodMiniType = z.ZodMiniType<unknown>,
 >(spec: Spec<Args, Result> & { readonly name: Name }): TaskDefinition<Args, Result> & { readonly name: Name } {
-  const definition = { ...spec, timeoutSeconds: spec.timeoutSeconds ?? 30, retries: spec.retries ?? 0 };
+  const definition = { ...spec, timeoutSeconds: spec.timeoutSeconds ?? 30, retries: spec.retries ?? 0, pure: spec.pure ?? false };
   if (!TASK_NAME_PATTERN.test(definition.name)) {
     throw new TypeError(`task name ${JSON.stringify(definition.name)} must be lower-case letters, digits and dashes, starting with a letter`);
   }

@@ -3,7 +3,6 @@ import * as z from 'zod/mini';
 /** Most decimal digits one integer argument may have (sign not counted). */
 export const MAX_ARG_DIGITS = 1_000;
 
-
 /** The wire form of an exact integer: a JSON number when that is exact, else a decimal string. */
 export function toJsonInteger(value: bigint): number | string {
   const asNumber = Number(value);

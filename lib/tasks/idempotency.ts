@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type TaskInput, taskInputDigest } from './task.ts';
 
 /**
  * Idempotency keys on `POST /tasks`: the pure part (key rules, claim ids, request digests, expiry).
@@ -38,6 +39,18 @@ export interface IdempotencyClaim {
  */
 export function idempotencyClaimId(owner: string, key: string): string {
   return `idem#${sha256(JSON.stringify([owner, key]))}`;
+}
+
+/**
+ * Whether a claim's digest stands for `input`. Claims made before tasks were user-defined digest add
+ * and mul's integers as decimal strings (`["add",["1","2"]]`), where today's canonical form keeps
+ * safe integers as numbers: a retry with the same body and key still finds its task.
+ */
+export function claimMatches(claim: Pick<IdempotencyClaim, 'requestDigest'>, input: TaskInput): boolean {
+  if (claim.requestDigest === taskInputDigest(input)) return true;
+  const { name, args } = input;
+  const integers = Array.isArray(args) && args.every((arg) => typeof arg === 'number' || typeof arg === 'string');
+  return integers && claim.requestDigest === taskInputDigest({ name, args: args.map(String) });
 }
 
 export function isClaimExpired(claim: Pick<IdempotencyClaim, 'expiresAt'>, nowMs: number): boolean {

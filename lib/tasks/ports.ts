@@ -23,6 +23,12 @@ export interface TaskStore {
    */
   saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean>;
   /**
+   * Records when a worker started the task (`startedAt`), under the same conditions; false when the
+   * record refused it. The worker's check that a message's input is the recorded one, before a task
+   * that is not pure runs.
+   */
+  markStarted(id: string, at: string, input: TaskInput): Promise<boolean>;
+  /**
    * Ids of tasks that are not yet SUCCESS or FAILURE and were created at or before `createdBefore`
    * (ISO time), at most `limit`: the candidates of the sweeper. May lag a write by a moment (an index).
    */

@@ -5,11 +5,12 @@ export const MAX_ISSUES_DESCRIBED = 3;
 
 /**
  * One message for what a schema refused, naming each field and its rule (`args.ms must be at most
- * 60000`), at most three, then how many more. zod/mini carries no wording of its own ("Invalid
+ * 120000`), at most three, then how many more. zod/mini carries no wording of its own ("Invalid
  * input") unless a schema gives one, so the common rules are worded here; a schema's own message
  * wins.
  */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], root = ''): string {
+export function describeIssues(all: readonly z.core.$ZodIssue[], root = ''): string {
+  const issues = tightest(all);
   const described = issues.slice(0, MAX_ISSUES_DESCRIBED).map((issue) => describeIssue(issue, root));
   const more = issues.length - MAX_ISSUES_DESCRIBED;
   return more > 0 ? `${described.join('; ')}; and ${more} more` : described.join('; ');
@@ -19,7 +20,10 @@ function describeIssue(issue: z.core.$ZodIssue, root: string): string {
   const field = fieldName([...(root ? [root] : []), ...issue.path]);
   if (issue.code === 'unrecognized_keys') {
     const where = field ? ` in ${field}` : '';
-    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}${where}; remove ${issue.keys.length > 1 ? 'them' : 'it'}`;
+    const { keys } = issue;
+    const named = keys.slice(0, MAX_ISSUES_DESCRIBED).map((key) => (key.length > 40 ? `${key.slice(0, 40)}…` : key));
+    const others = keys.length > named.length ? ` and ${keys.length - named.length} more` : '';
+    return `unknown field${keys.length > 1 ? 's' : ''} ${named.join(', ')}${others}${where}; remove ${keys.length > 1 ? 'them' : 'it'}`;
   }
   const rule = issue.message && issue.message !== 'Invalid input' ? issue.message : ruleOf(issue);
   return field ? `${field} ${rule}` : `the body ${rule}`;
@@ -32,10 +36,45 @@ function fieldName(path: readonly PropertyKey[]): string {
     .join('');
 }
 
+/**
+ * Of several bounds on one field, the tightest: `z.int()` carries the safe-integer range besides a
+ * schema's own maximum, and naming both (`at most 9007199254740991; … at most 120000`) says nothing more.
+ */
+function tightest(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const kept = new Map<string, z.core.$ZodIssue>();
+  const result: z.core.$ZodIssue[] = [];
+  for (const issue of issues) {
+    if (issue.code !== 'too_big' && issue.code !== 'too_small') {
+      result.push(issue);
+      continue;
+    }
+    const key = `${issue.code}:${issue.path.map(String).join('.')}`;
+    const previous = kept.get(key);
+    if (!previous) {
+      kept.set(key, issue);
+      result.push(issue);
+      continue;
+    }
+    const tighter =
+      issue.code === 'too_big'
+        ? Number(issue.maximum) < Number((previous as typeof issue).maximum)
+        : Number(issue.minimum) > Number((previous as typeof issue).minimum);
+    if (tighter) {
+      result[result.indexOf(previous)] = issue;
+      kept.set(key, issue);
+    }
+  }
+  return result;
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = { int: 'integer', bigint: 'integer' };
+
 function ruleOf(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
-    case 'invalid_type':
-      return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}, got ${typeOf(issue.input)}`;
+    case 'invalid_type': {
+      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
+      return issue.input === undefined ? 'is required' : `must be ${article(expected)}, got ${typeOf(issue.input)}`;
+    }
     case 'too_small':
       return bound(issue.origin, issue.inclusive ? 'at least' : 'more than', issue.minimum);
     case 'too_big':

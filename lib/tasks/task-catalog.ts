@@ -32,6 +32,16 @@ export interface QueueSettings {
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the dead-letter queue: the most retries, plus three for outages. */
   readonly maxReceiveCount: number;
+  /**
+   * Records per worker invocation. The records of a batch run at once in one Lambda, sharing its
+   * CPU while their time limits run on the wall clock: batches only while every task is quick.
+   */
+  readonly batchSize: number;
+  /**
+   * Seconds a task may stay open after it was queued before the sweeper queues it again: never
+   * while a worker may still be running it (twice the worker's timeout), at least five minutes.
+   */
+  readonly sweepAfterSeconds: number;
 }
 
 /** Seconds the worker keeps, beyond a task's limit, to record its end. */
@@ -39,6 +49,9 @@ const END_MARGIN_SECONDS = 10;
 const MIN_VISIBILITY_SECONDS = 60;
 const VISIBILITY_PER_TIMEOUT = 6;
 const OUTAGE_RECEIVES = 3;
+/** The longest time limit for which tasks share an invocation. */
+const QUICK_TASK_SECONDS = 30;
+const MIN_SWEEP_AFTER_SECONDS = 300;
 
 /**
  * The tasks doozer runs, and the one contract built from them: a request is `{name, args}`, a
@@ -110,7 +123,10 @@ export class TaskCatalog {
     if (!parsed.success) {
       // No option matched the discriminator: the message (from the union's error) names the known tasks.
       const unknownName = parsed.error.issues.find((issue) => issue.code === 'invalid_union' && issue.path.join() === 'name');
-      if (unknownName) return { ok: false, refused: { code: 'unknown_task', message: unknownName.message } };
+      if (unknownName) {
+        const named = typeof (body as { name?: unknown }).name === 'string';
+        return { ok: false, refused: { code: named ? 'unknown_task' : 'invalid_args', message: unknownName.message } };
+      }
       return { ok: false, refused: { code: 'invalid_args', message: describeIssues(parsed.error.issues) } };
     }
     const { name, args } = parsed.data as { name: string; args: unknown };
@@ -128,6 +144,8 @@ export class TaskCatalog {
       workerTimeoutSeconds,
       visibilityTimeoutSeconds: Math.max(MIN_VISIBILITY_SECONDS, VISIBILITY_PER_TIMEOUT * workerTimeoutSeconds),
       maxReceiveCount: retries + OUTAGE_RECEIVES,
+      batchSize: longest <= QUICK_TASK_SECONDS ? 10 : 1,
+      sweepAfterSeconds: Math.max(MIN_SWEEP_AFTER_SECONDS, 2 * workerTimeoutSeconds),
     };
   }
 }

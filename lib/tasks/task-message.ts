@@ -16,8 +16,12 @@ export const TaskMessageSchema = z.object({
 
 export type TaskMessage = { readonly taskId: string } & TaskInput;
 
+/**
+ * The message body. SQS refuses U+FFFE and U+FFFF, which JSON.stringify leaves as they are (a task's
+ * string args may hold them): they are escaped, so the body is the same JSON and SQS takes it.
+ */
 export function encodeTaskMessage(message: TaskMessage): string {
-  return JSON.stringify(message);
+  return JSON.stringify(message).replace(/[\uFFFE\uFFFF]/g, (char) => `\\u${char.charCodeAt(0).toString(16)}`);
 }
 
 /** Parses a message body; throws a ZodError or SyntaxError naming the problem. */

@@ -79,12 +79,19 @@ export async function runTask(task: PreparedTask, options: RunOptions): Promise<
     }, limit * 1000);
   });
   const ran = (async (): Promise<RunOutcome> => {
+    let value: unknown;
     try {
-      const value = await definition.run(task.args, context);
-      return encodeResult(task, value, reporter.last);
+      value = await definition.run(task.args, context);
     } catch (error) {
       if (controller.signal.aborted) return { state: 'ABANDONED' }; // the race below has its outcome already
       return failureOf(error, task, options.attempt, logger);
+    }
+    // A result that cannot be kept is the task's bug, the same on every attempt: not retried.
+    try {
+      return encodeResult(task, value, reporter.last);
+    } catch (error) {
+      logger.warn('the task returned a result that cannot be stored', { task: task.definition.name, error });
+      return failure('invalid_result', `the task returned a result that cannot be stored as JSON: ${describe(error)}`);
     }
   })();
   try {
@@ -116,14 +123,30 @@ function encodeResult(task: PreparedTask, value: unknown, last: TaskProgress | u
 }
 
 function failureOf(error: unknown, task: PreparedTask, attempt: number, logger: Logger): RunOutcome {
-  if (error instanceof TaskError && TASK_ERROR_CODE.test(error.code)) return failure(error.code, error.message);
-  // Not a TaskError: a bug or a dependency's fault. The stack goes to the log, never to the API.
+  if (error instanceof TaskError && TASK_ERROR_CODE.test(error.code)) return failure(error.code, String(error.message));
+  // Not a TaskError: a bug or a dependency's fault, whose message may name hosts, paths or data. It
+  // goes to the log with its stack; the API says only what kind of error it was.
   logger.warn('the task threw', { task: task.definition.name, attempt, error });
-  const message = `the task failed: ${error instanceof Error ? error.message : String(error)}`;
+  const message = `the task failed with an unexpected ${errorKind(error)}; its worker's log has the detail`;
   if (attempt <= task.definition.retries) {
-    return { state: 'RETRY', error: { code: 'task_failed', message: cut(message, MAX_MESSAGE_LENGTH) }, delaySeconds: 2 ** (attempt - 1) };
+    return { state: 'RETRY', error: { code: 'task_failed', message }, delaySeconds: 2 ** (attempt - 1) };
   }
   return failure('task_failed', message);
+}
+
+/** `TypeError`, `Error`…, or what was thrown when it is not an Error; never throws itself. */
+function errorKind(error: unknown): string {
+  if (error instanceof Error) return /^\w{1,64}$/.test(error.name) ? error.name : 'Error';
+  return error === null ? 'null' : typeof error;
+}
+
+/** An error's message for a task's `error`, cut short; never throws (anything may be thrown). */
+function describe(error: unknown): string {
+  try {
+    return cut(error instanceof Error ? error.message : String(error), 200);
+  } catch {
+    return typeof error;
+  }
 }
 
 function failure(code: string, message: string): RunOutcome {
@@ -162,7 +185,14 @@ class ProgressReporter {
 
   report(value: number | { readonly done: number; readonly total: number }, message?: string): void {
     if (this.#closed) return;
-    const progress = toProgress(value, message, new Date(this.#clock.now()).toISOString());
+    let progress: TaskProgress;
+    try {
+      progress = toProgress(value, message, new Date(this.#clock.now()).toISOString());
+    } catch (error) {
+      // A bad report is the task's bug, but not a reason to fail the work it is doing.
+      this.#logger.warn('ignoring a progress report', { error });
+      return;
+    }
     this.last = progress;
     this.#pending = progress;
     this.#schedule();

@@ -5,6 +5,7 @@ import {
   type IdempotencyClaim,
   idempotencyClaimId,
   isClaimAbandoned,
+  claimMatches,
   isClaimExpired,
 } from './idempotency.ts';
 import type { IdempotencyStore, TaskQueue, TaskStore } from './ports.ts';
@@ -120,7 +121,7 @@ export class TaskService {
         replacing = undefined;
         continue;
       }
-      if (existing.requestDigest !== digest) {
+      if (!claimMatches(existing, input)) {
         throw new IdempotencyKeyReusedError(
           'this Idempotency-Key was already used for a different request; use a new key for a new request',
         );

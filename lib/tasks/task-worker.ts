@@ -109,6 +109,11 @@ export class TaskWorker {
         return await this.#skip(message);
       }
       const prepared = this.#catalog.prepare(message.name, message.args);
+      // Not pure: act only on what was recorded (the write is refused for a message with other args).
+      if (prepared.ok && !prepared.task.definition.pure) {
+        const started = () => this.#store.markStarted(message.taskId, this.#now(), message);
+        if (!(await this.#whenRecorded(message, started, delivery.lease))) return await this.#skip(message);
+      }
       const outcome: RunOutcome = prepared.ok
         ? await this.#withHeartbeat(delivery.lease, () =>
             runTask(prepared.task, {
@@ -209,11 +214,16 @@ export class TaskWorker {
    * message comes back in a moment). False when the record refused it.
    */
   async #writeRecorded(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>, lease: MessageLease | undefined): Promise<boolean> {
-    if (await this.#write(message, change)) return true;
+    return this.#whenRecorded(message, () => this.#write(message, change), lease);
+  }
+
+  /** `write` (a conditional write), tried again once the task's record is there if it was not. */
+  async #whenRecorded(message: TaskMessage, write: () => Promise<boolean>, lease: MessageLease | undefined): Promise<boolean> {
+    if (await write()) return true;
     if ((await this.#store.get(message.taskId)) !== undefined) return false;
     for (const pause of RECORD_WAIT_MS) {
       await this.#sleep(pause);
-      if ((await this.#store.get(message.taskId)) !== undefined) return this.#write(message, change);
+      if ((await this.#store.get(message.taskId)) !== undefined) return write();
     }
     await lease?.extend(NOT_RECORDED_RETRY_SECONDS).catch(() => {});
     throw new TaskNotRecordedError(`task ${message.taskId} has no record; it was not accepted, or its record is late`);

@@ -63,6 +63,8 @@ export interface Task {
   readonly result?: Json;
   readonly error?: TaskFailure;
   readonly progress?: TaskProgress;
+  /** When a worker last started it (tasks that are not pure only). */
+  readonly startedAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Epoch seconds: the unit DynamoDB's TTL reads. */

@@ -119,6 +119,13 @@ describe('the prod template', () => {
     expect(resource(prod.template, 'TaskQueue').VisibilityTimeout).toBe(settings.visibilityTimeoutSeconds);
     expect(resource(prod.template, 'TaskQueue').RedrivePolicy.maxReceiveCount).toBe(settings.maxReceiveCount);
     expect(worker.Environment.Variables.DOOZER_VISIBILITY_TIMEOUT_SECONDS).toBe(String(settings.visibilityTimeoutSeconds));
+    const mapping = ofType(prod.template, 'AWS::Lambda::EventSourceMapping')
+      .map(([, m]) => m)
+      .find((m) => m.FunctionName['Fn::GetAtt'][0] === 'WorkerLambdaFunction');
+    expect(mapping?.BatchSize).toBe(settings.batchSize);
+    expect(resource(prod.template, 'SweeperLambdaFunction').Environment.Variables.DOOZER_SWEEP_AFTER_SECONDS).toBe(
+      String(settings.sweepAfterSeconds),
+    );
   });
 
   it('bills the table per request, expires items on expiresAt and keeps point-in-time recovery', () => {

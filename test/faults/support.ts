@@ -35,6 +35,9 @@ export class CountingStore implements TaskStore {
   recordRequeue(id: string, previous: number, at: string) {
     return this.inner.recordRequeue(id, previous, at);
   }
+  markStarted(id: string, at: string, input: TaskInput) {
+    return this.inner.markStarted(id, at, input);
+  }
   saveProgress(id: string, progress: TaskProgress, input: TaskInput) {
     return this.inner.saveProgress(id, progress, input);
   }

@@ -543,16 +543,16 @@ describe('run', () => {
     expect(server.requests).toEqual([]);
   });
 
-  it.each<[string[], string]>([
-    [['run', 'sleep', '{"ms":120001}'], 'args.ms must be at most 120000 (doozer tasks sleep shows its args)'],
-    [['run', 'sleep', '--arg', 'ms=fast'], 'args.ms'],
-    [['run', 'sleep'], 'args is required (doozer tasks sleep shows its args)'],
-    [['run', 'nope', '{}'], 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
-  ])('2 for args the service refuses, with its message: doozer %j', async (args, message) => {
+  it.each<[string[], string, string]>([
+    [['run', 'sleep', '{"ms":120001}'], 'invalid_request', 'args.ms must be at most 120000 (doozer tasks sleep shows its args)'],
+    [['run', 'sleep', '--arg', 'ms=fast'], 'invalid_request', 'args.ms'],
+    [['run', 'sleep'], 'invalid_request', 'args is required (doozer tasks sleep shows its args)'],
+    [['run', 'nope', '{}'], 'unknown_task', 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
+  ])('2 for args the service refuses, with its message: doozer %j', async (args, code, message) => {
     const run = await doozer(args);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^doozer: the service refused the request \(400 invalid_request\): /);
+    expect(run.stderr).toMatch(new RegExp(`^doozer: the service refused the request \\(400 ${code}\\): `));
     expect(run.stderr).toContain(message);
     expect(server.count('POST /tasks')).toBe(1);
     expect(server.queue.sent).toHaveLength(sentBefore);

@@ -145,6 +145,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       create: (task) => store.create(task),
       get: (id) => store.get(id),
       saveProgress: (id, progress, input) => store.saveProgress(id, progress, input),
+      markStarted: (id, at, input) => store.markStarted(id, at, input),
       transition: async (id, change) => {
         if (id === doomed.id && change.to !== 'RETRY') throw new UnavailableError('simulated outage of the task store');
         return store.transition(id, change);
@@ -202,6 +203,7 @@ describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => 
       create: (task) => store.create(task),
       get: (id) => store.get(id),
       saveProgress: (id, progress, input) => store.saveProgress(id, progress, input),
+      markStarted: (id, at, input) => store.markStarted(id, at, input),
       transition: async (id, change) => {
         if (dead || change.to === 'SUCCESS' || change.to === 'FAILURE') {
           dead = true;

@@ -27,6 +27,7 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
   Object.keys({
     invalid_request: true,
     unauthorized: true,
+    unknown_task: true,
     not_found: true,
     method_not_allowed: true,
     task_not_found: true,

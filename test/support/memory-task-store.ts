@@ -44,6 +44,14 @@ export class MemoryTaskStore implements TaskStore {
     return structuredClone(updated);
   }
 
+  async markStarted(id: string, at: string, input: TaskInput): Promise<boolean> {
+    this.#maybeFail('markStarted');
+    const task = this.tasks.get(id);
+    if (!task || !RUNNABLE_STATES.includes(task.state) || !isSameInput(task, input)) return false;
+    this.tasks.set(id, { ...task, startedAt: at });
+    return true;
+  }
+
   async saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean> {
     this.#maybeFail('saveProgress');
     const task = this.tasks.get(id);

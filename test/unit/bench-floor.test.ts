@@ -47,10 +47,10 @@ describe('POST /bench/floor (the benchmark floor)', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
   });
 
-  it('refuses a task the registry refuses with 400 invalid_request, as POST /tasks does', async () => {
+  it('refuses a task the catalog refuses with a 400, as POST /tasks does', async () => {
     const response = await floorApp(true).post({ name: 'sub', args: [1] });
     expect(response.status).toBe(400);
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unknown_task');
   });
 
   it.each([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_ARG_DIGITS } from '../../lib/tasks/exact-integer.ts';
 import { runTask } from '../../lib/tasks/task-runner.ts';
-import { MAX_INTEGERS as MAX_ARGS } from '../../tasks/integers.ts';
-import { MAX_PRODUCT_DIGITS as MAX_RESULT_DIGITS } from '../../tasks/mul.ts';
+import { MAX_INTEGERS } from '../../tasks/integers.ts';
+import { MAX_PRODUCT_DIGITS } from '../../tasks/mul.ts';
 import { catalog } from '../support/catalog.ts';
 
 /* add and mul through the one contract: the catalog prepares the args (as the API and the worker
@@ -82,23 +82,23 @@ describe('mul', () => {
     expect(await compute('mul', [digits(1000), 0, digits(1000)])).toBe(0);
   });
 
-  it('accepts factors whose digit bound is exactly MAX_RESULT_DIGITS', async () => {
-    const factors = Array.from({ length: MAX_RESULT_DIGITS / MAX_ARG_DIGITS }, () => digits(MAX_ARG_DIGITS));
+  it('accepts factors whose digit bound is exactly MAX_PRODUCT_DIGITS', async () => {
+    const factors = Array.from({ length: MAX_PRODUCT_DIGITS / MAX_ARG_DIGITS }, () => digits(MAX_ARG_DIGITS));
     const result = await compute('mul', factors);
     expect(typeof result).toBe('string');
-    expect((result as string).length).toBeLessThanOrEqual(MAX_RESULT_DIGITS);
+    expect((result as string).length).toBeLessThanOrEqual(MAX_PRODUCT_DIGITS);
   });
 
-  it('refuses factors whose digit bound exceeds MAX_RESULT_DIGITS, before anything runs, saying how to fix it', async () => {
-    const factors = Array.from({ length: MAX_RESULT_DIGITS / MAX_ARG_DIGITS + 1 }, () => digits(MAX_ARG_DIGITS));
+  it('refuses factors whose digit bound exceeds MAX_PRODUCT_DIGITS, before anything runs, saying how to fix it', async () => {
+    const factors = Array.from({ length: MAX_PRODUCT_DIGITS / MAX_ARG_DIGITS + 1 }, () => digits(MAX_ARG_DIGITS));
     expect(refusalOf('mul', factors)).toEqual({
       code: 'invalid_args',
-      message: `args have 11000 digits in all; a product is limited to ${MAX_RESULT_DIGITS} digits, so send fewer or shorter factors`,
+      message: `args have 11000 digits in all; a product is limited to ${MAX_PRODUCT_DIGITS} digits, so send fewer or shorter factors`,
     });
   });
 
   it('counts digits without the sign when bounding the result', async () => {
-    const factors = Array.from({ length: MAX_RESULT_DIGITS / MAX_ARG_DIGITS }, () => `-${digits(MAX_ARG_DIGITS)}`);
+    const factors = Array.from({ length: MAX_PRODUCT_DIGITS / MAX_ARG_DIGITS }, () => `-${digits(MAX_ARG_DIGITS)}`);
     expect(catalog.prepare('mul', factors).ok).toBe(true);
   });
 });
@@ -108,13 +108,13 @@ describe('the limits of add and mul', () => {
     expect(refusalOf('add', []).code).toBe('invalid_args');
   });
 
-  it(`accepts exactly ${MAX_ARGS} arguments`, async () => {
-    const args = Array.from({ length: MAX_ARGS }, () => 1);
-    expect(await compute('add', args)).toBe(MAX_ARGS);
+  it(`accepts exactly ${MAX_INTEGERS} arguments`, async () => {
+    const args = Array.from({ length: MAX_INTEGERS }, () => 1);
+    expect(await compute('add', args)).toBe(MAX_INTEGERS);
   });
 
-  it(`rejects ${MAX_ARGS + 1} arguments with invalid_args`, async () => {
-    const args = Array.from({ length: MAX_ARGS + 1 }, () => 1);
+  it(`rejects ${MAX_INTEGERS + 1} arguments with invalid_args`, async () => {
+    const args = Array.from({ length: MAX_INTEGERS + 1 }, () => 1);
     expect(refusalOf('add', args).code).toBe('invalid_args');
   });
 

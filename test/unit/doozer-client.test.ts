@@ -166,14 +166,14 @@ describe('DoozerClient.run', () => {
     expect(calls.at(-1)).toMatchObject({ route: 'POST /tasks', search: '?wait=0', status: 202 });
   });
 
-  it.each<[string, string, unknown, string]>([
-    ['args out of range', 'sleep', { ms: 120_001 }, 'args.ms must be at most 120000'],
-    ['an unknown task', 'nope', {}, 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
-    ['no args', 'primes', undefined, 'args is required'],
-  ])('throws DoozerApiError 400 naming the fault for %s', async (_case, name, args, message) => {
+  it.each<[string, string, unknown, string, string]>([
+    ['args out of range', 'sleep', { ms: 120_001 }, 'invalid_request', 'args.ms must be at most 120000'],
+    ['an unknown task', 'nope', {}, 'unknown_task', 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
+    ['no args', 'primes', undefined, 'invalid_request', 'args is required'],
+  ])('throws DoozerApiError 400 naming the fault for %s', async (_case, name, args, code, message) => {
     const { client, store } = harness();
     const error = await apiError(client().run(name, args));
-    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(error).toMatchObject({ status: 400, code });
     expect(error.message).toContain(message);
     expect(store.tasks.size).toBe(0);
   });

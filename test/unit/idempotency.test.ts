@@ -5,6 +5,7 @@ import { createApp } from '../../lib/http/app.ts';
 import {
   ABANDONED_CLAIM_MS,
   IDEMPOTENCY_WINDOW_SECONDS,
+  claimMatches,
   idempotencyClaimId,
 } from '../../lib/tasks/idempotency.ts';
 import type { Task, TaskView } from '../../lib/tasks/task.ts';
@@ -453,6 +454,14 @@ describe('idempotency keys, the pure part', () => {
     expect(idempotencyClaimId('alice', 'k')).toBe(id);
     expect(idempotencyClaimId('bob', 'k')).not.toBe(id);
     expect(idempotencyClaimId('ab', 'c')).not.toBe(idempotencyClaimId('a', 'bc'));
+  });
+
+  it('matches a claim made before tasks were user-defined (integers digested as decimal strings) to the same request', () => {
+    const legacy = { requestDigest: taskInputDigest({ name: 'add', args: ['1', '2'] }) };
+    expect(claimMatches(legacy, { name: 'add', args: [1, 2] })).toBe(true);
+    expect(claimMatches(legacy, { name: 'add', args: [1, 3] })).toBe(false);
+    expect(claimMatches(legacy, { name: 'mul', args: [1, 2] })).toBe(false);
+    expect(claimMatches({ requestDigest: taskInputDigest({ name: 'sleep', args: { ms: 1 } }) }, { name: 'sleep', args: { ms: 1 } })).toBe(true);
   });
 
   it('digests a request by task name and canonical args', () => {

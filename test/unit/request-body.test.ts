@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { DoozerError } from '../../lib/errors.ts';
-import { findDuplicateKey, jsonBody } from '../../lib/http/request-body.ts';
+import { MAX_NESTING, findDuplicateKey, jsonBody } from '../../lib/http/request-body.ts';
 
 /** The duplicate key of a body that JSON.parse accepts, as readJson calls the scanner. */
 const duplicateIn = (text: string) => findDuplicateKey(text, JSON.parse(text));
@@ -105,6 +105,16 @@ describe('jsonBody', () => {
     const error = await post('{"name":"add","args":[{"x":1,"x":2}]}');
     expect(error).toMatchObject({ code: 'invalid_request', status: 400 });
     expect(error.message).toContain('"x"');
+  });
+
+  it(`refuses a body nested more than ${MAX_NESTING} deep (JSON.stringify would overflow on it), and takes one that deep`, async () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(await post(`{"args":${nested(MAX_NESTING - 1)}}`)).toEqual({ args: JSON.parse(nested(MAX_NESTING - 1)) });
+    expect(await post(`{"args":${nested(30_000)}}`)).toEqual({
+      code: 'invalid_request',
+      status: 400,
+      message: `the body nests arrays and objects more than ${MAX_NESTING} deep; flatten it`,
+    });
   });
 
   it('cuts a long repeated key short in the message', async () => {

@@ -53,8 +53,16 @@ describe('TaskCatalog.queueSettings', () => {
       workerTimeoutSeconds: 210,
       visibilityTimeoutSeconds: 1260,
       maxReceiveCount: 5,
+      batchSize: 1,
+      sweepAfterSeconds: 420,
     });
-    expect(new TaskCatalog([task('a', 5)]).queueSettings()).toEqual({ workerTimeoutSeconds: 15, visibilityTimeoutSeconds: 90, maxReceiveCount: 3 });
+    expect(new TaskCatalog([task('a', 5)]).queueSettings()).toEqual({
+      workerTimeoutSeconds: 15,
+      visibilityTimeoutSeconds: 90,
+      maxReceiveCount: 3,
+      batchSize: 10,
+      sweepAfterSeconds: 300,
+    });
   });
 
   it('refuses two tasks of one name, and bad names or limits when a task is defined', () => {

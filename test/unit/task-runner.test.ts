@@ -113,14 +113,12 @@ describe('runTask', () => {
         throw new Error('the upstream said no');
       },
     });
-    expect(await runTask(prepared(flaky), options([], 1))).toEqual({
-      state: 'RETRY',
-      error: { code: 'task_failed', message: 'the task failed: the upstream said no' },
-      delaySeconds: 1,
-    });
+    const message = "the task failed with an unexpected Error; its worker's log has the detail";
+    expect(await runTask(prepared(flaky), options([], 1))).toEqual({ state: 'RETRY', error: { code: 'task_failed', message }, delaySeconds: 1 });
     const last = await runTask(prepared(flaky), options([], 2));
-    expect(last).toEqual({ state: 'FAILURE', error: { code: 'task_failed', message: 'the task failed: the upstream said no' } });
-    expect(JSON.stringify(last)).not.toContain('at ');
+    expect(last).toEqual({ state: 'FAILURE', error: { code: 'task_failed', message } });
+    // Neither its message (it may name hosts or data) nor its stack reaches the task's record.
+    expect(JSON.stringify(last)).not.toContain('upstream');
   });
 
   it('ends FAILURE invalid_result when run returns what its result schema refuses', async () => {
@@ -132,5 +130,47 @@ describe('runTask', () => {
       run: () => 'seven' as unknown as number,
     });
     expect(await runTask(prepared(liar), options())).toMatchObject({ state: 'FAILURE', error: { code: 'invalid_result' } });
+  });
+
+  it('ends FAILURE invalid_result, not a retry, when the result cannot be stored as JSON', async () => {
+    const bigintResult = defineTask({
+      name: 'bigint-result',
+      description: 'Returns a bigint without a schema for it.',
+      args: z.object({}),
+      retries: 3,
+      run: () => 1n,
+    });
+    expect(await runTask(prepared(bigintResult), options())).toMatchObject({ state: 'FAILURE', error: { code: 'invalid_result' } });
+  });
+
+  it('ends task_failed for anything thrown, even an object that cannot be turned into text', async () => {
+    const odd = defineTask({
+      name: 'odd',
+      description: 'Throws a null-prototype object.',
+      args: z.object({}),
+      run: () => {
+        throw Object.create(null);
+      },
+    });
+    expect(await runTask(prepared(odd), options())).toMatchObject({
+      state: 'FAILURE',
+      error: { code: 'task_failed', message: expect.stringContaining('unexpected object') },
+    });
+  });
+
+  it('ignores a bad progress report instead of failing the task', async () => {
+    const saved: TaskProgress[] = [];
+    const sloppy = defineTask({
+      name: 'sloppy',
+      description: 'Reports NaN, then a real fraction.',
+      args: z.object({}),
+      run: (_args, ctx) => {
+        ctx.progress(Number.NaN);
+        ctx.progress(0.5);
+        return 'ok';
+      },
+    });
+    expect(await runTask(prepared(sloppy), options(saved))).toMatchObject({ state: 'SUCCESS', result: 'ok' });
+    expect(saved.map((progress) => progress.fraction)).toEqual([0.5]);
   });
 });

@@ -347,6 +347,16 @@ describe('TaskWorker.failExhausted', () => {
   });
 });
 
+describe('the task message', () => {
+  it('escapes U+FFFE and U+FFFF, which SQS refuses, and reads back the same', () => {
+    const message = { taskId: 'task_00000000-0000-4000-8000-000000000001', name: 'echo', args: { text: 'a\uFFFEb\uFFFF' } };
+    const body = encodeTaskMessage(message);
+    expect(body).not.toMatch(/[\uFFFE\uFFFF]/);
+    expect(body).toContain('\\ufffe');
+    expect(JSON.parse(body)).toEqual(message);
+  });
+});
+
 describe('TaskWorker with tasks of its own: heartbeat, retries, progress', () => {
   const slow = defineTask({
     name: 'slow',
@@ -420,7 +430,43 @@ describe('TaskWorker with tasks of its own: heartbeat, retries, progress', () =>
       expect(store.tasks.get(task.id)!.state).toBe('RETRY');
     }
     await expect(worker.process(body, { receiveCount: 3 })).resolves.toBe('FAILURE');
-    expect(store.tasks.get(task.id)!.error).toEqual({ code: 'task_failed', message: 'the task failed: upstream down' });
+    expect(store.tasks.get(task.id)!.error).toEqual({ code: 'task_failed', message: "the task failed with an unexpected Error; its worker's log has the detail" });
+  });
+
+  it('runs a task that is not pure only after marking it started from its record: a forged message never makes it act', async () => {
+    const calls: string[] = [];
+    const notify = defineTask({
+      name: 'notify',
+      description: 'Acts on the world.',
+      args: z.strictObject({ to: z.string() }),
+      run: ({ to }) => {
+        calls.push(to);
+        return 'sent';
+      },
+    });
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog: new TaskCatalog([notify]), store, sleep: async () => {} });
+    counter += 1;
+    const task: Task = {
+      id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+      owner: 'alice',
+      name: 'notify',
+      args: { to: 'alice@example.com' },
+      state: 'PENDING',
+      createdAt: CREATED_AT,
+      updatedAt: CREATED_AT,
+      expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    };
+    await store.create(task);
+    const forged = encodeTaskMessage({ taskId: task.id, name: 'notify', args: { to: 'mallory@example.com' } });
+    await expect(worker.process(forged)).resolves.toBe('skipped');
+    expect(calls).toEqual([]);
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'PENDING' });
+    expect(store.tasks.get(task.id)!.startedAt).toBeUndefined();
+
+    await expect(worker.process(encodeTaskMessage({ taskId: task.id, name: 'notify', args: task.args }))).resolves.toBe('SUCCESS');
+    expect(calls).toEqual(['alice@example.com']);
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 'sent', startedAt: expect.any(String) });
   });
 
   it('stops a running task whose record ended elsewhere, and writes nothing more', async () => {
