@@ -156,6 +156,8 @@ export class TaskService {
    * or queued gives its key back, so a retry with the same key is not stuck on a task that never ran.
    */
   async #start(task: Task, waitMs: number, claim?: IdempotencyClaim): Promise<Task> {
+    // The wait counts from here: the worker may start as soon as the message is out.
+    const sentAt = this.#clock.now();
     const [recorded, queued] = await Promise.allSettled([
       this.#store.create(task),
       this.#queue.send({ taskId: task.id, name: task.name, args: task.args }),
@@ -170,7 +172,7 @@ export class TaskService {
       throw queued.reason;
     }
     try {
-      return await this.#waitForEnd(task.owner, task, waitMs);
+      return await this.#waitForEnd(task.owner, task, waitMs, sentAt);
     } catch (error) {
       // The task is accepted and queued: a store hiccup while waiting must not make the caller
       // believe it was lost (and submit it twice). Answer with what we know; the lookup works later.
@@ -228,12 +230,12 @@ export class TaskService {
     return this.#waitForEnd(owner, task, waitMs);
   }
 
-  async #waitForEnd(owner: string, task: Task, waitMs: number): Promise<Task> {
+  async #waitForEnd(owner: string, task: Task, waitMs: number, startedAt?: number): Promise<Task> {
     if (isTerminal(task.state) || waitMs <= 0) return task;
     const last = await pollUntil(
       () => this.#find(owner, task.id),
       (current) => isTerminal(current.state),
-      { budgetMs: waitMs, schedule: this.#schedule, clock: this.#clock, sleep: this.#sleep },
+      { budgetMs: waitMs, schedule: this.#schedule, clock: this.#clock, sleep: this.#sleep, startedAt },
     );
     return last ?? task;
   }

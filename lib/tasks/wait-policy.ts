@@ -16,7 +16,7 @@ export interface BackoffSchedule {
  * ended, then 60 and 140 ms, gives a lower p50 with about half the reads of starting at 5 ms, since
  * no result can arrive before the SQS -> Lambda hop (~13 ms at least). The local stage starts at 5 ms.
  */
-export const DEFAULT_BACKOFF: BackoffSchedule = { initialDelayMs: 15, multiplier: 2, maxDelayMs: 250 };
+export const DEFAULT_BACKOFF: BackoffSchedule = { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 };
 
 /** The longest a request may wait for a result, in seconds (`?wait=` and `Prefer: wait=` are capped here). */
 export const MAX_WAIT_SECONDS = 5;
@@ -43,6 +43,13 @@ export function readOffsets(schedule: BackoffSchedule, budgetMs: number): number
   return offsets;
 }
 
+/** The offsets still ahead at `elapsed`, after one read at once if any are already past. */
+export function dueOffsets(offsets: readonly number[], elapsed: number): number[] {
+  const ahead = offsets.findIndex((offset) => offset > elapsed);
+  if (ahead === 0 || offsets.length === 0) return [...offsets];
+  return [elapsed, ...(ahead === -1 ? [] : offsets.slice(ahead))];
+}
+
 export interface Clock {
   now(): number;
 }
@@ -54,6 +61,12 @@ export interface PollOptions {
   readonly schedule?: BackoffSchedule;
   readonly clock?: Clock;
   readonly sleep?: (ms: number) => Promise<unknown>;
+  /**
+   * When the schedule's time started (clock ms), if before the call: `POST /tasks` counts from the
+   * moment it recorded and queued the task, as the worker starts then. Offsets already past are one
+   * read at once, never a burst.
+   */
+  readonly startedAt?: number;
 }
 
 /**
@@ -63,12 +76,12 @@ export interface PollOptions {
 export async function pollUntil<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
-  { budgetMs, schedule = DEFAULT_BACKOFF, clock = systemClock, sleep = sleepMs }: PollOptions,
+  { budgetMs, schedule = DEFAULT_BACKOFF, clock = systemClock, sleep = sleepMs, startedAt }: PollOptions,
 ): Promise<T | undefined> {
-  const start = clock.now();
+  const start = startedAt ?? clock.now();
   let last: T | undefined;
   let reads = 0;
-  for (const offset of readOffsets(schedule, budgetMs)) {
+  for (const offset of dueOffsets(readOffsets(schedule, budgetMs), clock.now() - start)) {
     const elapsed = clock.now() - start;
     // A slow read may have used up the budget already: stop rather than catch up in a burst.
     if (reads > 0 && elapsed >= budgetMs) break;

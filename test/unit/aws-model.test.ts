@@ -129,15 +129,24 @@ describe('the wait loop', () => {
       const budgetMs = 20 + Math.floor(random() * 2000);
       const readyMs = random() * budgetMs * 1.2;
       const durations = Array.from({ length: 400 }, () => sampleLogNormal(slowRead, random));
+      // Half the trials begin the loop after the schedule's start (the writes took that long).
+      const late = trial % 2 === 0 ? 0 : random() * 3 * initialDelayMs;
 
-      const model = simulateWaitLoop(readOffsets(schedule, budgetMs), readyMs, budgetMs, (() => {
-        let k = 0;
-        return () => durations[k++]!;
-      })());
+      const model = simulateWaitLoop(
+        readOffsets(schedule, budgetMs),
+        readyMs,
+        budgetMs,
+        (() => {
+          let k = 0;
+          return () => durations[k++]!;
+        })(),
+        0.5,
+        late,
+      );
 
-      let now = 1_000_000;
+      const start = 1_000_000;
+      let now = start + late;
       const clock: Clock = { now: () => now };
-      const start = now;
       let reads = 0;
       const last = await pollUntil(
         async () => {
@@ -147,7 +156,7 @@ describe('the wait loop', () => {
           return seesAt >= readyMs;
         },
         (done) => done,
-        { budgetMs, schedule, clock, sleep: async (ms) => void (now += ms) },
+        { budgetMs, schedule, clock, sleep: async (ms) => void (now += ms), startedAt: start },
       );
       expect({ reads, done: last === true, endMs: now - start }).toEqual({
         reads: model.reads,
@@ -180,26 +189,27 @@ describe('one task end to end', () => {
   const FIVE_MS_FIRST = { ...DEFAULT_BACKOFF, initialDelayMs: 5 };
 
   it('follows the path: put and send at once, hop, one write, reads on the schedule, answer', () => {
-    // Handler starts at 3 (half the gateway) + 2 = 5; PutItem and SendMessage start at 5 + 1 = 6 and
-    // end at 10 and 11; the loop starts at 11. The worker starts at 6 + 16 = 22; SUCCESS is visible at
-    // 22 + 0.5 + 4 / 2 = 24.5, i.e. 13.5 ms into the loop. Reads at 5 (sees at 7) and 15 (sees at 17:
-    // done, ends at 19). Handler ends at 11 + 19 + 0.5 = 30.5; answer at 33.5.
+    // Handler starts at 3 (half the gateway) + 2 = 5; PutItem and SendMessage start at 5 + 1 = 6 (the
+    // schedule's 0) and end at 10 and 11; the loop starts at 11, 5 ms into the schedule. The worker
+    // starts at 6 + 16 = 22; SUCCESS is visible at 22 + 0.5 + 4 / 2 = 24.5, i.e. 13.5 ms into the loop,
+    // 18.5 into the schedule. Reads at 5, at once (sees at 7), 15 (sees at 17) and 35 (sees at 37:
+    // done, ends at 39). Handler ends at 6 + 39 + 0.5 = 45.5; answer at 48.5.
     const task = simulateTask(fitted, readOffsets(FIVE_MS_FIRST, 5000), 5000, mulberry32(1));
     expect(task.readyAfterLoopStartMs).toBeCloseTo(13.5, 9);
-    expect(task.reads).toBe(2);
+    expect(task.reads).toBe(3);
     expect(task.done).toBe(true);
-    expect(task.answerMs).toBeCloseTo(33.5, 9);
-    expect(task.apiBilledMs).toBe(26); // ceil(30.5 - 5)
+    expect(task.answerMs).toBeCloseTo(48.5, 9);
+    expect(task.apiBilledMs).toBe(41); // ceil(45.5 - 5)
     expect(task.workerBilledMs).toBe(6); // ceil(0.5 + 4 + 1)
     // The floor: one read timed to see the result as it turns visible: 22.5 + 4 + 0.5 + 3.
     expect(task.floorMs).toBeCloseTo(30, 9);
   });
 
   it('counts the reads of the schedule before the result, plus one', () => {
-    const offsets = readOffsets(RECOMMENDED_BACKOFF, 5000); // 15, 45, 105, ...
+    const offsets = readOffsets(RECOMMENDED_BACKOFF, 5000); // 20, 60, 140, ...
     const task = simulateTask(fitted, offsets, 5000, mulberry32(1));
-    expect(task.reads).toBe(1); // the first read, at 15 (sees at 17), finds it done (13.5)
-    expect(task.answerMs).toBeCloseTo(3 + 2 + 1 + 5 + 15 + 4 + 0.5 + 3, 9);
+    expect(task.reads).toBe(1); // the first read, at 20 into the schedule (sees at 22), finds it done (18.5)
+    expect(task.answerMs).toBeCloseTo(3 + 2 + 1 + 20 + 4 + 0.5 + 3, 9);
   });
 });
 

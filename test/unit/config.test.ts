@@ -65,7 +65,7 @@ describe('loadApiConfig', () => {
         users: [{ username: 'alice', passwordHash }],
       },
       taskTtlSeconds: 7 * 86_400,
-      waitSchedule: { initialDelayMs: 15, multiplier: 2, maxDelayMs: 250 },
+      waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
       benchFloor: false,
     });
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  dueOffsets,
   type BackoffSchedule,
   type Clock,
   DEFAULT_BACKOFF,
@@ -212,5 +213,27 @@ describe('pollUntil', () => {
       { budgetMs: 5, schedule: SCHEDULE, clock, sleep: clock.sleep },
     );
     expect(last).toBe('PENDING');
+  });
+});
+
+describe('pollUntil counted from an earlier start', () => {
+  it('reads once at once for the offsets already past, then keeps to the schedule', async () => {
+    let now = 1_000;
+    const readsAt: number[] = [];
+    const schedule = { initialDelayMs: 5, multiplier: 2, maxDelayMs: 100 }; // 5, 15, 35, 75 ...
+    await pollUntil(
+      async () => readsAt.push(now - 1_000),
+      () => readsAt.length === 3,
+      { budgetMs: 1_000, schedule, clock: { now: () => now }, sleep: async (ms) => void (now += ms), startedAt: 1_000 - 20 },
+    );
+    // Started 20 ms in: 5 and 15 are past (one read at once), then 35 and 75 into the schedule.
+    expect(readsAt).toEqual([0, 15, 55]);
+  });
+
+  it('names the offsets still due', () => {
+    expect(dueOffsets([5, 15, 35], 0)).toEqual([5, 15, 35]);
+    expect(dueOffsets([5, 15, 35], 20)).toEqual([20, 35]);
+    expect(dueOffsets([5, 15, 35], 50)).toEqual([50]);
+    expect(dueOffsets([], 50)).toEqual([]);
   });
 });
