@@ -8,7 +8,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { DoozerClient } from './doozer-client.ts';
 import { DoozerApiError, DoozerConnectionError } from './errors.ts';
 import { InputError, parseIntegers, parseRunArgs, parseTaskId } from './input.ts';
-import { startProgress } from './progress.ts';
+import { percent, startProgress } from './progress.ts';
 import { SettingsError, resolveSettings } from './settings.ts';
 import { formatTaskTypes } from './task-types.ts';
 import { FileTokenCache } from './token-cache.ts';
@@ -145,6 +145,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (json) out(JSON.stringify(task, null, 2));
     else if (format === 'status') {
       out(`Status : ${task.state}`);
+      // Only for a task still running that has said how far it is: the original's lines stay as they were.
+      if (!isTerminal(task) && task.progress) {
+        out(`Progress : ${percent(task.progress.fraction)}%${task.progress.message ? ` ${task.progress.message}` : ''}`);
+      }
       if (task.state === 'SUCCESS') out(`Result : ${formatResult(task.result)}`);
       if (task.state === 'FAILURE') out(`Error : ${task.error?.message ?? 'unknown error'}`);
     } else if (task.state === 'SUCCESS') out(`Result: ${formatResult(task.result)}`);

@@ -73,7 +73,10 @@ function ruleOf(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type': {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
-      return issue.input === undefined ? 'is required' : `must be ${article(expected)}, got ${typeOf(issue.input)}`;
+      if (issue.input === undefined) return 'is required';
+      // A number that is not an integer: say which, as "got number" would not.
+      const got = typeof issue.input === 'number' ? String(issue.input) : typeOf(issue.input);
+      return `must be ${article(expected)}, got ${got}`;
     }
     case 'too_small':
       return bound(issue.origin, issue.inclusive ? 'at least' : 'more than', issue.minimum);
@@ -93,8 +96,8 @@ function ruleOf(issue: z.core.$ZodIssue): string {
 }
 
 function bound(origin: string, relation: string, limit: number | bigint): string {
-  if (origin === 'array' || origin === 'set') return `must hold ${relation} ${limit} items`;
-  if (origin === 'string') return `must be ${relation} ${limit} characters long`;
+  if (origin === 'array' || origin === 'set') return `must hold ${relation} ${limit} item${Number(limit) === 1 ? '' : 's'}`;
+  if (origin === 'string') return `must be ${relation} ${limit} character${Number(limit) === 1 ? '' : 's'} long`;
   return `must be ${relation} ${limit}`;
 }
 

@@ -75,9 +75,10 @@ export async function runTask(task: PreparedTask, options: RunOptions): Promise<
   const timedOut = new Promise<RunOutcome>((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new TaskTimeoutError(`the task ran longer than its limit of ${limit} s`));
-      resolve({ state: 'FAILURE', error: { code: 'timeout', message: `the task ran longer than its limit of ${limit} s` } });
+      resolve(timeout(limit));
     }, limit * 1000);
   });
+  const startedMs = performance.now();
   const ran = (async (): Promise<RunOutcome> => {
     let value: unknown;
     try {
@@ -86,6 +87,8 @@ export async function runTask(task: PreparedTask, options: RunOptions): Promise<
       if (controller.signal.aborted) return { state: 'ABANDONED' }; // the race below has its outcome already
       return failureOf(error, task, options.attempt, logger);
     }
+    // A `run` that never yielded kept the timer from firing: past its limit all the same, it timed out.
+    if (performance.now() - startedMs >= limit * 1000) return timeout(limit);
     // A result that cannot be kept is the task's bug, the same on every attempt: not retried.
     try {
       return encodeResult(task, value, reporter.last);
@@ -118,12 +121,30 @@ function encodeResult(task: PreparedTask, value: unknown, last: TaskProgress | u
   if (bytes > MAX_RESULT_BYTES) {
     return failure('result_too_large', `the result is ${bytes} bytes of JSON; results are limited to ${MAX_RESULT_BYTES}`);
   }
-  const progress = last && { fraction: 1, ...(last.total !== undefined && { done: last.total, total: last.total }), at: last.at };
+  // Complete; the last message stays only if it was said of the complete task (else it is stale: "1 s to go").
+  const progress = last && {
+    fraction: 1,
+    ...(last.total !== undefined && { done: last.total, total: last.total }),
+    ...(last.fraction === 1 && last.message !== undefined && { message: last.message }),
+    at: last.at,
+  };
   return { state: 'SUCCESS', result, ...(progress && { progress }) };
 }
 
+function timeout(limitSeconds: number): RunOutcome {
+  return failure('timeout', `the task ran longer than its limit of ${limitSeconds} s`);
+}
+
 function failureOf(error: unknown, task: PreparedTask, attempt: number, logger: Logger): RunOutcome {
-  if (error instanceof TaskError && TASK_ERROR_CODE.test(error.code)) return failure(error.code, String(error.message));
+  if (error instanceof TaskError) {
+    if (TASK_ERROR_CODE.test(error.code)) return failure(error.code, String(error.message));
+    // The task meant this failure, with a code the API cannot carry: its message stands, its code not.
+    logger.warn('a TaskError code must be lower-case letters, digits and underscores; using task_failed', {
+      task: task.definition.name,
+      code: String(error.code).slice(0, 64),
+    });
+    return failure('task_failed', String(error.message));
+  }
   // Not a TaskError: a bug or a dependency's fault, whose message may name hosts, paths or data. It
   // goes to the log with its stack; the API says only what kind of error it was.
   logger.warn('the task threw', { task: task.definition.name, attempt, error });

@@ -104,10 +104,10 @@ describe('the prod template', () => {
     );
   });
 
-  it('moves a task message to the dead-letter queue after 3 receives', () => {
+  it('moves a task message to the dead-letter queue after the receives the tasks\' retries and outages call for', () => {
     expect(resource(prod.template, 'TaskQueue').RedrivePolicy).toEqual({
       deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] },
-      maxReceiveCount: 3,
+      maxReceiveCount: catalog.queueSettings().maxReceiveCount,
     });
   });
 

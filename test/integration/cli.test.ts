@@ -14,6 +14,7 @@ import clientPackage from '../../client/package.json' with { type: 'json' };
 import { CONSUMER_FAILURE, type CliServer, TEST_USERS, startCliServer } from '../support/cli-server.ts';
 import { freePorts } from '../support/local-stack-process.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
+import { catalog } from '../support/catalog.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The file `npm install` links as `doozer`: what a user's shell runs. */
@@ -276,6 +277,12 @@ describe('exit codes', () => {
   it('0 for lookup of a pending task, given as an argument', async () => {
     const task = await storedTask();
     expect(await doozer(['lookup', task.id])).toEqual({ code: 0, stdout: 'Status : PENDING\n', stderr: '' });
+  });
+
+  it('0 for lookup of a running task that reports progress, with how far it is', async () => {
+    const progress = { fraction: 0.55, done: 55, total: 100, message: '3 s to go', at: new Date().toISOString() };
+    const task = await storedTask({ name: 'sleep', args: { ms: 5_000 }, progress });
+    expect(await doozer(['lookup', task.id])).toEqual({ code: 0, stdout: 'Status : PENDING\nProgress : 55% 3 s to go\n', stderr: '' });
   });
 
   it('1 for a task that ends in FAILURE, and lookup shows its error', async () => {
@@ -547,7 +554,7 @@ describe('run', () => {
     [['run', 'sleep', '{"ms":120001}'], 'invalid_request', 'args.ms must be at most 120000 (doozer tasks sleep shows its args)'],
     [['run', 'sleep', '--arg', 'ms=fast'], 'invalid_request', 'args.ms'],
     [['run', 'sleep'], 'invalid_request', 'args is required (doozer tasks sleep shows its args)'],
-    [['run', 'nope', '{}'], 'unknown_task', 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
+    [['run', 'nope', '{}'], 'unknown_task', `unknown task "nope"; known tasks: ${catalog.names.join(', ')}`],
   ])('2 for args the service refuses, with its message: doozer %j', async (args, code, message) => {
     const run = await doozer(args);
     expect(run.code).toBe(2);
@@ -580,7 +587,7 @@ describe('lookup of any task', () => {
     const task = await storedTask({ name: 'sleep', args: { ms: 3_000 }, progress });
     const run = await doozer(['lookup', task.id, '--wait', '--timeout', '2']);
     expect(run.code).toBe(5);
-    expect(run.stdout).toBe('Status : PENDING\n');
+    expect(run.stdout).toBe('Status : PENDING\nProgress : 50% 2 s to go\n');
     expect(run.stderr).toBe(`progress 50% 2 s to go\n${task.id} is still PENDING after 2 s; look it up later with: doozer lookup --uuid=${task.id}\n`);
     expect(server.count('GET /tasks/:id')).toBeGreaterThanOrEqual(2);
   });
@@ -618,7 +625,7 @@ describe('tasks', () => {
     expect(run.code).toBe(0);
     expect(lines(run.stdout)[0]).toBe('sleep — time limit 120 s, no retries');
     expect(run.stdout).not.toContain('primes —');
-    expect(await doozer(['tasks', 'nope'])).toEqual({ code: 2, stdout: '', stderr: 'doozer: unknown task "nope"; known tasks: add, mul, sleep, primes\n' });
+    expect(await doozer(['tasks', 'nope'])).toEqual({ code: 2, stdout: '', stderr: `doozer: unknown task "nope"; known tasks: ${catalog.names.join(', ')}\n` });
   });
 
   it('4 when nothing listens at the URL', async () => {

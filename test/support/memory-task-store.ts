@@ -88,6 +88,8 @@ export class MemoryTaskStore implements TaskStore {
 /** A queue that records what it was sent and can hand each message to a consumer at once. */
 export class RecordingQueue implements TaskQueue {
   readonly sent: TaskMessage[] = [];
+  /** What the consumer threw, message by message. */
+  readonly failures: unknown[] = [];
   failing = false;
 
   constructor(private readonly consumer?: (body: string) => Promise<unknown>) {}
@@ -95,7 +97,9 @@ export class RecordingQueue implements TaskQueue {
   async send(message: TaskMessage): Promise<void> {
     if (this.failing) throw new UnavailableError('simulated queue outage');
     this.sent.push(message);
-    if (this.consumer) setImmediate(() => void this.consumer!(JSON.stringify(message)));
+    // A consumer that fails (a message whose record never came, an outage) is left alone, as SQS
+    // would leave the message until its redelivery; the failure is kept for tests to look at.
+    if (this.consumer) setImmediate(() => this.consumer!(JSON.stringify(message)).catch((error: unknown) => this.failures.push(error)));
   }
 }
 

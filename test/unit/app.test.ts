@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
@@ -382,7 +382,7 @@ describe('POST /tasks', () => {
     const { submit, queue, store } = harness();
     const response = await submit(JSON.stringify({ name: 'pow', args: [2, 3] }));
     expect(response.status).toBe(400);
-    expect(await errorBody(response)).toEqual({ code: 'unknown_task', message: 'unknown task "pow"; known tasks: add, mul, sleep, primes' });
+    expect(await errorBody(response)).toEqual({ code: 'unknown_task', message: `unknown task "pow"; known tasks: ${catalog.names.join(', ')}` });
     expect(queue.sent).toEqual([]);
     expect(store.tasks.size).toBe(0);
   });
@@ -473,6 +473,8 @@ describe('POST /tasks', () => {
     expect((await errorBody(response)).code).toBe('unavailable');
     // Recorded and queued at once: the message went out, and no record exists for it.
     expect(queue.sent).toHaveLength(1);
+    // The worker waits for the record, then hands the message back (SQS would redeliver it); nothing is written.
+    await vi.waitFor(() => expect(queue.failures).toEqual([expect.objectContaining({ name: 'TaskNotRecordedError' })]), { timeout: 5_000 });
     expect(store.tasks.size).toBe(0);
   });
 

@@ -168,7 +168,7 @@ describe('DoozerClient.run', () => {
 
   it.each<[string, string, unknown, string, string]>([
     ['args out of range', 'sleep', { ms: 120_001 }, 'invalid_request', 'args.ms must be at most 120000'],
-    ['an unknown task', 'nope', {}, 'unknown_task', 'unknown task "nope"; known tasks: add, mul, sleep, primes'],
+    ['an unknown task', 'nope', {}, 'unknown_task', `unknown task "nope"; known tasks: ${catalog.names.join(', ')}`],
     ['no args', 'primes', undefined, 'invalid_request', 'args is required'],
   ])('throws DoozerApiError 400 naming the fault for %s', async (_case, name, args, code, message) => {
     const { client, store } = harness();
@@ -183,7 +183,7 @@ describe('DoozerClient.taskTypes', () => {
   it('lists the task types with their schemas, without logging in', async () => {
     const { client, routes } = harness();
     const types = await client({ password: 'not-alice-password' }).taskTypes();
-    expect(types.map((type) => type.name)).toEqual(['add', 'mul', 'sleep', 'primes']);
+    expect(types.map((type) => type.name)).toEqual(catalog.names);
     expect(types.find((type) => type.name === 'sleep')).toMatchObject({
       timeoutSeconds: 120,
       retries: 0,

@@ -173,4 +173,54 @@ describe('runTask', () => {
     expect(await runTask(prepared(sloppy), options(saved))).toMatchObject({ state: 'SUCCESS', result: 'ok' });
     expect(saved.map((progress) => progress.fraction)).toEqual([0.5]);
   });
+
+  it('ends a run that never yielded FAILURE timeout once it returns past its limit', async () => {
+    const busy = defineTask({
+      name: 'busy',
+      description: 'Spins for 1.2 s without yielding.',
+      args: z.object({}),
+      timeoutSeconds: 1,
+      run: () => {
+        const until = Date.now() + 1_200;
+        while (Date.now() < until);
+        return 'late';
+      },
+    });
+    expect(await runTask(prepared(busy), options())).toEqual({
+      state: 'FAILURE',
+      error: { code: 'timeout', message: 'the task ran longer than its limit of 1 s' },
+    });
+  });
+
+  it('keeps the message of a TaskError whose code the API cannot carry, under task_failed', async () => {
+    const sloppyCode = defineTask({
+      name: 'sloppy-code',
+      description: 'Throws a TaskError with a code of spaces and capitals.',
+      args: z.object({}),
+      run: () => {
+        throw new TaskError('Bad Code!', 'the thing was not there');
+      },
+    });
+    expect(await runTask(prepared(sloppyCode), options())).toEqual({
+      state: 'FAILURE',
+      error: { code: 'task_failed', message: 'the thing was not there' },
+    });
+  });
+
+  it('keeps the last progress message on success only when it was said of the complete task', async () => {
+    const said = (message: string, fraction: number) =>
+      defineTask({
+        name: 'said',
+        description: 'Reports once.',
+        args: z.object({}),
+        run: (_args, ctx) => {
+          ctx.progress(fraction, message);
+          return null;
+        },
+      });
+    expect(await runTask(prepared(said('counted', 1)), options())).toMatchObject({ progress: { fraction: 1, message: 'counted' } });
+    const stale = await runTask(prepared(said('1 s to go', 0.9)), options());
+    expect(stale).toMatchObject({ progress: { fraction: 1 } });
+    expect((stale as { progress: object }).progress).not.toHaveProperty('message');
+  });
 });
