@@ -74,8 +74,8 @@ function ruleOf(issue: z.core.$ZodIssue): string {
     case 'invalid_type': {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       if (issue.input === undefined) return 'is required';
-      // A number that is not an integer: say which, as "got number" would not.
-      const got = typeof issue.input === 'number' ? String(issue.input) : typeOf(issue.input);
+      // A number where an integer belongs: say which, as "got number" would not.
+      const got = expected === 'integer' && typeof issue.input === 'number' ? String(issue.input) : typeOf(issue.input);
       return `must be ${article(expected)}, got ${got}`;
     }
     case 'too_small':
