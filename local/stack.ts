@@ -285,6 +285,9 @@ function startServerlessOffline(settings: LocalSettings, httpPort: number, env: 
   const child = spawn(
     process.execPath,
     [
+      // The functions run in this process (--useInProcess): a task's stack trace in the log then
+      // names its source file and line (tasks/<name>.ts), not a column of the minified bundle.
+      '--enable-source-maps',
       // Ends serverless-offline's group when this process dies, kill -9 included (see the file).
       '--import',
       WATCHDOG,

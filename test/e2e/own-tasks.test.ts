@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type StackProcess, devUserToken, startStackProcess } from '../support/local-stack-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,6 +26,21 @@ export const stubborn = defineTask({
   args: z.strictObject({}),
   timeoutSeconds: 1,
   run: () => new Promise((resolve) => setTimeout(() => resolve('too late'), 4_000)),
+});
+`;
+
+/** A task whose run throws an error of its own: the log should name this file. */
+const BOOM_TASK = `import * as z from 'zod/mini';
+import { defineTask } from '../lib/tasks/define-task.ts';
+
+export const boom = defineTask({
+  name: 'boom',
+  description: 'Throws.',
+  args: z.strictObject({}),
+  pure: true,
+  run: () => {
+    throw new Error('kaboom');
+  },
 });
 `;
 
@@ -85,9 +100,10 @@ describe('your own tasks, through the running stack', () => {
     expect(listed).toContain(tasksLine);
     // One more task, to see a time limit pass.
     await writeFile(join(project, 'tasks/stubborn.ts'), STUBBORN_TASK);
+    await writeFile(join(project, 'tasks/boom.ts'), BOOM_TASK);
     await writeFile(
       join(project, 'tasks/index.ts'),
-      `import { stubborn } from './stubborn.ts';\n${listed.replace('wordCount] as const', 'wordCount, stubborn] as const')}`,
+      `import { boom } from './boom.ts';\nimport { stubborn } from './stubborn.ts';\n${listed.replace('wordCount] as const', 'wordCount, stubborn, boom] as const')}`,
     );
 
     stack = await startStackProcess({ workers: true, cwd: project, env: { DOOZER_VISIBILITY_TIMEOUT_SECONDS: '2' } });
@@ -103,7 +119,7 @@ describe('your own tasks, through the running stack', () => {
     const { taskTypes } = (await (await fetch(`${stack.apiUrl}/task-types`)).json()) as {
       taskTypes: { name: string; timeoutSeconds: number; args: { properties?: Record<string, unknown> } }[];
     };
-    expect(taskTypes.map((type) => type.name)).toEqual(['add', 'mul', 'sleep', 'primes', 'word-count', 'stubborn']);
+    expect(taskTypes.map((type) => type.name)).toEqual(['add', 'mul', 'sleep', 'primes', 'word-count', 'stubborn', 'boom']);
     expect(taskTypes.find((type) => type.name === 'word-count')).toMatchObject({
       timeoutSeconds: 5,
       args: { properties: { text: { type: 'string', maxLength: 10_000 } } },
@@ -148,6 +164,15 @@ describe('your own tasks, through the running stack', () => {
     expect(seen.at(-1)).toMatchObject({ state: 'SUCCESS', result: { below: 2_000_000_000, count: 98_222_287 } });
     expect(seen.map((view) => view.state)).not.toContain('RETRY');
   }, 150_000);
+
+  it('ends a task that throws FAILURE task_failed without its message, and logs the stack at its own source line', async () => {
+    const response = await submit('boom', {});
+    expect(response.status).toBe(200);
+    const view = (await response.json()) as View & { error: { message: string } };
+    expect(view).toMatchObject({ state: 'FAILURE', error: { code: 'task_failed' } });
+    expect(view.error.message).not.toContain('kaboom');
+    await vi.waitFor(() => expect(stack.output()).toMatch(/kaboom[\s\S]*tasks\/boom\.ts:\d+/), { timeout: 5_000 });
+  });
 
   it('ends a task that outlives its time limit FAILURE timeout, though it ignores its signal', async () => {
     const response = await submit('stubborn', {});
