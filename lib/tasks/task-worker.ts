@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { MessageLease, StateChange, TaskStore } from './ports.ts';
-import { RUNNABLE_STATES, type TaskFailure, isSameInput } from './task.ts';
+import { RUNNABLE_STATES, type TaskFailure, type TaskProgress, isSameInput } from './task.ts';
 import type { TaskCatalog } from './task-catalog.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
 import { type RunOutcome, runTask } from './task-runner.ts';
@@ -119,10 +119,7 @@ export class TaskWorker {
             runTask(prepared.task, {
               taskId: message.taskId,
               attempt,
-              // Refused while the record is not there yet is not refused: the record is on its way.
-              saveProgress: async (progress) =>
-                (await this.#store.saveProgress(message.taskId, progress, message)) ||
-                (await this.#store.get(message.taskId)) === undefined,
+              saveProgress: (progress) => this.#saveProgress(message, progress),
               progressIntervalMs: this.#progressIntervalMs,
               clock: this.#clock,
               logger: this.#logger,
@@ -217,16 +214,29 @@ export class TaskWorker {
     return this.#whenRecorded(message, () => this.#write(message, change), lease);
   }
 
-  /** `write` (a conditional write), tried again once the task's record is there if it was not. */
+  /**
+   * `write` (a conditional write), tried once more when the task's record is there: a refusal is
+   * believed only from a write made once the record was seen, since the record may land between a
+   * write refused for its absence and the read that finds it.
+   */
   async #whenRecorded(message: TaskMessage, write: () => Promise<boolean>, lease: MessageLease | undefined): Promise<boolean> {
     if (await write()) return true;
-    if ((await this.#store.get(message.taskId)) !== undefined) return false;
-    for (const pause of RECORD_WAIT_MS) {
-      await this.#sleep(pause);
+    for (const pause of [0, ...RECORD_WAIT_MS]) {
+      if (pause > 0) await this.#sleep(pause);
       if ((await this.#store.get(message.taskId)) !== undefined) return write();
     }
     await lease?.extend(NOT_RECORDED_RETRY_SECONDS).catch(() => {});
     throw new TaskNotRecordedError(`task ${message.taskId} has no record; it was not accepted, or its record is late`);
+  }
+
+  /**
+   * Stores progress. Refused while the record is not there yet is not refused (the record is on its
+   * way); refused with the record there is believed only from a write made once it was seen.
+   */
+  async #saveProgress(message: TaskMessage, progress: TaskProgress): Promise<boolean> {
+    const save = () => this.#store.saveProgress(message.taskId, progress, message);
+    if (await save()) return true;
+    return (await this.#store.get(message.taskId)) === undefined || save();
   }
 
   /** A conditional write of `change`, only while the record holds the message's input. */

@@ -124,6 +124,30 @@ describe('TaskWorker.process', () => {
     expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 3 });
   });
 
+  it('believes a refusal only from a write made once the record was seen: the record may land between the two', async () => {
+    const task: Task = {
+      id: 'task_00000000-0000-4000-8000-999999999997',
+      owner: 'alice',
+      name: 'add',
+      args: [2, 2],
+      state: 'PENDING',
+      createdAt: CREATED_AT,
+      updatedAt: CREATED_AT,
+      expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
+    };
+    // The record is written by the API just after the worker's first write was refused for its absence.
+    class LateRecordStore extends MemoryTaskStore {
+      override async get(id: string): Promise<Task | undefined> {
+        if (!this.tasks.has(id)) await this.create(task);
+        return super.get(id);
+      }
+    }
+    const store = new LateRecordStore();
+    const worker = new TaskWorker({ catalog, store, clock, sleep: async () => {} });
+    await expect(worker.process(encodeTaskMessage({ taskId: task.id, name: 'add', args: [2, 2] }))).resolves.toBe('SUCCESS');
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 4 });
+  });
+
   it('hands back a message whose task has no record even after a wait, to come back in 2 s, and writes nothing', async () => {
     const store = new MemoryTaskStore();
     const worker = new TaskWorker({ catalog, store, clock, sleep: async () => {} });
