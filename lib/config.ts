@@ -302,7 +302,12 @@ export function loadApiConfig(env: NodeJS.ProcessEnv, fromParameters?: ApiSecret
       users: secrets.DOOZER_USERS,
     },
     taskTtlSeconds: Math.round(e.DOOZER_TASK_TTL_DAYS * 86_400),
-    waitSchedule: { ...DEFAULT_BACKOFF, initialDelayMs: e.DOOZER_WAIT_FIRST_READ_MS },
+    // A first read later than the cap raises the cap with it (a schedule's gaps never shrink).
+    waitSchedule: {
+      ...DEFAULT_BACKOFF,
+      initialDelayMs: e.DOOZER_WAIT_FIRST_READ_MS,
+      maxDelayMs: Math.max(DEFAULT_BACKOFF.maxDelayMs, e.DOOZER_WAIT_FIRST_READ_MS),
+    },
     benchFloor: e.DOOZER_BENCH_FLOOR === 'true',
   });
 }

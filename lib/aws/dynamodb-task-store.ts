@@ -4,7 +4,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, Upda
 import { UnavailableError } from '../errors.ts';
 import { toJsonInteger } from '../tasks/exact-integer.ts';
 import type { StateChange, TaskStore } from '../tasks/ports.ts';
-import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, type TaskState, isTerminal, taskInputDigest } from '../tasks/task.ts';
+import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, type TaskState, isSameInput, isTerminal, taskInputDigest } from '../tasks/task.ts';
 
 /**
  * The sparse index of open tasks: only items that carry `openShard` (set at create, removed when the
@@ -40,16 +40,24 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async create(task: Task): Promise<void> {
-    await this.#call('record the task', () =>
-      this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { ...toItem(task), openShard: shardOf(task.id), inputDigest: taskInputDigest(task) },
-          // Ids are random UUIDs; the condition makes a collision an error instead of an overwrite.
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      ),
-    );
+    try {
+      await this.#call('record the task', () =>
+        this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: { ...toItem(task), openShard: shardOf(task.id), inputDigest: taskInputDigest(task) },
+            // Ids are random UUIDs; the condition makes a collision an error instead of an overwrite.
+            ConditionExpression: 'attribute_not_exists(id)',
+          }),
+        ),
+      );
+    } catch (error) {
+      // The SDK retries a write that timed out or failed with a 5xx; when the first attempt was
+      // applied after all, the retry meets its own item. That is this task recorded, not a failure.
+      if (!isConditionFailure(error)) throw error;
+      const existing = await this.get(task.id);
+      if (existing?.owner !== task.owner || existing.createdAt !== task.createdAt || !isSameInput(existing, task)) throw error;
+    }
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -67,7 +75,8 @@ export class DynamoDbTaskStore implements TaskStore {
     if (change.error !== undefined) sets.push(`${update.name('error')} = ${update.value(change.error)}`);
     if (change.progress !== undefined) sets.push(`${update.name('progressJson')} = ${update.value(JSON.stringify(change.progress))}`);
     const remove = isTerminal(change.to) ? ' REMOVE openShard' : '';
-    const output = await this.#conditionalUpdate(id, update, `SET ${sets.join(', ')}${remove}`, whileIn(update, change.from, change.input), 'ALL_NEW');
+    const condition = whileIn(update, change.from, change.input, change.unlessStarted);
+    const output = await this.#conditionalUpdate(id, update, `SET ${sets.join(', ')}${remove}`, condition, 'ALL_NEW');
     return output && toTask(output);
   }
 
@@ -232,9 +241,12 @@ class Expression {
  * holds that input. A task recorded before records carried the digest (an API still on the
  * previous release during a deploy) is matched by its name alone, for as long as such tasks live.
  */
-function whileIn(update: Expression, from: readonly TaskState[], input: TaskInput | undefined): string {
+function whileIn(update: Expression, from: readonly TaskState[], input: TaskInput | undefined, unlessStarted = false): string {
   const states = from.map((state) => update.value(state)).join(', ');
   const conditions = ['attribute_exists(id)', `${update.name('state')} IN (${states})`];
+  if (unlessStarted) {
+    conditions.push(`attribute_not_exists(${update.name('startedAt')})`, `attribute_not_exists(${update.name('progressJson')})`);
+  }
   if (input !== undefined) {
     const digest = update.name('inputDigest');
     conditions.push(

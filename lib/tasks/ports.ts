@@ -48,6 +48,8 @@ export interface StateChange {
   readonly error?: TaskFailure;
   /** Replaces the stored progress (a task that ends SUCCESS shows it complete). */
   readonly progress?: TaskProgress;
+  /** Only if no worker has started the task (no `startedAt`, no progress). */
+  readonly unlessStarted?: boolean;
   /**
    * Only if the task's record holds exactly this input. A worker's writes carry the input its queue
    * message claims: a message is input, not truth, and one that disagrees with the record (a forged

@@ -162,14 +162,20 @@ export class TaskService {
       this.#store.create(task),
       this.#queue.send({ taskId: task.id, name: task.name, args: task.args }),
     ]);
+    if (queued.status === 'rejected') {
+      // Whatever the record did (a write that failed may have been applied): nothing is left PENDING
+      // that no worker will see. Unless a worker has started it already (a send that failed may have
+      // been delivered): then the task is accepted after all, and answered as such.
+      if (!(await this.#failUnqueued(task)) && recorded.status === 'fulfilled') {
+        this.#logger.warn('a send that failed was delivered: its task is running', { taskId: task.id, error: queued.reason });
+        return this.#waitForEnd(task.owner, task, waitMs, sentAt).catch(() => task);
+      }
+      if (claim) await this.#release(claim);
+      throw queued.reason;
+    }
     if (recorded.status === 'rejected') {
       if (claim) await this.#release(claim);
       throw recorded.reason;
-    }
-    if (queued.status === 'rejected') {
-      await this.#failUnqueued(task);
-      if (claim) await this.#release(claim);
-      throw queued.reason;
     }
     try {
       return await this.#waitForEnd(task.owner, task, waitMs, sentAt);
@@ -248,16 +254,25 @@ export class TaskService {
     return task;
   }
 
-  async #failUnqueued(task: Task): Promise<void> {
+  /**
+   * Ends a task whose message could not be sent: FAILURE `enqueue_failed`, unless a worker has
+   * started it. True when the task is (now) FAILURE or has no record; false when a worker has it.
+   */
+  async #failUnqueued(task: Task): Promise<boolean> {
     try {
-      await this.#store.transition(task.id, {
+      const failed = await this.#store.transition(task.id, {
         from: ['PENDING'],
         to: 'FAILURE',
         at: new Date(this.#clock.now()).toISOString(),
         error: { code: 'enqueue_failed', message: 'the task could not be queued; submit it again' },
+        unlessStarted: true,
       });
+      if (failed) return true;
+      const current = await this.#store.get(task.id);
+      return current === undefined || current.error?.code === 'enqueue_failed';
     } catch (error) {
       this.#logger.error('could not mark an unqueued task as failed', { taskId: task.id, error });
+      return true;
     }
   }
 }

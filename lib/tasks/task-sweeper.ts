@@ -90,9 +90,15 @@ export class TaskSweeper {
     const task = await this.#store.get(id);
     if (!task || isTerminal(task.state) || isExpired(task, now)) return false;
     const requeues = task.requeues ?? 0;
-    const lastQueued = Date.parse(task.requeuedAt ?? task.createdAt);
+    // The last sign of it: queued, started by a worker, or reporting progress. A task that started
+    // late (a backlog) and still runs is not queued again beside its run.
+    const lastSeen = Math.max(
+      Date.parse(task.requeuedAt ?? task.createdAt),
+      Date.parse(task.startedAt ?? '') || 0,
+      Date.parse(task.progress?.at ?? '') || 0,
+    );
     const backoff = Math.min(this.#staleAfterMs * 2 ** requeues, this.#maxBackoffMs);
-    if (now - lastQueued < backoff) return false;
+    if (now - lastSeen < backoff) return false;
     // Claim the requeue first, so two overlapping runs never both send.
     if (!(await this.#store.recordRequeue(id, requeues, new Date(now).toISOString()))) return false;
     await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });

@@ -25,6 +25,15 @@ describe('DynamoDbTaskStore against dynalite', () => {
   });
 
   describe('create and get', () => {
+    it('takes its own item met again as recorded (an SDK retry of a write that was applied), and refuses another', async () => {
+      const task = pendingTask({ name: 'add', args: [1, 2] });
+      await store.create(task);
+      await expect(store.create(task)).resolves.toBeUndefined();
+      await expect(store.create({ ...task, args: [1, 3] })).rejects.toMatchObject({ code: 'unavailable' });
+      await expect(store.create({ ...task, owner: 'mallory' })).rejects.toMatchObject({ code: 'unavailable' });
+      expect(await store.get(task.id)).toEqual(task);
+    });
+
     it('reads back a finished task with every field, the error map and a numeric expiresAt', async () => {
       const failed = pendingTask({
         name: 'mul',
@@ -33,7 +42,7 @@ describe('DynamoDbTaskStore against dynalite', () => {
         error: { code: 'result_too_large', message: 'the product could have 20000 digits' },
         updatedAt: AT,
       });
-      const succeeded = pendingTask({ state: 'SUCCESS', result: 98765432109876543210987654321, updatedAt: AT });
+      const succeeded = pendingTask({ state: 'SUCCESS', result: '98765432109876543210987654321', updatedAt: AT });
 
       await store.create(failed);
       await store.create(succeeded);

@@ -32,6 +32,7 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(id);
     if (!task || !change.from.includes(task.state)) return undefined;
     if (change.input && !isSameInput(task, change.input)) return undefined;
+    if (change.unlessStarted && (task.startedAt !== undefined || task.progress !== undefined)) return undefined;
     const updated: Task = {
       ...task,
       state: change.to,

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UnavailableError } from '../../lib/errors.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
@@ -476,6 +477,19 @@ describe('POST /tasks', () => {
     // The worker waits for the record, then hands the message back (SQS would redeliver it); nothing is written.
     await vi.waitFor(() => expect(queue.failures).toEqual([expect.objectContaining({ name: 'TaskNotRecordedError' })]), { timeout: 5_000 });
     expect(store.tasks.size).toBe(0);
+  });
+
+  it('answers with the task, not 503, when a send that failed was delivered and a worker has started it', async () => {
+    const { submit, queue, store } = harness({ worker: false });
+    // The send reports a failure, yet its message got through: a worker starts the task at once.
+    queue.send = async (message) => {
+      await store.markStarted(message.taskId, new Date().toISOString(), message);
+      throw new UnavailableError('the send timed out');
+    };
+    const response = await submit({ name: 'add', args: [1, 2] }, '?wait=0');
+    expect(response.status).toBe(202);
+    const [recorded] = [...store.tasks.values()];
+    expect(recorded).toMatchObject({ state: 'PENDING', startedAt: expect.any(String) });
   });
 
   it('answers 202 with the task id when the store fails during the wait: the task is accepted, not lost', async () => {

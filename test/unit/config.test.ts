@@ -1,3 +1,4 @@
+import { readOffsets } from '../../lib/tasks/wait-policy.ts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiSecretValues,
@@ -68,6 +69,12 @@ describe('loadApiConfig', () => {
       waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
       benchFloor: false,
     });
+  });
+
+  it('raises the wait schedule\'s cap to a first read later than it, so the schedule stays valid', () => {
+    const { waitSchedule } = loadApiConfig({ ...validEnv, DOOZER_WAIT_FIRST_READ_MS: '600' });
+    expect(waitSchedule).toEqual({ initialDelayMs: 600, multiplier: 2, maxDelayMs: 600 });
+    expect(readOffsets(waitSchedule, 5_000).slice(0, 3)).toEqual([600, 1_200, 1_800]);
   });
 
   it('reads every optional setting when given', () => {

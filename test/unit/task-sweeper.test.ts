@@ -47,6 +47,18 @@ describe('TaskSweeper', () => {
     expect(store.tasks.get('task_a')).toMatchObject({ state: 'PENDING', requeues: 1 });
   });
 
+  it('does not queue again a task a worker started or heard from within the stale period', async () => {
+    const { store, queue, clock, sweeper } = harness();
+    const late = new Date(START + 200_000).toISOString();
+    await store.create(task('task_started', { startedAt: late }));
+    await store.create(task('task_reporting', { progress: { fraction: 0.5, at: late } }));
+    clock.ms = START + STALE_AFTER_SECONDS * 1000;
+    expect(await sweeper.sweep()).toEqual({ candidates: 2, requeued: 0 });
+    clock.ms = START + 200_000 + STALE_AFTER_SECONDS * 1000;
+    expect(await sweeper.sweep()).toEqual({ candidates: 2, requeued: 2 });
+    expect(queue.sent.map((message) => message.taskId).sort()).toEqual(['task_reporting', 'task_started']);
+  });
+
   it('backs off exponentially between requeues of one task', async () => {
     const { store, queue, clock, sweeper } = harness();
     await store.create(task('task_a'));
