@@ -17,23 +17,28 @@ const clock = { now: () => WORKED_AT };
 
 let counter = 0;
 
+/** A task record as the API writes it, PENDING with a fresh id unless `fields` say otherwise. */
+function taskRecord(fields: Partial<Task> = {}): Task {
+  counter += 1;
+  return {
+    id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+    owner: 'alice',
+    name: 'add',
+    args: ['1', '2', '3'],
+    state: 'PENDING',
+    createdAt: CREATED_AT,
+    updatedAt: CREATED_AT,
+    expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
+    ...fields,
+  };
+}
+
 /** Stores a task as the API would have, in `state`, and returns it with its queue message body. */
 async function storedTask(
   store: MemoryTaskStore,
   { name = 'add', args = ['1', '2', '3'], state = 'PENDING' as TaskState, extra = {} as Partial<Task> } = {},
 ): Promise<{ task: Task; body: string }> {
-  counter += 1;
-  const task: Task = {
-    id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-    owner: 'alice',
-    name,
-    args,
-    state,
-    createdAt: CREATED_AT,
-    updatedAt: CREATED_AT,
-    expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
-    ...extra,
-  };
+  const task = taskRecord({ name, args, state, ...extra });
   await store.create(task);
   return { task, body: encodeTaskMessage({ taskId: task.id, name: task.name, args: task.args }) };
 }
@@ -103,16 +108,7 @@ describe('TaskWorker.process', () => {
   it('waits for a record that is late, then ends its task (the API records and queues at once)', async () => {
     const store = new MemoryTaskStore();
     const pauses: number[] = [];
-    const task: Task = {
-      id: 'task_00000000-0000-4000-8000-999999999998',
-      owner: 'alice',
-      name: 'add',
-      args: [1, 2],
-      state: 'PENDING',
-      createdAt: CREATED_AT,
-      updatedAt: CREATED_AT,
-      expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
-    };
+    const task = taskRecord({ args: [1, 2] });
     // The record lands during the worker's third pause.
     const sleep = async (ms: number) => {
       pauses.push(ms);
@@ -125,16 +121,7 @@ describe('TaskWorker.process', () => {
   });
 
   it('believes a refusal only from a write made once the record was seen: the record may land between the two', async () => {
-    const task: Task = {
-      id: 'task_00000000-0000-4000-8000-999999999997',
-      owner: 'alice',
-      name: 'add',
-      args: [2, 2],
-      state: 'PENDING',
-      createdAt: CREATED_AT,
-      updatedAt: CREATED_AT,
-      expiresAt: Math.floor(WORKED_AT / 1000) + 86_400,
-    };
+    const task = taskRecord({ args: [2, 2] });
     // The record is written by the API just after the worker's first write was refused for its absence.
     class LateRecordStore extends MemoryTaskStore {
       override async get(id: string): Promise<Task | undefined> {
@@ -413,17 +400,7 @@ describe('TaskWorker with tasks of its own: heartbeat, retries, progress', () =>
   };
 
   async function stored(store: MemoryTaskStore, name: string) {
-    counter += 1;
-    const task: Task = {
-      id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-      owner: 'alice',
-      name,
-      args: {},
-      state: 'PENDING',
-      createdAt: CREATED_AT,
-      updatedAt: CREATED_AT,
-      expiresAt: Math.floor(Date.now() / 1000) + 86_400,
-    };
+    const task = taskRecord({ name, args: {} });
     await store.create(task);
     return { task, body: encodeTaskMessage({ taskId: task.id, name, args: {} }) };
   }
@@ -470,17 +447,7 @@ describe('TaskWorker with tasks of its own: heartbeat, retries, progress', () =>
     });
     const store = new MemoryTaskStore();
     const worker = new TaskWorker({ catalog: new TaskCatalog([notify]), store, sleep: async () => {} });
-    counter += 1;
-    const task: Task = {
-      id: `task_00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-      owner: 'alice',
-      name: 'notify',
-      args: { to: 'alice@example.com' },
-      state: 'PENDING',
-      createdAt: CREATED_AT,
-      updatedAt: CREATED_AT,
-      expiresAt: Math.floor(Date.now() / 1000) + 86_400,
-    };
+    const task = taskRecord({ name: 'notify', args: { to: 'alice@example.com' } });
     await store.create(task);
     const forged = encodeTaskMessage({ taskId: task.id, name: 'notify', args: { to: 'mallory@example.com' } });
     await expect(worker.process(forged)).resolves.toBe('skipped');
