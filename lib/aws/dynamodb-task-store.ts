@@ -1,21 +1,78 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type BatchWriteWriteRequest,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
+import { backoff, eachConcurrently } from './batching.ts';
 import { toJsonInteger } from '../tasks/exact-integer.ts';
-import type { StateChange, TaskStore } from '../tasks/ports.ts';
+import type { ListPosition, OwnerTaskQuery, StateChange, TaskPage, TaskStore } from '../tasks/ports.ts';
 import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, type TaskState, isSameInput, isTerminal, taskInputDigest } from '../tasks/task.ts';
 
 /**
- * The sparse index of open tasks: only items that carry `openShard` (set at create, removed when the
- * task ends) are in it, keyed by shard and createdAt, keys only. Spreading open tasks over a few
- * shards keeps any one index partition from running hot; ending a task costs one index write.
+ * The sparse index of open tasks: only items that carry `openShard` (set at create, or when a
+ * SCHEDULED task is queued; removed when the task ends) are in it, keyed by shard and createdAt,
+ * keys only. Spreading open tasks over a few shards keeps any one index partition from running hot;
+ * ending a task costs one index write.
  */
 export const OPEN_TASKS_INDEX = 'open-tasks';
 export const OPEN_SHARDS = 8;
 
+/**
+ * The sparse index of SCHEDULED tasks, keyed by shard (`dueShard`, `due#<n>`, the same shard as
+ * the task's openShard would be) and `runAt`, keys only: a SCHEDULED task carries `dueShard`
+ * instead of `openShard` until it is queued or ends, so the scheduler reads only what is due.
+ */
+export const DUE_TASKS_INDEX = 'due-tasks';
+
+/**
+ * Every task by its owner, newest first: keyed by `owner` and `listKey` (`<createdAt>#<id>`, unique,
+ * so tasks created in the same millisecond still have one order and a page boundary between them
+ * is exact). It projects the whole item, so a page is one Query and no GetItem per task.
+ */
+export const OWNER_TASKS_INDEX = 'owner-tasks';
+
+/**
+ * What one listByOwner call may examine before it answers with what it found and a `next`: a
+ * filter that matches few tasks must not read an owner's whole history in one request. 1,000
+ * items, or 1 MB read (128 read units of eventually consistent reads of 4 KB each).
+ */
+const LIST_ITEM_BUDGET = 1_000;
+const LIST_CAPACITY_BUDGET = 128;
+
+/** BatchWriteItem takes at most 25 puts; a few such calls run at once. */
+const BATCH_WRITE_SIZE = 25;
+const BATCH_WRITE_CONCURRENCY = 4;
+/**
+ * Unprocessed items (throttled, or an internal failure on AWS's side) are sent again after an
+ * exponential backoff with full jitter, as the BatchWriteItem reference asks ("we strongly recommend
+ * that you use an exponential backoff algorithm"; the jitter from the AWS Architecture Blog's
+ * "Exponential Backoff And Jitter"): up to 5 more times, waiting up to 20, 40, 80, 160, 320 ms.
+ */
+const BATCH_WRITE_RETRIES = 5;
+const BATCH_WRITE_BACKOFF_MS = 20;
+
+function shardNumberOf(id: string): number {
+  return createHash('sha256').update(id).digest()[0]! % OPEN_SHARDS;
+}
+
 function shardOf(id: string): string {
-  return `open#${createHash('sha256').update(id).digest()[0]! % OPEN_SHARDS}`;
+  return `open#${shardNumberOf(id)}`;
+}
+
+function dueShardOf(id: string): string {
+  return `due#${shardNumberOf(id)}`;
+}
+
+/** The owner-tasks sort key: creation time, then id, so it is unique and orders ties. */
+export function listKeyOf(position: ListPosition): string {
+  return `${position.createdAt}#${position.id}`;
 }
 
 export interface DynamoDbTaskStoreOptions {
@@ -40,12 +97,13 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   async create(task: Task): Promise<void> {
+    const item = newItem(task);
     try {
       await this.#call('record the task', () =>
         this.#client.send(
           new PutCommand({
             TableName: this.#table,
-            Item: { ...toItem(task), openShard: shardOf(task.id), inputDigest: taskInputDigest(task) },
+            Item: item,
             // Ids are random UUIDs; the condition makes a collision an error instead of an overwrite.
             ConditionExpression: 'attribute_not_exists(id)',
           }),
@@ -58,6 +116,42 @@ export class DynamoDbTaskStore implements TaskStore {
       const existing = await this.get(task.id);
       if (existing?.owner !== task.owner || existing.createdAt !== task.createdAt || !isSameInput(existing, task)) throw error;
     }
+  }
+
+  /**
+   * BatchWriteItem puts, 25 a call and a few calls at once, the same items as `create`. A batch
+   * cannot carry a condition, so an id met again is overwritten rather than refused: ids are random
+   * UUIDs, where `create`'s condition only guards against the impossible. A call that fails counts
+   * all of its items as not recorded (it may have been applied: the caller treats them as unknown);
+   * so does one item DynamoDB refuses (over 400 KB, say), for the whole call fails then.
+   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+   */
+  async createMany(tasks: readonly Task[]): Promise<ReadonlySet<string>> {
+    // Every item first: a task that cannot be an item is refused before anything is written.
+    const items = tasks.map(newItem);
+    const chunks: Record<string, unknown>[][] = [];
+    for (let start = 0; start < items.length; start += BATCH_WRITE_SIZE) chunks.push(items.slice(start, start + BATCH_WRITE_SIZE));
+    const unrecorded = new Set<string>();
+    await eachConcurrently(chunks, BATCH_WRITE_CONCURRENCY, async (chunk) => {
+      for (const id of await this.#writeBatch(chunk)) unrecorded.add(id);
+    });
+    return unrecorded;
+  }
+
+  /** One BatchWriteItem and its retries; resolves with the ids left unwritten, never rejects. */
+  async #writeBatch(items: readonly Record<string, unknown>[]): Promise<string[]> {
+    let requests: BatchWriteWriteRequest[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let retry = 0; ; retry += 1) {
+      try {
+        const output = await this.#client.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
+        requests = output.UnprocessedItems?.[this.#table] ?? [];
+      } catch {
+        break;
+      }
+      if (requests.length === 0 || retry === BATCH_WRITE_RETRIES) break;
+      await backoff(retry, BATCH_WRITE_BACKOFF_MS);
+    }
+    return requests.map((request) => request.PutRequest?.Item?.id as string);
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -74,7 +168,17 @@ export class DynamoDbTaskStore implements TaskStore {
     if (change.result !== undefined) sets.push(`${update.name('resultJson')} = ${update.value(JSON.stringify(change.result))}`);
     if (change.error !== undefined) sets.push(`${update.name('error')} = ${update.value(change.error)}`);
     if (change.progress !== undefined) sets.push(`${update.name('progressJson')} = ${update.value(JSON.stringify(change.progress))}`);
-    const remove = isTerminal(change.to) ? ' REMOVE openShard' : '';
+    // The sparse indexes follow the state: an ended task leaves both; a SCHEDULED task that is
+    // queued (to any open state) moves from the due index to the open one. Both shards derive from
+    // the id, so setting openShard on a task that already had it changes nothing.
+    const removes: string[] = [];
+    if (isTerminal(change.to)) {
+      removes.push('openShard', 'dueShard');
+    } else if (change.from.includes('SCHEDULED') && change.to !== 'SCHEDULED') {
+      sets.push(`openShard = ${update.value(shardOf(id))}`);
+      removes.push('dueShard');
+    }
+    const remove = removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '';
     const condition = whileIn(update, change.from, change.input, change.unlessStarted);
     const output = await this.#conditionalUpdate(id, update, `SET ${sets.join(', ')}${remove}`, condition, 'ALL_NEW');
     return output && toTask(output);
@@ -150,6 +254,107 @@ export class DynamoDbTaskStore implements TaskStore {
     return ids;
   }
 
+  /**
+   * Queries every shard of the due index at once and merges them, so the soonest come first across
+   * shards too. Each shard gives at most `limit`: keys only, a few dozen bytes an item.
+   */
+  async listDue(dueBy: string, limit: number): Promise<string[]> {
+    // A Query's Limit must be at least 1.
+    if (limit <= 0) return [];
+    const shards = await Promise.all(
+      Array.from({ length: OPEN_SHARDS }, async (_, shard) => {
+        const due: { id: string; runAt: string }[] = [];
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const output = await this.#call('list due tasks', () =>
+            this.#client.send(
+              new QueryCommand({
+                TableName: this.#table,
+                IndexName: DUE_TASKS_INDEX,
+                KeyConditionExpression: 'dueShard = :shard AND runAt <= :dueBy',
+                ExpressionAttributeValues: { ':shard': `due#${shard}`, ':dueBy': dueBy },
+                Limit: limit - due.length,
+                ExclusiveStartKey: startKey,
+              }),
+            ),
+          );
+          for (const item of output.Items ?? []) due.push({ id: item.id as string, runAt: item.runAt as string });
+          startKey = output.LastEvaluatedKey;
+        } while (startKey && due.length < limit);
+        return due;
+      }),
+    );
+    return shards
+      .flat()
+      .sort((a, b) => (a.runAt < b.runAt ? -1 : a.runAt > b.runAt ? 1 : 0))
+      .slice(0, limit)
+      .map((task) => task.id);
+  }
+
+  /**
+   * Reads the owner's index newest first, its filter leaving out expired tasks and those of another
+   * state or name, until `limit + 1` match (the one past the page says a next page exists), the
+   * index ends, or the read budget is spent: then the page may be short, and `next` is where the
+   * read stopped. A filter is applied after the read, so each Query examines about as many items
+   * as the matches it still needs would take at the rate seen so far.
+   * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.FilterExpression.html
+   */
+  async listByOwner(query: OwnerTaskQuery): Promise<TaskPage> {
+    const { owner, state, name, limit, after, nowMs } = query;
+    const names: Record<string, string> = { '#owner': 'owner', '#expiresAt': 'expiresAt' };
+    // An item expired once `expiresAt * 1000 <= nowMs` (isExpired); expiresAt is whole seconds.
+    const values: Record<string, unknown> = { ':owner': owner, ':nowSeconds': Math.floor(nowMs / 1000) };
+    const filters = ['#expiresAt > :nowSeconds'];
+    if (state !== undefined) {
+      names['#state'] = 'state';
+      values[':state'] = state;
+      filters.push('#state = :state');
+    }
+    if (name !== undefined) {
+      names['#name'] = 'name';
+      values[':name'] = name;
+      filters.push('#name = :name');
+    }
+    const wanted = limit + 1;
+    const found: Task[] = [];
+    let examined = 0;
+    let capacity = 0;
+    let startKey: Record<string, unknown> | undefined = after && { id: after.id, owner, listKey: listKeyOf(after) };
+    do {
+      const needed = wanted - found.length;
+      const estimate = examined === 0 ? needed : found.length === 0 ? LIST_ITEM_BUDGET : Math.ceil((needed * examined) / found.length);
+      const output = await this.#call('list the owner\'s tasks', () =>
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: OWNER_TASKS_INDEX,
+            KeyConditionExpression: '#owner = :owner',
+            FilterExpression: filters.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ScanIndexForward: false,
+            ExclusiveStartKey: startKey,
+            Limit: Math.min(LIST_ITEM_BUDGET - examined, Math.max(needed, estimate)),
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
+      examined += output.ScannedCount ?? 0;
+      capacity += output.ConsumedCapacity?.CapacityUnits ?? 0;
+      for (const item of output.Items ?? []) found.push(toTask(item));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey && found.length < wanted && examined < LIST_ITEM_BUDGET && capacity < LIST_CAPACITY_BUDGET);
+
+    if (found.length > limit) {
+      const tasks = found.slice(0, limit);
+      const last = tasks.at(-1)!;
+      return { tasks, next: { createdAt: last.createdAt, id: last.id } };
+    }
+    // The budget ran out with more of the index to read: go on from the last item examined.
+    if (startKey) return { tasks: found, next: positionOf(startKey) };
+    return { tasks: found };
+  }
+
   async recordRequeue(id: string, previous: number, at: string): Promise<boolean> {
     try {
       await this.#call('record a requeue', () =>
@@ -185,6 +390,30 @@ export class DynamoDbTaskStore implements TaskStore {
 }
 
 /**
+ * A new task's item: the task, its input digest and its index keys. Every task is in the owner
+ * index; a SCHEDULED one is in the due index (it needs its `runAt`), any other in the open index.
+ */
+function newItem(task: Task): Record<string, unknown> {
+  if (task.state === 'SCHEDULED' && task.runAt === undefined) {
+    // Not an AWS failure: a SCHEDULED task without a time would never be found to run.
+    throw new TypeError(`task ${task.id} is SCHEDULED without a runAt`);
+  }
+  return {
+    ...toItem(task),
+    listKey: listKeyOf(task),
+    ...(task.state === 'SCHEDULED' ? { dueShard: dueShardOf(task.id) } : { openShard: shardOf(task.id) }),
+    inputDigest: taskInputDigest(task),
+  };
+}
+
+/** A LastEvaluatedKey of the owner index as a list position (listKey is `<createdAt>#<id>`). */
+function positionOf(key: Record<string, unknown>): ListPosition {
+  const listKey = key.listKey as string;
+  return { createdAt: listKey.slice(0, listKey.indexOf('#')), id: key.id as string };
+}
+
+
+/**
  * A task as an item. Args, result and progress are any JSON a task defines, kept as JSON text: a
  * DynamoDB number holds 38 digits and refuses 1e-131, and the SDK refuses numbers beyond 2^53, while
  * JSON text keeps exactly what the task gave.
@@ -205,7 +434,7 @@ function toItem(task: Task): Record<string, unknown> {
  * today's wire form.
  */
 function toTask(item: Record<string, unknown>): Task {
-  const { openShard: _index, inputDigest: _digest, argsJson, resultJson, progressJson, args, result, ...task } = item;
+  const { openShard: _open, dueShard: _due, listKey: _list, inputDigest: _digest, argsJson, resultJson, progressJson, args, result, ...task } = item;
   return {
     ...task,
     // Legacy args stay as they were written: the record's input digest (and a sweeper's requeue) is over them.

@@ -1,7 +1,33 @@
-import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
-import type { MessageLease, TaskQueue } from '../tasks/ports.ts';
+import { backoff, eachConcurrently } from './batching.ts';
+import type { MessageLease, QueuedMessage, TaskQueue } from '../tasks/ports.ts';
 import { type TaskMessage, encodeTaskMessage } from '../tasks/task-message.ts';
+
+/**
+ * SendMessageBatch takes at most 10 messages, and at most 1 MiB of them in all on AWS today, but
+ * SQS's limit was 256 KiB until 2025, and a queue or an SQS-compatible service may still hold to it
+ * (a queue's MaximumMessageSize): 256 KiB a call is taken by every one.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+ */
+const BATCH_MAX_ENTRIES = 10;
+const BATCH_MAX_BYTES = 256 * 1024;
+const BATCH_CONCURRENCY = 4;
+/**
+ * Entries that failed on SQS's side (SenderFault false: throttled, an internal error) are sent
+ * again after an exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff
+ * And Jitter"): up to 3 more times, waiting up to 20, 40, 80 ms. An entry SQS refused as the
+ * sender's fault would be refused again, and is not.
+ */
+const BATCH_RETRIES = 3;
+const BATCH_BACKOFF_MS = 20;
 
 export interface SqsTaskQueueOptions {
   readonly client: SQSClient;
@@ -27,12 +53,52 @@ export class SqsTaskQueue implements TaskQueue {
     }
   }
 
-  async send(message: TaskMessage): Promise<void> {
+  /** With `delaySeconds` (up to 900, SQS's limit) no worker receives the message before then. */
+  async send(message: TaskMessage, options: { readonly delaySeconds?: number } = {}): Promise<void> {
     try {
-      await this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: encodeTaskMessage(message) }));
+      await this.#client.send(
+        new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: encodeTaskMessage(message), ...delayOf(options.delaySeconds) }),
+      );
     } catch (error) {
       throw new UnavailableError('the task queue could not accept the task', { cause: error });
     }
+  }
+
+  /**
+   * SendMessageBatch calls of up to 10 messages and 256 KiB, a few at once. A call that fails
+   * outright counts all of its messages as unsent (the SDK has retried it already; it may have
+   * been delivered, which the caller allows for).
+   */
+  async sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlySet<string>> {
+    const unsent = new Set<string>();
+    await eachConcurrently(batchesOf(messages), BATCH_CONCURRENCY, async (batch) => {
+      for (const taskId of await this.#sendBatch(batch)) unsent.add(taskId);
+    });
+    return unsent;
+  }
+
+  /** One SendMessageBatch and its retries; resolves with the task ids left unsent, never rejects. */
+  async #sendBatch(batch: readonly Entry[]): Promise<string[]> {
+    let pending = [...batch];
+    const refused: Entry[] = [];
+    for (let retry = 0; ; retry += 1) {
+      try {
+        const output = await this.#client.send(
+          new SendMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: pending.map((entry) => entry.request) }),
+        );
+        // Only an entry listed as Successful was sent; a failure SQS blames on the sender is final.
+        const sent = new Set(output.Successful?.map((result) => result.Id));
+        const senderFaults = new Set(output.Failed?.filter((failure) => failure.SenderFault).map((failure) => failure.Id));
+        const unsent = pending.filter((entry) => !sent.has(entry.request.Id));
+        refused.push(...unsent.filter((entry) => senderFaults.has(entry.request.Id)));
+        pending = unsent.filter((entry) => !senderFaults.has(entry.request.Id));
+      } catch {
+        break;
+      }
+      if (pending.length === 0 || retry === BATCH_RETRIES) break;
+      await backoff(retry, BATCH_BACKOFF_MS);
+    }
+    return [...refused, ...pending].map((entry) => entry.taskId);
   }
 
   /** A worker's hold on a message it received: ChangeMessageVisibility with its receipt handle. */
@@ -50,3 +116,43 @@ export class SqsTaskQueue implements TaskQueue {
     };
   }
 }
+
+interface Entry {
+  readonly taskId: string;
+  readonly request: SendMessageBatchRequestEntry;
+  readonly bytes: number;
+}
+
+/** DelaySeconds is whole seconds: a fraction is rounded up, so a message never comes early. */
+function delayOf(delaySeconds: number | undefined): { DelaySeconds?: number } {
+  return delaySeconds !== undefined && delaySeconds > 0 ? { DelaySeconds: Math.ceil(delaySeconds) } : {};
+}
+
+/**
+ * The messages in calls of at most 10 entries and 256 KiB of bodies, in order. A message larger
+ * than that goes alone, for SQS to take or refuse. Entry ids are the messages' indexes: unique
+ * within a call, as SQS requires.
+ */
+function batchesOf(messages: readonly QueuedMessage[]): Entry[][] {
+  const batches: Entry[][] = [];
+  let batch: Entry[] = [];
+  let bytes = 0;
+  messages.forEach(({ message, delaySeconds }, index) => {
+    const body = encodeTaskMessage(message);
+    const entry = {
+      taskId: message.taskId,
+      request: { Id: String(index), MessageBody: body, ...delayOf(delaySeconds) },
+      bytes: Buffer.byteLength(body, 'utf8'),
+    };
+    if (batch.length === BATCH_MAX_ENTRIES || (batch.length > 0 && bytes + entry.bytes > BATCH_MAX_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(entry);
+    bytes += entry.bytes;
+  });
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+

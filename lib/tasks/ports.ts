@@ -7,14 +7,26 @@ import type { TaskMessage } from './task-message.ts';
  * AWS errors into domain errors (UnavailableError) and does nothing else.
  */
 export interface TaskStore {
-  /** Records a new task. */
+  /**
+   * Records a new task. A SCHEDULED one is listed by `listDue` (and not by `listOpen`) until it
+   * is moved to PENDING; every task is listed for its owner by `listByOwner`.
+   */
   create(task: Task): Promise<void>;
+  /**
+   * Records new tasks in bulk (DynamoDB BatchWriteItem, its unprocessed items retried). Resolves
+   * with the ids it could not record: a write that failed outright may still have been applied, so
+   * the caller treats those as unknown, not as absent. Never rejects for a failed write. Each task
+   * must be new: a bulk write takes no condition, so unlike `create` it would overwrite an item of
+   * the same id (ids are random UUIDs).
+   */
+  createMany(tasks: readonly Task[]): Promise<ReadonlySet<string>>;
   /** A strongly consistent read; `undefined` when no such item exists (expiry is the caller's call). */
   get(id: string): Promise<Task | undefined>;
   /**
    * Moves a task to `to` only if it is currently in one of `from`: the conditional write that keeps a
    * terminal state from ever being overwritten. Returns the updated task, or `undefined` when the
-   * task is missing or in another state.
+   * task is missing or in another state. It keeps the indexes in step: a task that ends leaves
+   * `listOpen` and `listDue`; a SCHEDULED task moved to PENDING leaves `listDue` for `listOpen`.
    */
   transition(id: string, change: StateChange): Promise<Task | undefined>;
   /**
@@ -34,10 +46,46 @@ export interface TaskStore {
    */
   listOpen(createdBefore: string, limit: number): Promise<string[]>;
   /**
+   * Ids of SCHEDULED tasks whose `runAt` is at or before `dueBy` (ISO time), soonest first, at most
+   * `limit`: the scheduler's candidates. May lag a write by a moment (an index).
+   */
+  listDue(dueBy: string, limit: number): Promise<string[]>;
+  /**
+   * One page of an owner's tasks, newest first (by createdAt, then id), from an index keyed by owner
+   * and creation time. Skips expired tasks and, when set, those not in `state` or not named `name`.
+   * `next` is where the following page starts, present when more tasks may follow. May lag a write
+   * by a moment (an index).
+   */
+  listByOwner(query: OwnerTaskQuery): Promise<TaskPage>;
+  /**
    * Counts one more requeue of an open task, only if it has been requeued `previous` times so far,
    * so two sweepers never both requeue it. False when the condition failed.
    */
   recordRequeue(id: string, previous: number, at: string): Promise<boolean>;
+}
+
+/** A place in an owner's list of tasks: the last task a page showed. */
+export interface ListPosition {
+  readonly createdAt: string;
+  readonly id: string;
+}
+
+export interface OwnerTaskQuery {
+  readonly owner: string;
+  readonly state?: TaskState;
+  readonly name?: string;
+  /** 1 to 100. */
+  readonly limit: number;
+  /** Start after this task (the `next` of the page before). */
+  readonly after?: ListPosition;
+  /** Tasks that expired by then are left out (DynamoDB's TTL deletes them late). */
+  readonly nowMs: number;
+}
+
+export interface TaskPage {
+  readonly tasks: readonly Task[];
+  /** Present when more tasks may follow. A page cut short by the read budget of a filter may hold fewer than `limit`. */
+  readonly next?: ListPosition;
 }
 
 export interface StateChange {
@@ -68,9 +116,24 @@ export interface MessageLease {
   extend(seconds: number): Promise<void>;
 }
 
+/** A message, and how long the queue keeps it from every worker (SQS DelaySeconds, 0 to 900). */
+export interface QueuedMessage {
+  readonly message: TaskMessage;
+  readonly delaySeconds?: number;
+}
+
+/** The longest delay the queue itself can give a message (SQS: 15 minutes). */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
+
 /** Hands tasks to workers. One implementation talks to SQS (lib/aws/sqs-task-queue.ts). */
 export interface TaskQueue {
-  send(message: TaskMessage): Promise<void>;
+  send(message: TaskMessage, options?: { readonly delaySeconds?: number }): Promise<void>;
+  /**
+   * Sends many (SQS SendMessageBatch, its failed entries retried). Resolves with the task ids of the
+   * messages it could not send; a send that failed outright may still have been delivered. Never
+   * rejects for a failed send.
+   */
+  sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlySet<string>>;
 }
 
 /**

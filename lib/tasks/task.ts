@@ -1,14 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 
 /**
- * PENDING until a worker ends the task; RETRY once a delivery did not end it (an infrastructure
- * error, or a worker that died: the queue delivers the message again). No STARTED: on a first
- * delivery the worker writes only the end state (see TaskWorker).
+ * SCHEDULED while a task waits in the store for a time too far ahead for the queue's own delay (the
+ * sweeper queues it when it is nearly due); PENDING once queued, until a worker ends the task; RETRY
+ * once a delivery did not end it (an infrastructure error, or a worker that died: the queue delivers
+ * the message again). No STARTED: on a first delivery the worker writes only the end state (see
+ * TaskWorker). CANCELLED by its owner, from any open state.
  */
-export const TASK_STATES = ['PENDING', 'RETRY', 'SUCCESS', 'FAILURE'] as const;
+export const TASK_STATES = ['SCHEDULED', 'PENDING', 'RETRY', 'SUCCESS', 'FAILURE', 'CANCELLED'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
-export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE'];
+export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE', 'CANCELLED'];
+/** States its owner may cancel a task from: every open one. */
+export const CANCELLABLE_STATES: readonly TaskState[] = ['SCHEDULED', 'PENDING', 'RETRY'];
 /** States a worker may end a task from: any open one, so a task whose worker died is picked up again. */
 export const RUNNABLE_STATES: readonly TaskState[] = ['PENDING', 'RETRY'];
 
@@ -65,6 +69,8 @@ export interface Task {
   readonly progress?: TaskProgress;
   /** When a worker last started it (tasks that are not pure only). */
   readonly startedAt?: string;
+  /** When it is to run, for a task submitted to run later (`runAt` or `delaySeconds`). */
+  readonly runAt?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Epoch seconds: the unit DynamoDB's TTL reads. */
@@ -83,6 +89,7 @@ export interface TaskView {
   result?: Json;
   error?: TaskFailure;
   progress?: TaskProgress;
+  runAt?: string;
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
@@ -112,6 +119,7 @@ export function toTaskView(task: Task): TaskView {
     ...(task.result !== undefined && { result: task.result }),
     ...(task.error !== undefined && { error: task.error }),
     ...(task.progress !== undefined && { progress: task.progress }),
+    ...(task.runAt !== undefined && { runAt: task.runAt }),
     createdAt: task.createdAt,
     updatedAt: task.updatedAt,
     expiresAt: new Date(task.expiresAt * 1000).toISOString(),

@@ -24,6 +24,7 @@ import { grantsOf, logStreamsOf, policyStatements, wildcardsIn } from './support
 import { type PackagedService, packageService, serverlessEnv } from './support/serverless.ts';
 import { type ZipFileEntry, openZip } from './support/zip.ts';
 import { catalog } from '../support/catalog.ts';
+import { TASK_TABLE_INDEXES } from '../../local/provision.ts';
 
 /** A secret left in the deployer's shell: it must never reach a template outside the local stage. */
 const SHELL_SECRET = 'a-secret-in-the-deployers-shell-that-must-not-leak';
@@ -135,6 +136,16 @@ describe('the prod template', () => {
     expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
+  it('gives the table the indexes the local stack gives it, each key attribute defined as a string', () => {
+    // The store queries these by name (OPEN_TASKS_INDEX, OWNER_TASKS_INDEX, DUE_TASKS_INDEX); a local
+    // table that differs from the deployed one would let tests pass that AWS fails.
+    const table = resource(prod.template, 'TaskTable');
+    expect(table.GlobalSecondaryIndexes).toEqual(TASK_TABLE_INDEXES);
+    const keys = ['id', ...TASK_TABLE_INDEXES.flatMap((index) => index.KeySchema!.map((key) => key.AttributeName!))];
+    // CloudFormation refuses an attribute definition that no key uses, so there are exactly these.
+    expect(table.AttributeDefinitions).toEqual([...new Set(keys)].map((name) => ({ AttributeName: name, AttributeType: 'S' })));
+  });
+
   it('gives each function a role of its own, which only Lambda may assume', () => {
     const roles = functions(prod.template).map(([, fn]) => roleOf(fn));
     expect(roles).toHaveLength(4);
@@ -148,9 +159,11 @@ describe('the prod template', () => {
     }
   });
 
-  it('lets the API send to the task queue and read its attributes (readiness), use task items and read its two secrets, and nothing else', () => {
-    // Update marks a task FAILURE when it could not be queued; Delete frees an Idempotency-Key whose
-    // task could not be recorded or queued (serverless.yml, ApiRole).
+  it('lets the API send to the task queue and read its attributes (readiness), use task items, list an owner’s tasks and read its two secrets, and nothing else', () => {
+    // Update marks a task FAILURE when it could not be queued, or cancels it; BatchWrite records a
+    // batch of tasks; Delete frees an Idempotency-Key whose task could not be recorded or queued;
+    // Query reads only the owner index, never the table (serverless.yml, ApiRole). SendMessage
+    // covers SendMessageBatch.
     const parameter = (name: string) => `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/doozer/prod/${name}`;
     expect(grantsOf(prod.template, 'ApiRole')).toEqual(
       [
@@ -159,9 +172,11 @@ describe('the prod template', () => {
         'sqs:SendMessage on ${TaskQueue.Arn}',
         'sqs:GetQueueAttributes on ${TaskQueue.Arn}',
         'dynamodb:PutItem on ${TaskTable.Arn}',
+        'dynamodb:BatchWriteItem on ${TaskTable.Arn}',
         'dynamodb:GetItem on ${TaskTable.Arn}',
         'dynamodb:UpdateItem on ${TaskTable.Arn}',
         'dynamodb:DeleteItem on ${TaskTable.Arn}',
+        'dynamodb:Query on ${TaskTable.Arn}/index/owner-tasks',
         `ssm:GetParameters on ${parameter('jwt-secret')}`,
         `ssm:GetParameters on ${parameter('users')}`,
         `ssm:GetParameter on ${parameter('jwt-secret')}`,
@@ -187,7 +202,7 @@ describe('the prod template', () => {
     );
   });
 
-  it('lets the dead-letter function drain its queue and update tasks, and the sweeper find and requeue open tasks', () => {
+  it('lets the dead-letter function drain its queue and update tasks, and the sweeper find and queue open and due tasks', () => {
     expect(grantsOf(prod.template, 'DeadLetterRole')).toEqual(
       [
         `logs:CreateLogStream on ${logStreamsOf('DeadLetterLogGroup')}`,
@@ -205,6 +220,7 @@ describe('the prod template', () => {
         `logs:PutLogEvents on ${logStreamsOf('SweeperLogGroup')}`,
         'sqs:SendMessage on ${TaskQueue.Arn}',
         'dynamodb:Query on ${TaskTable.Arn}/index/open-tasks',
+        'dynamodb:Query on ${TaskTable.Arn}/index/due-tasks',
         'dynamodb:GetItem on ${TaskTable.Arn}',
         'dynamodb:UpdateItem on ${TaskTable.Arn}',
       ].sort(),
@@ -259,7 +275,20 @@ describe('the prod template', () => {
   it('routes the documentation and every API route to the API function', () => {
     const routes = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.RouteKey);
     expect(routes.sort()).toEqual(
-      ['$default', 'GET /docs', 'GET /health', 'GET /ready', 'GET /openapi.json', 'GET /task-types', 'GET /tasks/{id}', 'POST /auth/token', 'POST /tasks'].sort(),
+      [
+        '$default',
+        'GET /docs',
+        'GET /health',
+        'GET /ready',
+        'GET /openapi.json',
+        'GET /task-types',
+        'GET /tasks',
+        'GET /tasks/{id}',
+        'POST /auth/token',
+        'POST /tasks',
+        'POST /tasks/batch',
+        'POST /tasks/{id}/cancel',
+      ].sort(),
     );
   });
 

@@ -128,6 +128,7 @@ describe('SQS and DynamoDB outages', () => {
         await queue.send(message);
         await emulators.stopDynamoDb();
       },
+      sendMany: () => Promise.reject(new Error('not used by this test')),
     };
     const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
     app = buildApp(stopStoreAfterSend, tokens, new UserDirectory([]));

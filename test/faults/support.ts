@@ -1,5 +1,5 @@
 import type { Task, TaskInput, TaskProgress } from '../../lib/tasks/task.ts';
-import type { StateChange, TaskStore } from '../../lib/tasks/ports.ts';
+import type { OwnerTaskQuery, StateChange, TaskStore } from '../../lib/tasks/ports.ts';
 import { isTerminal } from '../../lib/tasks/task.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,15 @@ export class CountingStore implements TaskStore {
   }
   get(id: string) {
     return this.inner.get(id);
+  }
+  createMany(tasks: readonly Task[]) {
+    return this.inner.createMany(tasks);
+  }
+  listDue(dueBy: string, limit: number) {
+    return this.inner.listDue(dueBy, limit);
+  }
+  listByOwner(query: OwnerTaskQuery) {
+    return this.inner.listByOwner(query);
   }
   listOpen(before: string, limit: number) {
     return this.inner.listOpen(before, limit);

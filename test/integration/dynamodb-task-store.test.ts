@@ -1,9 +1,9 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDynamoDbDocumentClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { UnavailableError } from '../../lib/errors.ts';
-import { RUNNABLE_STATES, type Task } from '../../lib/tasks/task.ts';
+import { CANCELLABLE_STATES, RUNNABLE_STATES, type Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
@@ -159,6 +159,134 @@ describe('DynamoDbTaskStore against dynalite', () => {
     });
   });
 
+  describe('createMany', () => {
+    it('records 60 tasks, PENDING and SCHEDULED, in batches of 25, and reads each back as it was given', async () => {
+      const tasks = Array.from({ length: 60 }, (_, i) =>
+        i % 3 === 0 ? pendingTask({ state: 'SCHEDULED', runAt: '2031-01-01T00:00:00.000Z', args: [i, 1] }) : pendingTask({ args: [i, 2] }),
+      );
+
+      await expect(store.createMany(tasks)).resolves.toEqual(new Set());
+
+      for (const task of tasks) await expect(store.get(task.id)).resolves.toEqual(task);
+    });
+
+    it('writes the index keys create writes: listKey on every task, dueShard instead of openShard on a SCHEDULED one', async () => {
+      const scheduled = pendingTask({ state: 'SCHEDULED', runAt: '2031-01-01T00:00:00.000Z' });
+      const pending = pendingTask();
+      const created = pendingTask({ state: 'SCHEDULED', runAt: '2031-01-01T00:00:00.000Z' });
+      await store.createMany([scheduled, pending]);
+      await store.create(created);
+
+      const [batchScheduled, batchPending, single] = await Promise.all([scheduled, pending, created].map(({ id }) => rawItem(id)));
+      expect(batchScheduled).toMatchObject({ listKey: `${scheduled.createdAt}#${scheduled.id}`, dueShard: expect.stringMatching(/^due#[0-7]$/) });
+      expect(batchScheduled).not.toHaveProperty('openShard');
+      expect(batchPending).toMatchObject({ listKey: `${pending.createdAt}#${pending.id}`, openShard: expect.stringMatching(/^open#[0-7]$/) });
+      expect(batchPending).not.toHaveProperty('dueShard');
+      expect(Object.keys(single!).sort()).toEqual(Object.keys(batchScheduled!).sort());
+    });
+
+    it('reports every task of a call DynamoDB refused as not recorded (one item over 400 KB), and records the other calls', async () => {
+      const tasks = Array.from({ length: 30 }, (_, i) => pendingTask({ args: [i] }));
+      tasks[3] = pendingTask({ args: ['x'.repeat(410 * 1024)] });
+
+      const unrecorded = await store.createMany(tasks);
+
+      expect(unrecorded).toEqual(new Set(tasks.slice(0, 25).map((task) => task.id)));
+      for (const task of tasks.slice(25)) await expect(store.get(task.id)).resolves.toEqual(task);
+      await expect(store.get(tasks[0]!.id)).resolves.toBeUndefined();
+    });
+
+    it('sends unprocessed items again until they are written', async () => {
+      const throttled = throttlingClient(emulators.documents, { unprocessedCalls: 2 });
+      const tasks = Array.from({ length: 10 }, () => pendingTask());
+
+      await expect(new DynamoDbTaskStore({ client: throttled.client, tableName: emulators.tableName }).createMany(tasks)).resolves.toEqual(new Set());
+
+      expect(throttled.batchSizes).toEqual([10, 5, 2]);
+      for (const task of tasks) await expect(store.get(task.id)).resolves.toEqual(task);
+    });
+
+    it('gives up on items left unprocessed after 5 more tries and reports only those', async () => {
+      const throttled = throttlingClient(emulators.documents, { unprocessedCalls: Infinity });
+      const tasks = Array.from({ length: 4 }, () => pendingTask());
+
+      const unrecorded = await new DynamoDbTaskStore({ client: throttled.client, tableName: emulators.tableName }).createMany(tasks);
+
+      expect(throttled.batchSizes).toHaveLength(6);
+      expect(unrecorded.size).toBe(1);
+      for (const task of tasks) {
+        await expect(store.get(task.id)).resolves.toEqual(unrecorded.has(task.id) ? undefined : task);
+      }
+    });
+
+    it('refuses a SCHEDULED task without a runAt before writing anything: it could never be found to run', async () => {
+      const fine = pendingTask();
+      const broken = pendingTask({ state: 'SCHEDULED' });
+
+      await expect(store.createMany([fine, broken])).rejects.toBeInstanceOf(TypeError);
+      await expect(store.create(broken)).rejects.toBeInstanceOf(TypeError);
+      await expect(store.get(fine.id)).resolves.toBeUndefined();
+      await expect(store.get(broken.id)).resolves.toBeUndefined();
+    });
+  });
+
+  describe('scheduled tasks and the indexes', () => {
+    const RUN_AT = '2032-05-06T07:08:09.000Z';
+    const LATER = '2099-01-01T00:00:00.000Z';
+
+    it('lists a SCHEDULED task as due from its runAt, never as open, until it is queued; then as open only', async () => {
+      const task = pendingTask({ state: 'SCHEDULED', runAt: RUN_AT });
+      await store.create(task);
+
+      expect(await store.listDue('2032-05-06T07:08:08.999Z', 1_000)).not.toContain(task.id);
+      expect(await store.listDue(RUN_AT, 1_000)).toContain(task.id);
+      expect(await store.listOpen(LATER, 1_000)).not.toContain(task.id);
+      await expect(store.recordRequeue(task.id, 0, RUN_AT)).resolves.toBe(false);
+
+      const queued = await store.transition(task.id, { from: ['SCHEDULED'], to: 'PENDING', at: RUN_AT });
+
+      expect(queued).toEqual({ ...task, state: 'PENDING', updatedAt: RUN_AT });
+      expect(await store.listDue(LATER, 1_000)).not.toContain(task.id);
+      expect(await store.listOpen(LATER, 1_000)).toContain(task.id);
+      expect(await rawItem(task.id)).toMatchObject({ openShard: expect.stringMatching(/^open#[0-7]$/) });
+      expect(await rawItem(task.id)).not.toHaveProperty('dueShard');
+    });
+
+    it('takes a cancelled SCHEDULED task out of the due list, and never puts it in the open one', async () => {
+      const task = pendingTask({ state: 'SCHEDULED', runAt: RUN_AT });
+      await store.create(task);
+
+      await expect(store.transition(task.id, { from: CANCELLABLE_STATES, to: 'CANCELLED', at: RUN_AT })).resolves.toMatchObject({
+        state: 'CANCELLED',
+      });
+
+      expect(await store.listDue(LATER, 1_000)).not.toContain(task.id);
+      expect(await store.listOpen(LATER, 1_000)).not.toContain(task.id);
+      const item = await rawItem(task.id);
+      expect(item).not.toHaveProperty('openShard');
+      expect(item).not.toHaveProperty('dueShard');
+    });
+
+    it('takes a task that ends (SUCCESS, FAILURE, CANCELLED) out of the open list', async () => {
+      for (const to of ['SUCCESS', 'FAILURE', 'CANCELLED'] as const) {
+        const task = pendingTask();
+        await store.create(task);
+        await store.transition(task.id, { from: CANCELLABLE_STATES, to, at: AT });
+        expect(await store.listOpen(LATER, 1_000), to).not.toContain(task.id);
+      }
+    });
+
+    it('leaves a SCHEDULED task due when a transition from SCHEDULED is refused', async () => {
+      const task = pendingTask({ state: 'SCHEDULED', runAt: RUN_AT });
+      await store.create(task);
+
+      await expect(store.transition(task.id, { from: ['SCHEDULED'], to: 'PENDING', at: AT, input: { name: 'mul', args: task.args } })).resolves.toBeUndefined();
+
+      expect(await store.listDue(RUN_AT, 1_000)).toContain(task.id);
+      expect(await store.listOpen(LATER, 1_000)).not.toContain(task.id);
+    });
+  });
+
   describe('conditional writes under duplicate delivery', () => {
     it('records exactly one result when the same message is processed 10 times at once', async () => {
       const factors = ['123456789012345678901234567890', '-987654321', '1000000007'];
@@ -177,6 +305,12 @@ describe('DynamoDbTaskStore against dynalite', () => {
       expect(stored?.error).toBeUndefined();
     });
   });
+
+  /** The item as stored, with the store's own attributes. */
+  async function rawItem(id: string): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await emulators.documents.send(new GetCommand({ TableName: emulators.tableName, Key: { id }, ConsistentRead: true }));
+    return Item;
+  }
 
   it('answers a ping (the readiness probe) without creating any item', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
@@ -202,6 +336,8 @@ describe('DynamoDbTaskStore against dynalite', () => {
       ['get', (store: DynamoDbTaskStore) => store.get(pendingTask().id)],
       ['transition', (store: DynamoDbTaskStore) => store.transition(pendingTask().id, { from: ['PENDING'], to: 'RETRY', at: AT })],
       ['ping', (store: DynamoDbTaskStore) => store.ping()],
+      ['listDue', (store: DynamoDbTaskStore) => store.listDue(AT, 10)],
+      ['listByOwner', (store: DynamoDbTaskStore) => store.listByOwner({ owner: 'alice', limit: 10, nowMs: Date.now() })],
     ] as const)('rejects %s with code unavailable and keeps the connection error as cause', async (_, call) => {
       const error = await call(unreachable).then(
         () => undefined,
@@ -211,5 +347,34 @@ describe('DynamoDbTaskStore against dynalite', () => {
       expect(error).toBeInstanceOf(UnavailableError);
       expect(error).toMatchObject({ code: 'unavailable', cause: { code: 'ECONNREFUSED' } });
     });
+
+    it('resolves createMany with every id as not recorded, and does not reject', async () => {
+      const tasks = Array.from({ length: 30 }, () => pendingTask());
+      await expect(unreachable.createMany(tasks)).resolves.toEqual(new Set(tasks.map((task) => task.id)));
+    });
   });
 });
+
+/**
+ * The document client, with DynamoDB throttling as dynalite never does: for its first
+ * `unprocessedCalls` BatchWriteItem calls, only the first half of the items (rounded up; none of a
+ * lone one) is written and the rest comes back as UnprocessedItems, as from a table over its
+ * throughput. Every other call goes to dynalite untouched.
+ */
+function throttlingClient(inner: DynamoDBDocumentClient, options: { unprocessedCalls: number }) {
+  const batchSizes: number[] = [];
+  const client = {
+    send: async (command: unknown) => {
+      if (!(command instanceof BatchWriteCommand)) return inner.send(command as never);
+      const [table, requests] = Object.entries(command.input.RequestItems!)[0]!;
+      batchSizes.push(requests.length);
+      if (batchSizes.length > options.unprocessedCalls) return inner.send(command);
+      // A lone item is left whole; of more, the first half is written.
+      if (requests.length === 1) return { UnprocessedItems: { [table]: requests } };
+      const written = requests.slice(0, Math.ceil(requests.length / 2));
+      await inner.send(new BatchWriteCommand({ RequestItems: { [table]: written } }));
+      return { UnprocessedItems: { [table]: requests.slice(written.length) } };
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return { client, batchSizes };
+}

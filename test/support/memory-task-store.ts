@@ -1,6 +1,6 @@
 import { UnavailableError } from '../../lib/errors.ts';
-import type { StateChange, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
-import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
+import type { OwnerTaskQuery, QueuedMessage, StateChange, TaskPage, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
+import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, isExpired, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
 import type { TaskMessage } from '../../lib/tasks/task-message.ts';
 
 /**
@@ -19,6 +19,19 @@ export class MemoryTaskStore implements TaskStore {
     this.#maybeFail('create');
     if (this.tasks.has(task.id)) throw new UnavailableError('duplicate id');
     this.tasks.set(task.id, structuredClone(task));
+  }
+
+  /** Ids `createMany` reports unrecorded without writing them (an outage of some items). */
+  readonly refuseInBatch = new Set<string>();
+
+  async createMany(tasks: readonly Task[]): Promise<ReadonlySet<string>> {
+    this.#maybeFail('createMany');
+    const failed = new Set<string>();
+    for (const task of tasks) {
+      if (this.refuseInBatch.has(task.id) || this.tasks.has(task.id)) failed.add(task.id);
+      else this.tasks.set(task.id, structuredClone(task));
+    }
+    return failed;
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -64,15 +77,37 @@ export class MemoryTaskStore implements TaskStore {
   async listOpen(createdBefore: string, limit: number): Promise<string[]> {
     this.#maybeFail('listOpen');
     return [...this.tasks.values()]
-      .filter((task) => !isTerminal(task.state) && task.createdAt <= createdBefore)
+      .filter((task) => !isTerminal(task.state) && task.state !== 'SCHEDULED' && task.createdAt <= createdBefore)
       .slice(0, limit)
       .map((task) => task.id);
+  }
+
+  async listDue(dueBy: string, limit: number): Promise<string[]> {
+    this.#maybeFail('listDue');
+    return [...this.tasks.values()]
+      .filter((task) => task.state === 'SCHEDULED' && task.runAt !== undefined && task.runAt <= dueBy)
+      .sort((a, b) => a.runAt!.localeCompare(b.runAt!))
+      .slice(0, limit)
+      .map((task) => task.id);
+  }
+
+  async listByOwner(query: OwnerTaskQuery): Promise<TaskPage> {
+    this.#maybeFail('listByOwner');
+    const key = (task: { createdAt: string; id: string }) => `${task.createdAt}#${task.id}`;
+    const matching = [...this.tasks.values()]
+      .filter((task) => task.owner === query.owner && !isExpired(task, query.nowMs))
+      .filter((task) => (query.state === undefined || task.state === query.state) && (query.name === undefined || task.name === query.name))
+      .filter((task) => query.after === undefined || key(task) < key(query.after))
+      .sort((a, b) => key(b).localeCompare(key(a)));
+    const tasks = matching.slice(0, query.limit).map((task) => structuredClone(task));
+    const last = tasks.at(-1);
+    return { tasks, ...(matching.length > query.limit && last && { next: { createdAt: last.createdAt, id: last.id } }) };
   }
 
   async recordRequeue(id: string, previous: number, at: string): Promise<boolean> {
     this.#maybeFail('recordRequeue');
     const task = this.tasks.get(id);
-    if (!task || isTerminal(task.state) || (task.requeues ?? 0) !== previous) return false;
+    if (!task || isTerminal(task.state) || task.state === 'SCHEDULED' || (task.requeues ?? 0) !== previous) return false;
     this.tasks.set(id, { ...task, requeues: previous + 1, requeuedAt: at });
     return true;
   }
@@ -89,15 +124,33 @@ export class MemoryTaskStore implements TaskStore {
 /** A queue that records what it was sent and can hand each message to a consumer at once. */
 export class RecordingQueue implements TaskQueue {
   readonly sent: TaskMessage[] = [];
+  /** The delay each message was sent with, by task id (only those sent with one). */
+  readonly delays = new Map<string, number>();
+  /** Task ids `sendMany` reports unsent without sending them. */
+  readonly refuseInBatch = new Set<string>();
   /** What the consumer threw, message by message. */
   readonly failures: unknown[] = [];
   failing = false;
 
   constructor(private readonly consumer?: (body: string) => Promise<unknown>) {}
 
-  async send(message: TaskMessage): Promise<void> {
+  async sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlySet<string>> {
+    const failed = new Set<string>();
+    for (const { message, delaySeconds } of messages) {
+      if (this.failing || this.refuseInBatch.has(message.taskId)) failed.add(message.taskId);
+      else await this.send(message, { delaySeconds });
+    }
+    return failed;
+  }
+
+  async send(message: TaskMessage, options: { readonly delaySeconds?: number } = {}): Promise<void> {
     if (this.failing) throw new UnavailableError('simulated queue outage');
     this.sent.push(message);
+    if (options.delaySeconds) {
+      // Kept from the consumer: a delayed message is not delivered by this queue (tests deliver it).
+      this.delays.set(message.taskId, options.delaySeconds);
+      return;
+    }
     // A consumer that fails (a message whose record never came, an outage) is left alone, as SQS
     // would leave the message until its redelivery; the failure is kept for tests to look at.
     if (this.consumer) setImmediate(() => this.consumer!(JSON.stringify(message)).catch((error: unknown) => this.failures.push(error)));
