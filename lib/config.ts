@@ -1,6 +1,8 @@
 // zod/mini: the same schemas at a fraction of the bundle size and import time (cold start).
 import * as z from 'zod/mini';
 import { isPasswordHash } from './auth/passwords.ts';
+import { MAX_QUEUE_DELAY_SECONDS } from './tasks/ports.ts';
+import type { RunLaterLimits } from './tasks/run-later.ts';
 import { type BackoffSchedule, DEFAULT_BACKOFF } from './tasks/wait-policy.ts';
 
 /**
@@ -89,6 +91,9 @@ const ApiEnvSchema = z.object({
   // local stage sets 5, its hop being a few ms.
   DOOZER_WAIT_FIRST_READ_MS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(1000)), DEFAULT_BACKOFF.initialDelayMs),
   DOOZER_BENCH_FLOOR: optional(z.enum(['true', 'false'], { error: 'must be true or false' })),
+  // A task to run later than this (seconds) waits in the store as SCHEDULED; sooner, its message is
+  // sent with SQS's own delay, whose limit (900) is the default. Tests shorten it.
+  DOOZER_MAX_QUEUE_DELAY_SECONDS: withDefault(z.coerce.number().check(z.int(), z.gte(0), z.lte(MAX_QUEUE_DELAY_SECONDS)), MAX_QUEUE_DELAY_SECONDS),
 }).check(
   z.superRefine(checkStageRules, {
     // Also when another setting was refused, so that one ConfigError lists every problem.
@@ -125,6 +130,8 @@ const SweeperEnvSchema = z.object({
   DOOZER_QUEUE_URL: z.url(),
   DOOZER_SQS_ENDPOINT: optional(z.url()),
   DOOZER_SWEEP_AFTER_SECONDS: withDefault(z.coerce.number().check(z.positive()), 300),
+  // SCHEDULED tasks due within this many seconds are queued (with the queue's delay up to their time).
+  DOOZER_SCHEDULE_AHEAD_SECONDS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(MAX_QUEUE_DELAY_SECONDS)), 120),
 });
 
 type RawSettings = Partial<Record<string, unknown>>;
@@ -231,6 +238,8 @@ export interface ApiConfig {
     readonly users: readonly { readonly username: string; readonly passwordHash: string }[];
   };
   readonly taskTtlSeconds: number;
+  /** How far ahead a task may be set to run (a task's life), and from when it waits as SCHEDULED. */
+  readonly runLater: RunLaterLimits;
   /** When the wait loop reads the store while a request waits for its task. */
   readonly waitSchedule: BackoffSchedule;
   /** Serve POST /bench/floor (local stage only): see `benchFloor` in AppDependencies. */
@@ -247,6 +256,7 @@ export interface SweeperConfig {
   readonly aws: AwsConfig;
   readonly queueUrl: string;
   readonly staleAfterSeconds: number;
+  readonly scheduleAheadSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -302,6 +312,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv, fromParameters?: ApiSecret
       users: secrets.DOOZER_USERS,
     },
     taskTtlSeconds: Math.round(e.DOOZER_TASK_TTL_DAYS * 86_400),
+    runLater: { maxAheadSeconds: Math.round(e.DOOZER_TASK_TTL_DAYS * 86_400), maxQueueDelaySeconds: e.DOOZER_MAX_QUEUE_DELAY_SECONDS },
     // A first read later than the cap raises the cap with it (a schedule's gaps never shrink).
     waitSchedule: {
       ...DEFAULT_BACKOFF,
@@ -356,6 +367,7 @@ export function loadSweeperConfig(env: NodeJS.ProcessEnv): SweeperConfig {
     aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
     queueUrl: e.DOOZER_QUEUE_URL,
     staleAfterSeconds: e.DOOZER_SWEEP_AFTER_SECONDS,
+    scheduleAheadSeconds: e.DOOZER_SCHEDULE_AHEAD_SECONDS,
   });
 }
 

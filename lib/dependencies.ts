@@ -13,6 +13,7 @@ import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
 import type { ApiConfig, SweeperConfig, WorkerConfig } from './config.ts';
 import type { AppDependencies } from './http/app.ts';
 import { scopedLogger } from './logger.ts';
+import { ListCursors } from './tasks/list-cursor.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { TaskSweeper } from './tasks/task-sweeper.ts';
 import { TaskWorker } from './tasks/task-worker.ts';
@@ -66,6 +67,9 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
       queue,
       idempotency: new DynamoDbIdempotencyStore({ client: documents, tableName: config.aws.tableName }),
       taskTtlSeconds: config.taskTtlSeconds,
+      runLater: config.runLater,
+      // Keyed by the JWT secret: every instance of the API reads the cursors the others gave.
+      cursors: new ListCursors(config.auth.secret),
       schedule: config.waitSchedule,
       logger,
     }),
@@ -113,5 +117,11 @@ export function createTaskSweeper(config: SweeperConfig, base = createLogger()):
   const logger = scopedLogger(base);
   const store = new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName });
   const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
-  return new TaskSweeper({ store, queue, staleAfterSeconds: config.staleAfterSeconds, logger });
+  return new TaskSweeper({
+    store,
+    queue,
+    staleAfterSeconds: config.staleAfterSeconds,
+    scheduleAheadSeconds: config.scheduleAheadSeconds,
+    logger,
+  });
 }

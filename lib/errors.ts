@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'task_not_found'
+  | 'task_ended'
   | 'payload_too_large'
   | 'idempotency_key_reused'
   | 'request_in_progress'
@@ -34,6 +35,7 @@ export const DEFAULT_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   method_not_allowed: 405,
   task_not_found: 404,
+  task_ended: 409,
   payload_too_large: 413,
   idempotency_key_reused: 422,
   request_in_progress: 409,
@@ -80,6 +82,20 @@ export class TaskNotFoundError extends DoozerError {
   override readonly name = 'TaskNotFoundError';
   constructor(id: string) {
     super('task_not_found', `no task with id ${id}`);
+  }
+}
+
+/**
+ * Only an open task can be cancelled: this one has ended. The answer's error carries the task's
+ * `state` (SUCCESS or FAILURE), so a client can tell without another lookup.
+ */
+export class TaskEndedError extends DoozerError {
+  override readonly name = 'TaskEndedError';
+  constructor(
+    id: string,
+    readonly state: string,
+  ) {
+    super('task_ended', `task ${id} has already ended (${state}); only SCHEDULED, PENDING or RETRY tasks can be cancelled`);
   }
 }
 

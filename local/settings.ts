@@ -20,6 +20,7 @@ export const RESOURCE_NAMES = {
   deadLetterQueue: `${SERVICE}-${STAGE}-dead-letters`,
   workerFunction: `${SERVICE}-${STAGE}-worker`,
   deadLetterFunction: `${SERVICE}-${STAGE}-deadLetter`,
+  sweeperFunction: `${SERVICE}-${STAGE}-sweeper`,
 } as const;
 
 /** What the tasks' limits ask of the queue, as serverless.yml derives it for AWS (infra/task-limits.cjs). */
@@ -37,6 +38,26 @@ const LocalSettingsSchema = z.object({
   DOOZER_DYNAMODB_ENDPOINT: z.url().optional(),
   DOOZER_DEV_USERNAME: z.string().min(1).default('doozer'),
   DOOZER_DEV_PASSWORD: z.string().min(1).default('doozer'),
+  /**
+   * More local users beside the development one, `name:password` separated by commas: to try what
+   * one user sees of another's tasks (nothing). Local only; AWS stages read DOOZER_USERS from SSM.
+   */
+  DOOZER_LOCAL_USERS: z
+    .string()
+    .default('')
+    .transform((value, ctx) =>
+      value
+        .split(',')
+        .filter((entry) => entry.trim() !== '')
+        .map((entry) => {
+          const [username = '', ...rest] = entry.split(':');
+          const password = rest.join(':');
+          if (!/^[\w.@-]{1,64}$/.test(username.trim()) || password === '') {
+            ctx.addIssue({ code: 'custom', message: `each user must be name:password (got ${JSON.stringify(entry.slice(0, 40))})` });
+          }
+          return { username: username.trim(), password };
+        }),
+    ),
   DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
   /** Where the embedded DynamoDB keeps its tables across restarts (git-ignored). */
   DOOZER_DATA_DIR: z.string().min(1).default(fileURLToPath(new URL('../.doozer', import.meta.url))),
@@ -51,6 +72,8 @@ export interface LocalSettings {
   readonly sqsPort: number;
   readonly dynamodbPort: number;
   readonly devUser: { readonly username: string; readonly password: string };
+  /** DOOZER_LOCAL_USERS: more users of the local stack. */
+  readonly localUsers: readonly { readonly username: string; readonly password: string }[];
   readonly jwtSecret: string;
   readonly visibilityTimeoutSeconds: number;
   /** The embedded DynamoDB's tables live in `<dataDir>/dynamodb`. */
@@ -78,6 +101,7 @@ export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     sqsPort: e.DOOZER_SQS_PORT,
     dynamodbPort: e.DOOZER_DYNAMODB_PORT,
     devUser: { username: e.DOOZER_DEV_USERNAME, password: e.DOOZER_DEV_PASSWORD },
+    localUsers: e.DOOZER_LOCAL_USERS,
     jwtSecret: e.DOOZER_JWT_SECRET,
     visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
     dataDir: e.DOOZER_DATA_DIR,

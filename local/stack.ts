@@ -108,7 +108,9 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     // it starts first and runs beside the emulators and the provisioning. With the embedded SQS the
     // queue's URL is known before the queue exists; with running services (LocalStack) it is what
     // CreateQueue answers, so serverless-offline waits for the provisioning there.
-    const passwordHash = hashPassword(settings.devUser.password);
+    const passwordHashes = Promise.all(
+      [settings.devUser, ...settings.localUsers].map(async ({ username, password }) => ({ username, passwordHash: await hashPassword(password) })),
+    );
     const provisioned = (async () => {
       const onRequest = options.observe?.onAwsRequest;
       if (settings.embedded.dynamodb) {
@@ -120,7 +122,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       signal.throwIfAborted();
       const clients = createLocalClients(settings);
       const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
-      await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table).catch((error: Error) => {
+      await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table, { log: options.log }).catch((error: Error) => {
         throw new Error(`the task table could not be opened in ${settings.dataDir}: ${error.message}`, { cause: error });
       });
       return { queues, clients };
@@ -132,7 +134,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       : (await provisioned).queues.taskQueueUrl;
 
     signal.throwIfAborted();
-    const users = [{ username: settings.devUser.username, passwordHash: await passwordHash }];
+    const users = await passwordHashes;
     const offline = startServerlessOffline(settings, offlinePort, {
       DOOZER_QUEUE_URL: taskQueueUrl,
       DOOZER_SQS_ENDPOINT: settings.sqsEndpoint,

@@ -12,20 +12,30 @@ import {
   InvalidRequestError,
   MethodNotAllowedError,
   PayloadTooLargeError,
+  TaskEndedError,
   UnauthorizedError,
 } from '../errors.ts';
+import { batchRequestDigest } from '../tasks/idempotency.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import { type Task, isTerminal, toTaskView } from '../tasks/task.ts';
 import type { TaskCatalog } from '../tasks/task-catalog.ts';
 import { runTask } from '../tasks/task-runner.ts';
-import type { TaskService } from '../tasks/task-service.ts';
+import type { BatchItem, BatchResult, TaskService } from '../tasks/task-service.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 import { serveApiDocs } from './api-docs.ts';
 import { openApiJson } from './openapi.ts';
-import { CredentialsSchema, MAX_BODY_BYTES, bySchema, jsonBody } from './request-body.ts';
+import {
+  BatchBodySchema,
+  CredentialsSchema,
+  MAX_BATCH_BODY_BYTES,
+  MAX_BATCH_TASKS,
+  MAX_BODY_BYTES,
+  bySchema,
+  jsonBody,
+} from './request-body.ts';
 import { taskTypesJson } from './task-types.ts';
 import { type LoggedVariables, requestLogging } from './request-logging.ts';
-import { readIdempotencyKey, readTaskId } from './request-params.ts';
+import { readIdempotencyKey, readListQuery, readTaskId } from './request-params.ts';
 import { type ReadinessProbe, checkReadiness } from './readiness.ts';
 import { type WaitPreference, resolveWait } from './wait-preference.ts';
 
@@ -75,6 +85,12 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       throw new PayloadTooLargeError(MAX_BODY_BYTES);
     },
   });
+  const limitBatchBody = bodyLimit({
+    maxSize: MAX_BATCH_BODY_BYTES,
+    onError: () => {
+      throw new PayloadTooLargeError(MAX_BATCH_BODY_BYTES);
+    },
+  });
 
   // Our tokens are about 200 characters; a longer one is refused before any decoding or crypto.
   const maxTokenLength = 4096;
@@ -97,6 +113,30 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     if (prepared.ok) return prepared.task;
     const { code, message } = prepared.refused;
     throw code === 'unknown_task' ? new DoozerError('unknown_task', message) : new InvalidRequestError(message);
+  });
+
+  // A batch: its own shape here, each item by the same contract as POST /tasks, refused on its own.
+  const batchBody = jsonBody((value) => {
+    const count = (value as { tasks?: unknown } | null)?.tasks;
+    if (Array.isArray(count) && count.length > MAX_BATCH_TASKS) {
+      throw new InvalidRequestError(`a batch holds at most ${MAX_BATCH_TASKS} tasks (got ${count.length}); split it`);
+    }
+    const { tasks } = bySchema(BatchBodySchema)(value);
+    const items = tasks.map((item): BatchItem => {
+      // Each item within the limit of a single request: a batch carries no bigger task than POST /tasks.
+      const bytes = Buffer.byteLength(JSON.stringify(item));
+      if (bytes > MAX_BODY_BYTES) {
+        return { ok: false, error: { code: 'invalid_request', message: `this task is ${bytes} bytes of JSON; a task is at most ${MAX_BODY_BYTES}` } };
+      }
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+        return { ok: false, error: { code: 'invalid_request', message: 'each task must be a JSON object: {"name": <task>, "args": <its args>}' } };
+      }
+      const prepared = deps.catalog.prepareRequest(item);
+      if (prepared.ok) return { ok: true, task: prepared.task };
+      const { code, message } = prepared.refused;
+      return { ok: false, error: { code: code === 'unknown_task' ? code : 'invalid_request', message } };
+    });
+    return { items, digest: batchRequestDigest(value) };
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -128,18 +168,41 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   app.post('/tasks', requireUser, limitBody, taskBody, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
-    const { input } = c.get('body');
+    const { input, runLater } = c.get('body');
     // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
     const key = readIdempotencyKey(c);
     const { task, replayed } =
       key === undefined
-        ? { task: await deps.tasks.submit(c.get('user'), input, wait.ms), replayed: false }
-        : await deps.tasks.submitOnce(c.get('user'), key, input, wait.ms);
+        ? { task: await deps.tasks.submit(c.get('user'), input, wait.ms, runLater), replayed: false }
+        : await deps.tasks.submitOnce(c.get('user'), key, input, wait.ms, runLater);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
     c.header('Location', `/tasks/${task.id}`);
     c.header('Retry-After', RETRY_AFTER_SECONDS);
     return taskResponse(c, task, 202, wait);
+  });
+
+  app.get('/tasks', requireUser, async (c) => {
+    const page = await deps.tasks.list(c.get('user'), readListQuery(c));
+    return c.json({ tasks: page.tasks.map(toTaskView), next: page.next ?? null });
+  });
+
+  app.post('/tasks/batch', requireUser, limitBatchBody, batchBody, async (c) => {
+    const { items, digest } = c.get('body');
+    const key = readIdempotencyKey(c);
+    const { results, replayed } = await deps.tasks.submitBatch(
+      c.get('user'),
+      items,
+      key === undefined ? undefined : { key, requestDigest: digest },
+    );
+    if (replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json({ results: results.map(batchResultView) });
+  });
+
+  app.post('/tasks/:id/cancel', requireUser, async (c) => {
+    const id = readTaskId(c);
+    c.set('taskId', id);
+    return c.json(toTaskView(await deps.tasks.cancel(c.get('user'), id)));
   });
 
   app.get('/tasks/:id', requireUser, async (c) => {
@@ -202,6 +265,10 @@ function answerOtherMethods(app: Hono<AppEnv>): void {
   }
 }
 
+function batchResultView(result: BatchResult) {
+  return 'task' in result ? { task: toTaskView(result.task) } : { error: result.error };
+}
+
 function taskResponse<E extends AppEnv>(c: Context<E>, task: Task, status: 200 | 202, wait: WaitPreference): Response {
   if (wait.applied) c.header('Preference-Applied', wait.applied);
   c.set('taskId', task.id);
@@ -225,7 +292,9 @@ function errorResponse(c: Context<AppEnv>, error: DoozerError): Response {
   if (error instanceof MethodNotAllowedError) c.header('Allow', error.allow.join(', '));
   if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
   const message = error.expose ? error.message : (GENERIC_MESSAGES[error.code] ?? 'internal error');
-  return c.json({ error: { code: error.code, message } }, error.status as ContentfulStatusCode);
+  // A 409 on cancel says what the task ended as, so a client need not look it up.
+  const state = error instanceof TaskEndedError ? { state: error.state } : {};
+  return c.json({ error: { code: error.code, message, ...state } }, error.status as ContentfulStatusCode);
 }
 
 function codeForStatus(status: number): ErrorCode {

@@ -4,9 +4,10 @@ import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../auth/login-throttle.t
 import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
 import { type TaskView, isTerminal } from '../tasks/task.ts';
 import type { TaskCatalog } from '../tasks/task-catalog.ts';
-import { CredentialsSchema, MAX_BODY_BYTES } from './request-body.ts';
-import { IdempotencyKeySchema, TaskIdSchema } from './request-params.ts';
+import { CredentialsSchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './request-body.ts';
+import { IdempotencyKeySchema, ListQuerySchema, TaskIdSchema } from './request-params.ts';
 import {
+  BatchItemErrorSchema,
   ErrorResponseSchema,
   HealthSchema,
   ReadySchema,
@@ -124,6 +125,11 @@ const ERROR_RESPONSES = {
     ['Retry-After'],
   ),
   PayloadTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BODY_BYTES} bytes.`),
+  BatchTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BATCH_BODY_BYTES} bytes: split the batch.`),
+  TaskEnded: errorResponse(
+    ['task_ended'],
+    'The task has already ended (SUCCESS or FAILURE) and cannot be cancelled; `state` says which.',
+  ),
   UnsupportedMediaType: errorResponse(
     ['invalid_request'],
     'The body is not `application/json` (a `+json` type or parameters are fine).',
@@ -211,7 +217,18 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
         { name: 'add', args: [1, 2, 3, 4, 5, 6] },
         { name: 'mul', args: ['123456789012345678901234567890', 2] },
         { name: 'sleep', args: { ms: 3000 } },
+        { name: 'add', args: [1, 2], delaySeconds: 60 },
       ].filter((example) => catalog.get(example.name)),
+    },
+    BatchRequest: {
+      type: 'object',
+      description:
+        `Up to ${MAX_BATCH_TASKS} task requests, each as \`POST /tasks\` takes it; a bad item refuses only itself. ` +
+        `At most ${MAX_BATCH_BODY_BYTES} bytes (else 413).`,
+      required: ['tasks'],
+      additionalProperties: false,
+      properties: { tasks: { type: 'array', minItems: 1, maxItems: MAX_BATCH_TASKS, items: ref('TaskRequest') } },
+      examples: [{ tasks: [{ name: 'add', args: [1, 2] }, { name: 'add', args: [3, 4], delaySeconds: 30 }] }],
     },
   };
   const responses = componentSchemas(
@@ -225,10 +242,43 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
       Health: HealthSchema,
       Ready: ReadySchema,
       ErrorResponse: ErrorResponseSchema,
+      BatchItemError: BatchItemErrorSchema,
     },
     'output',
   );
-  const schemas = { ...requests, ...responses, Task: taskOfEachType(catalog) };
+  const lists = {
+    TaskList: {
+      type: 'object',
+      description: 'One page of the caller\'s tasks, newest first.',
+      required: ['tasks', 'next'],
+      additionalProperties: false,
+      properties: {
+        tasks: { type: 'array', items: ref('Task') },
+        next: {
+          type: ['string', 'null'],
+          description: 'Pass it as `cursor` for the next page; `null` on the last page. A page may hold fewer tasks than `limit` and still have a `next`.',
+        },
+      },
+    },
+    BatchResponse: {
+      type: 'object',
+      description: 'One result per item, in the order of the request: the accepted task, or why the item was not accepted.',
+      required: ['results'],
+      additionalProperties: false,
+      properties: {
+        results: {
+          type: 'array',
+          items: {
+            oneOf: [
+              { type: 'object', required: ['task'], additionalProperties: false, properties: { task: ref('Task') } },
+              { type: 'object', required: ['error'], additionalProperties: false, properties: { error: ref('BatchItemError') } },
+            ],
+          },
+        },
+      },
+    },
+  };
+  const schemas = { ...requests, ...responses, ...lists, Task: taskOfEachType(catalog) };
   const taskAnswer = (description: string, headers: HeaderName[], ended?: boolean) => ({
     description,
     headers: headerRefs(headers),
@@ -255,7 +305,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
     },
     servers: [{ url: '/' }],
     tags: [
-      { name: 'tasks', description: 'Submit a task and look it up.' },
+      { name: 'tasks', description: 'Submit tasks (now, later, or in batches), look them up, list and cancel them.' },
       { name: 'auth', description: 'Bearer tokens.' },
       { name: 'meta', description: 'Health, readiness and this document.' },
     ],
@@ -305,6 +355,26 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
         },
       },
       '/tasks': {
+        get: {
+          operationId: 'listTasks',
+          tags: ['tasks'],
+          summary: 'List my tasks',
+          description:
+            'The caller\'s tasks, newest first, a page at a time: pass `next` as `cursor` for the following page. ' +
+            'Only the caller\'s own tasks are ever listed; a cursor is bound to the user it was given to (another user\'s, ' +
+            'or an altered one, is a 400). Unknown query parameters are a 400. Just-submitted tasks may take a moment to appear.',
+          security: BEARER,
+          parameters: [
+            parameter('state', 'query', ListQuerySchema.def.shape.state),
+            parameter('name', 'query', ListQuerySchema.def.shape.name),
+            parameter('limit', 'query', ListQuerySchema.def.shape.limit),
+            parameter('cursor', 'query', ListQuerySchema.def.shape.cursor),
+          ],
+          responses: {
+            200: { description: 'A page of tasks.', content: jsonContent('TaskList', schemas) },
+            ...errors('BadRequest', 'Unauthorized', 'Unavailable', 'Internal'),
+          },
+        },
         post: {
           operationId: 'submitTask',
           tags: ['tasks'],
@@ -341,6 +411,50 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
               'Unavailable',
               'Internal',
             ),
+          },
+        },
+      },
+      '/tasks/batch': {
+        post: {
+          operationId: 'submitTaskBatch',
+          tags: ['tasks'],
+          summary: 'Submit up to 100 tasks at once',
+          description:
+            'Records and queues every acceptable item and answers at once, without waiting for results: one result per item, ' +
+            'in order. An item is accepted whole or not at all. When no item could be accepted for an outage, the whole ' +
+            'request is a 503. With an `Idempotency-Key`, a repeat of the same body answers with the same tasks.',
+          security: BEARER,
+          parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
+          requestBody: { required: true, content: jsonContent('BatchRequest', schemas) },
+          responses: {
+            200: { description: 'A result per item.', headers: headerRefs(['Idempotent-Replayed']), content: jsonContent('BatchResponse', schemas) },
+            ...errors(
+              'BadRequest',
+              'Unauthorized',
+              'RequestInProgress',
+              'BatchTooLarge',
+              'UnsupportedMediaType',
+              'IdempotencyKeyReused',
+              'Unavailable',
+              'Internal',
+            ),
+          },
+        },
+      },
+      '/tasks/{id}/cancel': {
+        post: {
+          operationId: 'cancelTask',
+          tags: ['tasks'],
+          summary: 'Cancel a task',
+          description:
+            'Ends an open task (SCHEDULED, PENDING or RETRY) as CANCELLED: one not started never runs; a running one is ' +
+            'told to stop and whatever it returns is not kept; a caller waiting on it is answered. Cancelling a cancelled ' +
+            'task answers the same again.',
+          security: BEARER,
+          parameters: [{ $ref: '#/components/parameters/taskId' }],
+          responses: {
+            200: taskAnswer('The task, CANCELLED.', [], true),
+            ...errors('BadRequest', 'Unauthorized', 'TaskNotFound', 'TaskEnded', 'RequestInProgress', 'Unavailable', 'Internal'),
           },
         },
       },

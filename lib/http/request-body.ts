@@ -6,6 +6,24 @@ import { describeIssues } from '../tasks/schema-issues.ts';
 
 /** The largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** The most tasks one `POST /tasks/batch` holds (the issue's limit; 4 BatchWriteItem and 10 SendMessageBatch calls). */
+export const MAX_BATCH_TASKS = 100;
+/**
+ * The largest batch body, in bytes: room for a hundred ordinary tasks, well inside the 6 MB a
+ * Lambda function's request may hold. A batch of big args is split by the client.
+ */
+export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The body of `POST /tasks/batch` as far as the batch itself goes: `{"tasks": [...]}` with 1 to
+ * 100 items. Each item is checked on its own (TaskCatalog), so one bad item refuses only itself.
+ */
+export const BatchBodySchema = z.strictObject({
+  tasks: z.array(z.unknown(), { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an array of task requests') }).check(
+    z.minLength(1, 'must hold at least one task'),
+    z.maxLength(MAX_BATCH_TASKS, `must hold at most ${MAX_BATCH_TASKS} tasks; split the batch`),
+  ),
+});
 
 const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 

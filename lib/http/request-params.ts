@@ -1,7 +1,10 @@
 import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import { InvalidRequestError } from '../errors.ts';
-import { TASK_ID_PATTERN } from '../tasks/task.ts';
+import { TASK_NAME_PATTERN } from '../tasks/define-task.ts';
+import { describeIssues } from '../tasks/schema-issues.ts';
+import { TASK_ID_PATTERN, TASK_STATES } from '../tasks/task.ts';
+import type { TaskListRequest } from '../tasks/task-service.ts';
 
 /** A task id: `task_` and a lower-case UUID v4, the pattern `isTaskId` in lib/tasks/task.ts applies. */
 export const TaskIdSchema = z.string().check(
@@ -50,4 +53,46 @@ export function readIdempotencyKey(c: Context): string | undefined {
     throw new InvalidRequestError(`the Idempotency-Key header must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters${got}`);
   }
   return key;
+}
+
+/** The most tasks one page of `GET /tasks` holds, and how many it holds without `limit`. */
+export const MAX_LIST_LIMIT = 100;
+export const DEFAULT_LIST_LIMIT = 20;
+
+/** The query of `GET /tasks`. Unknown parameters are refused: a misspelt filter must not list everything. */
+export const ListQuerySchema = z.strictObject({
+  state: z.optional(z.enum(TASK_STATES).check(z.meta({ description: 'Only tasks in this state.' }))),
+  name: z.optional(
+    z.string().check(
+      z.regex(TASK_NAME_PATTERN, 'must be a task name: lower-case letters, digits and dashes, starting with a letter'),
+      z.meta({ description: 'Only tasks of this type (`GET /task-types`).' }),
+    ),
+  ),
+  limit: z.optional(
+    z.coerce.number().check(
+      z.int(),
+      z.gte(1),
+      z.lte(MAX_LIST_LIMIT),
+      z.meta({ description: `Tasks per page, 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).` }),
+    ),
+  ),
+  cursor: z.optional(
+    z.string().check(
+      z.minLength(1),
+      z.maxLength(1024),
+      z.meta({ description: 'The `next` of the page before: the following page starts after it. Opaque; bound to the user it was given to.' }),
+    ),
+  ),
+});
+
+/** `GET /tasks`'s filters and page; a 400 naming each bad parameter. */
+export function readListQuery(c: Context): TaskListRequest {
+  const given = c.req.queries();
+  const repeated = Object.entries(given).find(([, values]) => values.length > 1);
+  if (repeated) throw new InvalidRequestError(`the query parameter ${repeated[0]} is given more than once; give it once`);
+  const query = Object.fromEntries(Object.entries(given).map(([key, values]) => [key, values[0]]));
+  const parsed = ListQuerySchema.safeParse(query, { reportInput: true });
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error.issues, 'query'));
+  const { state, name, limit, cursor } = parsed.data;
+  return { limit: limit ?? DEFAULT_LIST_LIMIT, ...(state && { state }), ...(name && { name }), ...(cursor && { cursor }) };
 }

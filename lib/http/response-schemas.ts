@@ -81,16 +81,20 @@ export const TaskViewSchema = z
     state: z.enum(TASK_STATES).check(
       z.meta({
         description:
-          'PENDING until a worker ends the task; RETRY after an attempt failed on infrastructure (the queue delivers it ' +
-          'again); SUCCESS (with `result`) or FAILURE (with `error`), which are final.',
+          'SCHEDULED while a task to run more than 15 minutes ahead waits for its time; PENDING once queued, until a ' +
+          'worker ends the task; RETRY after an attempt failed on infrastructure (the queue delivers it again); ' +
+          'SUCCESS (with `result`), FAILURE (with `error`) or CANCELLED (by its owner), which are final.',
       }),
     ),
     result: z.optional(z.unknown().check(z.meta({ description: 'Present when the task succeeded: what its type\'s result schema describes.' }))),
     error: z.optional(TaskFailureSchema),
     progress: z.optional(TaskProgressSchema),
+    runAt: z.optional(timestamp('When the task is to run: it was submitted with `runAt` or `delaySeconds`.')),
     createdAt: timestamp('When the task was submitted.'),
     updatedAt: timestamp('When its state last changed.'),
-    expiresAt: timestamp('When it is deleted (7 days after submission by default); after that it is not found.'),
+    expiresAt: timestamp(
+      'When it is deleted (7 days after submission, or after its `runAt`, by default); after that it is not found.',
+    ),
   })
   .check(
     z.meta({
@@ -129,7 +133,22 @@ export const ErrorResponseSchema = z.strictObject({
       z.minLength(1),
       z.meta({ description: 'What went wrong, for people. At 500 and above it is generic; the detail is logged.' }),
     ),
+    state: z.optional(
+      z.enum(TASK_STATES).check(z.meta({ description: 'With `task_ended` only: the state the task ended in.' })),
+    ),
   }),
+});
+
+/** Why one item of a batch was not accepted: a fault of its own, or an outage (submit it again). */
+export const BatchItemErrorSchema = z.strictObject({
+  code: z.enum(['invalid_request', 'unknown_task', 'unavailable']).check(
+    z.meta({
+      description:
+        '`invalid_request` or `unknown_task`: the item is refused as `POST /tasks` would refuse it; ' +
+        '`unavailable`: it could not be recorded or queued and never runs; submit it again.',
+    }),
+  ),
+  message: z.string().check(z.minLength(1)),
 });
 
 /** True when A and B are assignable to each other. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { RunLater } from './run-later.ts';
 import { type TaskInput, taskInputDigest } from './task.ts';
 
 /**
@@ -26,8 +27,16 @@ export interface IdempotencyClaim {
   readonly owner: string;
   /** The task this key stands for; it is written right after the claim. */
   readonly taskId: string;
-  /** Digest of the task's canonical input (taskInputDigest), so the same key with another body can be refused. */
+  /**
+   * Digest of the request (the task's canonical input, and when it was asked to run; a batch's
+   * body), so the same key with another body can be refused.
+   */
   readonly requestDigest: string;
+  /**
+   * A batch's tasks, one per item in order (`''` for an item refused before any task was made):
+   * `taskId` then names the batch, not a task.
+   */
+  readonly taskIds?: readonly string[];
   readonly createdAt: string;
   /** Epoch seconds; the table's TTL deletes by it on AWS, and readers treat an expired claim as absent. */
   readonly expiresAt: number;
@@ -46,11 +55,27 @@ export function idempotencyClaimId(owner: string, key: string): string {
  * and mul's integers as decimal strings (`["add",["1","2"]]`), where today's canonical form keeps
  * safe integers as numbers: a retry with the same body and key still finds its task.
  */
-export function claimMatches(claim: Pick<IdempotencyClaim, 'requestDigest'>, input: TaskInput): boolean {
-  if (claim.requestDigest === taskInputDigest(input)) return true;
+export function claimMatches(claim: Pick<IdempotencyClaim, 'requestDigest'>, input: TaskInput, runLater?: RunLater): boolean {
+  if (claim.requestDigest === requestDigest(input, runLater)) return true;
+  if (runLater) return false;
   const { name, args } = input;
   const integers = Array.isArray(args) && args.every((arg) => typeof arg === 'number' || typeof arg === 'string');
   return integers && claim.requestDigest === taskInputDigest({ name, args: args.map(String) });
+}
+
+/**
+ * The digest a claim keeps for a single task: its input's digest, as before tasks could run later,
+ * and with the time it was asked to run (as sent: `delaySeconds` is one request however late it is
+ * retried) when there is one.
+ */
+export function requestDigest(input: TaskInput, runLater?: RunLater): string {
+  if (!runLater) return taskInputDigest(input);
+  return sha256(JSON.stringify(['run-later', taskInputDigest(input), runLater.runAt ?? null, runLater.delaySeconds ?? null]));
+}
+
+/** The digest a claim keeps for a batch: of its body as parsed (a retry sends the same body). */
+export function batchRequestDigest(body: unknown): string {
+  return sha256(JSON.stringify(['batch', body]));
 }
 
 export function isClaimExpired(claim: Pick<IdempotencyClaim, 'expiresAt'>, nowMs: number): boolean {

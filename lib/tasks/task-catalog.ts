@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { type AnyTaskDefinition, type TaskDefinition } from './define-task.ts';
+import { RUN_LATER_FIELDS, type RunLater } from './run-later.ts';
 import { describeIssues } from './schema-issues.ts';
 import type { Json, TaskInput } from './task.ts';
 
@@ -10,6 +11,8 @@ export interface PreparedTask {
   readonly args: unknown;
   /** Name and args in their canonical wire form: what is stored, queued and digested. */
   readonly input: TaskInput;
+  /** When a request asked to run it later (`runAt` or `delaySeconds`); not checked against the clock yet. */
+  readonly runLater?: RunLater;
 }
 
 /** Why a request is not a task: an unknown name, or args its schema refuses. */
@@ -61,7 +64,7 @@ const MIN_SWEEP_AFTER_SECONDS = 300;
 export class TaskCatalog {
   readonly #tasks: ReadonlyMap<string, AnyTaskDefinition>;
   readonly names: readonly string[];
-  /** `{name, args}` for every task: the body of `POST /tasks`. */
+  /** `{name, args, runAt?, delaySeconds?}` for every task: the body of `POST /tasks`. */
   readonly requestSchema: z.ZodMiniType;
 
   constructor(definitions: readonly TaskDefinition[]) {
@@ -75,7 +78,7 @@ export class TaskCatalog {
     this.names = [...tasks.keys()];
     const known = `known tasks: ${this.names.join(', ')}`;
     const options = [...tasks.values()].map((task) =>
-      z.strictObject({ name: z.literal(task.name), args: task.args }).check(z.meta({ title: task.name, description: task.description })),
+      z.strictObject({ name: z.literal(task.name), args: task.args, ...RUN_LATER_FIELDS }).check(z.meta({ title: task.name, description: task.description })),
     );
     this.requestSchema = z.discriminatedUnion('name', options as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]], {
       error: (issue) => {
@@ -129,10 +132,11 @@ export class TaskCatalog {
       }
       return { ok: false, refused: { code: 'invalid_args', message: describeIssues(parsed.error.issues) } };
     }
-    const { name, args } = parsed.data as { name: string; args: unknown };
+    const { name, args, runAt, delaySeconds } = parsed.data as { name: string; args: unknown } & RunLater;
     const definition = this.#tasks.get(name)!;
     const sent = (body as { args: unknown }).args;
-    return { ok: true, task: { definition, args, input: { name, args: canonical(definition.args, args, sent) } } };
+    const runLater = runAt !== undefined || delaySeconds !== undefined ? { runLater: { runAt, delaySeconds } } : {};
+    return { ok: true, task: { definition, args, input: { name, args: canonical(definition.args, args, sent) }, ...runLater } };
   }
 
   /** Worker timeout, visibility timeout and redrive, from the longest limit and the most retries. */

@@ -32,6 +32,11 @@ export interface RunOptions {
   readonly saveProgress: (progress: TaskProgress) => Promise<boolean>;
   /** Least time between two stored reports; the latest report in between is stored after it. */
   readonly progressIntervalMs?: number;
+  /**
+   * Aborted when the task must stop from outside (it was cancelled): `run`'s signal fires and the
+   * outcome is ABANDONED, whatever `run` returns afterwards.
+   */
+  readonly signal?: AbortSignal;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -62,6 +67,8 @@ export async function runTask(task: PreparedTask, options: RunOptions): Promise<
       resolve({ state: 'ABANDONED' });
     };
   });
+  if (options.signal?.aborted) abandon();
+  options.signal?.addEventListener('abort', () => abandon(), { once: true });
   const reporter = new ProgressReporter(options.saveProgress, options.progressIntervalMs ?? 1_000, clock, abandon, logger);
   const context: TaskContext = {
     taskId: options.taskId,

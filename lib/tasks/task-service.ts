@@ -1,4 +1,12 @@
-import { IdempotencyKeyReusedError, RequestInProgressError, TaskNotFoundError, UnavailableError } from '../errors.ts';
+import { randomUUID } from 'node:crypto';
+import {
+  IdempotencyKeyReusedError,
+  InvalidRequestError,
+  RequestInProgressError,
+  TaskEndedError,
+  TaskNotFoundError,
+  UnavailableError,
+} from '../errors.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import {
   IDEMPOTENCY_WINDOW_SECONDS,
@@ -7,9 +15,21 @@ import {
   isClaimAbandoned,
   claimMatches,
   isClaimExpired,
+  requestDigest,
 } from './idempotency.ts';
+import { ListCursors } from './list-cursor.ts';
 import type { IdempotencyStore, TaskQueue, TaskStore } from './ports.ts';
-import { type Task, type TaskInput, isExpired, isTerminal, newTaskId, taskInputDigest } from './task.ts';
+import { DEFAULT_RUN_LATER_LIMITS, type RunLater, type RunLaterLimits, delayUntil, resolveRunAt } from './run-later.ts';
+import {
+  CANCELLABLE_STATES,
+  type Task,
+  type TaskFailure,
+  type TaskInput,
+  type TaskState,
+  isExpired,
+  isTerminal,
+  newTaskId,
+} from './task.ts';
 import { type BackoffSchedule, type Clock, pollUntil, systemClock } from './wait-policy.ts';
 
 export interface TaskServiceOptions {
@@ -24,13 +44,60 @@ export interface TaskServiceOptions {
   readonly sleep?: (ms: number) => Promise<unknown>;
   readonly newId?: () => string;
   readonly logger?: Logger;
+  /** How far ahead tasks may be set to run, and from when they wait in the store (SCHEDULED). */
+  readonly runLater?: RunLaterLimits;
+  /** Signs `GET /tasks` cursors; the API passes one keyed by its JWT secret, so every instance agrees. */
+  readonly cursors?: ListCursors;
 }
+
+/** What `list` filters by, and the page it asks for. */
+export interface TaskListRequest {
+  readonly state?: TaskState;
+  readonly name?: string;
+  /** 1 to 100. */
+  readonly limit: number;
+  /** The `next` of the page before. */
+  readonly cursor?: string;
+}
+
+export interface TaskList {
+  readonly tasks: readonly Task[];
+  /** Where the next page starts; absent on the last page. */
+  readonly next?: string;
+}
+
+/** One item of a batch, as the HTTP edge checked it: a task to submit, or why the item is refused. */
+export type BatchItem =
+  | { readonly ok: true; readonly task: { readonly input: TaskInput; readonly runLater?: RunLater } }
+  | { readonly ok: false; readonly error: TaskFailure };
+
+/** Each item's outcome, in the items' order: its task, or why it was not accepted. */
+export type BatchResult = { readonly task: Task } | { readonly error: TaskFailure };
+
+export interface BatchOutcome {
+  readonly results: readonly BatchResult[];
+  /** True when the Idempotency-Key had already been used for this batch: nothing was submitted this time. */
+  readonly replayed: boolean;
+}
+
+/** An item that was checked but could not be recorded or queued: the caller may submit it again. */
+const NOT_ACCEPTED: TaskFailure = { code: 'unavailable', message: 'the task could not be recorded or queued; submit it again' };
 
 /** A task submitted with an idempotency key, and whether it came from an earlier request. */
 export interface SubmitOnceResult {
   readonly task: Task;
   /** True when the key had already been used for this request: no task was created this time. */
   readonly replayed: boolean;
+}
+
+function messageOf(task: Task) {
+  return { taskId: task.id, name: task.name, args: task.args };
+}
+
+/** The queue's delay for a task to run later (it is within the queue's reach: not SCHEDULED). */
+function delayOf(task: Task, nowMs: number): { delaySeconds?: number } {
+  const delaySeconds = task.runAt === undefined ? 0 : delayUntil(Date.parse(task.runAt), nowMs);
+  return delaySeconds > 0 ? { delaySeconds } : {};
 }
 
 /**
@@ -54,6 +121,8 @@ export class TaskService {
   readonly #sleep: ((ms: number) => Promise<unknown>) | undefined;
   readonly #newId: () => string;
   readonly #logger: Logger;
+  readonly #runLater: RunLaterLimits;
+  readonly #cursors: ListCursors;
 
   constructor(options: TaskServiceOptions) {
     this.#store = options.store;
@@ -65,6 +134,9 @@ export class TaskService {
     this.#sleep = options.sleep;
     this.#newId = options.newId ?? newTaskId;
     this.#logger = options.logger ?? silentLogger;
+    this.#runLater = options.runLater ?? DEFAULT_RUN_LATER_LIMITS;
+    // A key of this process alone: cursors then hold only within it (tests); the API passes its own.
+    this.#cursors = options.cursors ?? new ListCursors(randomUUID());
   }
 
   /**
@@ -77,8 +149,8 @@ export class TaskService {
    * sent anyway finds no record, runs nothing that is kept, and ends in the dead-letter queue. If
    * the send fails, the task is marked FAILURE, so nothing is left PENDING that no worker will see.
    */
-  async submit(owner: string, input: TaskInput, waitMs: number): Promise<Task> {
-    return this.#start(this.#newTask(owner, input), waitMs);
+  async submit(owner: string, input: TaskInput, waitMs: number, runLater?: RunLater): Promise<Task> {
+    return this.#start(this.#newTask(owner, input, this.#runAt(runLater)), waitMs);
   }
 
   /**
@@ -94,14 +166,13 @@ export class TaskService {
    * too, the claim is taken over once its task turns out never queued (FAILURE enqueue_failed) or,
    * when there is no task at all (the request died between its writes), once it is abandoned.
    */
-  async submitOnce(owner: string, key: string, input: TaskInput, waitMs: number): Promise<SubmitOnceResult> {
-    const idempotency = this.#idempotency;
-    if (!idempotency) throw new Error('this TaskService has no idempotency store; pass `idempotency` to its constructor');
+  async submitOnce(owner: string, key: string, input: TaskInput, waitMs: number, runLater?: RunLater): Promise<SubmitOnceResult> {
+    const idempotency = this.#idempotencyStore();
     const claimId = idempotencyClaimId(owner, key);
-    const digest = taskInputDigest(input);
+    const digest = requestDigest(input, runLater);
     let replacing: string | undefined;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
-      const task = this.#newTask(owner, input);
+      const task = this.#newTask(owner, input, this.#runAt(runLater));
       const nowMs = Date.parse(task.createdAt);
       const claim: IdempotencyClaim = {
         id: claimId,
@@ -121,7 +192,7 @@ export class TaskService {
         replacing = undefined;
         continue;
       }
-      if (!claimMatches(existing, input)) {
+      if (existing.taskIds !== undefined || !claimMatches(existing, input, runLater)) {
         throw new IdempotencyKeyReusedError(
           'this Idempotency-Key was already used for a different request; use a new key for a new request',
         );
@@ -136,18 +207,34 @@ export class TaskService {
     throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
   }
 
-  #newTask(owner: string, input: TaskInput): Task {
+  #idempotencyStore(): IdempotencyStore {
+    if (!this.#idempotency) throw new Error('this TaskService has no idempotency store; pass `idempotency` to its constructor');
+    return this.#idempotency;
+  }
+
+  /** When a task asked to run later is to run (epoch ms); a 400 for a time the limits refuse. */
+  #runAt(runLater: RunLater | undefined, nowMs = this.#clock.now()): number | undefined {
+    return resolveRunAt(runLater, nowMs, this.#runLater);
+  }
+
+  /**
+   * A new task: PENDING, or, to run further ahead than the queue can delay a message, SCHEDULED. A
+   * task to run later lives its whole life from when it runs, not from when it was submitted.
+   */
+  #newTask(owner: string, input: TaskInput, runAtMs?: number, id = this.#newId()): Task {
     const nowMs = this.#clock.now();
     const now = new Date(nowMs).toISOString();
+    const scheduled = runAtMs !== undefined && runAtMs - nowMs > this.#runLater.maxQueueDelaySeconds * 1000;
     return {
-      id: this.#newId(),
+      id,
       owner,
       name: input.name,
       args: input.args,
-      state: 'PENDING',
+      state: scheduled ? 'SCHEDULED' : 'PENDING',
+      ...(runAtMs !== undefined && { runAt: new Date(runAtMs).toISOString() }),
       createdAt: now,
       updatedAt: now,
-      expiresAt: Math.floor(nowMs / 1000) + this.#ttlSeconds,
+      expiresAt: Math.floor(Math.max(nowMs, runAtMs ?? 0) / 1000) + this.#ttlSeconds,
     };
   }
 
@@ -158,9 +245,10 @@ export class TaskService {
   async #start(task: Task, waitMs: number, claim?: IdempotencyClaim): Promise<Task> {
     // The wait counts from here: the worker may start as soon as the message is out.
     const sentAt = this.#clock.now();
+    // A SCHEDULED task has no message yet: the sweeper sends it when it is nearly due.
     const [recorded, queued] = await Promise.allSettled([
       this.#store.create(task),
-      this.#queue.send({ taskId: task.id, name: task.name, args: task.args }),
+      task.state === 'SCHEDULED' ? Promise.resolve() : this.#queue.send(messageOf(task), delayOf(task, sentAt)),
     ]);
     if (queued.status === 'rejected') {
       // Whatever the record did (a write that failed may have been applied): nothing is left PENDING
@@ -177,6 +265,8 @@ export class TaskService {
       if (claim) await this.#release(claim);
       throw recorded.reason;
     }
+    // It runs later: there is nothing to wait for now.
+    if (task.runAt !== undefined) return task;
     try {
       return await this.#waitForEnd(task.owner, task, waitMs, sentAt);
     } catch (error) {
@@ -236,6 +326,155 @@ export class TaskService {
     return this.#waitForEnd(owner, task, waitMs);
   }
 
+  /**
+   * One page of the caller's tasks, newest first. A cursor from another user, for other filters, or
+   * altered, is a 400 (ListCursors); the store is asked only for the caller's own tasks.
+   */
+  async list(owner: string, request: TaskListRequest): Promise<TaskList> {
+    const scope = { owner, state: request.state, name: request.name };
+    const after = request.cursor === undefined ? undefined : this.#cursors.decode(scope, request.cursor);
+    const page = await this.#store.listByOwner({
+      owner,
+      state: request.state,
+      name: request.name,
+      limit: request.limit,
+      after,
+      nowMs: this.#clock.now(),
+    });
+    return { tasks: page.tasks, ...(page.next && { next: this.#cursors.encode(scope, page.next) }) };
+  }
+
+  /**
+   * Cancels the caller's task: CANCELLED, from any open state, in one conditional write. A task not
+   * started never runs (the worker reads the record first); a running one is stopped through its
+   * signal and its result is not written (every worker write is conditioned on an open state).
+   * Cancelling a cancelled task answers the same; an ended one is a 409 (TaskEndedError).
+   */
+  async cancel(owner: string, id: string): Promise<Task> {
+    // A refused write means the state moved under us (ended, or queued by the scheduler): look again.
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
+      const task = await this.#find(owner, id);
+      if (task.state === 'CANCELLED') return task;
+      if (isTerminal(task.state)) throw new TaskEndedError(id, task.state);
+      const cancelled = await this.#store.transition(id, {
+        from: CANCELLABLE_STATES,
+        to: 'CANCELLED',
+        at: new Date(this.#clock.now()).toISOString(),
+      });
+      if (cancelled) {
+        this.#logger.info('task cancelled', { taskId: id, from: task.state });
+        return cancelled;
+      }
+    }
+    throw new RequestInProgressError('the task changed state while it was being cancelled; try again');
+  }
+
+  /**
+   * Submits up to 100 tasks in one request: the records in bulk (TaskStore.createMany), then the
+   * messages (TaskQueue.sendMany). Each item is accepted whole or not at all: one that could not be
+   * recorded or queued is made sure never to run (FAILURE `enqueue_failed`, as `submit` does) and
+   * answered `unavailable`. Nothing waits for results. When no item could be accepted for an
+   * outage, the whole request fails (503) and frees its Idempotency-Key.
+   *
+   * With an Idempotency-Key the same key and body stand for one batch: a repeat answers with the
+   * same tasks (`replayed`) while the first request's tasks exist; another body is a 422.
+   */
+  async submitBatch(owner: string, items: readonly BatchItem[], idempotency?: { key: string; requestDigest: string }): Promise<BatchOutcome> {
+    if (!idempotency) return { results: await this.#startBatch(this.#prepareBatch(owner, items)), replayed: false };
+    const store = this.#idempotencyStore();
+    const claimId = idempotencyClaimId(owner, idempotency.key);
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
+      const prepared = this.#prepareBatch(owner, items);
+      const nowMs = this.#clock.now();
+      const claim: IdempotencyClaim = {
+        id: claimId,
+        owner,
+        taskId: `batch_${randomUUID()}`,
+        taskIds: prepared.map((entry) => ('task' in entry ? entry.task.id : '')),
+        requestDigest: idempotency.requestDigest,
+        createdAt: new Date(nowMs).toISOString(),
+        expiresAt: Math.floor(nowMs / 1000) + Math.min(this.#ttlSeconds, IDEMPOTENCY_WINDOW_SECONDS),
+      };
+      if ((await store.claim(claim, { nowMs })) === 'claimed') {
+        try {
+          return { results: await this.#startBatch(prepared), replayed: false };
+        } catch (error) {
+          await this.#release(claim);
+          throw error;
+        }
+      }
+      const existing = await store.get(claimId);
+      if (!existing || isClaimExpired(existing, this.#clock.now())) continue;
+      if (existing.requestDigest !== idempotency.requestDigest || existing.taskIds?.length !== items.length) {
+        throw new IdempotencyKeyReusedError(
+          'this Idempotency-Key was already used for a different request; use a new key for a new request',
+        );
+      }
+      return { results: await this.#replayBatch(owner, items, existing), replayed: true };
+    }
+    throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+
+  /** Each item's task, or why it is refused (a time to run that the limits refuse, say). */
+  #prepareBatch(owner: string, items: readonly BatchItem[], nowMs = this.#clock.now()): ({ task: Task } | { error: TaskFailure })[] {
+    return items.map((item) => {
+      if (!item.ok) return { error: item.error };
+      try {
+        return { task: this.#newTask(owner, item.task.input, this.#runAt(item.task.runLater, nowMs)) };
+      } catch (error) {
+        if (error instanceof InvalidRequestError) return { error: { code: error.code, message: error.message } };
+        throw error;
+      }
+    });
+  }
+
+  async #startBatch(prepared: readonly ({ task: Task } | { error: TaskFailure })[]): Promise<BatchResult[]> {
+    const tasks = prepared.flatMap((entry) => ('task' in entry ? [entry.task] : []));
+    if (tasks.length === 0) return [...prepared];
+    const unrecorded = await this.#store.createMany(tasks);
+    const sentAt = this.#clock.now();
+    const toSend = tasks.filter((task) => !unrecorded.has(task.id) && task.state !== 'SCHEDULED');
+    const unsent = await this.#queue.sendMany(toSend.map((task) => ({ message: messageOf(task), ...delayOf(task, sentAt) })));
+    // Not known to be recorded, or not queued: make sure none is left open that no worker will see.
+    const notAccepted = new Set<string>();
+    await Promise.all(
+      tasks
+        .filter((task) => unrecorded.has(task.id) || unsent.has(task.id))
+        .map(async (task) => {
+          if (await this.#failUnqueued(task)) notAccepted.add(task.id);
+        }),
+    );
+    if (notAccepted.size === tasks.length) throw new UnavailableError('no task of the batch could be recorded or queued');
+    if (notAccepted.size > 0) this.#logger.warn('batch items not accepted', { notAccepted: notAccepted.size, of: tasks.length });
+    return prepared.map((entry) => ('task' in entry && notAccepted.has(entry.task.id) ? { error: NOT_ACCEPTED } : entry));
+  }
+
+  /**
+   * The answer to a batch whose key was claimed before: each item's task as it is now. Items are
+   * refused as they were the first time (the body is the same; a time to run is judged as of the
+   * first request). A task that is not there yet while the first request may still be writing
+   * it is a 409; one that never came is `unavailable`, as the first answer said.
+   */
+  async #replayBatch(owner: string, items: readonly BatchItem[], claim: IdempotencyClaim): Promise<BatchResult[]> {
+    const refusals = this.#prepareBatch(owner, items, Date.parse(claim.createdAt));
+    let inProgress = false;
+    const results = await Promise.all(
+      items.map(async (_item, index): Promise<BatchResult> => {
+        const id = claim.taskIds?.[index];
+        const refused = refusals[index]!;
+        if (!id || 'error' in refused) return 'error' in refused ? refused : { error: NOT_ACCEPTED };
+        const task = await this.#store.get(id);
+        if (task && task.owner === owner && !isExpired(task, this.#clock.now())) {
+          return task.error?.code === 'enqueue_failed' ? { error: NOT_ACCEPTED } : { task };
+        }
+        if (!isClaimAbandoned(claim, this.#clock.now())) inProgress = true;
+        return { error: NOT_ACCEPTED };
+      }),
+    );
+    if (inProgress) throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+    return results;
+  }
+
   async #waitForEnd(owner: string, task: Task, waitMs: number, startedAt?: number): Promise<Task> {
     if (isTerminal(task.state) || waitMs <= 0) return task;
     const last = await pollUntil(
@@ -261,7 +500,7 @@ export class TaskService {
   async #failUnqueued(task: Task): Promise<boolean> {
     try {
       const failed = await this.#store.transition(task.id, {
-        from: ['PENDING'],
+        from: ['SCHEDULED', 'PENDING'],
         to: 'FAILURE',
         at: new Date(this.#clock.now()).toISOString(),
         error: { code: 'enqueue_failed', message: 'the task could not be queued; submit it again' },

@@ -1,6 +1,7 @@
 import { type Logger, silentLogger } from '../logger.ts';
-import type { TaskQueue, TaskStore } from './ports.ts';
-import { isExpired, isTerminal } from './task.ts';
+import { MAX_QUEUE_DELAY_SECONDS, type TaskQueue, type TaskStore } from './ports.ts';
+import { delayUntil } from './run-later.ts';
+import { type Task, isExpired, isTerminal } from './task.ts';
 import { type Clock, systemClock } from './wait-policy.ts';
 
 export interface TaskSweeperOptions {
@@ -12,6 +13,11 @@ export interface TaskSweeperOptions {
   readonly maxBackoffSeconds?: number;
   /** Tasks looked at per run; the next run (a minute later) takes the rest. */
   readonly maxPerRun?: number;
+  /**
+   * SCHEDULED tasks due within this many seconds are queued, each with the queue's delay up to its
+   * time, so it runs on time although the sweeper runs only every minute. At most 900 (SQS).
+   */
+  readonly scheduleAheadSeconds?: number;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -22,7 +28,12 @@ const REQUEUE_NOW_CONCURRENCY = 16;
 export interface SweepReport {
   readonly candidates: number;
   readonly requeued: number;
+  /** SCHEDULED tasks queued for their time this run. */
+  readonly released: number;
 }
+
+/** Two runs of the sweeper (every minute): a task is queued a whole run before it is due. */
+const DEFAULT_SCHEDULE_AHEAD_SECONDS = 120;
 
 /**
  * Finishes what a lost message would leave open forever. SQS does not lose messages, but a message
@@ -39,6 +50,7 @@ export class TaskSweeper {
   readonly #staleAfterMs: number;
   readonly #maxBackoffMs: number;
   readonly #maxPerRun: number;
+  readonly #scheduleAheadMs: number;
   readonly #clock: Clock;
   readonly #logger: Logger;
 
@@ -48,11 +60,14 @@ export class TaskSweeper {
     this.#staleAfterMs = options.staleAfterSeconds * 1000;
     this.#maxBackoffMs = (options.maxBackoffSeconds ?? 6 * 3600) * 1000;
     this.#maxPerRun = options.maxPerRun ?? 1_000;
+    this.#scheduleAheadMs = Math.min(options.scheduleAheadSeconds ?? DEFAULT_SCHEDULE_AHEAD_SECONDS, MAX_QUEUE_DELAY_SECONDS) * 1000;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
   }
 
+  /** Queues the SCHEDULED tasks that are nearly due, then queues again the open tasks left waiting too long. */
   async sweep(): Promise<SweepReport> {
+    const released = await this.releaseDue();
     const now = this.#clock.now();
     const ids = await this.#store.listOpen(new Date(now - this.#staleAfterMs).toISOString(), this.#maxPerRun);
     let requeued = 0;
@@ -60,7 +75,37 @@ export class TaskSweeper {
       if (await this.#requeueIfDue(id, now)) requeued += 1;
     }
     if (requeued > 0) this.#logger.warn('requeued open tasks', { candidates: ids.length, requeued });
-    return { candidates: ids.length, requeued };
+    return { candidates: ids.length, requeued, released };
+  }
+
+  /**
+   * The scheduler: every SCHEDULED task due within `scheduleAheadSeconds` is moved to PENDING (a
+   * conditional write: a task cancelled meanwhile stays CANCELLED, and of two overlapping runs only
+   * one moves it) and then queued with the queue's delay up to its time. Should the send fail, the
+   * task is PENDING without a message, which the stale sweep finds once it is overdue.
+   */
+  async releaseDue(): Promise<number> {
+    const now = this.#clock.now();
+    const ids = await this.#store.listDue(new Date(now + this.#scheduleAheadMs).toISOString(), this.#maxPerRun);
+    let released = 0;
+    for (const id of ids) {
+      const task = await this.#store.transition(id, { from: ['SCHEDULED'], to: 'PENDING', at: new Date(this.#clock.now()).toISOString() });
+      if (!task) continue;
+      try {
+        await this.#send(task, this.#clock.now());
+        released += 1;
+      } catch (error) {
+        this.#logger.error('could not queue a scheduled task; the sweep queues it once it is overdue', { taskId: id, error });
+      }
+    }
+    if (released > 0) this.#logger.info('queued scheduled tasks', { released });
+    return released;
+  }
+
+  /** Sends a task's message, delayed up to its `runAt` when it is to run later. */
+  async #send(task: Task, now: number): Promise<void> {
+    const delaySeconds = task.runAt === undefined ? 0 : Math.min(delayUntil(Date.parse(task.runAt), now), MAX_QUEUE_DELAY_SECONDS);
+    await this.#queue.send({ taskId: task.id, name: task.name, args: task.args }, delaySeconds > 0 ? { delaySeconds } : undefined);
   }
 
   /**
@@ -77,8 +122,9 @@ export class TaskSweeper {
     const sender = async () => {
       while (next < ids.length) {
         const task = await this.#store.get(ids[next++]!);
-        if (!task || isTerminal(task.state) || isExpired(task, now)) continue;
-        await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });
+        // SCHEDULED ones have no message to lose: the scheduler sends it.
+        if (!task || isTerminal(task.state) || task.state === 'SCHEDULED' || isExpired(task, now)) continue;
+        await this.#send(task, now);
         requeued += 1;
       }
     };
@@ -88,20 +134,22 @@ export class TaskSweeper {
 
   async #requeueIfDue(id: string, now: number): Promise<boolean> {
     const task = await this.#store.get(id);
-    if (!task || isTerminal(task.state) || isExpired(task, now)) return false;
+    if (!task || isTerminal(task.state) || task.state === 'SCHEDULED' || isExpired(task, now)) return false;
     const requeues = task.requeues ?? 0;
-    // The last sign of it: queued, started by a worker, or reporting progress. A task that started
-    // late (a backlog) and still runs is not queued again beside its run.
+    // The last sign of it: queued, started by a worker, or reporting progress; or when it is to run,
+    // for a task to run later. A task that started late (a backlog) and still runs, or whose
+    // delayed message is still on its way, is not queued again beside it.
     const lastSeen = Math.max(
       Date.parse(task.requeuedAt ?? task.createdAt),
       Date.parse(task.startedAt ?? '') || 0,
       Date.parse(task.progress?.at ?? '') || 0,
+      Date.parse(task.runAt ?? '') || 0,
     );
     const backoff = Math.min(this.#staleAfterMs * 2 ** requeues, this.#maxBackoffMs);
     if (now - lastSeen < backoff) return false;
     // Claim the requeue first, so two overlapping runs never both send.
     if (!(await this.#store.recordRequeue(id, requeues, new Date(now).toISOString()))) return false;
-    await this.#queue.send({ taskId: task.id, name: task.name, args: task.args });
+    await this.#send(task, now);
     return true;
   }
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { MessageLease, StateChange, TaskStore } from './ports.ts';
-import { RUNNABLE_STATES, type TaskFailure, type TaskProgress, isSameInput } from './task.ts';
+import { RUNNABLE_STATES, type TaskFailure, type TaskProgress, isExpired, isSameInput } from './task.ts';
 import type { TaskCatalog } from './task-catalog.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
 import { type RunOutcome, runTask } from './task-runner.ts';
@@ -18,6 +18,11 @@ export interface TaskWorkerOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Least time between two stored progress reports of one task. */
   readonly progressIntervalMs?: number;
+  /**
+   * How often a running task's record is read to see whether it was cancelled (or ended elsewhere):
+   * then its signal fires. A task that ends sooner costs no read.
+   */
+  readonly cancelCheckIntervalMs?: number;
   readonly clock?: Clock;
   /** How the worker pauses while a task's record is not there yet (tests pass a fake). */
   readonly sleep?: (ms: number) => Promise<unknown>;
@@ -77,6 +82,7 @@ export class TaskWorker {
   readonly #catalog: TaskCatalog;
   readonly #visibilityTimeoutSeconds: number | undefined;
   readonly #progressIntervalMs: number | undefined;
+  readonly #cancelCheckIntervalMs: number;
   readonly #clock: Clock;
   readonly #sleep: (ms: number) => Promise<unknown>;
   readonly #logger: Logger;
@@ -86,6 +92,7 @@ export class TaskWorker {
     this.#catalog = options.catalog;
     this.#visibilityTimeoutSeconds = options.visibilityTimeoutSeconds;
     this.#progressIntervalMs = options.progressIntervalMs;
+    this.#cancelCheckIntervalMs = options.cancelCheckIntervalMs ?? 1_000;
     this.#clock = options.clock ?? systemClock;
     this.#sleep = options.sleep ?? sleep;
     this.#logger = options.logger ?? silentLogger;
@@ -97,17 +104,21 @@ export class TaskWorker {
    * the queue delivers the message again, and after its maxReceiveCount moves it to the dead-letter
    * queue. A task that threw with retries left is marked RETRY and comes back after a pause.
    *
-   * A redelivery first marks the task RETRY: the record then shows that an earlier delivery did not
-   * end it (its worker died, or hit an outage), which the dead-letter handler requires before it
-   * gives up on the task. A first delivery skips that write: it is the hot path.
+   * Nothing runs before the record says it may: a first delivery reads it (a task cancelled, ended
+   * or expired, or a message whose input is not the record's, runs nothing), and a redelivery marks
+   * the task RETRY with a conditional write that checks the same. That mark shows that an earlier
+   * delivery did not end the task (its worker died, or hit an outage), which the dead-letter
+   * handler requires before it gives up on it.
    */
   async process(body: string, delivery: Delivery = {}): Promise<ProcessOutcome> {
     const message = decode(body);
     const attempt = delivery.receiveCount ?? 1;
     try {
-      if (attempt > 1 && !(await this.#writeRecorded(message, { from: RUNNABLE_STATES, to: 'RETRY' }, delivery.lease))) {
-        return await this.#skip(message);
-      }
+      const runnable =
+        attempt > 1
+          ? await this.#writeRecorded(message, { from: RUNNABLE_STATES, to: 'RETRY' }, delivery.lease)
+          : await this.#isRunnable(message, delivery.lease);
+      if (!runnable) return await this.#skip(message);
       const prepared = this.#catalog.prepare(message.name, message.args);
       // Not pure: act only on what was recorded (the write is refused for a message with other args).
       if (prepared.ok && !prepared.task.definition.pure) {
@@ -116,14 +127,17 @@ export class TaskWorker {
       }
       const outcome: RunOutcome = prepared.ok
         ? await this.#withHeartbeat(delivery.lease, () =>
-            runTask(prepared.task, {
-              taskId: message.taskId,
-              attempt,
-              saveProgress: (progress) => this.#saveProgress(message, progress),
-              progressIntervalMs: this.#progressIntervalMs,
-              clock: this.#clock,
-              logger: this.#logger,
-            }),
+            this.#whileOpen(message, (signal) =>
+              runTask(prepared.task, {
+                taskId: message.taskId,
+                attempt,
+                saveProgress: (progress) => this.#saveProgress(message, progress),
+                progressIntervalMs: this.#progressIntervalMs,
+                signal,
+                clock: this.#clock,
+                logger: this.#logger,
+              }),
+            ),
           )
         : { state: 'FAILURE', error: prepared.refused };
       return await this.#end(message, outcome, delivery.lease);
@@ -203,6 +217,53 @@ export class TaskWorker {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /**
+   * Runs `work` with a signal that fires once the task's record is no longer open (its owner
+   * cancelled it, or it ended elsewhere): the record is read every `cancelCheckIntervalMs` while
+   * the task runs. A failed read is no news; the task's end write is conditioned on an open state
+   * anyway, so a cancelled task's result is never written even if no read saw it.
+   */
+  async #whileOpen<T>(message: TaskMessage, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let reading = false;
+    const watch = setInterval(() => {
+      if (reading) return;
+      reading = true;
+      this.#store
+        .get(message.taskId)
+        .then((task) => {
+          if (task && !RUNNABLE_STATES.includes(task.state)) {
+            this.#logger.info('stopping a task that is no longer open', { taskId: message.taskId, state: task.state });
+            controller.abort();
+          }
+        })
+        .catch(() => {})
+        .finally(() => {
+          reading = false;
+        });
+    }, this.#cancelCheckIntervalMs);
+    try {
+      return await work(controller.signal);
+    } finally {
+      clearInterval(watch);
+    }
+  }
+
+  /**
+   * Whether the task's record lets this message run: open, not expired, holding the message's
+   * input. A record that is not there yet is waited for (the API writes it at the same time as the
+   * message), at most about 0.6 s; then TaskNotRecordedError, and the message comes back shortly.
+   */
+  async #isRunnable(message: TaskMessage, lease: MessageLease | undefined): Promise<boolean> {
+    for (const pause of [0, ...RECORD_WAIT_MS]) {
+      if (pause > 0) await this.#sleep(pause);
+      const task = await this.#store.get(message.taskId);
+      if (task) return RUNNABLE_STATES.includes(task.state) && isSameInput(task, message) && !isExpired(task, this.#clock.now());
+    }
+    await lease?.extend(NOT_RECORDED_RETRY_SECONDS).catch(() => {});
+    throw new TaskNotRecordedError(`task ${message.taskId} has no record; it was not accepted, or its record is late`);
   }
 
   /**

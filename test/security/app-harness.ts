@@ -31,6 +31,7 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
     not_found: true,
     method_not_allowed: true,
     task_not_found: true,
+    task_ended: true,
     payload_too_large: true,
     idempotency_key_reused: true,
     request_in_progress: true,

@@ -643,8 +643,8 @@ describe('unknown routes and methods', () => {
   });
 
   it.each<[string, string, string]>([
-    ['GET', '/tasks', 'POST, OPTIONS'],
-    ['PUT', '/tasks', 'POST, OPTIONS'],
+    ['PUT', '/tasks', 'POST, GET, HEAD, OPTIONS'],
+    ['GET', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d/cancel', 'POST, OPTIONS'],
     ['DELETE', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d', 'GET, HEAD, OPTIONS'],
     ['POST', '/health', 'GET, HEAD, OPTIONS'],
     ['GET', '/auth/token', 'POST, OPTIONS'],
@@ -664,7 +664,7 @@ describe('unknown routes and methods', () => {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     });
     expect(response.status).toBe(204);
-    expect(response.headers.get('allow')).toBe('POST, OPTIONS');
+    expect(response.headers.get('allow')).toBe('POST, GET, HEAD, OPTIONS');
     expect([...response.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
   });
 

@@ -66,6 +66,7 @@ describe('loadApiConfig', () => {
         users: [{ username: 'alice', passwordHash }],
       },
       taskTtlSeconds: 7 * 86_400,
+      runLater: { maxAheadSeconds: 7 * 86_400, maxQueueDelaySeconds: 900 },
       waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
       benchFloor: false,
     });

@@ -145,7 +145,7 @@ describe('the OpenAPI document', () => {
   it('lists every error code of lib/errors.ts and every task state', () => {
     const error = doc.components.schemas.ErrorResponse.properties.error.properties.code;
     expect(error.enum).toEqual(ERROR_CODES);
-    expect(new Set(ERROR_CODES).size).toBe(12);
+    expect(new Set(ERROR_CODES).size).toBe(13);
     const state = doc.components.schemas.TaskView.properties.state;
     expect(state.enum).toEqual([...TASK_STATES]);
     for (const name of TASK_STATES) expect(state.description).toContain(name);
@@ -227,11 +227,11 @@ describe('requests built from the document', () => {
     const { parameters } = doc.components;
     const query = `?wait=${encodeURIComponent(parameters.wait.example)}`;
     const tasks = doc.paths['/tasks'].post.requestBody.content['application/json'].examples;
-    for (const { value } of Object.values(tasks as Json)) {
+    for (const [index, { value }] of Object.values(tasks as Json).entries()) {
       const headers = {
         authorization: await bearer(),
         prefer: parameters.Prefer.example,
-        'idempotency-key': `${parameters.IdempotencyKey.example}-${value.name}`,
+        'idempotency-key': `${parameters.IdempotencyKey.example}-${index}`,
       };
       const response = await app.request(`/tasks${query}`, jsonPost(value, headers));
       expect(response.status).toBe(202);
@@ -415,7 +415,7 @@ describe('requests built from the document', () => {
     const notReady = await readyApp(() => Promise.reject(new Error('down'))).request('/ready');
     expect(notReady.status).toBe(503);
     await expectDocumented('/ready', 'get', notReady);
-    const wrongMethod = await harness().app.request('/tasks', { method: 'GET' });
+    const wrongMethod = await harness().app.request('/tasks', { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
     const documented = resolve(doc.components.responses.MethodNotAllowed);
     expect(Object.keys(documented.headers)).toEqual(['Allow']);
@@ -468,5 +468,65 @@ describe('requests built from the document', () => {
     const down = await app.request('/tasks', jsonPost({ name: 'add', args: [1] }, { authorization }));
     expect(down.status).toBe(503);
     await expectDocumented('/tasks', 'post', down);
+  });
+});
+
+describe('the lifecycle routes answer as documented', () => {
+  it('documents GET /tasks: a page, the next page by its cursor, and a 400 for a cursor that was altered', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    for (const args of [[1], [2], [3]]) await app.request('/tasks', jsonPost({ name: 'add', args }, { authorization }));
+    const first = await app.request('/tasks?limit=2&state=SUCCESS&name=add', { headers: { authorization } });
+    expect(first.status).toBe(200);
+    const page = (await expectDocumented('/tasks', 'get', first)) as { tasks: unknown[]; next: string };
+    expect(page.tasks).toHaveLength(2);
+    const second = await app.request(`/tasks?limit=2&state=SUCCESS&name=add&cursor=${encodeURIComponent(page.next)}`, {
+      headers: { authorization },
+    });
+    expect(((await expectDocumented('/tasks', 'get', second)) as { next: unknown }).next).toBeNull();
+    const altered = await app.request(`/tasks?cursor=${encodeURIComponent(`x${page.next}`)}`, { headers: { authorization } });
+    expect(altered.status).toBe(400);
+    await expectDocumented('/tasks', 'get', altered);
+  });
+
+  it('documents POST /tasks/{id}/cancel: 200 CANCELLED, 409 with the state of an ended task, 404', async () => {
+    const { app, bearer } = harness({ worker: false });
+    const authorization = await bearer();
+    const open = (await (await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [1] }, { authorization }))).json()) as { id: string };
+    const cancelled = await app.request(`/tasks/${open.id}/cancel`, { method: 'POST', headers: { authorization } });
+    expect(cancelled.status).toBe(200);
+    expect(await expectDocumented('/tasks/{id}/cancel', 'post', cancelled)).toMatchObject({ state: 'CANCELLED' });
+    const { app: running, bearer: runningBearer } = harness();
+    const runningAuth = await runningBearer();
+    const done = (await (await running.request('/tasks', jsonPost({ name: 'add', args: [1] }, { authorization: runningAuth }))).json()) as {
+      id: string;
+    };
+    const ended = await running.request(`/tasks/${done.id}/cancel`, { method: 'POST', headers: { authorization: runningAuth } });
+    expect(ended.status).toBe(409);
+    expect(await expectDocumented('/tasks/{id}/cancel', 'post', ended)).toMatchObject({ error: { code: 'task_ended', state: 'SUCCESS' } });
+    const unknown = await app.request(`/tasks/${doc.components.parameters.taskId.example}/cancel`, { method: 'POST', headers: { authorization } });
+    expect(unknown.status).toBe(404);
+    await expectDocumented('/tasks/{id}/cancel', 'post', unknown);
+  });
+
+  it('documents POST /tasks/batch: per-item results, a replay, 400 past 100 items, 413 past the body limit', async () => {
+    const { app, bearer } = harness({ worker: false });
+    const authorization = await bearer();
+    const example = doc.components.schemas.BatchRequest.examples[0];
+    const body = { tasks: [...example.tasks, { name: 'nope', args: [] }, { name: 'add', args: 'x' }] };
+    const answer = await app.request('/tasks/batch', jsonPost(body, { authorization, 'idempotency-key': 'b1' }));
+    expect(answer.status).toBe(200);
+    const { results } = (await expectDocumented('/tasks/batch', 'post', answer)) as { results: Record<string, { code?: string }>[] };
+    expect(results.map((result) => Object.keys(result)[0])).toEqual(['task', 'task', 'error', 'error']);
+    expect(results.slice(2).map((result) => result.error!.code)).toEqual(['unknown_task', 'invalid_request']);
+    const replay = await app.request('/tasks/batch', jsonPost(body, { authorization, 'idempotency-key': 'b1' }));
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await expectDocumented('/tasks/batch', 'post', replay)).toEqual({ results });
+    const tooMany = await app.request('/tasks/batch', jsonPost({ tasks: Array.from({ length: 101 }, () => ({ name: 'add', args: [1] })) }, { authorization }));
+    expect(tooMany.status).toBe(400);
+    expect(((await expectDocumented('/tasks/batch', 'post', tooMany)) as { error: { message: string } }).error.message).toContain('100');
+    const big = await app.request('/tasks/batch', jsonPost({ tasks: [{ name: 'add', args: ['1'.repeat(1024 * 1024)] }] }, { authorization }));
+    expect(big.status).toBe(413);
+    await expectDocumented('/tasks/batch', 'post', big);
   });
 });
