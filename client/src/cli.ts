@@ -2,24 +2,47 @@
  * The `doozer` command: parses arguments, calls DoozerClient, prints. Commands and output follow
  * the original Go client (`Result: 21`, `Status : PENDING`), so its users feel at home.
  */
+import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
-import { DoozerClient } from './doozer-client.ts';
-import { DoozerApiError, DoozerConnectionError } from './errors.ts';
-import { InputError, parseIntegers, parseRunArgs, parseTaskId } from './input.ts';
-import { percent, startProgress } from './progress.ts';
+import {
+  type LineOutcome,
+  checkIdempotencyKey,
+  chunkKey,
+  chunkRequests,
+  formatOutcome,
+  readBatchLines,
+  submitLines,
+  waitForOutcomes,
+} from './batch.ts';
+import { type BatchItemOf, DoozerClient, type RunLaterOptions } from './doozer-client.ts';
+import { DoozerApiError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
+import {
+  InputError,
+  parseDelay,
+  parseIntegers,
+  parseListLimit,
+  parseRunArgs,
+  parseRunAt,
+  parseState,
+  parseTaskId,
+} from './input.ts';
+import { percent, progressBar, startProgress } from './progress.ts';
 import { SettingsError, resolveSettings } from './settings.ts';
+import { startSpinner } from './spinner.ts';
+import { formatResult, formatTaskTable, roughDuration } from './task-table.ts';
 import { formatTaskTypes } from './task-types.ts';
 import { FileTokenCache } from './token-cache.ts';
-import { type TaskName, type TaskView, isTerminal } from './types.ts';
+import { type TaskName, type TaskPage, type TaskView, isTerminal } from './types.ts';
 
 export const EXIT = { done: 0, taskFailed: 1, usage: 2, auth: 3, unavailable: 4, waitTimedOut: 5 } as const;
 
 const EXIT_CODES_HELP = `
 Exit codes:
-  0  done (or deferred, without --wait)
-  1  the task failed, or no such task
+  0  done (or deferred, without --wait; or set to run later)
+  1  the task failed or was cancelled, no such task, a task to cancel had ended,
+     or a batch line was refused
   2  usage error: a bad flag, number, JSON or setting, or args the service refused
   3  authentication failed, or logins refused for a while (too many wrong passwords)
   4  the service is unreachable or answered 5xx
@@ -33,7 +56,10 @@ Usage:
 
 Available Commands:
   add         Add api call.
+  batch       Submit the tasks of a file, one JSON request a line.
+  cancel      Cancel a task that has not ended.
   help        Help about any command
+  list        List your tasks, newest first.
   lookup      Lookup a task uuid.
   mul         Multiply api call.
   run         Run a task with its args.
@@ -71,6 +97,31 @@ interface WaitFlags {
   timeout: number;
 }
 
+/** `--at` and `--in` of add, mul and run, as given. */
+interface LaterFlags {
+  at?: string;
+  in?: string;
+}
+
+/** The run-later fields of the request, checked before anything is sent; empty to run now. */
+function runLater(flags: LaterFlags): RunLaterOptions {
+  if (flags.at !== undefined) return { runAt: parseRunAt(flags.at) };
+  if (flags.in !== undefined) return { delaySeconds: parseDelay(flags.in) };
+  return {};
+}
+
+const AT_HELP = 'run it at this time instead of now, without waiting: ISO 8601 with Z or an offset (2026-12-01T18:30Z), or without one for local time';
+const IN_HELP = 'run it after this delay instead of now, without waiting: 90s, 20m, 2h, 1d, 1h30m, or seconds';
+
+/** `--at` and `--in`: either, not both, and not with --wait (a task to run later is not waited for). */
+const atOption = () => new Option('--at <time>', AT_HELP).conflicts(['in', 'wait']);
+const inOption = () => new Option('--in <duration>', IN_HELP).conflicts('wait');
+
+const LATER_HELP = `
+--at and --in set the task to run later, up to 7 days ahead: it is accepted at once (SCHEDULED, or
+PENDING with its time when it runs within 15 minutes), and doozer prints it without waiting. A time
+without a zone is this machine's local time (TZ); one with Z or an offset is that zone's.`;
+
 function positiveSeconds(value: string): number {
   const seconds = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0)) {
@@ -88,12 +139,6 @@ const POLL_SECONDS = 1;
 /** How long the API may hold the submission: with --wait, never longer than the whole run may take. */
 function serverWait(flags: WaitFlags): number | undefined {
   return flags.wait ? Math.min(POLL_SECONDS, Math.floor(flags.timeout)) : undefined;
-}
-
-/** A result on one line: text and numbers as they are (exact integers come as either), else compact JSON. */
-function formatResult(result: unknown): string {
-  if (typeof result === 'string') return result;
-  return JSON.stringify(result) ?? 'null';
 }
 
 /** Collects a repeatable option's values. */
@@ -145,17 +190,39 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (json) out(JSON.stringify(task, null, 2));
     else if (format === 'status') {
       out(`Status : ${task.state}`);
-      // Only for a task still running that has said how far it is: the original's lines stay as they were.
+      // The next two only for a task still to run that was set to run later, or has said how far it
+      // is: the original's lines stay as they were.
+      if (!isTerminal(task) && task.runAt !== undefined) out(`Run at : ${task.runAt}${relative(task.runAt)}`);
       if (!isTerminal(task) && task.progress) {
         out(`Progress : ${percent(task.progress.fraction)}%${task.progress.message ? ` ${task.progress.message}` : ''}`);
       }
       if (task.state === 'SUCCESS') out(`Result : ${formatResult(task.result)}`);
       if (task.state === 'FAILURE') out(`Error : ${task.error?.message ?? 'unknown error'}`);
     } else if (task.state === 'SUCCESS') out(`Result: ${formatResult(task.result)}`);
-    else if (task.state !== 'FAILURE') out(`Deferred! ${task.id}`);
+    else if (!isTerminal(task)) out(`Deferred! ${task.id}`);
     if (task.state === 'FAILURE') {
       if (!json && format === 'result') err(`Failed! ${task.id}: ${task.error?.message ?? 'unknown error'} (${task.error?.code ?? 'unknown'})`);
       return EXIT.taskFailed;
+    }
+    if (task.state === 'CANCELLED') {
+      if (!json && format === 'result') err(`Cancelled! ${task.id}`);
+      return EXIT.taskFailed;
+    }
+    return EXIT.done;
+  };
+
+  /** ` (in 18m)` for a time to come, nothing for one past. */
+  const relative = (time: string): string => {
+    const seconds = (Date.parse(time) - Date.now()) / 1000;
+    return seconds > 0 ? ` (in ${roughDuration(seconds)})` : '';
+  };
+
+  /** A task accepted to run later: its id, state and time. */
+  const printLater = (task: TaskView, json: boolean): number => {
+    if (json) out(JSON.stringify(task, null, 2));
+    else {
+      out(`Scheduled! ${task.id}`);
+      printTask(task, false, 'status');
     }
     return EXIT.done;
   };
@@ -194,10 +261,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--i <list>', 'comma-separated integers, e.g. 1,2,3 (repeatable)', collect)
       .option('--wait', 'keep polling until the task ends, showing its progress on stderr')
       .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
-      .addHelpText('after', `\nExample:\n  ${example}\n${EXIT_CODES_HELP}`)
-      .action(async (positional: string[], flags: WaitFlags & { i?: string[] }, command: Command) => {
+      .addOption(atOption())
+      .addOption(inOption())
+      .addHelpText('after', `\nExamples:\n  ${example}\n  ${example} --in 20m\n${LATER_HELP}\n${EXIT_CODES_HELP}`)
+      .action(async (positional: string[], flags: WaitFlags & LaterFlags & { i?: string[] }, command: Command) => {
         const args = parseIntegers(name, flags.i ?? [], positional);
+        const later = runLater(flags);
         const { client: doozer, json } = await client(command);
+        if (later.runAt !== undefined || later.delaySeconds !== undefined) {
+          exitCode = printLater((await doozer.submit(name as TaskName, args, later)).task, json);
+          return;
+        }
         const startedAt = Date.now();
         const wait = serverWait(flags);
         const { task } = await doozer.submit(name as TaskName, args, wait === undefined ? {} : { wait });
@@ -231,16 +305,27 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--arg <key=value>', 'one field of the args, which are then an object (repeatable); the value is read as JSON when it is JSON, else as text', collect)
     .option('--wait', 'keep polling until the task ends, showing its progress on stderr (a bar on a terminal)')
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
+    .addOption(atOption())
+    .addOption(inOption())
     .addHelpText(
       'after',
       `\nExamples:\n  doozer run sleep '{"ms":3000}'\n  doozer run sleep --arg ms=3000 --wait\n  doozer run add '[1,2,3]'\n` +
-        `  doozer run primes --arg below=100000000 --wait --timeout 120\n\n` +
+        `  doozer run primes --arg below=100000000 --wait --timeout 120\n` +
+        `  doozer run primes --arg below=1000 --at 2026-12-01T18:30Z\n\n` +
         `An --arg value is JSON when it reads as JSON (ms=3000 is a number), else text; quote text that\n` +
-        `reads as JSON: --arg 'label="42"'.\n${EXIT_CODES_HELP}`,
+        `reads as JSON: --arg 'label="42"'.\n${LATER_HELP}\n${EXIT_CODES_HELP}`,
     )
-    .action(async (name: string, json: string | undefined, flags: WaitFlags & { arg?: string[] }, command: Command) => {
+    .action(async (name: string, json: string | undefined, flags: WaitFlags & LaterFlags & { arg?: string[] }, command: Command) => {
       const args = parseRunArgs(name, json, flags.arg ?? []);
+      const later = runLater(flags);
       const { client: doozer, json: printJson } = await client(command);
+      if (later.runAt !== undefined || later.delaySeconds !== undefined) {
+        const { task } = await doozer.run(name, args, later).catch((error: unknown) => {
+          throw withTasksHint(error, name);
+        });
+        exitCode = printLater(task, printJson);
+        return;
+      }
       const startedAt = Date.now();
       const wait = serverWait(flags);
       const { task } = await doozer.run(name, args, wait === undefined ? {} : { wait }).catch((error: unknown) => {
@@ -248,6 +333,143 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
       const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
       exitCode = finish(final, flags, printJson, 'result');
+    });
+
+  program
+    .command('list')
+    .description('List your tasks, newest first.')
+    .option('--state <state>', 'only tasks in this state: SCHEDULED, PENDING, RETRY, SUCCESS, FAILURE or CANCELLED (any case)')
+    .option('--name <task>', 'only tasks of this type, e.g. sleep')
+    .option('--limit <count>', 'how many tasks to show, 1 to 1000; pages of up to 100 are fetched as needed', '20')
+    .option('--cursor <next>', 'start after the tasks a listing ended with: the "next" that --json prints, or that a cut listing names')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  doozer list\n  doozer list --state failure --limit 100\n  doozer list --name sleep --json\n\n` +
+        `Columns: id, task name, state, age (since it was created: 12s, 5m, 3h, 2d), and its result, its\n` +
+        `error (code: message), when it runs (runs in 18m) or how far it is, cut to the terminal's width\n` +
+        `(120 columns when not a terminal). --json prints {"tasks":[...],"next":...} as the API gives it\n` +
+        `(the pages joined, for --limit over 100): next, when not null, continues with --cursor.\n${EXIT_CODES_HELP}`,
+    )
+    .action(async (flags: { state?: string; name?: string; limit: string; cursor?: string }, command: Command) => {
+      const state = flags.state === undefined ? undefined : parseState(flags.state);
+      const limit = parseListLimit(flags.limit);
+      const { client: doozer, json } = await client(command);
+      const tasks: TaskView[] = [];
+      let next: string | null = flags.cursor ?? null;
+      // Pages as large as what is left to show, so no page is cut and `next` follows the last task shown.
+      do {
+        const page: TaskPage = await doozer.listPage({
+          ...(state !== undefined && { state }),
+          ...(flags.name !== undefined && { name: flags.name }),
+          limit: Math.min(100, limit - tasks.length),
+          ...(next !== null && { cursor: next }),
+        });
+        tasks.push(...page.tasks);
+        next = page.next;
+      } while (next !== null && tasks.length < limit);
+      if (json) {
+        out(JSON.stringify({ tasks, next }, null, 2));
+        return;
+      }
+      if (tasks.length === 0) out('No tasks.');
+      else {
+        const width = process.stdout.isTTY && process.stdout.columns ? process.stdout.columns - 1 : 120;
+        out(formatTaskTable(tasks, { now: Date.now(), width }).join('\n'));
+      }
+      if (next !== null) err(`More tasks follow: show them with --cursor ${next} (and the same --state and --name), or a larger --limit.`);
+    });
+
+  program
+    .command('cancel')
+    .description('Cancel a task that has not ended.')
+    .argument('[id]', 'the task id (or use --uuid)')
+    .option('--uuid <id>', 'the task id, task_<uuid>')
+    .addHelpText(
+      'after',
+      `\nExample:\n  doozer cancel task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006\n\n` +
+        `A SCHEDULED, PENDING or RETRY task is cancelled: it never runs, or, running, is stopped and keeps\n` +
+        `no result. Cancelling a cancelled task again is fine; one that has ended (SUCCESS, FAILURE) is\n` +
+        `left as it is, with exit 1.\n${EXIT_CODES_HELP}`,
+    )
+    .action(async (positional: string | undefined, flags: { uuid?: string }, command: Command) => {
+      const id = parseTaskId(flags.uuid ?? positional, 'cancel');
+      const { client: doozer, json } = await client(command);
+      try {
+        printTask(await doozer.cancel(id), json, 'status');
+      } catch (error) {
+        if (!(error instanceof DoozerTaskEndedError)) throw error;
+        err(`doozer: ${id} has already ended (${error.state}); there is nothing to cancel.`);
+        exitCode = EXIT.taskFailed;
+      }
+    });
+
+  program
+    .command('batch')
+    .description('Submit the tasks of a file, one JSON request a line.')
+    .argument('<file>', 'the file, or - for standard input')
+    .option('--idempotency-key <key>', 'makes the batch safe to send again: each chunk of 100 goes with <key>-1, <key>-2, …')
+    .option('--wait', 'wait for the tasks to end, then print each with its result or error')
+    .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  doozer batch tasks.jsonl\n  printf '%s\\n' '{"name":"add","args":[1,2]}' '{"name":"sleep","args":{"ms":500},"delaySeconds":60}' | doozer batch -\n\n` +
+        `Each line is a request as POST /tasks takes it: {"name":"add","args":[1,2]}, with "runAt" (an\n` +
+        `ISO time with a zone) or "delaySeconds" to run it later. Blank lines are skipped; a line that is\n` +
+        `not JSON is not sent. The rest go in chunks of up to 100 (POST /tasks/batch), with a progress bar\n` +
+        `on stderr on a terminal, and doozer prints one line per request, in the file's order:\n` +
+        `  line 1  task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006  PENDING\n` +
+        `  line 2  error invalid_request: args[0] must be an integer\n` +
+        `--json prints one JSON object per line instead: {"line":1,"task":{...}} or {"line":2,"error":{...}}.\n` +
+        `\n` +
+        `Without --wait, doozer does not wait for the tasks (doozer list and doozer lookup show how they\n` +
+        `end). With --wait, it waits up to --timeout seconds from its start, then prints each task as it\n` +
+        `ended, with its result or error:\n` +
+        `  line 1  task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006  SUCCESS  3\n` +
+        `\n` +
+        `With --idempotency-key, the same file sent again (after no answer, say) makes no task twice: each\n` +
+        `chunk answers as it did the first time. Lines refused "unavailable" may be sent again, in a file\n` +
+        `of their own. Exit 0 when every line was accepted (with --wait: and every task succeeded), 1 when\n` +
+        `any was refused (or failed, or was cancelled), 5 when --wait ran out with tasks still open.\n${EXIT_CODES_HELP}`,
+    )
+    .action(async (file: string, flags: WaitFlags & { idempotencyKey?: string }, command: Command) => {
+      const startedAt = Date.now();
+      const global = command.optsWithGlobals<GlobalOptions>();
+      if (file === '-' && global.passwordStdin) throw new InputError('batch - and --password-stdin both read standard input; give the password another way');
+      const lines = readBatchLines(await readInput(file));
+      if (lines.length === 0) throw new InputError(`${file === '-' ? 'standard input' : file} holds no task requests (blank lines are skipped)`);
+      const key = flags.idempotencyKey;
+      if (key !== undefined) checkIdempotencyKey(key, chunkRequests(lines.filter((line) => 'request' in line)).length);
+      const { client: doozer, json } = await client(command);
+      // Log in first: a wrong password or an unreachable service is then reported as such, before any line.
+      await doozer.token();
+      const spinner = startSpinner(process.stderr, batchProgress(0, lines.length, 'lines sent'));
+      let outcomes: LineOutcome[];
+      try {
+        outcomes = await submitLines(
+          lines,
+          async (requests, index) =>
+            (await doozer.submitBatch(requests as BatchItemOf[], key === undefined ? {} : { idempotencyKey: chunkKey(key, index) })).results,
+          (settled) => spinner.update(batchProgress(settled, lines.length, 'lines sent')),
+        );
+        if (flags.wait) {
+          const deadline = startedAt + flags.timeout * 1000;
+          outcomes = await waitForOutcomes(outcomes, (id) => doozer.waitFor(id, { timeoutMs: Math.max(0, deadline - Date.now()) }), {
+            onProgress: (ended, of) => spinner.update(batchProgress(ended, of, 'tasks ended')),
+          });
+        }
+      } finally {
+        spinner.stop();
+      }
+      const now = Date.now();
+      const numberWidth = String(lines.at(-1)!.line).length;
+      for (const outcome of outcomes) out(json ? JSON.stringify(outcome) : formatOutcome(outcome, { now, numberWidth }));
+      const tasks = outcomes.flatMap((outcome) => ('task' in outcome ? [outcome.task] : []));
+      const open = tasks.filter((task) => !isTerminal(task));
+      if (flags.wait && open.length > 0) {
+        err(`${open.length} of the tasks still open after ${flags.timeout} s; see how they end with: doozer list, or doozer lookup <id>`);
+      }
+      const refused = tasks.length < outcomes.length || tasks.some((task) => task.state === 'FAILURE' || task.state === 'CANCELLED');
+      exitCode = refused ? EXIT.taskFailed : flags.wait && open.length > 0 ? EXIT.waitTimedOut : EXIT.done;
     });
 
   program
@@ -297,7 +519,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** A 400 for the args of `doozer run`, pointing to where the task's args are described. */
 function withTasksHint(error: unknown, task: string): unknown {
-  if (!(error instanceof DoozerApiError) || error.code !== 'invalid_request') return error;
+  // Only for faults in the args: not for a refused --at, say.
+  if (!(error instanceof DoozerApiError) || error.code !== 'invalid_request' || !/\bargs\b/.test(error.message)) return error;
   return new DoozerApiError(error.status, error.code, `${error.message} (doozer tasks ${task} shows its args)`);
 }
 
@@ -338,6 +561,22 @@ function report(error: unknown, err: (line: string) => void): number {
   }
   err(`doozer: ${(error as Error)?.message ?? String(error)}`);
   return EXIT.taskFailed;
+}
+
+/** The progress line of `doozer batch` on a terminal. */
+function batchProgress(done: number, total: number, what: string): string {
+  const fraction = total === 0 ? 1 : done / total;
+  return `${progressBar(fraction)} ${String(percent(fraction)).padStart(3)}%  ${done}/${total} ${what}`;
+}
+
+/** A batch file's text, or standard input's for `-`; a file that cannot be read is a usage error. */
+async function readInput(file: string): Promise<string> {
+  if (file === '-') return text(process.stdin);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }
 
 async function readPassword(): Promise<string> {

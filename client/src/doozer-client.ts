@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DoozerApiError, DoozerClientError, DoozerConnectionError } from './errors.ts';
+import { DoozerApiError, DoozerClientError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
 import { MemoryTokenCache, type TokenCache } from './token-cache.ts';
 import {
   type AnyTaskList,
   type ApiErrorBody,
+  type BatchItemResult,
+  type BatchResponse,
   type TaskArgs,
   type TaskList,
   type TaskName,
   type TaskNameOf,
+  type TaskPage,
+  type TaskState,
   type TaskType,
   type TaskView,
   type TaskViewOf,
@@ -41,8 +45,57 @@ export interface WaitOptions {
   readonly wait?: number;
 }
 
-/** Options of `run`. */
-export type RunOptions = WaitOptions;
+/**
+ * When to run a task, if not now: at `runAt` (a Date, or an ISO 8601 time with `Z` or an offset) or
+ * `delaySeconds` from now (an integer), up to 7 days ahead; not both. The API answers at once
+ * (`deferred`, state PENDING or SCHEDULED, `runAt` set) and never waits for such a task; a time in
+ * the past or too far ahead is a DoozerApiError 400 naming the limit.
+ */
+export type RunLaterOptions =
+  | { readonly runAt?: Date | string; readonly delaySeconds?: undefined }
+  | { readonly delaySeconds?: number; readonly runAt?: undefined };
+
+/** Options of `run` and `submit`. */
+export type RunOptions = WaitOptions & RunLaterOptions;
+
+/** What `list` shows: the caller's tasks, newest first, filtered by state and task name. */
+export interface ListFilter<N extends string = string> {
+  readonly state?: TaskState;
+  readonly name?: N;
+  /** Tasks per request, 1 to 100 (the API's default is 20). */
+  readonly pageSize?: number;
+}
+
+/** One page of `listPage`: the filter, its size, and where it starts. */
+export interface ListPageOptions<N extends string = string> {
+  readonly state?: TaskState;
+  readonly name?: N;
+  /** Tasks in the page, 1 to 100 (the API's default is 20). */
+  readonly limit?: number;
+  /** The `next` of the page before; without it, the newest tasks. */
+  readonly cursor?: string;
+}
+
+/** One task request of a batch: the body of `POST /tasks`, without a wait. */
+export type BatchItemOf<T extends TaskList = AnyTaskList> = {
+  [K in TaskNameOf<T>]: { readonly name: K; readonly args: TaskArgs<T, K> } & RunLaterOptions;
+}[TaskNameOf<T>];
+
+export interface BatchOptions {
+  /**
+   * Makes the batch safe to send again: the same key and items from the same user within 24 h stand
+   * for one batch, whose tasks are created once (`replayed` on the repeats). 1 to 255 printable ASCII
+   * characters; the same key with other items is a DoozerApiError 422 `idempotency_key_reused`.
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** What `submitBatch` gives: one result per item, in order. */
+export interface BatchSubmitResult<View extends TaskView = TaskView> {
+  readonly results: BatchItemResult<View>[];
+  /** True when the API answered with the tasks of an earlier request with the same Idempotency-Key. */
+  readonly replayed: boolean;
+}
 
 export interface WaitForOptions<View extends TaskView = TaskView> {
   /** Give up after this many milliseconds and return the task as last seen. */
@@ -112,8 +165,9 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
 
   /**
    * Runs task `name` with `args` (its wire form: what `GET /task-types` describes); resolves when it
-   * ends within the wait, or when the API defers it (202). Args the task refuses throw a
-   * DoozerApiError 400 that names the field and the rule.
+   * ends within the wait, or when the API defers it (202). With `runAt` or `delaySeconds` it is set to
+   * run later and resolves at once, deferred. Args the task refuses throw a DoozerApiError 400 that
+   * names the field and the rule.
    */
   run<N extends TaskNameOf<T>>(name: N, args: TaskArgs<T, N>, options: RunOptions = {}): Promise<RunResult<TaskViewOf<T, N>>> {
     return this.#post<TaskViewOf<T, N>>(name, args, options);
@@ -123,7 +177,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
    * Submits an `add` or `mul` task, its integers as numbers, decimal strings or bigints (sent
    * exactly); the same as `run` for those two.
    */
-  submit(name: TaskName, args: readonly (WireInteger | bigint)[], options: WaitOptions = {}): Promise<SubmitResult<TaskView<WireInteger[], WireInteger, TaskName>>> {
+  submit(name: TaskName, args: readonly (WireInteger | bigint)[], options: RunOptions = {}): Promise<SubmitResult<TaskView<WireInteger[], WireInteger, TaskName>>> {
     return this.#post(name, args.map((arg) => (typeof arg === 'bigint' ? toWire(arg) : arg)), options);
   }
 
@@ -162,13 +216,85 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
     }
   }
 
-  async #post<View extends TaskView>(name: string, args: unknown, options: WaitOptions): Promise<SubmitResult<View>> {
+  /**
+   * One page of the caller's tasks, newest first: at most `limit`, and `next` to give as `cursor`
+   * for the following page (null on the last). A cursor that was altered or given to another user
+   * is a DoozerApiError 400.
+   */
+  async listPage<N extends TaskNameOf<T> = TaskNameOf<T>>(options: ListPageOptions<N> = {}): Promise<TaskPage<TaskViewOf<T, N>>> {
+    const query = new URLSearchParams();
+    if (options.state !== undefined) query.set('state', options.state);
+    if (options.name !== undefined) query.set('name', options.name);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.cursor !== undefined) query.set('cursor', options.cursor);
+    const path = query.size > 0 ? `/tasks?${query}` : '/tasks';
+    const page = await this.#authorized<Partial<TaskPage<TaskViewOf<T, N>>>>('GET', path, {});
+    if (!Array.isArray(page.tasks)) throw new DoozerClientError('invalid_response', `${this.#url}/tasks answered without tasks`);
+    return { tasks: page.tasks, next: page.next ?? null };
+  }
+
+  /**
+   * Every task of the caller that matches the filter, newest first, fetched a page at a time as the
+   * loop asks for them (`for await (const task of client.list({ state: 'FAILURE' }))`). Tasks
+   * created while it runs may or may not appear; none appears twice.
+   */
+  async *list<N extends TaskNameOf<T> = TaskNameOf<T>>(filter: ListFilter<N> = {}): AsyncIterable<TaskViewOf<T, N>> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listPage<N>({
+        ...(filter.state !== undefined && { state: filter.state }),
+        ...(filter.name !== undefined && { name: filter.name }),
+        ...(filter.pageSize !== undefined && { limit: filter.pageSize }),
+        ...(cursor !== undefined && { cursor }),
+      });
+      yield* page.tasks;
+      cursor = page.next ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /**
+   * Cancels a task that has not ended (SCHEDULED, PENDING or RETRY): it never runs, or, running, is
+   * stopped and keeps no result. Resolves with the task, CANCELLED (also when it already was).
+   * Throws DoozerTaskEndedError (409, with the `state` it ended in) for a task that has ended, and
+   * DoozerApiError 404 `task_not_found` for an unknown or another user's task.
+   */
+  cancel(id: string): Promise<TaskViewOf<T>> {
+    return this.#authorized<TaskViewOf<T>>('POST', `/tasks/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  /**
+   * Submits up to 100 task requests in one call and never waits for them. Each item is judged on its
+   * own: the results say, in the items' order, the task that was created or why the item was not
+   * accepted (`unavailable` ones may be submitted again). Items go as given (a `runAt` Date as its
+   * ISO time). A batch of more than 100, or over 1 MiB, is refused whole (DoozerApiError 400 / 413),
+   * as is one none of whose items could be recorded for an outage (503).
+   */
+  async submitBatch(items: readonly BatchItemOf<T>[], options: BatchOptions = {}): Promise<BatchSubmitResult<TaskViewOf<T>>> {
+    let replayed = false;
+    const body = await this.#authorized<Partial<BatchResponse<TaskViewOf<T>>>>('POST', '/tasks/batch', {
+      body: { tasks: items },
+      ...(options.idempotencyKey !== undefined && { headers: { 'idempotency-key': options.idempotencyKey } }),
+      onResponse: (response) => (replayed = response.headers.get('idempotent-replayed') === 'true'),
+    });
+    if (!Array.isArray(body.results) || body.results.length !== items.length) {
+      throw new DoozerClientError('invalid_response', `${this.#url}/tasks/batch answered without one result per task`);
+    }
+    return { results: body.results, replayed };
+  }
+
+  async #post<View extends TaskView>(name: string, args: unknown, options: RunOptions): Promise<SubmitResult<View>> {
     const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
     let status = 0;
     const task = await this.#authorized<View>('POST', `/tasks${query}`, {
-      body: { name, args },
+      // A runAt Date goes as its ISO time (Date#toJSON).
+      body: {
+        name,
+        args,
+        ...(options.runAt !== undefined && { runAt: options.runAt }),
+        ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }),
+      },
       waitSeconds: options.wait ?? MAX_SERVER_WAIT_SECONDS,
-      onStatus: (code) => (status = code),
+      onResponse: (response) => (status = response.status),
     });
     return { task, deferred: status === 202 };
   }
@@ -187,7 +313,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
 
   async #send<T>(method: string, path: string, options: SendOptions & { token?: string }): Promise<T> {
     const url = `${this.#url}${path}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -201,7 +327,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
     } catch (error) {
       throw new DoozerConnectionError(this.#url, describeConnectionError(this.#url, error), { cause: error });
     }
-    options.onStatus?.(response.status);
+    options.onResponse?.(response);
     const text = await response.text();
     let body: unknown;
     try {
@@ -214,6 +340,9 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
       return body as T;
     }
     const error = (body as ApiErrorBody | undefined)?.error;
+    if (response.status === 409 && error?.code === 'task_ended' && typeof error.state === 'string') {
+      throw new DoozerTaskEndedError(error.message, error.state);
+    }
     throw new DoozerApiError(
       response.status,
       error?.code ?? `http_${response.status}`,
@@ -224,8 +353,10 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
 
 interface SendOptions {
   readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
   readonly waitSeconds?: number;
-  readonly onStatus?: (status: number) => void;
+  /** Sees the response before its body is read: its status and headers. */
+  readonly onResponse?: (response: Response) => void;
 }
 
 function toWire(value: bigint): WireInteger {

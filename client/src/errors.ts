@@ -1,3 +1,5 @@
+import type { TaskState } from './types.ts';
+
 /**
  * Errors of the client. Each has a stable `code`: the API's error code for answers from the
  * service, `unreachable` when no answer came, `timeout` when a wait ran out.
@@ -15,7 +17,7 @@ export class DoozerClientError extends Error {
 
 /** The service answered with an error (`{"error":{"code","message"}}`). */
 export class DoozerApiError extends DoozerClientError {
-  override readonly name = 'DoozerApiError';
+  override readonly name: string = 'DoozerApiError';
   constructor(
     readonly status: number,
     code: string,
@@ -34,5 +36,19 @@ export class DoozerConnectionError extends DoozerClientError {
     options?: { cause?: unknown },
   ) {
     super('unreachable', message, options);
+  }
+}
+
+/**
+ * The 409 `task_ended` of a cancel: the task had already ended, as `state` says (SUCCESS or FAILURE),
+ * so there was nothing to cancel.
+ */
+export class DoozerTaskEndedError extends DoozerApiError {
+  override readonly name = 'DoozerTaskEndedError';
+  constructor(
+    message: string,
+    readonly state: TaskState,
+  ) {
+    super(409, 'task_ended', message);
   }
 }

@@ -1,21 +1,30 @@
 export {
+  type BatchItemOf,
+  type BatchOptions,
+  type BatchSubmitResult,
   DoozerClient,
   type DoozerClientOptions,
+  type ListFilter,
+  type ListPageOptions,
+  type RunLaterOptions,
   type RunOptions,
   type RunResult,
   type SubmitResult,
   type WaitForOptions,
   type WaitOptions,
 } from './doozer-client.ts';
-export { DoozerApiError, DoozerClientError, DoozerConnectionError } from './errors.ts';
+export { DoozerApiError, DoozerClientError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
 export { type CachedToken, FileTokenCache, MemoryTokenCache, type TokenCache } from './token-cache.ts';
 export {
   type AnyTaskList,
+  type BatchItemError,
+  type BatchItemResult,
   type JsonSchema,
   type TaskArgs,
   type TaskList,
   type TaskName,
   type TaskNameOf,
+  type TaskPage,
   type TaskProgress,
   type TaskResult,
   type TaskShape,
@@ -26,5 +35,7 @@ export {
   type TokenResponse,
   type WireInteger,
   type WireSchema,
+  TASK_STATES,
+  TERMINAL_STATES,
   isTerminal,
 } from './types.ts';

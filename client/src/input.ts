@@ -1,7 +1,7 @@
 import { MAX_ARG_DIGITS } from '../../lib/tasks/exact-integer.ts';
 import { isTaskId } from '../../lib/tasks/task.ts';
 import { MAX_INTEGERS } from '../../tasks/integers.ts';
-import type { WireInteger } from './types.ts';
+import { TASK_STATES, type TaskState, type WireInteger } from './types.ts';
 
 /** Input the CLI refuses before sending anything; reported as a usage error. */
 export class InputError extends Error {
@@ -38,8 +38,8 @@ export function parseIntegers(command: string, lists: readonly string[], positio
 }
 
 /** A task id as the API issues them; anything else is a usage error. */
-export function parseTaskId(value: string | undefined): string {
-  if (!value) throw new InputError('give the task id, e.g. doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006');
+export function parseTaskId(value: string | undefined, command = 'lookup'): string {
+  if (!value) throw new InputError(`give the task id, e.g. doozer ${command} --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006`);
   if (!isTaskId(value)) throw new InputError(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
   return value;
 }
@@ -89,4 +89,90 @@ function readValue(text: string): unknown {
 
 function shorten(text: string): string {
   return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/** `--in`: days, hours, minutes and seconds, largest first, each at most once (`1h30m`, `1d 12h`). */
+const DURATION = /^(?:(\d+)d\s*)?(?:(\d+)h\s*)?(?:(\d+)m\s*)?(?:(\d+)s)?$/;
+const DURATION_UNITS = [86_400, 3_600, 60, 1] as const;
+const DURATION_EXAMPLES = '90s, 20m, 2h, 1d, 1h30m, or plain seconds (600)';
+
+/**
+ * The `--in` of add, mul and run: a delay in whole seconds, from `90s`, `20m`, `2h`, `1d`, `1h30m`
+ * (units largest first, each once; spaces between them allowed; any case) or a plain number of
+ * seconds. Strict on purpose: a typo must not schedule a task at some other time. How far ahead is
+ * the service's to judge (it says its limit); zero is refused, since it would mean now.
+ */
+export function parseDelay(text: string): number {
+  const trimmed = text.trim().toLowerCase();
+  const match = /^\d+$/.test(trimmed) ? ([trimmed, undefined, undefined, undefined, trimmed] as const) : DURATION.exec(trimmed);
+  if (trimmed === '' || !match) {
+    throw new InputError(`--in ${JSON.stringify(text)} is not a duration; give one such as ${DURATION_EXAMPLES}`);
+  }
+  const seconds = DURATION_UNITS.reduce((total, unit, index) => total + Number(match[index + 1] ?? 0) * unit, 0);
+  if (!Number.isSafeInteger(seconds)) throw new InputError(`--in ${JSON.stringify(text)} is too long`);
+  if (seconds === 0) throw new InputError(`--in ${JSON.stringify(text)} is no delay at all; to run the task now, leave --in out`);
+  return seconds;
+}
+
+/** `--at`: a date, a time to the minute (seconds and fraction optional), and optionally a zone. */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[t ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(z|[+-]\d{2}:?\d{2})?$/;
+const AT_EXAMPLES = 'such as 2026-12-01T18:30Z, 2026-12-01T18:30+01:00, or 2026-12-01T18:30 (your local time)';
+
+/**
+ * The `--at` of add, mul and run: an ISO 8601 date and time, with `Z` or an offset (`+01:00`,
+ * `+0100`) for that zone, or without one for the local time of this machine (its TZ), which the
+ * service could not know. `T` or a space between date and time; seconds optional. A local time that
+ * the clocks skip (a daylight-saving change) is refused rather than moved. Whether it is in the
+ * future, and not too far, is the service's to judge: its clock is the one that counts.
+ */
+export function parseRunAt(text: string): Date {
+  const trimmed = text.trim();
+  const match = DATE_TIME.exec(trimmed.toLowerCase());
+  if (!match) {
+    const hint = /^\d{4}-\d{2}-\d{2}$/.test(trimmed) ? 'give a time as well as the date' : 'give an ISO 8601 time';
+    throw new InputError(`--at ${JSON.stringify(text)} is not a time; ${hint}, ${AT_EXAMPLES}`);
+  }
+  const [year, month, day, hour, minute, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
+  const ms = Number(`0.${match[7] ?? '0'}`) * 1000;
+  const zone = match[8];
+  const fields = [year, month - 1, day, hour, minute, second, Math.floor(ms)] as const;
+  const offsetMinutes = zone === undefined || zone === 'z' ? 0 : zoneOffsetMinutes(zone);
+  const outOfRange =
+    month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate() || hour > 23 || minute > 59 || second > 59 || offsetMinutes === undefined;
+  if (outOfRange) throw new InputError(`--at ${JSON.stringify(text)} is not a valid date and time; give one ${AT_EXAMPLES}`);
+  if (zone !== undefined) return new Date(Date.UTC(...fields) - offsetMinutes * 60_000);
+  const local = new Date(...fields);
+  // The Date constructor moves a skipped local time (02:30 on the night clocks go forward) silently.
+  if (local.getHours() !== hour || local.getMinutes() !== minute || local.getDate() !== day) {
+    throw new InputError(`--at ${JSON.stringify(text)} does not exist in the local time zone (the clocks skip it); give another time, or one with a zone`);
+  }
+  return local;
+}
+
+/** `+01:00` or `-0530` in minutes east of UTC; undefined beyond ±23:59. */
+function zoneOffsetMinutes(zone: string): number | undefined {
+  const digits = zone.slice(1).replace(':', '');
+  const hours = Number(digits.slice(0, 2));
+  const minutes = Number(digits.slice(2));
+  if (hours > 23 || minutes > 59) return undefined;
+  return (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
+}
+
+/** The `--state` of list: one of the task states, in any case. */
+export function parseState(text: string): TaskState {
+  const state = TASK_STATES.find((candidate) => candidate === text.trim().toUpperCase());
+  if (!state) throw new InputError(`--state ${JSON.stringify(text)} is not a task state; give one of ${TASK_STATES.join(', ')}`);
+  return state;
+}
+
+/** The most tasks `doozer list` shows in one run (ten pages of the API's largest). */
+export const MAX_LIST_LIMIT = 1_000;
+
+/** The `--limit` of list: how many tasks to show, 1 to 1000. */
+export function parseListLimit(text: string): number {
+  const limit = Number(text);
+  if (!/^\d+$/.test(text.trim()) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new InputError(`--limit ${JSON.stringify(text)} is not a number of tasks from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  return limit;
 }

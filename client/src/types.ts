@@ -2,7 +2,15 @@
 
 /** The tasks `submit` (and the `add` / `mul` commands) send: exact integers in, an exact integer out. */
 export type TaskName = 'add' | 'mul';
-export type TaskState = 'PENDING' | 'RETRY' | 'SUCCESS' | 'FAILURE';
+/**
+ * SCHEDULED: set to run more than 15 minutes ahead, waiting in the store; PENDING: queued (or set to
+ * run within 15 minutes), until a worker ends it; RETRY: a delivery did not end it and it is queued
+ * again; SUCCESS, FAILURE and CANCELLED (by its owner) are final.
+ */
+export type TaskState = 'SCHEDULED' | 'PENDING' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'CANCELLED';
+
+/** Every state, in the order a task can go through them. */
+export const TASK_STATES: readonly TaskState[] = ['SCHEDULED', 'PENDING', 'RETRY', 'SUCCESS', 'FAILURE', 'CANCELLED'];
 
 /** An exact integer: a JSON number when safe, else a decimal string. */
 export type WireInteger = number | string;
@@ -34,6 +42,8 @@ export interface TaskView<Args = unknown, Result = unknown, Name extends string 
   error?: { code: string; message: string };
   /** Present once the task reported any (long tasks such as sleep and primes do). */
   progress?: TaskProgress;
+  /** When it is to run (ISO 8601), for a task submitted with `runAt` or `delaySeconds`. */
+  runAt?: string;
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
@@ -63,10 +73,38 @@ export interface TokenResponse {
 }
 
 export interface ApiErrorBody {
-  error: { code: string; message: string };
+  /** `state`: what the task ended as, on the 409 `task_ended` of a cancel. */
+  error: { code: string; message: string; state?: TaskState };
 }
 
-export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE'];
+/** One page of `GET /tasks`, newest first. */
+export interface TaskPage<View extends TaskView = TaskView> {
+  tasks: View[];
+  /** Give it as `cursor` for the following page; null on the last page. */
+  next: string | null;
+}
+
+/**
+ * Why one item of a batch was not accepted: `invalid_request` (its fields or args), `unknown_task`,
+ * or `unavailable` (it could not be recorded or queued: submit it again).
+ */
+export interface BatchItemError {
+  code: 'invalid_request' | 'unknown_task' | 'unavailable';
+  message: string;
+}
+
+/** One item's outcome in a batch, in the items' order: its task, or why it was not accepted. */
+export type BatchItemResult<View extends TaskView = TaskView> =
+  | { task: View; error?: undefined }
+  | { error: BatchItemError; task?: undefined };
+
+/** The answer of `POST /tasks/batch`. */
+export interface BatchResponse<View extends TaskView = TaskView> {
+  results: BatchItemResult<View>[];
+}
+
+/** A task ends in one of these and never changes again. */
+export const TERMINAL_STATES: readonly TaskState[] = ['SUCCESS', 'FAILURE', 'CANCELLED'];
 
 export function isTerminal(task: Pick<TaskView, 'state'>): boolean {
   return TERMINAL_STATES.includes(task.state);

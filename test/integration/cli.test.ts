@@ -635,11 +635,428 @@ describe('tasks', () => {
   });
 });
 
+describe('list', () => {
+  const CAROL = { DOOZER_USERNAME: 'carol', DOOZER_PASSWORD: TEST_USERS.carol };
+  const ROW = /^(task_\S+) +(\S+) +(\S+) +(\d+[smhd])(?: +(.*))?$/;
+  /** Carol's tasks, created one second apart up to a minute ago (oldest first); nothing else is hers. */
+  let carols: string[] = [];
+
+  beforeAll(async () => {
+    const start = Date.now() - 60_000 - 160_000;
+    for (let index = 0; index < 160; index += 1) {
+      const at = new Date(start + index * 1_000).toISOString();
+      const failed = index % 10 === 0;
+      const task = await storedTask({
+        owner: 'carol',
+        name: index % 2 === 0 ? 'add' : 'mul',
+        args: [index, 1],
+        state: failed ? 'FAILURE' : 'SUCCESS',
+        ...(failed ? { error: { code: 'timeout', message: `task ${index} ran past its 10 s limit` } } : { result: index + 1 }),
+        createdAt: at,
+        updatedAt: at,
+      });
+      carols.push(task.id);
+    }
+    carols = carols.reverse();
+  });
+
+  it('shows the newest 20 as a table: id, name, state, age and result or error', async () => {
+    const run = await doozer(['list'], { env: CAROL });
+    expect(run.code).toBe(0);
+    const [header, ...rows] = lines(run.stdout);
+    expect(header).toMatch(/^ID {41}NAME +STATE +AGE +RESULT$/);
+    expect(rows.map((row) => ROW.exec(row)?.[1])).toEqual(carols.slice(0, 20));
+    // The newest is index 159 (SUCCESS, 160), a minute or so old; index 150 failed.
+    expect(ROW.exec(rows[0]!)?.slice(2)).toEqual(['mul', 'SUCCESS', expect.stringMatching(/^\d+[sm]$/), '160']);
+    expect(ROW.exec(rows[9]!)?.slice(2)).toEqual(['add', 'FAILURE', expect.stringMatching(/^\d+m$/), 'timeout: task 150 ran past its 10 s limit']);
+    expect(run.stderr).toMatch(/^More tasks follow: show them with --cursor \S+ \(and the same --state and --name\), or a larger --limit\.\n$/);
+    expect(server.requests.filter((request) => request.route === 'GET /tasks')).toHaveLength(1);
+  });
+
+  it('pages through more than 100 with --limit 150: newest first, none twice', async () => {
+    const run = await doozer(['list', '--limit', '150'], { env: CAROL });
+    expect(run.code).toBe(0);
+    const ids = lines(run.stdout)
+      .slice(1)
+      .map((row) => ROW.exec(row)?.[1]);
+    expect(ids).toEqual(carols.slice(0, 150));
+    expect(new Set(ids).size).toBe(150);
+    // Two pages: 100, then the 50 still to show.
+    expect(server.count('GET /tasks')).toBe(2);
+  });
+
+  it("prints the API's JSON with --json, and continues from its next with --cursor", async () => {
+    const first = await doozer(['list', '--limit', '150', '--json'], { env: CAROL });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe('');
+    const page = JSON.parse(first.stdout) as { tasks: { id: string; state: string }[]; next: string | null };
+    expect(page.tasks.map((task) => task.id)).toEqual(carols.slice(0, 150));
+    expect(page.next).toEqual(expect.any(String));
+    const rest = await doozer(['list', '--cursor', page.next!, '--limit', '100', '--json'], { env: CAROL });
+    expect(JSON.parse(rest.stdout)).toEqual({ tasks: expect.any(Array), next: null });
+    expect((JSON.parse(rest.stdout) as typeof page).tasks.map((task) => task.id)).toEqual(carols.slice(150));
+  });
+
+  it('gives one page as the API gave it for --json with --limit up to 100', async () => {
+    const run = await doozer(['--json', 'list', '--limit', '5'], { env: CAROL });
+    const printed = JSON.parse(run.stdout) as { tasks: unknown[]; next: string };
+    expect(printed.tasks).toHaveLength(5);
+    expect(server.requests.map((request) => `${request.method} ${request.path}`)).toContain('GET /tasks');
+    expect(server.count('GET /tasks')).toBe(1);
+    expect(printed.next).toEqual(expect.any(String));
+  });
+
+  it('filters by --state, in any case, and by --name', async () => {
+    const failed = await doozer(['list', '--state', 'failure', '--limit', '100'], { env: CAROL });
+    expect(failed.code).toBe(0);
+    const rows = lines(failed.stdout).slice(1);
+    expect(rows).toHaveLength(16);
+    expect(rows.every((row) => ROW.exec(row)?.[3] === 'FAILURE')).toBe(true);
+    expect(failed.stderr).toBe('');
+    const muls = await doozer(['list', '--name', 'mul', '--state', 'FAILURE'], { env: CAROL });
+    // Every failed task has an even index: an add.
+    expect(muls).toEqual({ code: 0, stdout: 'No tasks.\n', stderr: '' });
+  });
+
+  it("shows only the caller's own tasks", async () => {
+    const run = await doozer(['list', '--limit', '1000'], { env: { DOOZER_USERNAME: 'bob', DOOZER_PASSWORD: TEST_USERS.bob } });
+    expect(run.stdout).not.toContain(carols[0]);
+  });
+
+  it.each<[string[], string]>([
+    [['list', '--state', 'done'], 'doozer: --state "done" is not a task state; give one of SCHEDULED, PENDING, RETRY, SUCCESS, FAILURE, CANCELLED'],
+    [['list', '--limit', '0'], 'doozer: --limit "0" is not a number of tasks from 1 to 1000'],
+    [['list', '--limit', '1001'], 'doozer: --limit "1001" is not a number of tasks from 1 to 1000'],
+    [['list', '--limit', 'all'], 'doozer: --limit "all" is not a number of tasks from 1 to 1000'],
+  ])('2 for a bad flag, before any request: doozer %j', async (args, message) => {
+    expect(await doozer(args)).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+    expect(server.requests).toEqual([]);
+  });
+
+  it("2 for what the service refuses (a name that cannot be a task's, a cursor it did not give), with its message", async () => {
+    const name = await doozer(['list', '--name', 'Not A Name']);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toMatch(/^doozer: the service refused the request \(400 invalid_request\): query\.name /);
+    const cursor = await doozer(['list', '--cursor', 'not-a-cursor']);
+    expect(cursor).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'doozer: the service refused the request (400 invalid_request): the cursor is not one this API gave you for this listing ' +
+        '(the same state and name filters); list from the start without it\n',
+    });
+  });
+});
+
+describe('cancel', () => {
+  it('cancels a PENDING task and prints it as lookup does; cancelling it again answers the same', async () => {
+    server.consumer = 'none';
+    const task = await storedTask();
+    expect(await doozer(['cancel', task.id])).toEqual({ code: 0, stdout: 'Status : CANCELLED\n', stderr: '' });
+    expect(server.store.tasks.get(task.id)?.state).toBe('CANCELLED');
+    expect(await doozer(['cancel', `--uuid=${task.id}`])).toEqual({ code: 0, stdout: 'Status : CANCELLED\n', stderr: '' });
+    expect(server.requests.map((request) => `${request.route} ${request.status}`).filter((route) => route.startsWith('POST /tasks'))).toEqual([
+      'POST /tasks/:id/cancel 200',
+      'POST /tasks/:id/cancel 200',
+    ]);
+    // lookup shows it, and a cancelled task has no result: exit 1.
+    expect(await doozer(['lookup', task.id])).toEqual({ code: 1, stdout: 'Status : CANCELLED\n', stderr: '' });
+  });
+
+  it('cancels a task set to run later, and prints the JSON with --json', async () => {
+    const later = await doozer(['--json', 'run', 'sleep', '--arg', 'ms=1', '--in', '1h']);
+    const { id } = JSON.parse(later.stdout) as { id: string };
+    const run = await doozer(['cancel', id, '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ id, state: 'CANCELLED', runAt: expect.any(String) });
+  });
+
+  it('1 for a task that has ended, naming its state, and leaves it as it was', async () => {
+    const task = await storedTask({ state: 'SUCCESS', args: [2, 3], result: 5 });
+    expect(await doozer(['cancel', task.id])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `doozer: ${task.id} has already ended (SUCCESS); there is nothing to cancel.\n`,
+    });
+    expect(server.store.tasks.get(task.id)).toMatchObject({ state: 'SUCCESS', result: 5 });
+    const failed = await storedTask({ state: 'FAILURE', error: CONSUMER_FAILURE });
+    expect((await doozer(['cancel', failed.id])).stderr).toContain('has already ended (FAILURE)');
+  });
+
+  it("1 for an unknown task or another user's, as lookup says", async () => {
+    const carols = await storedTask({ owner: 'carol' });
+    for (const id of [UNKNOWN_ID, carols.id]) {
+      expect(await doozer(['cancel', id])).toEqual({ code: 1, stdout: '', stderr: `doozer: no task with id ${id}. Check the id, or it may have expired.\n` });
+    }
+    expect(server.store.tasks.get(carols.id)?.state).toBe('PENDING');
+  });
+
+  it('2 for a missing or malformed id, before any request', async () => {
+    expect(await doozer(['cancel'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'doozer: give the task id, e.g. doozer cancel --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006\n',
+    });
+    expect((await doozer(['cancel', 'task_nope'])).code).toBe(2);
+    expect(server.requests).toEqual([]);
+  });
+});
+
+describe('--at and --in: tasks to run later', () => {
+  const SCHEDULED_OUTPUT = /^Scheduled! (task_\S+)\nStatus : (SCHEDULED|PENDING)\nRun at : (\S+) \(in ([\dsmhd]+)\)\n$/;
+
+  it('--in 20m sets a task to run in 20 minutes: SCHEDULED, printed at once, nothing queued yet', async () => {
+    const before = Date.now();
+    const run = await doozer(['add', '1', '2', '--in', '20m']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    const [, id, state, runAt, left] = SCHEDULED_OUTPUT.exec(run.stdout) ?? [];
+    expect([state, left]).toEqual(['SCHEDULED', '20m']);
+    expect(Date.parse(runAt!) - before).toBeGreaterThanOrEqual(1_200_000);
+    expect(Date.parse(runAt!) - Date.now()).toBeLessThanOrEqual(1_200_000);
+    expect(server.store.tasks.get(id!)).toMatchObject({ state: 'SCHEDULED', runAt, args: [1, 2] });
+    expect(server.queue.sent.some((message) => message.taskId === id)).toBe(false);
+    expect(server.requests.map((request) => `${request.route} ${request.status}`)).toContain('POST /tasks 202');
+  });
+
+  it('--in 5m sets one PENDING, queued with the delay', async () => {
+    const run = await doozer(['run', 'sleep', '--arg', 'ms=1', '--in', '5m']);
+    expect(run.code).toBe(0);
+    const [, id, state, , left] = SCHEDULED_OUTPUT.exec(run.stdout) ?? [];
+    expect([state, left]).toEqual(['PENDING', '5m']);
+    expect(server.queue.delays.get(id!)).toBeGreaterThanOrEqual(299);
+    expect(server.queue.delays.get(id!)).toBeLessThanOrEqual(300);
+  });
+
+  it('--at sends the time given, with its zone, and --json prints the task', async () => {
+    const at = new Date(Date.now() + 2 * 3_600_000);
+    at.setUTCSeconds(0, 0);
+    const offsetTime = new Date(at.getTime() + 3_600_000).toISOString().slice(0, 16) + '+01:00';
+    const run = await doozer(['--json', 'mul', '--i', '2,3', '--at', offsetTime]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ name: 'mul', args: [2, 3], state: 'SCHEDULED', runAt: at.toISOString() });
+  });
+
+  it("--at reads a time without a zone as the machine's local time", async () => {
+    // Asia/Kolkata is UTC+05:30 all year.
+    const at = new Date(Date.now() + 3 * 3_600_000);
+    at.setUTCSeconds(0, 0);
+    const local = new Date(at.getTime() + 330 * 60_000).toISOString().slice(0, 16).replace('T', ' ');
+    const run = await doozer(['--json', 'add', '7', '--at', local], { env: { TZ: 'Asia/Kolkata' } });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ runAt: at.toISOString() });
+  });
+
+  it('2 for --at in the past or --in beyond 7 days, with the service message', async () => {
+    const past = await doozer(['add', '1', '--at', '2020-01-01T00:00Z']);
+    expect(past).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'doozer: the service refused the request (400 invalid_request): runAt 2020-01-01T00:00:00.000Z is in the past; give a time in the future (tasks can run at most 7 days (604800 s) ahead)\n',
+    });
+    const far = await doozer(['run', 'sleep', '--arg', 'ms=1', '--in', '8d']);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toContain('delaySeconds is 691200; tasks can run at most 7 days (604800 s) ahead');
+    expect(far.stderr).not.toContain('doozer tasks sleep');
+    expect(server.count('POST /tasks')).toBe(2);
+  });
+
+  it.each<[string[], string]>([
+    [['add', '1', '--in', '5x'], 'doozer: --in "5x" is not a duration; give one such as 90s, 20m, 2h, 1d, 1h30m, or plain seconds (600)'],
+    [['add', '1', '--in', '0'], 'doozer: --in "0" is no delay at all; to run the task now, leave --in out'],
+    [
+      ['mul', '2', '--at', 'tomorrow'],
+      'doozer: --at "tomorrow" is not a time; give an ISO 8601 time, such as 2026-12-01T18:30Z, 2026-12-01T18:30+01:00, or 2026-12-01T18:30 (your local time)',
+    ],
+    [
+      ['run', 'sleep', '{"ms":1}', '--at', '2026-02-30T10:00Z'],
+      'doozer: --at "2026-02-30T10:00Z" is not a valid date and time; give one such as 2026-12-01T18:30Z, 2026-12-01T18:30+01:00, or 2026-12-01T18:30 (your local time)',
+    ],
+  ])('2 for a bad --in or --at, before any request: doozer %j', async (args, message) => {
+    expect(await doozer(args)).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each<[string[], string]>([
+    [['add', '1', '--in', '5m', '--at', '2026-12-01T18:30Z'], "error: option '--at <time>' cannot be used with option '--in <duration>'"],
+    [['run', 'sleep', '{"ms":1}', '--in', '5m', '--wait'], "error: option '--in <duration>' cannot be used with option '--wait'"],
+  ])('2 for --at with --in, or either with --wait: doozer %j', async (args, message) => {
+    const run = await doozer(args);
+    expect(run.code).toBe(2);
+    expect(lines(run.stderr)).toEqual([message, '(run "doozer help" for usage)']);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('documents both in the usage of add, mul and run', async () => {
+    for (const command of ['add', 'mul', 'run']) {
+      const run = await runDoozer([command, '--help']);
+      expect(run.stdout).toContain('--at <time>');
+      expect(run.stdout).toContain('--in <duration>');
+      expect(run.stdout).toContain("A time\nwithout a zone is this machine's local time (TZ)");
+    }
+  });
+});
+
+describe('batch', () => {
+  const TASK_LINE = (line: number | string, state = 'PENDING') => new RegExp(`^line +${line}  task_[0-9a-f-]{36}  ${state}$`);
+  let folder: string;
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'doozer-batch-'));
+    tempRoots.push(folder);
+  });
+  beforeEach(() => {
+    // The tasks stay PENDING: what is printed is what the API answered, not what a worker did after.
+    server.consumer = 'none';
+  });
+
+  async function batchFile(name: string, content: string): Promise<string> {
+    const path = join(folder, name);
+    await writeFile(path, content);
+    return path;
+  }
+
+  it('1 when any line is refused: one line per request, in order, bad JSON never sent', async () => {
+    const file = await batchFile(
+      'mixed.jsonl',
+      [
+        '{"name":"add","args":[1,2]}',
+        '',
+        '{"name":"add","args":[1.5]}',
+        '{"name":"add", args: [1]}',
+        '{"name":"nope","args":[]}',
+        '{"name":"sleep","args":{"ms":5},"delaySeconds":1200}',
+        '   ',
+        '{"name":"mul","args":[6,7]}',
+        '',
+      ].join('\n'),
+    );
+    const run = await doozer(['batch', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    const printed = lines(run.stdout);
+    expect(printed).toHaveLength(6);
+    expect(printed[0]).toMatch(TASK_LINE(1));
+    expect(printed[1]).toMatch(/^line 3  error invalid_request: args\[0\] /);
+    expect(printed[2]).toMatch(/^line 4  error invalid_json: not JSON \(.+\); give one task request per line$/);
+    expect(printed[3]).toBe(`line 5  error unknown_task: unknown task "nope"; known tasks: ${catalog.names.join(', ')}`);
+    expect(printed[4]).toMatch(/^line 6  task_[0-9a-f-]{36}  SCHEDULED  runs in 20m$/);
+    expect(printed[5]).toMatch(TASK_LINE(8));
+    // One request for the five lines that parsed; three tasks made.
+    expect(server.requests.map((request) => `${request.route} ${request.status}`).filter((route) => route.startsWith('POST /tasks'))).toEqual([
+      'POST /tasks/batch 200',
+    ]);
+    const ids = printed.map((line) => TASK_ID.exec(line)?.[0]).filter((id) => id !== undefined);
+    expect(ids.map((id) => server.store.tasks.get(id!)?.name)).toEqual(['add', 'sleep', 'mul']);
+  });
+
+  it('0 for a file of 250 requests, sent in chunks of 100', async () => {
+    const requests = Array.from({ length: 250 }, (_, index) => JSON.stringify({ name: 'add', args: [index, 1] }));
+    const run = await doozer(['batch', await batchFile('many.jsonl', requests.join('\n'))]);
+    expect(run.code).toBe(0);
+    const printed = lines(run.stdout);
+    expect(printed).toHaveLength(250);
+    printed.forEach((line, index) => expect(line).toMatch(TASK_LINE(index + 1)));
+    expect(new Set(printed.map((line) => TASK_ID.exec(line)?.[0])).size).toBe(250);
+    expect(server.count('POST /tasks/batch')).toBe(3);
+    // Not a terminal: no progress bar.
+    expect(run.stderr).toBe('');
+  });
+
+  it('reads standard input for -', async () => {
+    const run = await doozer(['batch', '-'], { stdin: '{"name":"add","args":[1,2]}\n{"name":"mul","args":[3,4]}\n' });
+    expect(run.code).toBe(0);
+    expect(lines(run.stdout)).toEqual([expect.stringMatching(TASK_LINE(1)), expect.stringMatching(TASK_LINE(2))]);
+  });
+
+  it('prints one JSON object per line with --json', async () => {
+    const run = await doozer(['--json', 'batch', '-'], { stdin: '{"name":"add","args":[1]}\nnope\n' });
+    expect(run.code).toBe(1);
+    const printed = lines(run.stdout).map((line) => JSON.parse(line) as unknown);
+    expect(printed).toEqual([
+      { line: 1, task: expect.objectContaining({ name: 'add', args: [1], state: 'PENDING' }) },
+      { line: 2, error: { code: 'invalid_json', message: expect.stringContaining('not JSON') } },
+    ]);
+  });
+
+  it('makes the tasks once when sent again with the same --idempotency-key', async () => {
+    const file = await batchFile('again.jsonl', '{"name":"add","args":[1]}\n{"name":"add","args":[2]}\n');
+    const first = await doozer(['batch', file, '--idempotency-key', 'nightly-2026-12-01']);
+    const again = await doozer(['batch', file, '--idempotency-key', 'nightly-2026-12-01']);
+    expect(first.code).toBe(0);
+    expect(again).toEqual(first);
+    expect(server.count('POST /tasks/batch')).toBe(2);
+    const ids = lines(first.stdout).map((line) => TASK_ID.exec(line)?.[0]);
+    expect(ids.every((id) => server.store.tasks.has(id!))).toBe(true);
+  });
+
+  it('1 for every line of a chunk the service refused whole, with its message', async () => {
+    server.store.failNext('createMany');
+    const run = await doozer(['batch', '-'], { stdin: '{"name":"add","args":[1]}\n{"name":"add","args":[2]}\n' });
+    expect(run).toEqual({
+      code: 1,
+      stdout:
+        'line 1  error unavailable: the service is temporarily unavailable; try again shortly\n' +
+        'line 2  error unavailable: the service is temporarily unavailable; try again shortly\n',
+      stderr: '',
+    });
+  });
+
+  it('with --wait, prints each task as it ended, with its result', async () => {
+    server.consumer = 'run';
+    const run = await doozer(['batch', '-', '--wait'], { stdin: '{"name":"add","args":[1,2]}\n{"name":"sleep","args":{"ms":300}}\n{"name":"mul","args":[6,7]}\n' });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(lines(run.stdout)).toEqual([
+      expect.stringMatching(/^line 1  task_[0-9a-f-]{36}  SUCCESS  3$/),
+      expect.stringMatching(/^line 2  task_[0-9a-f-]{36}  SUCCESS  \{"slept":\d+\}$/),
+      expect.stringMatching(/^line 3  task_[0-9a-f-]{36}  SUCCESS  42$/),
+    ]);
+  });
+
+  it('with --wait, 1 when a task fails, with its error', async () => {
+    server.consumer = 'fail';
+    const run = await doozer(['batch', '-', '--wait', '--json'], { stdin: '{"name":"add","args":[1]}\n' });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toEqual({ line: 1, task: expect.objectContaining({ state: 'FAILURE', error: CONSUMER_FAILURE }) });
+  });
+
+  it('with --wait, 5 when tasks are still open after --timeout, saying how to follow them', async () => {
+    const run = await doozer(['batch', '-', '--wait', '--timeout', '1'], { stdin: '{"name":"add","args":[1]}\n{"name":"add","args":[2]}\n' });
+    expect(run.code).toBe(5);
+    expect(lines(run.stdout)).toEqual([expect.stringMatching(TASK_LINE(1)), expect.stringMatching(TASK_LINE(2))]);
+    expect(run.stderr).toBe('2 of the tasks still open after 1 s; see how they end with: doozer list, or doozer lookup <id>\n');
+  });
+
+  it.each<[string, string[], string, string]>([
+    ['a file that does not exist', ['batch', '/nonexistent/tasks.jsonl'], '', 'doozer: cannot read /nonexistent/tasks.jsonl: ENOENT'],
+    ['an input of blank lines', ['batch', '-'], '\n  \n', 'doozer: standard input holds no task requests (blank lines are skipped)'],
+    ['standard input read twice', ['batch', '-', '--password-stdin'], 'doozer\n', 'doozer: batch - and --password-stdin both read standard input; give the password another way'],
+    [
+      'an idempotency key that is not ASCII',
+      ['batch', '-', '--idempotency-key', 'clé'],
+      '{"name":"add","args":[1]}',
+      'doozer: --idempotency-key must be 1 to 253 printable ASCII characters (each chunk of 100 sends it with -1, -2, … added)',
+    ],
+  ])('2 for %s, before any request', async (_case, args, stdin, message) => {
+    expect(await doozer(args, { stdin })).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+    expect(server.requests).toEqual([]);
+  });
+
+  it('3 for a wrong password, before any line is sent', async () => {
+    const run = await doozer(['batch', '-', '--username', 'alice', '--password', WRONG_PASSWORD], { stdin: '{"name":"add","args":[1]}' });
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(server.count('POST /tasks/batch')).toBe(0);
+  });
+});
+
 describe('help', () => {
   const EXIT_CODE_LINES = [
     'Exit codes:',
-    '  0  done (or deferred, without --wait)',
-    '  1  the task failed, or no such task',
+    '  0  done (or deferred, without --wait; or set to run later)',
+    '  1  the task failed or was cancelled, no such task, a task to cancel had ended,',
+    '     or a batch line was refused',
     '  2  usage error: a bad flag, number, JSON or setting, or args the service refused',
     '  3  authentication failed, or logins refused for a while (too many wrong passwords)',
     '  4  the service is unreachable or answered 5xx',
@@ -655,7 +1072,10 @@ describe('help', () => {
     const commands = printed.slice(printed.indexOf('Available Commands:') + 1, printed.indexOf('Flags:'));
     expect(commands).toEqual([
       '  add         Add api call.',
+      '  batch       Submit the tasks of a file, one JSON request a line.',
+      '  cancel      Cancel a task that has not ended.',
       '  help        Help about any command',
+      '  list        List your tasks, newest first.',
       '  lookup      Lookup a task uuid.',
       '  mul         Multiply api call.',
       '  run         Run a task with its args.',

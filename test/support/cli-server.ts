@@ -8,6 +8,7 @@ import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { catalog } from './catalog.ts';
+import { MemoryIdempotencyStore } from './memory-idempotency-store.ts';
 import { MemoryLoginAttempts } from './memory-login-attempts.ts';
 import { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
 import { testUserDirectory } from './test-users.ts';
@@ -40,7 +41,7 @@ export type ConsumerMode = 'run' | 'fail' | 'none';
 export interface ApiRequest {
   readonly method: string;
   readonly path: string;
-  /** `METHOD /path` with a task id replaced by `:id`, e.g. `GET /tasks/:id`. */
+  /** `METHOD /path` with a task id replaced by `:id`, e.g. `GET /tasks/:id`, `POST /tasks/:id/cancel`. */
   readonly route: string;
   readonly status: number;
 }
@@ -63,7 +64,8 @@ export interface CliServer {
   close(): Promise<void>;
 }
 
-const TASK_PATH = /^\/tasks\/[^/]+$/;
+/** `/tasks/{id}` and what follows it (`/cancel`); not `/tasks/batch`. */
+const TASK_PATH = /^\/tasks\/(?!batch$)[^/]+/;
 
 /**
  * The real API (createApp over in-memory adapters) served over HTTP on 127.0.0.1 at a free port,
@@ -82,7 +84,7 @@ export async function startCliServer(): Promise<CliServer> {
     }
     return undefined;
   });
-  const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600 });
+  const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600, idempotency: new MemoryIdempotencyStore() });
   const loginThrottle = new LoginThrottle({ store: new MemoryLoginAttempts() });
   let requests: ApiRequest[] = [];
   let generation = 0;
@@ -105,7 +107,7 @@ export async function startCliServer(): Promise<CliServer> {
           fetch: async (request) => {
             const response = await app.fetch(request);
             const { pathname } = new URL(request.url);
-            const route = `${request.method} ${TASK_PATH.test(pathname) ? '/tasks/:id' : pathname}`;
+            const route = `${request.method} ${pathname.replace(TASK_PATH, '/tasks/:id')}`;
             requests.push({ method: request.method, path: pathname, route, status: response.status });
             return response;
           },

@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { InputError, parseIntegers, parseRunArgs, parseTaskId } from '../../client/src/input.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  InputError,
+  parseDelay,
+  parseIntegers,
+  parseListLimit,
+  parseRunArgs,
+  parseRunAt,
+  parseState,
+  parseTaskId,
+} from '../../client/src/input.ts';
 
 /** Runs `parse` expecting an InputError and returns its message. */
 function inputError(parse: () => unknown): string {
@@ -96,6 +105,10 @@ describe('parseTaskId', () => {
     expect(inputError(() => parseTaskId(value))).toContain('give the task id, e.g. doozer lookup --uuid=task_');
   });
 
+  it('names the command in its example', () => {
+    expect(inputError(() => parseTaskId(undefined, 'cancel'))).toContain('e.g. doozer cancel --uuid=task_');
+  });
+
   it.each([
     '1db8fd1f-aff0-4db6-9c9a-ada3d20cb006',
     'task_',
@@ -180,5 +193,152 @@ describe('parseRunArgs', () => {
     [['ms=1', 'ms=2'], '--arg ms is given twice; give each key once'],
   ])('refuses --arg %j', (pairs, message) => {
     expect(inputError(() => parseRunArgs('sleep', undefined, pairs))).toBe(message);
+  });
+});
+
+describe('parseDelay (--in)', () => {
+  it.each<[string, number]>([
+    ['90s', 90],
+    ['20m', 1_200],
+    ['2h', 7_200],
+    ['1d', 86_400],
+    ['1h30m', 5_400],
+    ['1d2h3m4s', 93_784],
+    ['1h 30m', 5_400],
+    ['  15M ', 900],
+    ['600', 600],
+    ['90m', 5_400],
+    ['0h5m', 300],
+  ])('reads %j as %d seconds', (text, seconds) => {
+    expect(parseDelay(text)).toBe(seconds);
+  });
+
+  it.each([
+    ['a unit it does not know', '5x'],
+    ['a unit spelt out', '5 minutes'],
+    ['a fraction', '1.5h'],
+    ['a number without its last unit', '1h30'],
+    ['units smallest first', '30m1h'],
+    ['a unit twice', '1m1m'],
+    ['a sign', '-5m'],
+    ['words around it', 'in 20m'],
+    ['nothing', ''],
+    ['spaces only', '   '],
+    ['an ISO 8601 duration', 'PT20M'],
+  ])('refuses %s (%j), with examples', (_case, text) => {
+    expect(inputError(() => parseDelay(text))).toBe(
+      `--in ${JSON.stringify(text)} is not a duration; give one such as 90s, 20m, 2h, 1d, 1h30m, or plain seconds (600)`,
+    );
+  });
+
+  it.each(['0', '0s', '0h0m'])('refuses a delay of zero (%j): that is now', (text) => {
+    expect(inputError(() => parseDelay(text))).toBe(`--in ${JSON.stringify(text)} is no delay at all; to run the task now, leave --in out`);
+  });
+
+  it('refuses a number of seconds beyond exact arithmetic', () => {
+    expect(inputError(() => parseDelay('9'.repeat(20)))).toContain('is too long');
+  });
+
+  it('leaves the limit to the service: 30 days parse', () => {
+    expect(parseDelay('30d')).toBe(2_592_000);
+  });
+});
+
+describe('parseRunAt (--at)', () => {
+  const savedZone = process.env.TZ;
+  afterEach(() => {
+    if (savedZone === undefined) delete process.env.TZ;
+    else process.env.TZ = savedZone;
+  });
+
+  it.each<[string, string]>([
+    ['2026-12-01T18:30:00Z', '2026-12-01T18:30:00.000Z'],
+    ['2026-12-01T18:30Z', '2026-12-01T18:30:00.000Z'],
+    ['2026-12-01t18:30:00z', '2026-12-01T18:30:00.000Z'],
+    ['2026-12-01 18:30Z', '2026-12-01T18:30:00.000Z'],
+    ['2026-12-01T18:30:00.25Z', '2026-12-01T18:30:00.250Z'],
+    ['2026-12-01T18:30:00.123456789Z', '2026-12-01T18:30:00.123Z'],
+    ['2026-12-01T18:30:00+01:00', '2026-12-01T17:30:00.000Z'],
+    ['2026-12-01T18:30-0530', '2026-12-02T00:00:00.000Z'],
+    ['2026-12-31T23:30:00-01:00', '2027-01-01T00:30:00.000Z'],
+    ['2028-02-29T00:00Z', '2028-02-29T00:00:00.000Z'],
+  ])('reads %j with its zone as %s', (text, iso) => {
+    expect(parseRunAt(text).toISOString()).toBe(iso);
+  });
+
+  it("reads a time without a zone as this machine's local time", () => {
+    process.env.TZ = 'Europe/Paris';
+    expect(parseRunAt('2026-12-01T18:30').toISOString()).toBe('2026-12-01T17:30:00.000Z');
+    expect(parseRunAt('2026-07-01 18:30:15').toISOString()).toBe('2026-07-01T16:30:15.000Z');
+    process.env.TZ = 'America/New_York';
+    expect(parseRunAt('2026-12-01T18:30').toISOString()).toBe('2026-12-01T23:30:00.000Z');
+  });
+
+  it('refuses a local time the clocks skip, rather than moving it', () => {
+    process.env.TZ = 'Europe/Paris';
+    expect(inputError(() => parseRunAt('2026-03-29T02:30'))).toBe(
+      '--at "2026-03-29T02:30" does not exist in the local time zone (the clocks skip it); give another time, or one with a zone',
+    );
+    // With a zone it is a plain instant.
+    expect(parseRunAt('2026-03-29T02:30+01:00').toISOString()).toBe('2026-03-29T01:30:00.000Z');
+  });
+
+  it.each(['tomorrow', '18:30', '2026-12-01T18', '2026-12-1T18:30Z', '1764613800', '2026-12-01T18:30:00 Z', '2026-12-01T18:30+1', 'next friday'])(
+    'refuses %j, with examples of what it takes',
+    (text) => {
+      expect(inputError(() => parseRunAt(text))).toBe(
+        `--at ${JSON.stringify(text)} is not a time; give an ISO 8601 time, such as 2026-12-01T18:30Z, 2026-12-01T18:30+01:00, or 2026-12-01T18:30 (your local time)`,
+      );
+    },
+  );
+
+  it('asks for the time of a date alone', () => {
+    expect(inputError(() => parseRunAt('2026-12-01'))).toContain('is not a time; give a time as well as the date, such as 2026-12-01T18:30Z');
+  });
+
+  it.each(['2026-02-30T10:00Z', '2027-02-29T10:00Z', '2026-13-01T10:00Z', '2026-00-10T10:00Z', '2026-12-01T24:00Z', '2026-12-01T18:60Z', '2026-12-01T18:30:60Z', '2026-12-01T18:30+24:00', '2026-12-01T18:30+01:60', '2026-04-31T10:00'])(
+    'refuses a date or time that does not exist: %j',
+    (text) => {
+      expect(inputError(() => parseRunAt(text))).toBe(
+        `--at ${JSON.stringify(text)} is not a valid date and time; give one such as 2026-12-01T18:30Z, 2026-12-01T18:30+01:00, or 2026-12-01T18:30 (your local time)`,
+      );
+    },
+  );
+
+  it('leaves past and far times to the service, whose clock counts', () => {
+    expect(parseRunAt('2001-01-01T00:00Z').toISOString()).toBe('2001-01-01T00:00:00.000Z');
+    expect(parseRunAt('2099-01-01T00:00Z').toISOString()).toBe('2099-01-01T00:00:00.000Z');
+  });
+});
+
+describe('parseState (list --state)', () => {
+  it.each<[string, string]>([
+    ['FAILURE', 'FAILURE'],
+    ['failure', 'FAILURE'],
+    ['Scheduled', 'SCHEDULED'],
+    [' cancelled ', 'CANCELLED'],
+  ])('reads %j as %s', (text, state) => {
+    expect(parseState(text)).toBe(state);
+  });
+
+  it.each(['done', 'FAILED', '', 'PENDING,RETRY'])('refuses %j, listing the states', (text) => {
+    expect(inputError(() => parseState(text))).toBe(
+      `--state ${JSON.stringify(text)} is not a task state; give one of SCHEDULED, PENDING, RETRY, SUCCESS, FAILURE, CANCELLED`,
+    );
+  });
+});
+
+describe('parseListLimit (list --limit)', () => {
+  it.each<[string, number]>([
+    ['1', 1],
+    ['20', 20],
+    ['150', 150],
+    ['1000', 1_000],
+  ])('reads %j as %d', (text, limit) => {
+    expect(parseListLimit(text)).toBe(limit);
+  });
+
+  it.each(['0', '1001', '-5', '1.5', '1e2', 'ten', ''])('refuses %j, naming the range', (text) => {
+    expect(inputError(() => parseListLimit(text))).toBe(`--limit ${JSON.stringify(text)} is not a number of tasks from 1 to 1000`);
   });
 });

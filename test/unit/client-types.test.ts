@@ -7,9 +7,12 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  type BatchItemError,
+  type BatchItemResult,
   DoozerClient,
   type RunResult,
   type TaskArgs,
+  type TaskPage,
   type TaskProgress,
   type TaskResult,
   type TaskView,
@@ -86,6 +89,63 @@ describe('DoozerClient<typeof TASKS>', () => {
     expectTypeOf(lookedUp).toBeFunction();
   });
 
+  it('types listed and cancelled tasks, narrowing to the task named in the filter', () => {
+    async function listed(client: DoozerClient<Tasks>) {
+      for await (const task of client.list({ name: 'sleep', state: 'SUCCESS' })) {
+        expectTypeOf(task).toEqualTypeOf<SleepView>();
+        expectTypeOf(task.result).toEqualTypeOf<{ slept: number } | undefined>();
+      }
+      for await (const task of client.list()) expectTypeOf(task).toEqualTypeOf<TaskViewOf<Tasks>>();
+      expectTypeOf(await client.listPage({ name: 'primes', limit: 5 })).toEqualTypeOf<TaskPage<PrimesView>>();
+      expectTypeOf((await client.listPage()).next).toEqualTypeOf<string | null>();
+      expectTypeOf(await client.cancel('task_x')).toEqualTypeOf<TaskViewOf<Tasks>>();
+      // @ts-expect-error: no task of that name
+      void client.list({ name: 'nope' });
+      // @ts-expect-error: not a state
+      void client.list({ state: 'DONE' });
+    }
+    expectTypeOf(listed).toBeFunction();
+  });
+
+  it('checks the items of a batch like run, and types the results as task or error', () => {
+    async function batch(client: DoozerClient<Tasks>) {
+      const { results, replayed } = await client.submitBatch(
+        [
+          { name: 'sleep', args: { ms: 1 } },
+          { name: 'add', args: [1, '2'], delaySeconds: 60 },
+          { name: 'primes', args: { below: 10 }, runAt: new Date() },
+        ],
+        { idempotencyKey: 'k' },
+      );
+      expectTypeOf(replayed).toEqualTypeOf<boolean>();
+      expectTypeOf(results).toEqualTypeOf<BatchItemResult<TaskViewOf<Tasks>>[]>();
+      const [first] = results;
+      if (first?.task) expectTypeOf(first.task).toEqualTypeOf<TaskViewOf<Tasks>>();
+      else if (first) expectTypeOf(first.error).toEqualTypeOf<BatchItemError>();
+      // @ts-expect-error: ms is a number
+      void client.submitBatch([{ name: 'sleep', args: { ms: '1' } }]);
+      // @ts-expect-error: no task of that name
+      void client.submitBatch([{ name: 'nope', args: {} }]);
+      // @ts-expect-error: runAt or delaySeconds, not both
+      void client.submitBatch([{ name: 'sleep', args: { ms: 1 }, runAt: new Date(), delaySeconds: 5 }]);
+    }
+    expectTypeOf(batch).toBeFunction();
+  });
+
+  it('takes runAt or delaySeconds to run later, not both', () => {
+    function later(client: DoozerClient<Tasks>) {
+      void client.run('sleep', { ms: 1 }, { runAt: new Date() });
+      void client.run('sleep', { ms: 1 }, { runAt: '2026-12-01T18:30:00Z' });
+      void client.run('sleep', { ms: 1 }, { delaySeconds: 60, wait: 0 });
+      void client.submit('add', [1n], { delaySeconds: 60 });
+      // @ts-expect-error: not both
+      void client.run('sleep', { ms: 1 }, { runAt: new Date(), delaySeconds: 60 });
+      // @ts-expect-error: a delay is a number of seconds
+      void client.submit('add', [1], { delaySeconds: '60' });
+    }
+    expectTypeOf(later).toBeFunction();
+  });
+
   it('exposes the args and result types of a task', () => {
     expectTypeOf<TaskArgs<Tasks, 'sleep'>>().toEqualTypeOf<{ ms: number }>();
     expectTypeOf<TaskResult<Tasks, 'primes'>>().toEqualTypeOf<{ below: number; count: number }>();
@@ -104,6 +164,9 @@ describe('DoozerClient without a task list', () => {
       // submit keeps its integer types.
       const { task: sum } = await client.submit('add', [1n, '2', 3]);
       expectTypeOf(sum.result).toEqualTypeOf<WireInteger | undefined>();
+      for await (const listed of client.list({ name: 'anything' })) expectTypeOf(listed).toEqualTypeOf<TaskView>();
+      const { results } = await client.submitBatch([{ name: 'whatever', args: { any: 1 } }]);
+      expectTypeOf(results).toEqualTypeOf<BatchItemResult<TaskView>[]>();
     }
     expectTypeOf(untyped).toBeFunction();
   });

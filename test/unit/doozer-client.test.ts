@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DoozerClient, type DoozerClientOptions } from '../../client/src/doozer-client.ts';
-import { DoozerApiError, DoozerConnectionError } from '../../client/src/errors.ts';
+import { DoozerApiError, DoozerConnectionError, DoozerTaskEndedError } from '../../client/src/errors.ts';
 import { type CachedToken, MemoryTokenCache } from '../../client/src/token-cache.ts';
 import type { TaskView } from '../../client/src/types.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
@@ -10,7 +10,9 @@ import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import type { TASKS } from '../../tasks/index.ts';
 import { catalog } from '../support/catalog.ts';
+import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { pendingTask } from '../support/task-fixtures.ts';
 import { testUserDirectory } from '../support/test-users.ts';
 
 const URL_BASE = 'http://doozer.test';
@@ -40,8 +42,11 @@ interface Call {
  */
 type Consumer = 'now' | 'never' | 'on-lookup';
 
-/** The real app over in-memory adapters, and a DoozerClient whose fetch calls it in-process. */
-function harness({ consumer = 'now' as Consumer } = {}) {
+/**
+ * The real app over in-memory adapters, and a DoozerClient whose fetch calls it in-process. With
+ * `ids`, new tasks get these ids in turn, so a test can name one before it exists.
+ */
+function harness({ consumer = 'now' as Consumer, ids = undefined as readonly string[] | undefined } = {}) {
   const store = new MemoryTaskStore();
   const worker = new TaskWorker({ store, catalog });
   let release!: () => void;
@@ -54,7 +59,11 @@ function harness({ consumer = 'now' as Consumer } = {}) {
           return worker.process(body);
         },
   );
-  const app = createApp({ catalog, tasks: new TaskService({ store, queue, taskTtlSeconds: 3_600 }), users, tokens });
+  const idempotency = new MemoryIdempotencyStore();
+  const newId = ids && (() => ids[issued++]!);
+  let issued = 0;
+  const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600, idempotency, ...(newId && { newId }) });
+  const app = createApp({ catalog, tasks, users, tokens });
   const calls: Call[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input);
@@ -62,7 +71,7 @@ function harness({ consumer = 'now' as Consumer } = {}) {
     if (method === 'GET' && url.pathname.startsWith('/tasks/')) release();
     const response = await app.request(input, init);
     const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-    calls.push({ route: `${method} ${url.pathname.replace(/^\/tasks\/.+$/, '/tasks/:id')}`, search: url.search, status: response.status, body });
+    calls.push({ route: `${method} ${url.pathname.replace(/^\/tasks\/(?!batch$)[^/]+/, '/tasks/:id')}`, search: url.search, status: response.status, body });
     return response;
   };
   const cache = new MemoryTokenCache();
@@ -245,6 +254,259 @@ describe('DoozerClient.waitFor', () => {
     expect(last).toMatchObject({ id: task.id, state: 'PENDING' });
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((view) => view.id === task.id && view.state === 'PENDING')).toBe(true);
+  });
+});
+
+describe('DoozerClient: tasks to run later', () => {
+  it('returns at once with delaySeconds: deferred, PENDING with its runAt, queued with the delay', async () => {
+    const { client, calls, queue } = harness();
+    const before = Date.now();
+    const { task, deferred } = await client().submit('add', [1, 2], { delaySeconds: 60 });
+    expect(deferred).toBe(true);
+    expect(task).toMatchObject({ state: 'PENDING', runAt: expect.any(String) });
+    expect(Date.parse(task.runAt!) - before).toBeGreaterThanOrEqual(60_000);
+    expect(Date.parse(task.runAt!) - Date.now()).toBeLessThanOrEqual(60_000);
+    expect(calls.find((call) => call.route === 'POST /tasks')).toMatchObject({ status: 202, body: { name: 'add', args: [1, 2], delaySeconds: 60 } });
+    expect(queue.delays.get(task.id)).toBe(60);
+  });
+
+  it('sends a runAt Date as its ISO time; beyond 15 minutes the task is SCHEDULED and not queued yet', async () => {
+    const { client, calls, queue } = harness();
+    const runAt = new Date(Date.now() + 3_600_000);
+    const { task, deferred } = await client().run('sleep', { ms: 1 }, { runAt });
+    expect(deferred).toBe(true);
+    expect(task).toMatchObject({ name: 'sleep', state: 'SCHEDULED', runAt: runAt.toISOString() });
+    expect(calls.find((call) => call.route === 'POST /tasks')?.body).toEqual({ name: 'sleep', args: { ms: 1 }, runAt: runAt.toISOString() });
+    expect(queue.sent).toEqual([]);
+  });
+
+  it.each<[string, Parameters<DoozerClient['run']>[2], string]>([
+    ['a runAt in the past', { runAt: '2020-01-01T00:00:00Z' }, 'runAt 2020-01-01T00:00:00Z is in the past'],
+    ['a runAt beyond 7 days', { runAt: new Date(Date.now() + 8 * 86_400_000) }, 'tasks can run at most 7 days'],
+    ['a delay beyond 7 days', { delaySeconds: 604_801 }, 'delaySeconds up to 604800'],
+    ['both fields', { runAt: new Date(Date.now() + 60_000), delaySeconds: 60 } as never, 'give runAt or delaySeconds, not both'],
+  ])('throws DoozerApiError 400 naming the limit for %s', async (_case, options, message) => {
+    const { client, store } = harness();
+    const error = await apiError(client().run('add', [1], options));
+    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(error.message).toContain(message);
+    expect(store.tasks.size).toBe(0);
+  });
+});
+
+describe('DoozerClient.list and listPage', () => {
+  /** `count` tasks of alice's, stored one millisecond apart (the oldest first), and one of bob's. */
+  async function storedTasks(store: MemoryTaskStore, count: number) {
+    const start = Date.now() - count - 1_000;
+    const tasks = Array.from({ length: count }, (_, index) => {
+      const at = new Date(start + index).toISOString();
+      const state = index % 3 === 0 ? 'FAILURE' : 'SUCCESS';
+      return pendingTask({ owner: 'alice', name: index % 2 === 0 ? 'add' : 'mul', state, createdAt: at, updatedAt: at });
+    });
+    for (const task of [...tasks, pendingTask({ owner: 'bob' })]) await store.create(task);
+    return tasks.map((task) => task.id).reverse();
+  }
+
+  it('gives one page, newest first, with the cursor of the next', async () => {
+    const { client, store, calls } = harness();
+    const newestFirst = await storedTasks(store, 25);
+    const doozer = client();
+    const first = await doozer.listPage({ limit: 10 });
+    expect(first.tasks.map((task) => task.id)).toEqual(newestFirst.slice(0, 10));
+    expect(first.next).toEqual(expect.any(String));
+    const second = await doozer.listPage({ limit: 10, cursor: first.next! });
+    expect(second.tasks.map((task) => task.id)).toEqual(newestFirst.slice(10, 20));
+    const last = await doozer.listPage({ limit: 10, cursor: second.next! });
+    expect(last.tasks.map((task) => task.id)).toEqual(newestFirst.slice(20));
+    expect(last.next).toBeNull();
+    expect(calls.filter((call) => call.route === 'GET /tasks').map((call) => call.search)).toEqual([
+      '?limit=10',
+      `?limit=10&cursor=${encodeURIComponent(first.next!)}`,
+      `?limit=10&cursor=${encodeURIComponent(second.next!)}`,
+    ]);
+  });
+
+  it("lists every one of the caller's tasks across pages, each once, and none of another user's", async () => {
+    const { client, store, calls } = harness();
+    const newestFirst = await storedTasks(store, 25);
+    const seen: string[] = [];
+    for await (const task of client().list({ pageSize: 10 })) seen.push(task.id);
+    expect(seen).toEqual(newestFirst);
+    expect(calls.filter((call) => call.route === 'GET /tasks')).toHaveLength(3);
+  });
+
+  it('fetches a page only when the loop gets to it', async () => {
+    const { client, store, calls } = harness();
+    await storedTasks(store, 25);
+    let seen = 0;
+    for await (const _task of client().list({ pageSize: 10 })) if (++seen === 10) break;
+    expect(calls.filter((call) => call.route === 'GET /tasks')).toHaveLength(1);
+  });
+
+  it('filters by state and task name', async () => {
+    const { client, store, calls } = harness();
+    await storedTasks(store, 25);
+    const failedAdds: TaskView[] = [];
+    for await (const task of client().list({ state: 'FAILURE', name: 'add', pageSize: 2 })) failedAdds.push(task);
+    // Indexes 0, 6, 12, 18 and 24 are both FAILURE and add.
+    expect(failedAdds).toHaveLength(5);
+    expect(failedAdds.every((task) => task.state === 'FAILURE' && task.name === 'add')).toBe(true);
+    expect(calls.find((call) => call.route === 'GET /tasks')?.search).toBe('?state=FAILURE&name=add&limit=2');
+  });
+
+  it('asks for the API default page without options, and yields nothing when there are no tasks', async () => {
+    const { client, calls } = harness();
+    const seen: TaskView[] = [];
+    for await (const task of client().list()) seen.push(task);
+    expect(seen).toEqual([]);
+    expect(calls.filter((call) => call.route === 'GET /tasks').map((call) => call.search)).toEqual(['']);
+  });
+
+  it.each<[string, Parameters<DoozerClient['listPage']>[0]]>([
+    ['an altered cursor', { cursor: 'WyIyMDI2LTAxLTAxVDAwOjAwOjAwLjAwMFoiLCJ0YXNrX3giXQ.c2lnbmF0dXJl' }],
+    ['a page of 101', { limit: 101 }],
+    ['an unknown state', { state: 'DONE' as never }],
+  ])('throws DoozerApiError 400 for %s', async (_case, options) => {
+    const { client } = harness();
+    expect(await apiError(client().listPage(options))).toMatchObject({ status: 400, code: 'invalid_request' });
+  });
+
+  it("refuses another user's cursor", async () => {
+    const { client, store } = harness();
+    await store.create(pendingTask({ owner: 'bob' }));
+    await store.create(pendingTask({ owner: 'bob' }));
+    const bobs = await client({ username: 'bob', password: 'bob-password' }).listPage({ limit: 1 });
+    expect(bobs.next).toEqual(expect.any(String));
+    const error = await apiError(client().listPage({ cursor: bobs.next! }));
+    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+  });
+});
+
+describe('DoozerClient.cancel', () => {
+  it('cancels a PENDING task, and answers the same when it is cancelled again', async () => {
+    const { client, store, routes } = harness({ consumer: 'never' });
+    const doozer = client();
+    const { task } = await doozer.submit('add', [1], { wait: 0 });
+    const cancelled = await doozer.cancel(task.id);
+    expect(cancelled).toMatchObject({ id: task.id, state: 'CANCELLED' });
+    expect(await doozer.cancel(task.id)).toMatchObject({ id: task.id, state: 'CANCELLED' });
+    expect(store.tasks.get(task.id)?.state).toBe('CANCELLED');
+    expect(routes().slice(-2)).toEqual(['POST /tasks/:id/cancel 200', 'POST /tasks/:id/cancel 200']);
+  });
+
+  it('cancels a SCHEDULED task', async () => {
+    const { client } = harness();
+    const doozer = client();
+    const { task } = await doozer.run('sleep', { ms: 1 }, { delaySeconds: 3_600 });
+    expect(task.state).toBe('SCHEDULED');
+    expect(await doozer.cancel(task.id)).toMatchObject({ state: 'CANCELLED', runAt: task.runAt });
+  });
+
+  it('throws DoozerTaskEndedError with the state a task ended in', async () => {
+    const { client } = harness();
+    const doozer = client();
+    const { task } = await doozer.submit('add', [1, 2]);
+    expect(task.state).toBe('SUCCESS');
+    const error = await apiError(doozer.cancel(task.id));
+    expect(error).toBeInstanceOf(DoozerTaskEndedError);
+    expect(error).toMatchObject({ status: 409, code: 'task_ended', state: 'SUCCESS', name: 'DoozerTaskEndedError' });
+  });
+
+  it("throws DoozerApiError 404 task_not_found for an unknown id and for another user's task", async () => {
+    const { client } = harness({ consumer: 'never' });
+    const { task } = await client().submit('add', [1], { wait: 0 });
+    expect(await apiError(client().cancel('task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d'))).toMatchObject({ status: 404, code: 'task_not_found' });
+    expect(await apiError(client({ username: 'bob', password: 'bob-password' }).cancel(task.id))).toMatchObject({
+      status: 404,
+      code: 'task_not_found',
+    });
+  });
+});
+
+describe('DoozerClient.submitBatch', () => {
+  it('answers one result per item, in order: the task, or why the item was refused', async () => {
+    const { client, queue, calls } = harness({ consumer: 'never' });
+    const { results, replayed } = await client().submitBatch([
+      { name: 'add', args: [1, 2] },
+      { name: 'mul', args: [2, 'x'] },
+      { name: 'nope', args: [] },
+      { name: 'sleep', args: { ms: 5 }, delaySeconds: 1_200 },
+      { name: 'add', args: [3n ** 40n] },
+    ]);
+    expect(replayed).toBe(false);
+    expect(results).toHaveLength(5);
+    expect(results[0]).toMatchObject({ task: { name: 'add', args: [1, 2], state: 'PENDING' } });
+    expect(results[1]).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('args[1]') } });
+    expect(results[2]).toMatchObject({ error: { code: 'unknown_task', message: expect.stringContaining('unknown task "nope"') } });
+    expect(results[3]).toMatchObject({ task: { name: 'sleep', state: 'SCHEDULED', runAt: expect.any(String) } });
+    expect(results[4]).toMatchObject({ task: { args: ['12157665459056928801'] } });
+    // Never waited for: the items went as given, bigints exactly.
+    expect(calls.find((call) => call.route === 'POST /tasks/batch')).toMatchObject({
+      status: 200,
+      body: { tasks: [{ name: 'add', args: [1, 2] }, {}, {}, { delaySeconds: 1_200 }, { args: ['12157665459056928801'] }] },
+    });
+    expect(queue.sent.map((message) => message.taskId)).toEqual([results[0]!.task!.id, results[4]!.task!.id]);
+  });
+
+  it('narrows each result by task or error', async () => {
+    const { client } = harness();
+    const { results } = await client().submitBatch([{ name: 'add', args: [1] }]);
+    const [first] = results;
+    if (first?.task) expect(first.task.id).toMatch(TASK_ID);
+    else throw new Error(`expected a task, got ${JSON.stringify(first)}`);
+  });
+
+  it('creates the tasks once for an Idempotency-Key, and replays them on a repeat', async () => {
+    const { client, store } = harness({ consumer: 'never' });
+    const items = [
+      { name: 'add', args: [1] },
+      { name: 'add', args: [2] },
+    ];
+    const first = await client().submitBatch(items, { idempotencyKey: 'batch-42' });
+    const again = await client().submitBatch(items, { idempotencyKey: 'batch-42' });
+    expect(again.replayed).toBe(true);
+    expect(again.results.map((result) => result.task?.id)).toEqual(first.results.map((result) => result.task?.id));
+    expect(store.tasks.size).toBe(2);
+    const reused = await apiError(client().submitBatch([{ name: 'add', args: [3] }], { idempotencyKey: 'batch-42' }));
+    expect(reused).toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+  });
+
+  it('throws DoozerApiError 400 naming the limit for more than 100 items, creating none', async () => {
+    const { client, store } = harness();
+    const items = Array.from({ length: 101 }, (_, index) => ({ name: 'add', args: [index] }));
+    const error = await apiError(client().submitBatch(items));
+    expect(error).toMatchObject({ status: 400, code: 'invalid_request' });
+    expect(error.message).toContain('at most 100');
+    expect(store.tasks.size).toBe(0);
+  });
+
+  it('throws DoozerApiError 503 when no item could be recorded', async () => {
+    const { client, store } = harness();
+    store.failNext('createMany');
+    expect(await apiError(client().submitBatch([{ name: 'add', args: [1] }]))).toMatchObject({ status: 503, code: 'unavailable' });
+  });
+
+  it('reports an item that could not be recorded as unavailable, accepting the others', async () => {
+    const ids = ['task_00000000-0000-4000-8000-000000000001', 'task_00000000-0000-4000-8000-000000000002'];
+    const { client, store } = harness({ consumer: 'never', ids });
+    store.refuseInBatch.add(ids[1]!);
+    const { results } = await client().submitBatch([
+      { name: 'add', args: [1] },
+      { name: 'add', args: [2] },
+    ]);
+    expect(results[0]).toMatchObject({ task: { id: ids[0], state: 'PENDING' } });
+    expect(results[1]).toEqual({ error: { code: 'unavailable', message: 'the task could not be recorded or queued; submit it again' } });
+  });
+
+  it('throws invalid_response when the answer does not hold one result per item', async () => {
+    const doozer = new DoozerClient({
+      url: URL_BASE,
+      username: 'alice',
+      password: 'x',
+      tokenCache: new SeededTokenCache({ token: 't', expiresAt: Date.now() + 3_600_000 }),
+      fetch: async () => Response.json({ results: [] }),
+    });
+    await expect(doozer.submitBatch([{ name: 'add', args: [1] }])).rejects.toMatchObject({ code: 'invalid_response' });
   });
 });
 

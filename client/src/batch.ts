@@ -1,0 +1,182 @@
+import { DoozerApiError, DoozerConnectionError } from './errors.ts';
+import { InputError } from './input.ts';
+import { oneLine, taskNote } from './task-table.ts';
+import { type BatchItemResult, type TaskView, isTerminal } from './types.ts';
+
+/**
+ * `doozer batch`: a file of task requests, one JSON object a line, sent in chunks through
+ * `POST /tasks/batch`, and one outcome per line. Reading, chunking and printing are here, without
+ * I/O; the CLI gives `submitLines` the function that sends a chunk.
+ */
+
+/** The API's limits for one `POST /tasks/batch`. */
+export const MAX_BATCH_TASKS = 100;
+export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+/** The API's limit for an Idempotency-Key. */
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** Why a line got no task: the API's code and message, or one of the CLI's own (`invalid_json`, `not_sent`, `unreachable`). */
+export interface LineError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A line of the file that holds something: the request it parsed to, or why it did not parse. */
+export type BatchLine = { readonly line: number; readonly request: unknown } | { readonly line: number; readonly error: LineError };
+
+/** What became of one line: its task, or why it has none. */
+export type LineOutcome = { readonly line: number; readonly task: TaskView } | { readonly line: number; readonly error: LineError };
+
+/**
+ * The lines of a batch file, numbered from 1 as an editor shows them; blank ones are skipped. A line
+ * that is not JSON is kept as its error (it is not sent); any JSON is sent as it is, for the API to
+ * judge (a line that is not a task request gets the API's `invalid_request`).
+ */
+export function readBatchLines(text: string): BatchLine[] {
+  const lines: BatchLine[] = [];
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((content, index) => {
+      if (content.trim() === '') return;
+      const line = index + 1;
+      try {
+        lines.push({ line, request: JSON.parse(content) });
+      } catch (error) {
+        // V8 repeats the input in some messages ('Unexpected token 'a', "abc" is not valid JSON').
+        const reason = (error as Error).message.replace(/, ".*" is not valid JSON$/s, '');
+        lines.push({ line, error: { code: 'invalid_json', message: `not JSON (${reason}); give one task request per line` } });
+      }
+    });
+  return lines;
+}
+
+/**
+ * The requests in chunks the API takes: at most 100 each, and each body within 1 MiB. The same
+ * lines always give the same chunks, so a chunk's Idempotency-Key stands for the same tasks when the
+ * file is sent again. A request too large for any batch goes alone (the API answers it 413).
+ */
+export function chunkRequests<Item extends { readonly request: unknown }>(
+  items: readonly Item[],
+  { maxItems = MAX_BATCH_TASKS, maxBytes = MAX_BATCH_BODY_BYTES } = {},
+): Item[][] {
+  // {"tasks":[...]}: 12 bytes around the items, and a comma between each two.
+  const envelope = Buffer.byteLength('{"tasks":[]}');
+  const chunks: Item[][] = [];
+  let current: Item[] = [];
+  let bytes = envelope;
+  for (const item of items) {
+    const size = Buffer.byteLength(JSON.stringify(item.request) ?? 'null');
+    const added = current.length === 0 ? size : size + 1;
+    if (current.length > 0 && (current.length >= maxItems || bytes + added > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = envelope;
+    }
+    bytes += current.length === 0 ? size : size + 1;
+    current.push(item);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** The Idempotency-Key of chunk `index` (from 0): the user's key, a dash, and the chunk's number from 1. */
+export function chunkKey(key: string, index: number): string {
+  return `${key}-${index + 1}`;
+}
+
+/** `--idempotency-key`: printable ASCII, short enough for the API once the chunk's number is added. */
+export function checkIdempotencyKey(key: string, chunks: number): string {
+  const room = MAX_IDEMPOTENCY_KEY_LENGTH - `-${chunks}`.length;
+  if (!/^[\x20-\x7e]+$/.test(key) || key.length > room) {
+    throw new InputError(`--idempotency-key must be 1 to ${room} printable ASCII characters (each chunk of 100 sends it with -1, -2, … added)`);
+  }
+  return key;
+}
+
+/** Sends one chunk's requests; resolves with one result per request, in order. */
+export type SendChunk = (requests: unknown[], index: number) => Promise<readonly BatchItemResult[]>;
+
+/**
+ * Sends every parsed line in chunks, one after another, and gives one outcome per line in the
+ * file's order. A chunk the API refuses whole (a 4xx or 5xx) gives each of its lines that error and
+ * the next chunk is sent; when the service stops answering, that chunk's lines say so (their tasks
+ * may or may not have been accepted) and the rest are not sent. Any other error is thrown.
+ * `onProgress` hears how many lines are settled after each chunk.
+ */
+export async function submitLines(lines: readonly BatchLine[], send: SendChunk, onProgress?: (settled: number) => void): Promise<LineOutcome[]> {
+  const outcomes = new Map<number, LineOutcome>();
+  const requests = lines.filter((line): line is Extract<BatchLine, { request: unknown }> => 'request' in line);
+  for (const line of lines) if ('error' in line) outcomes.set(line.line, line);
+  const chunks = chunkRequests(requests);
+  let stopped: LineError | undefined;
+  for (const [index, chunk] of chunks.entries()) {
+    if (stopped) {
+      for (const { line } of chunk) outcomes.set(line, { line, error: stopped });
+      continue;
+    }
+    try {
+      const results = await send(
+        chunk.map((item) => item.request),
+        index,
+      );
+      chunk.forEach(({ line }, position) => {
+        const result = results[position];
+        outcomes.set(line, result?.task ? { line, task: result.task } : { line, error: result?.error ?? { code: 'invalid_response', message: 'no result for this line' } });
+      });
+    } catch (error) {
+      if (error instanceof DoozerConnectionError) {
+        const unknown = { code: error.code, message: `${error.message}; these tasks may or may not have been accepted` };
+        for (const { line } of chunk) outcomes.set(line, { line, error: unknown });
+        stopped = { code: 'not_sent', message: `not sent: the service stopped answering (${error.message})` };
+      } else if (error instanceof DoozerApiError) {
+        for (const { line } of chunk) outcomes.set(line, { line, error: { code: error.code, message: error.message } });
+      } else {
+        throw error;
+      }
+    }
+    onProgress?.(outcomes.size);
+  }
+  return lines.map((line) => outcomes.get(line.line)!);
+}
+
+/**
+ * With `--wait`: each accepted task as it is once it ended, or as last seen when `waitFor` gave up
+ * on it. At most `concurrency` tasks are waited for at once; `onProgress` hears how many have ended.
+ */
+export async function waitForOutcomes(
+  outcomes: readonly LineOutcome[],
+  waitFor: (id: string) => Promise<TaskView>,
+  { concurrency = 4, onProgress }: { concurrency?: number; onProgress?: (ended: number, of: number) => void } = {},
+): Promise<LineOutcome[]> {
+  const result = [...outcomes];
+  const open = result.flatMap((outcome, index) => ('task' in outcome && !isTerminal(outcome.task) ? [index] : []));
+  const tasks = result.filter((outcome) => 'task' in outcome).length;
+  let ended = tasks - open.length;
+  onProgress?.(ended, tasks);
+  let next = 0;
+  const worker = async () => {
+    while (next < open.length) {
+      const index = open[next++]!;
+      const { line, task } = result[index] as Extract<LineOutcome, { task: TaskView }>;
+      const last = await waitFor(task.id);
+      result[index] = { line, task: last };
+      if (isTerminal(last)) onProgress?.(++ended, tasks);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, open.length) }, worker));
+  return result;
+}
+
+/**
+ * One outcome as a line of text: `line 3  task_…  PENDING`, with what the list's last column would
+ * say of the task (`runs in 18m`; after --wait its result, or `code: message`), or
+ * `line 4  error invalid_request: args[0] must be an integer`. Line numbers are padded to
+ * `numberWidth`, so the columns line up.
+ */
+export function formatOutcome(outcome: LineOutcome, { now, numberWidth }: { now: number; numberWidth: number }): string {
+  const label = `line ${String(outcome.line).padStart(numberWidth)}`;
+  if ('error' in outcome) return `${label}  error ${outcome.error.code}: ${oneLine(outcome.error.message)}`;
+  const note = taskNote(outcome.task, now);
+  return `${label}  ${outcome.task.id}  ${outcome.task.state}${note === '' ? '' : `  ${note}`}`;
+}

@@ -1,0 +1,256 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type BatchLine,
+  type LineOutcome,
+  type SendChunk,
+  checkIdempotencyKey,
+  chunkKey,
+  chunkRequests,
+  formatOutcome,
+  readBatchLines,
+  submitLines,
+  waitForOutcomes,
+} from '../../client/src/batch.ts';
+import { DoozerApiError, DoozerConnectionError } from '../../client/src/errors.ts';
+import { InputError } from '../../client/src/input.ts';
+import type { BatchItemResult, TaskView } from '../../client/src/types.ts';
+
+const NOW = Date.parse('2026-12-01T12:00:00.000Z');
+
+function view(id: string, overrides: Partial<TaskView> = {}): TaskView {
+  return {
+    id,
+    name: 'add',
+    args: [1, 2],
+    state: 'PENDING',
+    createdAt: '2026-12-01T12:00:00.000Z',
+    updatedAt: '2026-12-01T12:00:00.000Z',
+    expiresAt: '2026-12-08T12:00:00.000Z',
+    ...overrides,
+  };
+}
+
+/** Lines `first..first+count-1`, each a request `{"name":"add","args":[n]}`. */
+function requestLines(count: number, first = 1): { line: number; request: unknown }[] {
+  return Array.from({ length: count }, (_, index) => ({ line: first + index, request: { name: 'add', args: [first + index] } }));
+}
+
+/** A sender that accepts every request, recording each chunk; `refuse` turns a chunk into a thrown error. */
+function recordingSender(refuse: (index: number) => unknown = () => undefined) {
+  const chunks: { index: number; requests: unknown[] }[] = [];
+  const send: SendChunk = async (requests, index) => {
+    chunks.push({ index, requests });
+    const error = refuse(index);
+    if (error) throw error;
+    return requests.map((request): BatchItemResult => {
+      const n = (request as { args: number[] }).args[0]!;
+      return n % 7 === 0
+        ? { error: { code: 'invalid_request', message: `args[0] ${n} is refused` } }
+        : { task: view(`task_${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`) };
+    });
+  };
+  return { chunks, send };
+}
+
+describe('readBatchLines', () => {
+  it('numbers lines from 1 as an editor does, skipping blank ones', () => {
+    const text = '{"name":"add","args":[1,2]}\n\n   \n{"name":"mul","args":[3,4]}\r\n{"name":"sleep","args":{"ms":1},"delaySeconds":60}\n';
+    expect(readBatchLines(text)).toEqual([
+      { line: 1, request: { name: 'add', args: [1, 2] } },
+      { line: 4, request: { name: 'mul', args: [3, 4] } },
+      { line: 5, request: { name: 'sleep', args: { ms: 1 }, delaySeconds: 60 } },
+    ]);
+  });
+
+  it('keeps a line that is not JSON as its error, without repeating the line', () => {
+    const [line] = readBatchLines('{"name":"add", args:[1]}');
+    expect(line).toEqual({ line: 1, error: { code: 'invalid_json', message: expect.stringMatching(/^not JSON \(.+\); give one task request per line$/) } });
+    expect(readBatchLines('not json')[0]).toEqual({
+      line: 1,
+      error: { code: 'invalid_json', message: "not JSON (Unexpected token 'o'); give one task request per line" },
+    });
+  });
+
+  it('sends any JSON as it is, for the API to judge', () => {
+    expect(readBatchLines('[1,2]\n"add"\nnull')).toEqual([
+      { line: 1, request: [1, 2] },
+      { line: 2, request: 'add' },
+      { line: 3, request: null },
+    ]);
+  });
+
+  it('ignores a byte-order mark, and gives nothing for an empty text', () => {
+    expect(readBatchLines('\uFEFF{"name":"add","args":[1]}')).toEqual([{ line: 1, request: { name: 'add', args: [1] } }]);
+    expect(readBatchLines('')).toEqual([]);
+    expect(readBatchLines('\n \n')).toEqual([]);
+  });
+});
+
+describe('chunkRequests', () => {
+  it('cuts at 100 requests a chunk, in order', () => {
+    const chunks = chunkRequests(requestLines(250));
+    expect(chunks.map((chunk) => chunk.length)).toEqual([100, 100, 50]);
+    expect(chunks.flat().map((item) => item.line)).toEqual(requestLines(250).map((item) => item.line));
+  });
+
+  it('keeps each body within the byte limit, counting the envelope and commas exactly', () => {
+    // Each request is 10 bytes as JSON ("xxxxxxxx" with its quotes); {"tasks":[]} is 12.
+    const items = Array.from({ length: 5 }, (_, line) => ({ line, request: 'x'.repeat(8) }));
+    // 12 + 10 + 1 + 10 = 33: two fit in 33 bytes, not three.
+    expect(chunkRequests(items, { maxBytes: 33 }).map((chunk) => chunk.length)).toEqual([2, 2, 1]);
+    expect(chunkRequests(items, { maxBytes: 32 }).map((chunk) => chunk.length)).toEqual([1, 1, 1, 1, 1]);
+    const body = JSON.stringify({ tasks: chunkRequests(items, { maxBytes: 33 })[0]!.map((item) => item.request) });
+    expect(Buffer.byteLength(body)).toBe(33);
+  });
+
+  it('counts bytes, not characters', () => {
+    const items = [0, 1].map((line) => ({ line, request: 'é'.repeat(10) }));
+    // Each is 22 bytes ("" around 10 two-byte characters): 12 + 22 + 1 + 22 = 57.
+    expect(chunkRequests(items, { maxBytes: 56 })).toHaveLength(2);
+    expect(chunkRequests(items, { maxBytes: 57 })).toHaveLength(1);
+  });
+
+  it('sends a request too large for any batch on its own', () => {
+    const items = [{ line: 1, request: 'small' }, { line: 2, request: 'x'.repeat(100) }, { line: 3, request: 'small' }];
+    expect(chunkRequests(items, { maxBytes: 50 }).map((chunk) => chunk.map((item) => item.line))).toEqual([[1], [2], [3]]);
+  });
+});
+
+describe('idempotency keys', () => {
+  it("adds the chunk's number, from 1", () => {
+    expect([0, 1, 11].map((index) => chunkKey('order-42', index))).toEqual(['order-42-1', 'order-42-2', 'order-42-12']);
+  });
+
+  it('takes printable ASCII that leaves room for the largest chunk number', () => {
+    expect(checkIdempotencyKey('a'.repeat(253), 9)).toHaveLength(253);
+    expect(checkIdempotencyKey('a'.repeat(252), 10)).toHaveLength(252);
+    expect(() => checkIdempotencyKey('a'.repeat(253), 10)).toThrow('1 to 252 printable');
+    expect(checkIdempotencyKey('a'.repeat(253), 1)).toHaveLength(253);
+    expect(() => checkIdempotencyKey('a'.repeat(254), 1)).toThrow('--idempotency-key must be 1 to 253 printable ASCII characters');
+    expect(() => checkIdempotencyKey('', 1)).toThrow(InputError);
+    expect(() => checkIdempotencyKey('clé', 1)).toThrow(InputError);
+    expect(() => checkIdempotencyKey('tab\there', 1)).toThrow(InputError);
+  });
+});
+
+describe('submitLines', () => {
+  it('gives one outcome per line, in order, sending chunks of 100 and reporting progress', async () => {
+    const lines: BatchLine[] = [...requestLines(150), { line: 151, error: { code: 'invalid_json', message: 'not JSON' } }, ...requestLines(60, 152)];
+    const { chunks, send } = recordingSender();
+    const progress: number[] = [];
+    const outcomes = await submitLines(lines, send, (settled) => progress.push(settled));
+    expect(outcomes.map((outcome) => outcome.line)).toEqual(lines.map((line) => line.line));
+    expect(chunks.map((chunk) => [chunk.index, chunk.requests.length])).toEqual([
+      [0, 100],
+      [1, 100],
+      [2, 10],
+    ]);
+    expect(outcomes[150]).toEqual({ line: 151, error: { code: 'invalid_json', message: 'not JSON' } });
+    expect(outcomes[6]).toEqual({ line: 7, error: { code: 'invalid_request', message: 'args[0] 7 is refused' } });
+    expect(outcomes[0]).toMatchObject({ line: 1, task: { state: 'PENDING' } });
+    expect(progress).toEqual([101, 201, 211]);
+  });
+
+  it('gives every line of a chunk the API refused whole its error, and sends the next chunk', async () => {
+    const { chunks, send } = recordingSender((index) => (index === 0 ? new DoozerApiError(503, 'unavailable', 'the service is temporarily unavailable') : undefined));
+    const outcomes = await submitLines(requestLines(101), send);
+    expect(chunks).toHaveLength(2);
+    expect(outcomes.slice(0, 100).every((outcome) => 'error' in outcome && outcome.error.code === 'unavailable')).toBe(true);
+    expect(outcomes[100]).toMatchObject({ line: 101, task: { state: 'PENDING' } });
+  });
+
+  it('stops sending when the service stops answering, saying which lines may have been accepted', async () => {
+    const lost = new DoozerConnectionError('http://127.0.0.1:9', 'http://127.0.0.1:9 did not answer in time');
+    const { chunks, send } = recordingSender((index) => (index === 1 ? lost : undefined));
+    const outcomes = await submitLines(requestLines(250), send);
+    expect(chunks.map((chunk) => chunk.index)).toEqual([0, 1]);
+    expect(outcomes[100]).toEqual({
+      line: 101,
+      error: { code: 'unreachable', message: 'http://127.0.0.1:9 did not answer in time; these tasks may or may not have been accepted' },
+    });
+    expect(outcomes[249]).toEqual({
+      line: 250,
+      error: { code: 'not_sent', message: 'not sent: the service stopped answering (http://127.0.0.1:9 did not answer in time)' },
+    });
+    expect(outcomes[99]).toMatchObject({ task: { state: 'PENDING' } });
+  });
+
+  it('throws what is not an answer of the service (a bug)', async () => {
+    const { send } = recordingSender(() => new TypeError('boom'));
+    await expect(submitLines(requestLines(1), send)).rejects.toThrow('boom');
+  });
+
+  it('sends nothing when no line parsed', async () => {
+    const { chunks, send } = recordingSender();
+    const outcomes = await submitLines([{ line: 1, error: { code: 'invalid_json', message: 'not JSON' } }], send);
+    expect(chunks).toEqual([]);
+    expect(outcomes).toHaveLength(1);
+  });
+});
+
+describe('waitForOutcomes (--wait)', () => {
+  const ids = Array.from({ length: 6 }, (_, index) => `task_0000000${index}-0000-4000-8000-000000000000`);
+
+  it('replaces each open task with the view it ended as, leaving ended tasks and errors alone', async () => {
+    const outcomes: LineOutcome[] = [
+      { line: 1, task: view(ids[0]!) },
+      { line: 2, error: { code: 'invalid_json', message: 'not JSON' } },
+      { line: 3, task: view(ids[1]!, { state: 'SUCCESS', result: 1 }) },
+      { line: 4, task: view(ids[2]!, { state: 'SCHEDULED' }) },
+    ];
+    const asked: string[] = [];
+    const progress: [number, number][] = [];
+    const waited = await waitForOutcomes(
+      outcomes,
+      async (id) => {
+        asked.push(id);
+        // The scheduled one is still waiting when the wait gives up.
+        return id === ids[2] ? view(id, { state: 'SCHEDULED' }) : view(id, { state: 'SUCCESS', result: 42 });
+      },
+      { onProgress: (ended, of) => progress.push([ended, of]) },
+    );
+    expect(asked.sort()).toEqual([ids[0], ids[2]]);
+    expect(waited).toEqual([
+      { line: 1, task: view(ids[0]!, { state: 'SUCCESS', result: 42 }) },
+      outcomes[1],
+      outcomes[2],
+      { line: 4, task: view(ids[2]!, { state: 'SCHEDULED' }) },
+    ]);
+    expect(progress).toEqual([
+      [1, 3],
+      [2, 3],
+    ]);
+  });
+
+  it('waits for at most `concurrency` tasks at once', async () => {
+    let running = 0;
+    let most = 0;
+    const outcomes = ids.map((id, index): LineOutcome => ({ line: index + 1, task: view(id) }));
+    await waitForOutcomes(
+      outcomes,
+      async (id) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        return view(id, { state: 'SUCCESS' });
+      },
+      { concurrency: 2 },
+    );
+    expect(most).toBe(2);
+  });
+});
+
+describe('formatOutcome', () => {
+  const id = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
+
+  it.each<[LineOutcome, string]>([
+    [{ line: 3, task: view(id) }, `line  3  ${id}  PENDING`],
+    [{ line: 12, task: view(id, { state: 'SCHEDULED', runAt: '2026-12-01T12:18:00.000Z' }) }, `line 12  ${id}  SCHEDULED  runs in 18m`],
+    [{ line: 4, task: view(id, { state: 'SUCCESS', result: 3, runAt: '2026-12-01T12:18:00.000Z' }) }, `line  4  ${id}  SUCCESS  3`],
+    [{ line: 4, task: view(id, { state: 'FAILURE', error: { code: 'timeout', message: 'too slow' } }) }, `line  4  ${id}  FAILURE  timeout: too slow`],
+    [{ line: 4, error: { code: 'invalid_request', message: 'args[0] must be an integer' } }, 'line  4  error invalid_request: args[0] must be an integer'],
+    [{ line: 5, error: { code: 'invalid_json', message: 'not\nJSON' } }, 'line  5  error invalid_json: not JSON'],
+  ])('prints %j as %j', (outcome, expected) => {
+    expect(formatOutcome(outcome, { now: NOW, numberWidth: 2 })).toBe(expected);
+  });
+});
