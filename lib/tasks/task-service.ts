@@ -293,7 +293,8 @@ export class TaskService {
       return current;
     };
     const first = await read();
-    if (first && (isTerminal(first.state) || waitMs <= 0)) return first;
+    // A task to run later is not waited for, in a replay as in its first request.
+    if (first && (isTerminal(first.state) || waitMs <= 0 || first.runAt !== undefined)) return first;
     // No task behind an old claim: nobody is coming to write it; do not wait for it.
     if (!first && (waitMs <= 0 || isClaimAbandoned(claim, this.#clock.now()))) return undefined;
     try {
@@ -416,16 +417,26 @@ export class TaskService {
   }
 
   /** Each item's task, or why it is refused (a time to run that the limits refuse, say). */
-  #prepareBatch(owner: string, items: readonly BatchItem[], nowMs = this.#clock.now()): ({ task: Task } | { error: TaskFailure })[] {
+  #prepareBatch(owner: string, items: readonly BatchItem[]): ({ task: Task } | { error: TaskFailure })[] {
+    const nowMs = this.#clock.now();
     return items.map((item) => {
       if (!item.ok) return { error: item.error };
-      try {
-        return { task: this.#newTask(owner, item.task.input, this.#runAt(item.task.runLater, nowMs)) };
-      } catch (error) {
-        if (error instanceof InvalidRequestError) return { error: { code: error.code, message: error.message } };
-        throw error;
-      }
+      const refused = this.#refusalOf(item, nowMs);
+      if (refused) return refused;
+      return { task: this.#newTask(owner, item.task.input, this.#runAt(item.task.runLater, nowMs)) };
     });
+  }
+
+  /** Why a batch item is refused as of `nowMs`, or undefined when it is accepted. */
+  #refusalOf(item: BatchItem, nowMs: number): { error: TaskFailure } | undefined {
+    if (!item.ok) return { error: item.error };
+    try {
+      this.#runAt(item.task.runLater, nowMs);
+      return undefined;
+    } catch (error) {
+      if (error instanceof InvalidRequestError) return { error: { code: error.code, message: error.message } };
+      throw error;
+    }
   }
 
   async #startBatch(prepared: readonly ({ task: Task } | { error: TaskFailure })[]): Promise<BatchResult[]> {
@@ -456,13 +467,14 @@ export class TaskService {
    * it is a 409; one that never came is `unavailable`, as the first answer said.
    */
   async #replayBatch(owner: string, items: readonly BatchItem[], claim: IdempotencyClaim): Promise<BatchResult[]> {
-    const refusals = this.#prepareBatch(owner, items, Date.parse(claim.createdAt));
+    const firstMs = Date.parse(claim.createdAt);
     let inProgress = false;
     const results = await Promise.all(
-      items.map(async (_item, index): Promise<BatchResult> => {
+      items.map(async (item, index): Promise<BatchResult> => {
         const id = claim.taskIds?.[index];
-        const refused = refusals[index]!;
-        if (!id || 'error' in refused) return 'error' in refused ? refused : { error: NOT_ACCEPTED };
+        const refused = this.#refusalOf(item, firstMs);
+        if (refused) return refused;
+        if (!id) return { error: NOT_ACCEPTED };
         const task = await this.#store.get(id);
         if (task && task.owner === owner && !isExpired(task, this.#clock.now())) {
           return task.error?.code === 'enqueue_failed' ? { error: NOT_ACCEPTED } : { task };

@@ -97,6 +97,18 @@ describe('running a task later', () => {
     expect(await sweeper.sweep()).toMatchObject({ released: 0 });
   });
 
+  it('answers a repeat with the same Idempotency-Key at once too, and another time as another request', async () => {
+    const { service, clock } = setup();
+    const first = await service.submitOnce('alice', 'k', input('later'), 5_000, { delaySeconds: 3600 });
+    const started = clock.now();
+    const again = await service.submitOnce('alice', 'k', input('later'), 5_000, { delaySeconds: 3600 });
+    expect(again).toEqual({ task: first.task, replayed: true });
+    expect(clock.now()).toBe(started);
+    await expect(service.submitOnce('alice', 'k', input('later'), 5_000, { delaySeconds: 60 })).rejects.toBeInstanceOf(
+      IdempotencyKeyReusedError,
+    );
+  });
+
   it('does not queue a delayed task again while its message is still on its way', async () => {
     const { service, sweeper, queue, clock } = setup();
     await service.submit('alice', input('delayed'), 0, { delaySeconds: 800 });
