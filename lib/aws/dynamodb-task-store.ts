@@ -10,7 +10,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
-import { backoff, eachConcurrently } from './batching.ts';
+import { backoff, eachConcurrently } from '../concurrency.ts';
 import { toJsonInteger } from '../tasks/exact-integer.ts';
 import type { ListPosition, OwnerTaskQuery, StateChange, TaskPage, TaskStore } from '../tasks/ports.ts';
 import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, type TaskState, isSameInput, isTerminal, taskInputDigest } from '../tasks/task.ts';
@@ -126,32 +126,35 @@ export class DynamoDbTaskStore implements TaskStore {
    * so does one item DynamoDB refuses (over 400 KB, say), for the whole call fails then.
    * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
    */
-  async createMany(tasks: readonly Task[]): Promise<ReadonlySet<string>> {
+  async createMany(tasks: readonly Task[]): Promise<ReadonlyMap<string, UnavailableError>> {
     // Every item first: a task that cannot be an item is refused before anything is written.
     const items = tasks.map(newItem);
     const chunks: Record<string, unknown>[][] = [];
     for (let start = 0; start < items.length; start += BATCH_WRITE_SIZE) chunks.push(items.slice(start, start + BATCH_WRITE_SIZE));
-    const unrecorded = new Set<string>();
+    const unrecorded = new Map<string, UnavailableError>();
     await eachConcurrently(chunks, BATCH_WRITE_CONCURRENCY, async (chunk) => {
-      for (const id of await this.#writeBatch(chunk)) unrecorded.add(id);
+      const { ids, error } = await this.#writeBatch(chunk);
+      for (const id of ids) unrecorded.set(id, error);
     });
     return unrecorded;
   }
 
-  /** One BatchWriteItem and its retries; resolves with the ids left unwritten, never rejects. */
-  async #writeBatch(items: readonly Record<string, unknown>[]): Promise<string[]> {
+  /** One BatchWriteItem and its retries; resolves with the ids left unwritten and why, never rejects. */
+  async #writeBatch(items: readonly Record<string, unknown>[]): Promise<{ ids: string[]; error: UnavailableError }> {
     let requests: BatchWriteWriteRequest[] = items.map((Item) => ({ PutRequest: { Item } }));
+    let error = new UnavailableError(`the task store left tasks unprocessed after ${BATCH_WRITE_RETRIES} retries`);
     for (let retry = 0; ; retry += 1) {
       try {
         const output = await this.#client.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
         requests = output.UnprocessedItems?.[this.#table] ?? [];
-      } catch {
+      } catch (cause) {
+        error = new UnavailableError('the task store could not record the tasks', { cause });
         break;
       }
       if (requests.length === 0 || retry === BATCH_WRITE_RETRIES) break;
       await backoff(retry, BATCH_WRITE_BACKOFF_MS);
     }
-    return requests.map((request) => request.PutRequest?.Item?.id as string);
+    return { ids: requests.map((request) => request.PutRequest?.Item?.id as string), error };
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -168,6 +171,7 @@ export class DynamoDbTaskStore implements TaskStore {
     if (change.result !== undefined) sets.push(`${update.name('resultJson')} = ${update.value(JSON.stringify(change.result))}`);
     if (change.error !== undefined) sets.push(`${update.name('error')} = ${update.value(change.error)}`);
     if (change.progress !== undefined) sets.push(`${update.name('progressJson')} = ${update.value(JSON.stringify(change.progress))}`);
+    if (change.requeuedAt !== undefined) sets.push(`${update.name('requeuedAt')} = ${update.value(change.requeuedAt)}`);
     // The sparse indexes follow the state: an ended task leaves both; a SCHEDULED task that is
     // queued (to any open state) moves from the due index to the open one. Both shards derive from
     // the id, so setting openShard on a task that already had it changes nothing.

@@ -7,7 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
-import { backoff, eachConcurrently } from './batching.ts';
+import { backoff, eachConcurrently } from '../concurrency.ts';
 import type { MessageLease, QueuedMessage, TaskQueue } from '../tasks/ports.ts';
 import { type TaskMessage, encodeTaskMessage } from '../tasks/task-message.ts';
 
@@ -69,18 +69,21 @@ export class SqsTaskQueue implements TaskQueue {
    * outright counts all of its messages as unsent (the SDK has retried it already; it may have
    * been delivered, which the caller allows for).
    */
-  async sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlySet<string>> {
-    const unsent = new Set<string>();
+  async sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlyMap<string, UnavailableError>> {
+    const unsent = new Map<string, UnavailableError>();
     await eachConcurrently(batchesOf(messages), BATCH_CONCURRENCY, async (batch) => {
-      for (const taskId of await this.#sendBatch(batch)) unsent.add(taskId);
+      for (const [taskId, error] of await this.#sendBatch(batch)) unsent.set(taskId, error);
     });
     return unsent;
   }
 
-  /** One SendMessageBatch and its retries; resolves with the task ids left unsent, never rejects. */
-  async #sendBatch(batch: readonly Entry[]): Promise<string[]> {
+  /** One SendMessageBatch and its retries; resolves with the task ids left unsent and why, never rejects. */
+  async #sendBatch(batch: readonly Entry[]): Promise<Map<string, UnavailableError>> {
     let pending = [...batch];
-    const refused: Entry[] = [];
+    const unsent = new Map<string, UnavailableError>();
+    const failedEntry = (failure: { Code?: string; Message?: string } | undefined) =>
+      new UnavailableError(`the task queue refused the message: ${failure?.Code ?? 'unknown'} ${failure?.Message ?? ''}`.trim());
+    let lastFailures = new Map<string | undefined, { Code?: string; Message?: string }>();
     for (let retry = 0; ; retry += 1) {
       try {
         const output = await this.#client.send(
@@ -88,17 +91,23 @@ export class SqsTaskQueue implements TaskQueue {
         );
         // Only an entry listed as Successful was sent; a failure SQS blames on the sender is final.
         const sent = new Set(output.Successful?.map((result) => result.Id));
+        lastFailures = new Map(output.Failed?.map((failure) => [failure.Id, failure]));
         const senderFaults = new Set(output.Failed?.filter((failure) => failure.SenderFault).map((failure) => failure.Id));
-        const unsent = pending.filter((entry) => !sent.has(entry.request.Id));
-        refused.push(...unsent.filter((entry) => senderFaults.has(entry.request.Id)));
-        pending = unsent.filter((entry) => !senderFaults.has(entry.request.Id));
-      } catch {
-        break;
+        const left = pending.filter((entry) => !sent.has(entry.request.Id));
+        for (const entry of left.filter((each) => senderFaults.has(each.request.Id))) {
+          unsent.set(entry.taskId, failedEntry(lastFailures.get(entry.request.Id)));
+        }
+        pending = left.filter((entry) => !senderFaults.has(entry.request.Id));
+      } catch (cause) {
+        const error = new UnavailableError('the task queue could not accept the tasks', { cause });
+        for (const entry of pending) unsent.set(entry.taskId, error);
+        return unsent;
       }
       if (pending.length === 0 || retry === BATCH_RETRIES) break;
       await backoff(retry, BATCH_BACKOFF_MS);
     }
-    return [...refused, ...pending].map((entry) => entry.taskId);
+    for (const entry of pending) unsent.set(entry.taskId, failedEntry(lastFailures.get(entry.request.Id)));
+    return unsent;
   }
 
   /** A worker's hold on a message it received: ChangeMessageVisibility with its receipt handle. */

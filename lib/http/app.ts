@@ -178,7 +178,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     if (replayed) c.header('Idempotent-Replayed', 'true');
     if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
     c.header('Location', `/tasks/${task.id}`);
-    c.header('Retry-After', RETRY_AFTER_SECONDS);
+    c.header('Retry-After', retryAfter(task));
     return taskResponse(c, task, 202, wait);
   });
 
@@ -206,9 +206,11 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   });
 
   app.get('/tasks/:id', requireUser, async (c) => {
+    // `/tasks/batch` is a path of its own, which only POST serves.
+    if (c.req.param('id') === 'batch') throw new MethodNotAllowedError('GET', '/tasks/batch', ['POST', 'OPTIONS']);
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), 0);
     const task = await deps.tasks.get(c.get('user'), readTaskId(c), wait.ms);
-    if (!isTerminal(task.state)) c.header('Retry-After', RETRY_AFTER_SECONDS);
+    if (!isTerminal(task.state)) c.header('Retry-After', retryAfter(task));
     return taskResponse(c, task, 200, wait);
   });
 
@@ -263,6 +265,12 @@ function answerOtherMethods(app: Hono<AppEnv>): void {
       throw new MethodNotAllowedError(c.req.method, c.req.path, allow);
     });
   }
+}
+
+/** When to look an open task up again: in a second, or when it is to run, for a task to run later. */
+function retryAfter(task: Task): string {
+  const untilRun = task.runAt === undefined ? 0 : Math.ceil((Date.parse(task.runAt) - Date.now()) / 1000);
+  return untilRun > 1 ? String(untilRun) : RETRY_AFTER_SECONDS;
 }
 
 function batchResultView(result: BatchResult) {

@@ -1,3 +1,4 @@
+import type { UnavailableError } from '../errors.ts';
 import type { IdempotencyClaim } from './idempotency.ts';
 import type { Json, Task, TaskFailure, TaskInput, TaskProgress, TaskState } from './task.ts';
 import type { TaskMessage } from './task-message.ts';
@@ -14,12 +15,12 @@ export interface TaskStore {
   create(task: Task): Promise<void>;
   /**
    * Records new tasks in bulk (DynamoDB BatchWriteItem, its unprocessed items retried). Resolves
-   * with the ids it could not record: a write that failed outright may still have been applied, so
+   * with the ids it could not record, each with why: a write that failed outright may still have been applied, so
    * the caller treats those as unknown, not as absent. Never rejects for a failed write. Each task
    * must be new: a bulk write takes no condition, so unlike `create` it would overwrite an item of
    * the same id (ids are random UUIDs).
    */
-  createMany(tasks: readonly Task[]): Promise<ReadonlySet<string>>;
+  createMany(tasks: readonly Task[]): Promise<ReadonlyMap<string, UnavailableError>>;
   /** A strongly consistent read; `undefined` when no such item exists (expiry is the caller's call). */
   get(id: string): Promise<Task | undefined>;
   /**
@@ -99,6 +100,11 @@ export interface StateChange {
   /** Only if no worker has started the task (no `startedAt`, no progress). */
   readonly unlessStarted?: boolean;
   /**
+   * Records that the task was queued at this time (the scheduler queueing a SCHEDULED task): the
+   * sweeper counts a task's staleness from it, as from a requeue.
+   */
+  readonly requeuedAt?: string;
+  /**
    * Only if the task's record holds exactly this input. A worker's writes carry the input its queue
    * message claims: a message is input, not truth, and one that disagrees with the record (a forged
    * or corrupted message naming a real task) changes nothing.
@@ -130,10 +136,10 @@ export interface TaskQueue {
   send(message: TaskMessage, options?: { readonly delaySeconds?: number }): Promise<void>;
   /**
    * Sends many (SQS SendMessageBatch, its failed entries retried). Resolves with the task ids of the
-   * messages it could not send; a send that failed outright may still have been delivered. Never
+   * messages it could not send, each with why; a send that failed outright may still have been delivered. Never
    * rejects for a failed send.
    */
-  sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlySet<string>>;
+  sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlyMap<string, UnavailableError>>;
 }
 
 /**

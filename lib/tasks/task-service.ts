@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eachConcurrently } from '../concurrency.ts';
 import {
   IdempotencyKeyReusedError,
   InvalidRequestError,
@@ -100,6 +101,9 @@ function delayOf(task: Task, nowMs: number): { delaySeconds?: number } {
   return delaySeconds > 0 ? { delaySeconds } : {};
 }
 
+/** Store calls in flight at once when a batch's doubtful items are checked. */
+const FAN_OUT = 16;
+
 /**
  * Claims tried per request: a claim can be released or taken over between our failed write and our
  * read of it, so we try again, but never endlessly.
@@ -172,7 +176,16 @@ export class TaskService {
     const digest = requestDigest(input, runLater);
     let replacing: string | undefined;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
-      const task = this.#newTask(owner, input, this.#runAt(runLater));
+      let runAtMs: number | undefined;
+      try {
+        runAtMs = this.#runAt(runLater);
+      } catch (error) {
+        // A retry after its time has passed is still the request that was accepted: answer it so.
+        const earlier = await this.#earlierSubmission(owner, claimId, input, runLater, waitMs);
+        if (earlier) return earlier;
+        throw error;
+      }
+      const task = this.#newTask(owner, input, runAtMs);
       const nowMs = Date.parse(task.createdAt);
       const claim: IdempotencyClaim = {
         id: claimId,
@@ -205,6 +218,21 @@ export class TaskService {
       replacing = existing.taskId;
     }
     throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+
+  /** The task an earlier request with this key and body made, if one did (and it still stands). */
+  async #earlierSubmission(
+    owner: string,
+    claimId: string,
+    input: TaskInput,
+    runLater: RunLater | undefined,
+    waitMs: number,
+  ): Promise<SubmitOnceResult | undefined> {
+    const existing = await this.#idempotencyStore().get(claimId);
+    if (!existing || isClaimExpired(existing, this.#clock.now()) || existing.taskIds !== undefined) return undefined;
+    if (!claimMatches(existing, input, runLater)) return undefined;
+    const task = await this.#replay(owner, existing, waitMs);
+    return task && task.error?.code !== 'enqueue_failed' ? { task, replayed: true } : undefined;
   }
 
   #idempotencyStore(): IdempotencyStore {
@@ -253,15 +281,23 @@ export class TaskService {
     if (queued.status === 'rejected') {
       // Whatever the record did (a write that failed may have been applied): nothing is left PENDING
       // that no worker will see. Unless a worker has started it already (a send that failed may have
-      // been delivered): then the task is accepted after all, and answered as such.
-      if (!(await this.#failUnqueued(task)) && recorded.status === 'fulfilled') {
-        this.#logger.warn('a send that failed was delivered: its task is running', { taskId: task.id, error: queued.reason });
+      // been delivered), or it could not be marked (its record is then open without a message, which
+      // the sweeper queues): then the task is accepted after all, and answered as such.
+      const fate = await this.#failUnqueued(task);
+      if (recorded.status === 'fulfilled' && fate !== 'ended') {
+        this.#logger.warn('a send failed, but the task is accepted', { taskId: task.id, fate, error: queued.reason });
         return this.#waitForEnd(task.owner, task, waitMs, sentAt).catch(() => task);
       }
       if (claim) await this.#release(claim);
       throw queued.reason;
     }
     if (recorded.status === 'rejected') {
+      // A write reported failed may have been applied after all, its message already sent (or, for a
+      // SCHEDULED task, the sweeper would send it): unless a worker has it, make sure it never runs.
+      if ((await this.#failUnqueued(task)) === 'running') {
+        this.#logger.warn('a record reported failed was written, and its task is running', { taskId: task.id, error: recorded.reason });
+        return this.#waitForEnd(task.owner, task, waitMs, sentAt).catch(() => task);
+      }
       if (claim) await this.#release(claim);
       throw recorded.reason;
     }
@@ -381,12 +417,14 @@ export class TaskService {
    * same tasks (`replayed`) while the first request's tasks exist; another body is a 422.
    */
   async submitBatch(owner: string, items: readonly BatchItem[], idempotency?: { key: string; requestDigest: string }): Promise<BatchOutcome> {
-    if (!idempotency) return { results: await this.#startBatch(this.#prepareBatch(owner, items)), replayed: false };
+    if (!idempotency) return { results: await this.#startBatch(this.#prepareBatch(owner, items, this.#clock.now())), replayed: false };
     const store = this.#idempotencyStore();
     const claimId = idempotencyClaimId(owner, idempotency.key);
+    let replacing: string | undefined;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
-      const prepared = this.#prepareBatch(owner, items);
+      // One clock reading for the items' times and the claim: a replay judges them as of the claim.
       const nowMs = this.#clock.now();
+      const prepared = this.#prepareBatch(owner, items, nowMs);
       const claim: IdempotencyClaim = {
         id: claimId,
         owner,
@@ -396,7 +434,7 @@ export class TaskService {
         createdAt: new Date(nowMs).toISOString(),
         expiresAt: Math.floor(nowMs / 1000) + Math.min(this.#ttlSeconds, IDEMPOTENCY_WINDOW_SECONDS),
       };
-      if ((await store.claim(claim, { nowMs })) === 'claimed') {
+      if ((await store.claim(claim, { nowMs, replacing })) === 'claimed') {
         try {
           return { results: await this.#startBatch(prepared), replayed: false };
         } catch (error) {
@@ -404,6 +442,7 @@ export class TaskService {
           throw error;
         }
       }
+      replacing = undefined;
       const existing = await store.get(claimId);
       if (!existing || isClaimExpired(existing, this.#clock.now())) continue;
       if (existing.requestDigest !== idempotency.requestDigest || existing.taskIds?.length !== items.length) {
@@ -411,14 +450,16 @@ export class TaskService {
           'this Idempotency-Key was already used for a different request; use a new key for a new request',
         );
       }
-      return { results: await this.#replayBatch(owner, items, existing), replayed: true };
+      const replayed = await this.#replayBatch(owner, items, existing);
+      if (replayed !== 'abandoned') return { results: replayed, replayed: true };
+      // Its request died before it wrote any task: nothing was accepted, so the key is free again.
+      replacing = existing.taskId;
     }
     throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
   }
 
-  /** Each item's task, or why it is refused (a time to run that the limits refuse, say). */
-  #prepareBatch(owner: string, items: readonly BatchItem[]): ({ task: Task } | { error: TaskFailure })[] {
-    const nowMs = this.#clock.now();
+  /** Each item's task, or why it is refused as of `nowMs` (a time to run that the limits refuse, say). */
+  #prepareBatch(owner: string, items: readonly BatchItem[], nowMs: number): ({ task: Task } | { error: TaskFailure })[] {
     return items.map((item) => {
       if (!item.ok) return { error: item.error };
       const refused = this.#refusalOf(item, nowMs);
@@ -447,43 +488,50 @@ export class TaskService {
     const toSend = tasks.filter((task) => !unrecorded.has(task.id) && task.state !== 'SCHEDULED');
     const unsent = await this.#queue.sendMany(toSend.map((task) => ({ message: messageOf(task), ...delayOf(task, sentAt) })));
     // Not known to be recorded, or not queued: make sure none is left open that no worker will see.
-    const notAccepted = new Set<string>();
-    await Promise.all(
-      tasks
-        .filter((task) => unrecorded.has(task.id) || unsent.has(task.id))
-        .map(async (task) => {
-          if (await this.#failUnqueued(task)) notAccepted.add(task.id);
-        }),
-    );
-    if (notAccepted.size === tasks.length) throw new UnavailableError('no task of the batch could be recorded or queued');
-    if (notAccepted.size > 0) this.#logger.warn('batch items not accepted', { notAccepted: notAccepted.size, of: tasks.length });
+    // One whose record was written but that could not be marked stays accepted: the sweeper queues it.
+    const notAccepted = new Map<string, unknown>();
+    const doubtful = tasks.filter((task) => unrecorded.has(task.id) || unsent.has(task.id));
+    await eachConcurrently(doubtful, FAN_OUT, async (task) => {
+      const fate = await this.#failUnqueued(task);
+      if (fate === 'ended' || (fate === 'unknown' && unrecorded.has(task.id))) {
+        notAccepted.set(task.id, unrecorded.get(task.id) ?? unsent.get(task.id));
+      }
+    });
+    if (notAccepted.size > 0) {
+      const [cause] = notAccepted.values();
+      this.#logger.warn('batch items not accepted', { notAccepted: notAccepted.size, of: tasks.length, error: cause });
+      if (notAccepted.size === tasks.length) throw new UnavailableError('no task of the batch could be recorded or queued', { cause });
+    }
     return prepared.map((entry) => ('task' in entry && notAccepted.has(entry.task.id) ? { error: NOT_ACCEPTED } : entry));
   }
 
   /**
    * The answer to a batch whose key was claimed before: each item's task as it is now. Items are
-   * refused as they were the first time (the body is the same; a time to run is judged as of the
-   * first request). A task that is not there yet while the first request may still be writing
-   * it is a 409; one that never came is `unavailable`, as the first answer said.
+   * refused as they were the first time (the body is the same, and a time to run is judged as of
+   * the claim, as it was then). A task that is not there yet while the first request may still be
+   * writing it is a 409; one that never came is `unavailable`, as the first answer said; and when
+   * none came and the first request is long gone (it died before writing any), `abandoned`.
    */
-  async #replayBatch(owner: string, items: readonly BatchItem[], claim: IdempotencyClaim): Promise<BatchResult[]> {
+  async #replayBatch(owner: string, items: readonly BatchItem[], claim: IdempotencyClaim): Promise<BatchResult[] | 'abandoned'> {
     const firstMs = Date.parse(claim.createdAt);
-    let inProgress = false;
+    const abandoned = isClaimAbandoned(claim, this.#clock.now());
+    let missing = 0;
+    let made = 0;
     const results = await Promise.all(
       items.map(async (item, index): Promise<BatchResult> => {
         const id = claim.taskIds?.[index];
-        const refused = this.#refusalOf(item, firstMs);
-        if (refused) return refused;
-        if (!id) return { error: NOT_ACCEPTED };
+        if (!id) return this.#refusalOf(item, firstMs) ?? { error: NOT_ACCEPTED };
+        made += 1;
         const task = await this.#store.get(id);
         if (task && task.owner === owner && !isExpired(task, this.#clock.now())) {
           return task.error?.code === 'enqueue_failed' ? { error: NOT_ACCEPTED } : { task };
         }
-        if (!isClaimAbandoned(claim, this.#clock.now())) inProgress = true;
+        missing += 1;
         return { error: NOT_ACCEPTED };
       }),
     );
-    if (inProgress) throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+    if (missing > 0 && !abandoned) throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+    if (made > 0 && missing === made) return 'abandoned';
     return results;
   }
 
@@ -506,10 +554,11 @@ export class TaskService {
   }
 
   /**
-   * Ends a task whose message could not be sent: FAILURE `enqueue_failed`, unless a worker has
-   * started it. True when the task is (now) FAILURE or has no record; false when a worker has it.
+   * Ends a task whose record or message failed: FAILURE `enqueue_failed`, unless a worker has
+   * started it. `ended` when the task is (now) FAILURE or has no record; `running` when a worker has
+   * it (or it moved on otherwise); `unknown` when the store could not say.
    */
-  async #failUnqueued(task: Task): Promise<boolean> {
+  async #failUnqueued(task: Task): Promise<'ended' | 'running' | 'unknown'> {
     try {
       const failed = await this.#store.transition(task.id, {
         from: ['SCHEDULED', 'PENDING'],
@@ -518,12 +567,12 @@ export class TaskService {
         error: { code: 'enqueue_failed', message: 'the task could not be queued; submit it again' },
         unlessStarted: true,
       });
-      if (failed) return true;
+      if (failed) return 'ended';
       const current = await this.#store.get(task.id);
-      return current === undefined || current.error?.code === 'enqueue_failed';
+      return current === undefined || current.error?.code === 'enqueue_failed' ? 'ended' : 'running';
     } catch (error) {
       this.#logger.error('could not mark an unqueued task as failed', { taskId: task.id, error });
-      return true;
+      return 'unknown';
     }
   }
 }

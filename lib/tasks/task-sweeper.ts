@@ -2,6 +2,7 @@ import { type Logger, silentLogger } from '../logger.ts';
 import { MAX_QUEUE_DELAY_SECONDS, type TaskQueue, type TaskStore } from './ports.ts';
 import { delayUntil } from './run-later.ts';
 import { type Task, isExpired, isTerminal } from './task.ts';
+import { eachConcurrently } from '../concurrency.ts';
 import { type Clock, systemClock } from './wait-policy.ts';
 
 export interface TaskSweeperOptions {
@@ -22,8 +23,8 @@ export interface TaskSweeperOptions {
   readonly logger?: Logger;
 }
 
-/** Sends in flight at once when everything open is queued again. */
-const REQUEUE_NOW_CONCURRENCY = 16;
+/** Tasks queued at once by `requeueNow` and the scheduler. */
+const SENDS_AT_ONCE = 16;
 
 export interface SweepReport {
   readonly candidates: number;
@@ -65,9 +66,28 @@ export class TaskSweeper {
     this.#logger = options.logger ?? silentLogger;
   }
 
-  /** Queues the SCHEDULED tasks that are nearly due, then queues again the open tasks left waiting too long. */
+  /**
+   * Queues the SCHEDULED tasks that are nearly due, then queues again the open tasks left waiting
+   * too long. The two run apart: a failure of one (an index missing mid-upgrade, throttling) does
+   * not stop the other; it is logged, and thrown once both have run, so the invocation fails.
+   */
   async sweep(): Promise<SweepReport> {
-    const released = await this.releaseDue();
+    const failures: unknown[] = [];
+    const released = await this.releaseDue().catch((error: unknown) => {
+      this.#logger.error('could not queue the scheduled tasks', { error });
+      failures.push(error);
+      return 0;
+    });
+    const stale = await this.#requeueStale().catch((error: unknown) => {
+      this.#logger.error('could not queue again the stale tasks', { error });
+      failures.push(error);
+      return { candidates: 0, requeued: 0 };
+    });
+    if (failures.length > 0) throw new AggregateError(failures, 'the sweep failed in part; see the log');
+    return { ...stale, released };
+  }
+
+  async #requeueStale(): Promise<{ candidates: number; requeued: number }> {
     const now = this.#clock.now();
     const ids = await this.#store.listOpen(new Date(now - this.#staleAfterMs).toISOString(), this.#maxPerRun);
     let requeued = 0;
@@ -75,29 +95,32 @@ export class TaskSweeper {
       if (await this.#requeueIfDue(id, now)) requeued += 1;
     }
     if (requeued > 0) this.#logger.warn('requeued open tasks', { candidates: ids.length, requeued });
-    return { candidates: ids.length, requeued, released };
+    return { candidates: ids.length, requeued };
   }
 
   /**
    * The scheduler: every SCHEDULED task due within `scheduleAheadSeconds` is moved to PENDING (a
    * conditional write: a task cancelled meanwhile stays CANCELLED, and of two overlapping runs only
-   * one moves it) and then queued with the queue's delay up to its time. Should the send fail, the
-   * task is PENDING without a message, which the stale sweep finds once it is overdue.
+   * one moves it), marked as queued now (the stale sweep counts from it), and then queued with the
+   * queue's delay up to its time, a few at once. Should the send fail, the task is PENDING without a
+   * message, which the stale sweep finds once it is overdue; a task that fails is logged and the
+   * others go on.
    */
   async releaseDue(): Promise<number> {
     const now = this.#clock.now();
     const ids = await this.#store.listDue(new Date(now + this.#scheduleAheadMs).toISOString(), this.#maxPerRun);
     let released = 0;
-    for (const id of ids) {
-      const task = await this.#store.transition(id, { from: ['SCHEDULED'], to: 'PENDING', at: new Date(this.#clock.now()).toISOString() });
-      if (!task) continue;
+    await eachConcurrently(ids, SENDS_AT_ONCE, async (id) => {
       try {
+        const at = new Date(this.#clock.now()).toISOString();
+        const task = await this.#store.transition(id, { from: ['SCHEDULED'], to: 'PENDING', at, requeuedAt: at });
+        if (!task) return;
         await this.#send(task, this.#clock.now());
         released += 1;
       } catch (error) {
         this.#logger.error('could not queue a scheduled task; the sweep queues it once it is overdue', { taskId: id, error });
       }
-    }
+    });
     if (released > 0) this.#logger.info('queued scheduled tasks', { released });
     return released;
   }
@@ -117,18 +140,14 @@ export class TaskSweeper {
    */
   async requeueNow(ids: readonly string[]): Promise<number> {
     const now = this.#clock.now();
-    let next = 0;
     let requeued = 0;
-    const sender = async () => {
-      while (next < ids.length) {
-        const task = await this.#store.get(ids[next++]!);
-        // SCHEDULED ones have no message to lose: the scheduler sends it.
-        if (!task || isTerminal(task.state) || task.state === 'SCHEDULED' || isExpired(task, now)) continue;
-        await this.#send(task, now);
-        requeued += 1;
-      }
-    };
-    await Promise.all(Array.from({ length: REQUEUE_NOW_CONCURRENCY }, sender));
+    await eachConcurrently(ids, SENDS_AT_ONCE, async (id) => {
+      const task = await this.#store.get(id);
+      // SCHEDULED ones have no message to lose: the scheduler sends it.
+      if (!task || isTerminal(task.state) || task.state === 'SCHEDULED' || isExpired(task, now)) return;
+      await this.#send(task, now);
+      requeued += 1;
+    });
     return requeued;
   }
 

@@ -24,11 +24,16 @@ export class MemoryTaskStore implements TaskStore {
   /** Ids `createMany` reports unrecorded without writing them (an outage of some items). */
   readonly refuseInBatch = new Set<string>();
 
-  async createMany(tasks: readonly Task[]): Promise<ReadonlySet<string>> {
-    this.#maybeFail('createMany');
-    const failed = new Set<string>();
+  async createMany(tasks: readonly Task[]): Promise<ReadonlyMap<string, UnavailableError>> {
+    const failed = new Map<string, UnavailableError>();
+    try {
+      this.#maybeFail('createMany');
+    } catch (error) {
+      for (const task of tasks) failed.set(task.id, error as UnavailableError);
+      return failed;
+    }
     for (const task of tasks) {
-      if (this.refuseInBatch.has(task.id) || this.tasks.has(task.id)) failed.add(task.id);
+      if (this.refuseInBatch.has(task.id) || this.tasks.has(task.id)) failed.set(task.id, new UnavailableError('simulated unprocessed item'));
       else this.tasks.set(task.id, structuredClone(task));
     }
     return failed;
@@ -53,6 +58,7 @@ export class MemoryTaskStore implements TaskStore {
       ...(change.result !== undefined && { result: change.result }),
       ...(change.error !== undefined && { error: change.error }),
       ...(change.progress !== undefined && { progress: change.progress }),
+      ...(change.requeuedAt !== undefined && { requeuedAt: change.requeuedAt }),
     };
     this.tasks.set(id, updated);
     return structuredClone(updated);
@@ -134,10 +140,10 @@ export class RecordingQueue implements TaskQueue {
 
   constructor(private readonly consumer?: (body: string) => Promise<unknown>) {}
 
-  async sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlySet<string>> {
-    const failed = new Set<string>();
+  async sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlyMap<string, UnavailableError>> {
+    const failed = new Map<string, UnavailableError>();
     for (const { message, delaySeconds } of messages) {
-      if (this.failing || this.refuseInBatch.has(message.taskId)) failed.add(message.taskId);
+      if (this.failing || this.refuseInBatch.has(message.taskId)) failed.set(message.taskId, new UnavailableError('simulated queue outage'));
       else await this.send(message, { delaySeconds });
     }
     return failed;

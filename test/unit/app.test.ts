@@ -644,6 +644,7 @@ describe('unknown routes and methods', () => {
 
   it.each<[string, string, string]>([
     ['PUT', '/tasks', 'POST, GET, HEAD, OPTIONS'],
+    ['GET', '/tasks/batch', 'POST, OPTIONS'],
     ['GET', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d/cancel', 'POST, OPTIONS'],
     ['DELETE', '/tasks/task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d', 'GET, HEAD, OPTIONS'],
     ['POST', '/health', 'GET, HEAD, OPTIONS'],

@@ -530,3 +530,14 @@ describe('the lifecycle routes answer as documented', () => {
     await expectDocumented('/tasks/batch', 'post', big);
   });
 });
+
+describe('a task to run later', () => {
+  it('is answered 202 at once, with Retry-After saying when it runs', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const response = await app.request('/tasks', jsonPost({ name: 'add', args: [1], delaySeconds: 3600 }, { authorization }));
+    expect(response.status).toBe(202);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(3590);
+    expect(await expectDocumented('/tasks', 'post', response)).toMatchObject({ state: 'SCHEDULED', runAt: expect.any(String) });
+  });
+});

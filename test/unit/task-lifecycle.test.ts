@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import { IdempotencyKeyReusedError, InvalidRequestError, RequestInProgressError, TaskEndedError, TaskNotFoundError, UnavailableError } from '../../lib/errors.ts';
 import { defineTask } from '../../lib/tasks/define-task.ts';
+import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { ListCursors } from '../../lib/tasks/list-cursor.ts';
 import type { Task } from '../../lib/tasks/task.ts';
 import { TaskCatalog } from '../../lib/tasks/task-catalog.ts';
@@ -107,6 +108,34 @@ describe('running a task later', () => {
     await expect(service.submitOnce('alice', 'k', input('later'), 5_000, { delaySeconds: 60 })).rejects.toBeInstanceOf(
       IdempotencyKeyReusedError,
     );
+  });
+
+  it('answers a retry with the same key after the time has passed with the task, not a 400', async () => {
+    const { service, clock } = setup();
+    const runAt = new Date(clock.now() + 30_000).toISOString();
+    const first = await service.submitOnce('alice', 'k', input('soon'), 0, { runAt });
+    clock.ms += 40_000;
+    await expect(service.submitOnce('alice', 'k', input('soon'), 0, { runAt })).resolves.toEqual({ task: first.task, replayed: true });
+    await expect(service.submitOnce('alice', 'other', input('soon'), 0, { runAt })).rejects.toBeInstanceOf(InvalidRequestError);
+  });
+
+  it('queues an overdue SCHEDULED task once, not again beside its release', async () => {
+    const { service, sweeper, queue, clock } = setup();
+    const task = await service.submit('alice', input('overdue'), 0, { delaySeconds: 20 * 60 });
+    clock.ms += 60 * MINUTE;
+    expect(await sweeper.sweep()).toMatchObject({ released: 1, requeued: 0 });
+    expect(await sweeper.sweep()).toMatchObject({ released: 0, requeued: 0 });
+    expect(queue.sent.map((message) => message.taskId)).toEqual([task.id]);
+  });
+
+  it('queues again the stale tasks even when the scheduler fails, and then fails the run', async () => {
+    const { service, sweeper, queue, clock, store } = setup();
+    const stale = await service.submit('alice', input('stale'), 0);
+    queue.sent.length = 0;
+    clock.ms += 10 * MINUTE;
+    store.failNext('listDue');
+    await expect(sweeper.sweep()).rejects.toBeInstanceOf(AggregateError);
+    expect(queue.sent.map((message) => message.taskId)).toEqual([stale.id]);
   });
 
   it('does not queue a delayed task again while its message is still on its way', async () => {
@@ -264,7 +293,6 @@ describe('submitting a batch', () => {
     expect(results.map((result) => ('task' in result ? result.task.state : result.error.code))).toEqual(['unavailable', 'unavailable', 'PENDING']);
     expect(store.tasks.get(ids[1]!)).toMatchObject({ state: 'FAILURE', error: { code: 'enqueue_failed' } });
     expect(store.tasks.has(ids[0]!)).toBe(false);
-    expect(service).toBeDefined();
   });
 
   it('fails the whole batch with 503 when no item could be accepted, and frees its key', async () => {
@@ -274,6 +302,35 @@ describe('submitting a batch', () => {
     expect(idempotency.claims.size).toBe(0);
     queue.failing = false;
     await expect(service.submitBatch('alice', [ok('a')], { key: 'k', requestDigest: 'd' })).resolves.toMatchObject({ replayed: false });
+  });
+
+  it('keeps an item accepted whose record was written but could not be marked failed: the sweeper queues it', async () => {
+    const { store, queue } = setup();
+    const id = 'task_00000009-0000-4000-8000-000000000000';
+    const service = new TaskService({ store, queue, taskTtlSeconds: 3600, newId: () => id });
+    queue.refuseInBatch.add(id);
+    store.failNext('transition');
+    const { results } = await service.submitBatch('alice', [ok('a')]);
+    expect(results).toEqual([{ task: expect.objectContaining({ id, state: 'PENDING' }) }]);
+  });
+
+  it('frees a key whose first request died before it wrote any task, once that request is long gone', async () => {
+    const { service, idempotency, clock, store } = setup();
+    idempotency.claims.set(idempotencyClaimId('alice', 'k'), {
+      id: idempotencyClaimId('alice', 'k'),
+      owner: 'alice',
+      taskId: 'batch_dead',
+      taskIds: ['task_0000000a-0000-4000-8000-000000000000'],
+      requestDigest: 'd',
+      createdAt: new Date(clock.now()).toISOString(),
+      expiresAt: Math.floor(clock.now() / 1000) + 3600,
+    });
+    await expect(service.submitBatch('alice', [ok('a')], { key: 'k', requestDigest: 'd' })).rejects.toBeInstanceOf(RequestInProgressError);
+    clock.ms += 2 * MINUTE;
+    const { results, replayed } = await service.submitBatch('alice', [ok('a')], { key: 'k', requestDigest: 'd' });
+    expect(replayed).toBe(false);
+    expect(results).toEqual([{ task: expect.objectContaining({ state: 'PENDING' }) }]);
+    expect(store.tasks.size).toBe(1);
   });
 
   it('answers a repeat with the same key and body with the same tasks, and a different body with 422', async () => {

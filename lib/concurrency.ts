@@ -1,11 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * What the bulk calls of the adapters share (BatchWriteItem, SendMessageBatch): a few calls in
- * flight at once, and the pause before retrying the part AWS did not take.
+ * A few calls in flight at once, and the pause before retrying what AWS did not take: shared by the
+ * bulk calls of the adapters (BatchWriteItem, SendMessageBatch) and the core's fan-outs.
  */
 
-/** Runs `work` on every item, at most `concurrency` at a time. `work` must not reject. */
+/**
+ * Runs `work` on every item, at most `concurrency` at a time. A rejection of `work` rejects the
+ * whole at once (items already started run on, no new one starts in that lane); bulk calls that must
+ * see every item through catch their own errors.
+ */
 export async function eachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
