@@ -6,6 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
+import { BATCH_CONCURRENCY, type LifecycleResult, measureLifecycle } from './lifecycle.ts';
 import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
 import { type LoginFloodResult, measureLoginFlood } from './login-flood.ts';
 import { type StartupResult, measureStartup } from './startup.ts';
@@ -30,10 +31,14 @@ export interface BenchCounts {
   readonly startupRuns: number;
   /** Sync tasks at c=1 timed idle, then during each login flood. */
   readonly flood: number;
+  /** Add tasks per side and round of the lifecycle phase: as batches of 100 at c=4, and one by one (`?wait=0`) at `concurrency`. */
+  readonly lifecycle: number;
+  /** Rounds of the lifecycle phase, each running both sides (alternating which goes first); the report takes medians. */
+  readonly lifecycleRounds: number;
 }
 
-export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300 };
-export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50 };
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300, lifecycle: 2_000, lifecycleRounds: 3 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50, lifecycle: 400, lifecycleRounds: 1 };
 
 /** Callers of each login flood. */
 const FLOOD_CONCURRENCY = 8;
@@ -91,6 +96,11 @@ export interface BenchResult {
   readonly ceiling: { readonly syncC1: Ceiling; readonly syncConcurrent: Ceiling };
   /** Sync task latency during floods of failed logins, against idle, in one run. */
   readonly loginFlood: LoginFloodResult;
+  /**
+   * Tasks accepted and completed per second through `POST /tasks/batch` (100 a batch, c=4) against
+   * single `POST /tasks?wait=0` (at `concurrency`), the same number of tasks each, in the same run.
+   */
+  readonly lifecycle: LifecycleResult;
 }
 
 /**
@@ -108,7 +118,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
   const t0 = performance.now();
   const bench = await startBenchStack({
     observe: counter.observer,
-    sockets: Math.max(counts.concurrency, 1),
+    sockets: Math.max(counts.concurrency, BATCH_CONCURRENCY, 1),
     requestTimeoutMs: options.requestTimeoutMs,
     offlineLog: options.offlineLog,
     log,
@@ -156,6 +166,20 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       (r) => r.latenciesMs.length,
     );
 
+    // Batches against single submissions, both answered without waiting, then listed until SUCCESS.
+    const lifecycle = await measureLifecycle({
+      call,
+      counter,
+      cpu,
+      cores,
+      tasks: counts.lifecycle,
+      rounds: counts.lifecycleRounds,
+      warmup: counts.warmup,
+      singleConcurrency: concurrency,
+      maxMs: options.maxPhaseSeconds * 1000,
+      log,
+    });
+
     // After every counted phase: the flood fills the login-attempt items of the table.
     const loginFlood = await measureLoginFlood({
       apiUrl: bench.settings.apiUrl,
@@ -191,6 +215,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
         syncConcurrent: ceilingFromUnitCosts(unitCosts, syncConcurrent.calls, floor.concurrent.cpu, cores),
       },
       loginFlood,
+      lifecycle,
     };
   } finally {
     log('stopping the local stack');

@@ -12,6 +12,10 @@ export class CallCounter {
   readonly #aws = new Map<string, number>();
   readonly #invocations = new Map<string, number>();
   readonly #records = new Map<string, number>();
+  readonly #busyMs = new Map<string, number>();
+  readonly #ended = new Map<string, number>();
+  readonly #inFlight = new Map<string, number>();
+  readonly #peakInFlight = new Map<string, number>();
   #apiRequests = 0;
   #changes = 0;
 
@@ -25,8 +29,37 @@ export class CallCounter {
       this.#invocations.set(functionName, (this.#invocations.get(functionName) ?? 0) + 1);
       this.#records.set(functionName, (this.#records.get(functionName) ?? 0) + records);
       this.#changes += 1;
+      // Timed from the poller's call to serverless-offline's Lambda API to its answer.
+      const started = performance.now();
+      const running = (this.#inFlight.get(functionName) ?? 0) + 1;
+      this.#inFlight.set(functionName, running);
+      this.#peakInFlight.set(functionName, Math.max(this.#peakInFlight.get(functionName) ?? 0, running));
+      return () => {
+        this.#inFlight.set(functionName, (this.#inFlight.get(functionName) ?? 1) - 1);
+        this.#busyMs.set(functionName, (this.#busyMs.get(functionName) ?? 0) + performance.now() - started);
+        this.#ended.set(functionName, (this.#ended.get(functionName) ?? 0) + 1);
+      };
     },
   };
+
+  /**
+   * How long the event sources' invocations took, by function: the invocations ended, their summed
+   * duration (busy ms over a window ÷ the window = invocations running at once on average) and the
+   * most running at once since the last `resetPeaks()`.
+   */
+  invocationTiming(): InvocationTiming {
+    return {
+      ended: Object.fromEntries(this.#ended),
+      busyMs: Object.fromEntries(this.#busyMs),
+      peakInFlight: Object.fromEntries(this.#peakInFlight),
+    };
+  }
+
+  /** Starts the peaks of `invocationTiming()` again from the invocations running now. */
+  resetPeaks(): void {
+    this.#peakInFlight.clear();
+    for (const [name, running] of this.#inFlight) this.#peakInFlight.set(name, running);
+  }
 
   countApiRequest(): void {
     this.#apiRequests += 1;
@@ -61,6 +94,12 @@ export class CallCounter {
       }
     }
   }
+}
+
+export interface InvocationTiming {
+  readonly ended: Readonly<Record<string, number>>;
+  readonly busyMs: Readonly<Record<string, number>>;
+  readonly peakInFlight: Readonly<Record<string, number>>;
 }
 
 export interface CallCounts {

@@ -16,6 +16,14 @@ then measures in one run, over keep-alive HTTP on loopback:
   sync      POST /tasks add until the 200, at c=1 (latency) and at c=16 (tasks/s)
   deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
 and counts per task the SQS and DynamoDB calls (at the emulators) and the Lambda invocations.
+Then the task lifecycle, batches against single submissions (issue 12), the same add tasks on
+each side, in rounds that alternate which side goes first (medians of the rounds):
+  batch     POST /tasks/batch of 100 tasks at c=4, answered at once (200, a task per item)
+  single    POST /tasks?wait=0 at --concurrency, answered at once (202)
+each side: tasks accepted per second of its submissions, and tasks completed (SUCCESS with the
+right sum) per second from its first submission to its last task's SUCCESS (the latest updatedAt),
+found by listing GET /tasks?limit=100 newest first: walked once after the submissions, then the
+oldest page still open read again every 200 ms; the ratios batch / single against the 4x target.
 Then sync tasks at c=1 idle and beside two floods of failed logins with ever-new user names (from
 one address, and from 200 loopback addresses in turn): the task latency under a flood as a ratio.
 Then the unit costs: the CPU of one SDK call (client side, from a child process, and at the
@@ -25,15 +33,17 @@ Where the time of one sync task goes, step by step: npm run bench:trace (bench/t
 
 Options:
   --quick              small counts (about a tenth), for a look in under a minute
-  --warmup N           warm-up operations per kind and concurrency   (${FULL_COUNTS.warmup}; quick ${QUICK_COUNTS.warmup})
+  --warmup N           warm-up operations per kind and concurrency, and lifecycle tasks per side (${FULL_COUNTS.warmup}; quick ${QUICK_COUNTS.warmup})
   --floor N            floor requests at c=1                         (${FULL_COUNTS.floor}; quick ${QUICK_COUNTS.floor})
   --sync N             sync tasks at c=1                             (${FULL_COUNTS.sync}; quick ${QUICK_COUNTS.sync})
   --throughput N       sync tasks and floor requests at --concurrency (${FULL_COUNTS.throughput}; quick ${QUICK_COUNTS.throughput})
   --deferred N         deferred tasks                                (${FULL_COUNTS.deferred}; quick ${QUICK_COUNTS.deferred})
-  --concurrency N      callers of the throughput phases              (${FULL_COUNTS.concurrency})
+  --concurrency N      callers of the throughput phases and of the lifecycle's single side (${FULL_COUNTS.concurrency})
   --unit-calls N       calls of each kind for the unit costs         (${FULL_COUNTS.unitCalls}; quick ${QUICK_COUNTS.unitCalls})
   --startup-runs N     timed starts of npm start, first               (${FULL_COUNTS.startupRuns}; quick ${QUICK_COUNTS.startupRuns})
   --flood N            sync tasks at c=1 idle and beside each login flood (${FULL_COUNTS.flood}; quick ${QUICK_COUNTS.flood})
+  --lifecycle N        add tasks per side and round, batches and single (${FULL_COUNTS.lifecycle}; quick ${QUICK_COUNTS.lifecycle})
+  --lifecycle-rounds N rounds of both sides, alternating the order   (${FULL_COUNTS.lifecycleRounds}; quick ${QUICK_COUNTS.lifecycleRounds})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
   --out DIR            where to write the results (bench/results)
@@ -68,6 +78,8 @@ try {
       'unit-calls': { type: 'string' },
       'startup-runs': { type: 'string' },
       flood: { type: 'string' },
+      lifecycle: { type: 'string' },
+      'lifecycle-rounds': { type: 'string' },
       'max-seconds': { type: 'string' },
       'offline-log': { type: 'boolean', default: false },
       out: { type: 'string', default: DEFAULT_OUT },
@@ -96,6 +108,8 @@ const counts: BenchCounts = {
   unitCalls: parseCount('unit-calls', values['unit-calls'], base.unitCalls, 1),
   startupRuns: parseCount('startup-runs', values['startup-runs'], base.startupRuns, 1),
   flood: parseCount('flood', values.flood, base.flood, 1),
+  lifecycle: parseCount('lifecycle', values.lifecycle, base.lifecycle, 1),
+  lifecycleRounds: parseCount('lifecycle-rounds', values['lifecycle-rounds'], base.lifecycleRounds, 1),
 };
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
@@ -122,6 +136,7 @@ try {
     report.deferred,
     report.loginFlood.idle,
     ...report.loginFlood.floods.map((flood) => flood.tasks),
+    ...report.lifecycle.runs,
   ];
   const errors = phases.reduce((sum, phase) => sum + phase.errors, 0);
   if (errors > 0) {

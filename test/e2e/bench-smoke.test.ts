@@ -23,7 +23,7 @@ describe('the benchmark (npm run bench), smoke run', () => {
 
   it('runs every phase with zero errors and writes the JSON result and the Markdown table', { timeout: 180_000 }, async () => {
     out = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
-    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1', '--flood', '10'];
+    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1', '--flood', '10', '--lifecycle', '120', '--lifecycle-rounds', '2'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,7 +105,52 @@ describe('the benchmark (npm run bench), smoke run', () => {
       expect(flood.loginStatuses['401']).toBeGreaterThan(0);
     }
 
+    // Batches against single submissions: both sides in both rounds (in alternating order), every
+    // task accepted and listed SUCCESS with its sum, through batches of 100 (a full one and the rest).
+    const { lifecycle } = report;
+    expect(lifecycle).toMatchObject({ tasksPerSide: 120, rounds: 2, batchSize: 100, target: 4 });
+    expect(lifecycle.runs.map((run) => `${run.round}:${run.side}`)).toEqual(['0:single', '0:batch', '1:batch', '1:single']);
+    for (const run of lifecycle.runs) {
+      expect({ side: run.side, round: run.round, accepted: run.accepted, completed: run.completed, errors: run.errors, truncated: run.truncated }).toEqual({
+        side: run.side,
+        round: run.round,
+        accepted: 120,
+        completed: 120,
+        errors: 0,
+        truncated: false,
+      });
+      expect(run.requests).toBe(run.side === 'batch' ? 2 : 120);
+      for (const figure of [run.acceptedPerSecond, run.completedPerSecond, run.submitSeconds, run.completeSeconds]) expect(figure).toBeGreaterThan(0);
+      expect(run.completeSeconds).toBeGreaterThanOrEqual(run.submitSeconds - 0.01);
+      expect(run.listRequests).toBeGreaterThanOrEqual(2);
+      // Counted: each task ran once in a worker; a batch recorded and queued its tasks in batched calls.
+      expect(run.calls.lambda.byFunction['doozer-local-worker']).toBeGreaterThan(0);
+      expect(run.calls.byCall['DynamoDB UpdateItem']).toBeGreaterThanOrEqual(1);
+      expect(run.workers.invocations).toBeGreaterThan(0);
+      expect(run.workers.meanMs).toBeGreaterThan(0);
+      expect(run.workers.peakInFlight).toBeGreaterThan(0);
+      if (run.side === 'batch') {
+        expect(run.calls.byCall['DynamoDB BatchWriteItem']).toBeGreaterThan(0);
+        expect(run.calls.byCall['DynamoDB PutItem'] ?? 0).toBe(0);
+        expect(run.calls.byCall['SQS SendMessageBatch']).toBeGreaterThan(0);
+      } else {
+        expect(run.calls.byCall['DynamoDB PutItem']).toBe(1);
+        expect(run.calls.byCall['SQS SendMessage']).toBe(1);
+      }
+    }
+    for (const side of [lifecycle.batch, lifecycle.single]) {
+      expect(side).toMatchObject({ rounds: 2, tasks: 240, accepted: 240, completed: 240, errors: 0 });
+    }
+    expect(lifecycle.batch).toMatchObject({ concurrency: 4, tasksPerRequest: 100 });
+    expect(lifecycle.single).toMatchObject({ concurrency: 4, tasksPerRequest: 1 });
+    expect(lifecycle.ratio.accepted).toBeGreaterThan(0);
+    expect(lifecycle.ratio.completed).toBeGreaterThan(0);
+
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
+    expect(markdown).toContain('| Batches: `POST /tasks/batch` of 100, c=4 | 240 | 0 |');
+    expect(markdown).toContain('| Single: `POST /tasks?wait=0`, c=4 | 240 | 0 |');
+    expect(markdown).toContain('| **Batches ÷ single** (target 4×) |');
+    expect(markdown).toContain('| at once: mean / most |');
     expect(markdown).toContain('| flood from 200 addresses, c=8 |');
     expect(markdown).toContain('| Sync, c=1: `POST /tasks` add until the 200 | 10 | 0 |');
     expect(markdown).toContain('| **AWS calls (SQS + DynamoDB)** |');
