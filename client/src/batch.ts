@@ -19,6 +19,41 @@ const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 export interface LineError {
   readonly code: string;
   readonly message: string;
+  /** The HTTP status of the answer that refused the line's whole chunk (503, 401, 413, …); absent otherwise. */
+  readonly status?: number;
+}
+
+/**
+ * What a line that got no task calls for: fixing the line (`refused`: sending it again as it is
+ * will not help), fixing the login (`auth`), or only sending it again later (`outage`).
+ */
+export type FailureKind = 'refused' | 'auth' | 'outage';
+
+/** The codes of lines that were not accepted for an outage, not for anything in them. */
+const OUTAGE_CODES: ReadonlySet<string> = new Set(['unavailable', 'unreachable', 'not_sent']);
+
+/** What a line's error calls for: see FailureKind. */
+export function failureKind(error: LineError): FailureKind {
+  if (error.status === undefined) return OUTAGE_CODES.has(error.code) ? 'outage' : 'refused';
+  return statusKind(error.status, error.code);
+}
+
+/**
+ * What an error of the client calls for, or undefined for one that is not an answer of the service
+ * (a bug). A 401 reaches here only once a fresh login failed too; a 429 only from that login (too
+ * many wrong passwords), as for the other commands. A 409 `request_in_progress` asks to try again
+ * shortly (another request with the same Idempotency-Key is still being processed).
+ */
+export function errorKind(error: unknown): FailureKind | undefined {
+  if (error instanceof DoozerConnectionError) return 'outage';
+  if (error instanceof DoozerApiError) return statusKind(error.status, error.code);
+  return undefined;
+}
+
+function statusKind(status: number, code: string): FailureKind {
+  if (status === 401 || status === 429) return 'auth';
+  if (status >= 500 || code === 'request_in_progress') return 'outage';
+  return 'refused';
 }
 
 /** A line of the file that holds something: the request it parsed to, or why it did not parse. */
@@ -99,9 +134,11 @@ export type SendChunk = (requests: unknown[], index: number) => Promise<readonly
 
 /**
  * Sends every parsed line in chunks, one after another, and gives one outcome per line in the
- * file's order. A chunk the API refuses whole (a 4xx or 5xx) gives each of its lines that error and
- * the next chunk is sent; when the service stops answering, that chunk's lines say so (their tasks
- * may or may not have been accepted) and the rest are not sent. Any other error is thrown.
+ * file's order. A chunk the API refuses whole (a 4xx or 5xx) gives each of its lines that error, with
+ * the status, and the next chunk is sent. When the service stops answering, that chunk's lines say so
+ * (their tasks may or may not have been accepted) and the rest are not sent (`not_sent`); so too
+ * when authentication fails (a 401 or 429 even after logging in again): every chunk after would
+ * fail the same way, and each would try the password again. Any other error is thrown.
  * `onProgress` hears how many lines are settled after each chunk.
  */
 export async function submitLines(lines: readonly BatchLine[], send: SendChunk, onProgress?: (settled: number) => void): Promise<LineOutcome[]> {
@@ -130,7 +167,8 @@ export async function submitLines(lines: readonly BatchLine[], send: SendChunk, 
         for (const { line } of chunk) outcomes.set(line, { line, error: unknown });
         stopped = { code: 'not_sent', message: `not sent: the service stopped answering (${error.message})` };
       } else if (error instanceof DoozerApiError) {
-        for (const { line } of chunk) outcomes.set(line, { line, error: { code: error.code, message: error.message } });
+        for (const { line } of chunk) outcomes.set(line, { line, error: { code: error.code, message: error.message, status: error.status } });
+        if (errorKind(error) === 'auth') stopped = { code: 'not_sent', message: `not sent: authentication failed (${error.message})` };
       } else {
         throw error;
       }
@@ -141,31 +179,70 @@ export async function submitLines(lines: readonly BatchLine[], send: SendChunk, 
 }
 
 /**
+ * True for a task set to run after `deadline` (epoch ms): `--wait` does not wait for it, since it
+ * cannot end in time; it counts as accepted, not as still open.
+ */
+export function runsAfter(task: TaskView, deadline: number): boolean {
+  return !isTerminal(task) && task.runAt !== undefined && Date.parse(task.runAt) > deadline;
+}
+
+/**
  * With `--wait`: each accepted task as it is once it ended, or as last seen when `waitFor` gave up
- * on it. At most `concurrency` tasks are waited for at once; `onProgress` hears how many have ended.
+ * on it. Tasks set to run after `deadline` are left as they are (see runsAfter). At most
+ * `concurrency` tasks are waited for at once; `onProgress` hears how many of those waited for have
+ * ended. `waitFor` is given each task as submitted, to return when it cannot follow it further.
  */
 export async function waitForOutcomes(
   outcomes: readonly LineOutcome[],
-  waitFor: (id: string) => Promise<TaskView>,
-  { concurrency = 4, onProgress }: { concurrency?: number; onProgress?: (ended: number, of: number) => void } = {},
+  waitFor: (id: string, task: TaskView) => Promise<TaskView>,
+  {
+    concurrency = 4,
+    deadline = Number.POSITIVE_INFINITY,
+    onProgress,
+  }: { concurrency?: number; deadline?: number; onProgress?: (ended: number, of: number) => void } = {},
 ): Promise<LineOutcome[]> {
   const result = [...outcomes];
-  const open = result.flatMap((outcome, index) => ('task' in outcome && !isTerminal(outcome.task) ? [index] : []));
-  const tasks = result.filter((outcome) => 'task' in outcome).length;
-  let ended = tasks - open.length;
-  onProgress?.(ended, tasks);
+  const waited = result.filter((outcome) => 'task' in outcome && !runsAfter(outcome.task, deadline));
+  const open = result.flatMap((outcome, index) => ('task' in outcome && !isTerminal(outcome.task) && !runsAfter(outcome.task, deadline) ? [index] : []));
+  let ended = waited.length - open.length;
+  onProgress?.(ended, waited.length);
   let next = 0;
   const worker = async () => {
     while (next < open.length) {
       const index = open[next++]!;
       const { line, task } = result[index] as Extract<LineOutcome, { task: TaskView }>;
-      const last = await waitFor(task.id);
+      const last = await waitFor(task.id, task);
       result[index] = { line, task: last };
-      if (isTerminal(last)) onProgress?.(++ended, tasks);
+      if (isTerminal(last)) onProgress?.(++ended, waited.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, open.length) }, worker));
   return result;
+}
+
+/** What a batch came to: what its lines call for (FailureKind), tasks still open, or all done. */
+export type BatchVerdict = FailureKind | 'open' | 'done';
+
+/**
+ * What a batch came to, the first that applies (the CLI's exit code): `auth` when authentication
+ * failed (the lines after it were not sent, and nothing goes through until the login is fixed);
+ * `refused` when a line was refused for something in it, or a task failed or was cancelled
+ * (sending it again as it is will not help); `outage` when lines were not accepted only for outages,
+ * or the wait was cut short by one (nothing is wrong with them: send them again later); `open`, after
+ * a wait, when tasks waited for were still open at `deadline` (not those set to run after it); else
+ * `done`. `stoppedBy` is what cut the wait short, if anything did.
+ */
+export function batchVerdict(
+  outcomes: readonly LineOutcome[],
+  { waited = false, deadline = Number.POSITIVE_INFINITY, stoppedBy }: { waited?: boolean; deadline?: number; stoppedBy?: FailureKind } = {},
+): BatchVerdict {
+  const kinds = new Set<FailureKind>(outcomes.flatMap((outcome) => ('error' in outcome ? [failureKind(outcome.error)] : [])));
+  if (stoppedBy) kinds.add(stoppedBy);
+  const tasks = outcomes.flatMap((outcome) => ('task' in outcome ? [outcome.task] : []));
+  if (tasks.some((task) => task.state === 'FAILURE' || task.state === 'CANCELLED')) kinds.add('refused');
+  for (const kind of ['auth', 'refused', 'outage'] as const) if (kinds.has(kind)) return kind;
+  if (waited && tasks.some((task) => !isTerminal(task) && !runsAfter(task, deadline))) return 'open';
+  return 'done';
 }
 
 /**

@@ -7,12 +7,18 @@ import { text } from 'node:stream/consumers';
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import {
+  type BatchVerdict,
+  type FailureKind,
   type LineOutcome,
+  batchVerdict,
   checkIdempotencyKey,
   chunkKey,
   chunkRequests,
+  errorKind,
+  failureKind,
   formatOutcome,
   readBatchLines,
+  runsAfter,
   submitLines,
   waitForOutcomes,
 } from './batch.ts';
@@ -42,11 +48,20 @@ const EXIT_CODES_HELP = `
 Exit codes:
   0  done (or deferred, without --wait; or set to run later)
   1  the task failed or was cancelled, no such task, a task to cancel had ended,
-     or a batch line was refused
+     or a batch line was refused for something in it
   2  usage error: a bad flag, number, JSON or setting, or args the service refused
   3  authentication failed, or logins refused for a while (too many wrong passwords)
-  4  the service is unreachable or answered 5xx
+  4  the service is unreachable or answered 5xx (batch: lines refused only for that)
   5  deferred, and --wait timed out`;
+
+/** The exit code of each way `doozer batch` can end (see batchVerdict). */
+const BATCH_EXIT: Readonly<Record<BatchVerdict, number>> = {
+  auth: EXIT.auth,
+  refused: EXIT.taskFailed,
+  outage: EXIT.unavailable,
+  open: EXIT.waitTimedOut,
+  done: EXIT.done,
+};
 
 const ROOT_HELP = `Simple client to interact with the doozer API service.
 
@@ -419,17 +434,36 @@ export async function main(argv: readonly string[]): Promise<number> {
         `on stderr on a terminal, and doozer prints one line per request, in the file's order:\n` +
         `  line 1  task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006  PENDING\n` +
         `  line 2  error invalid_request: args[0] must be an integer\n` +
-        `--json prints one JSON object per line instead: {"line":1,"task":{...}} or {"line":2,"error":{...}}.\n` +
+        `--json prints one JSON object per line instead: {"line":1,"task":{...}} or {"line":2,"error":{...}}\n` +
+        `(the error with the HTTP "status" when the service refused the line's whole chunk).\n` +
         `\n` +
         `Without --wait, doozer does not wait for the tasks (doozer list and doozer lookup show how they\n` +
         `end). With --wait, it waits up to --timeout seconds from its start, then prints each task as it\n` +
         `ended, with its result or error:\n` +
         `  line 1  task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006  SUCCESS  3\n` +
+        `A task set to run after --timeout runs out (its runAt or delaySeconds beyond it) could not end in\n` +
+        `time, so it is not waited for: it is printed as accepted, with when it runs, and counts as\n` +
+        `accepted, not as still open; a task due before then is waited for like any other:\n` +
+        `  line 2  task_bfc90acf-3035-4e87-b602-3c7cc166de38  SCHEDULED  runs in 20m\n` +
         `\n` +
         `With --idempotency-key, the same file sent again (after no answer, say) makes no task twice: each\n` +
         `chunk answers as it did the first time. Lines refused "unavailable" may be sent again, in a file\n` +
-        `of their own. Exit 0 when every line was accepted (with --wait: and every task succeeded), 1 when\n` +
-        `any was refused (or failed, or was cancelled), 5 when --wait ran out with tasks still open.\n${EXIT_CODES_HELP}`,
+        `of their own.\n` +
+        `\n` +
+        `Exit codes of batch, the first that applies (2, a usage error, comes before anything is sent):\n` +
+        `  3  authentication failed mid-batch (a chunk answered 401 even after logging in again): the\n` +
+        `     lines after it were not sent (not_sent); none will go through until the login is fixed\n` +
+        `  1  a line was refused for something in it (invalid_json, invalid_request, unknown_task, a\n` +
+        `     chunk answered another 4xx), or a task failed or was cancelled\n` +
+        `  4  lines were not accepted only for outages: refused unavailable, in a chunk answered 5xx or\n` +
+        `     409 request_in_progress, unreachable (those may have been accepted) or not_sent after the\n` +
+        `     service stopped answering; or it stopped answering during --wait\n` +
+        `  5  every line was accepted, and --wait ran out with tasks still open\n` +
+        `  0  every line was accepted (with --wait: every task waited for succeeded)\n` +
+        `So 4 always means nothing is wrong with the lines: a script may send those not accepted again\n` +
+        `later, unattended. A line's own fault wins over an outage because sending it again as it is will\n` +
+        `not help: 1 needs a person to fix the file (a loop retrying on it would never end). A failed\n` +
+        `login comes first: until it is fixed nothing goes through, and the lines after it went unjudged.\n${EXIT_CODES_HELP}`,
     )
     .action(async (file: string, flags: WaitFlags & { idempotencyKey?: string }, command: Command) => {
       const startedAt = Date.now();
@@ -443,6 +477,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Log in first: a wrong password or an unreachable service is then reported as such, before any line.
       await doozer.token();
       const spinner = startSpinner(process.stderr, batchProgress(0, lines.length, 'lines sent'));
+      const deadline = startedAt + flags.timeout * 1000;
+      // What cut the wait short (the service stopped answering, say): the tasks left are printed as last seen.
+      let waitStopped: { kind: FailureKind; error: Error } | undefined;
       let outcomes: LineOutcome[];
       try {
         outcomes = await submitLines(
@@ -452,10 +489,21 @@ export async function main(argv: readonly string[]): Promise<number> {
           (settled) => spinner.update(batchProgress(settled, lines.length, 'lines sent')),
         );
         if (flags.wait) {
-          const deadline = startedAt + flags.timeout * 1000;
-          outcomes = await waitForOutcomes(outcomes, (id) => doozer.waitFor(id, { timeoutMs: Math.max(0, deadline - Date.now()) }), {
-            onProgress: (ended, of) => spinner.update(batchProgress(ended, of, 'tasks ended')),
-          });
+          outcomes = await waitForOutcomes(
+            outcomes,
+            async (id, task) => {
+              if (waitStopped) return task;
+              try {
+                return await doozer.waitFor(id, { timeoutMs: Math.max(0, deadline - Date.now()) });
+              } catch (error) {
+                const kind = errorKind(error);
+                if (kind === undefined || kind === 'refused') throw error;
+                waitStopped ??= { kind, error: error as Error };
+                return task;
+              }
+            },
+            { deadline, onProgress: (ended, of) => spinner.update(batchProgress(ended, of, 'tasks ended')) },
+          );
         }
       } finally {
         spinner.stop();
@@ -463,13 +511,25 @@ export async function main(argv: readonly string[]): Promise<number> {
       const now = Date.now();
       const numberWidth = String(lines.at(-1)!.line).length;
       for (const outcome of outcomes) out(json ? JSON.stringify(outcome) : formatOutcome(outcome, { now, numberWidth }));
-      const tasks = outcomes.flatMap((outcome) => ('task' in outcome ? [outcome.task] : []));
-      const open = tasks.filter((task) => !isTerminal(task));
-      if (flags.wait && open.length > 0) {
-        err(`${open.length} of the tasks still open after ${flags.timeout} s; see how they end with: doozer list, or doozer lookup <id>`);
+      const verdict = batchVerdict(outcomes, { waited: flags.wait === true, deadline, ...(waitStopped && { stoppedBy: waitStopped.kind }) });
+      const errors = outcomes.flatMap((outcome) => ('error' in outcome ? [outcome.error] : []));
+      const authError = errors.find((error) => failureKind(error) === 'auth');
+      const outages = errors.filter((error) => failureKind(error) === 'outage').length;
+      if (authError) {
+        err(`doozer: authentication failed: ${authError.message}. Check --username/--password (or DOOZER_USERNAME/DOOZER_PASSWORD, or the config file); the lines after it were not sent.`);
+      } else if (outages > 0) {
+        const [count, them] = outages === 1 ? ['1 line was', 'it'] : [`${outages} lines were`, 'them'];
+        const maybe = errors.some((error) => error.code === 'unreachable') ? ' (those unreachable may have been accepted: --idempotency-key makes that safe)' : '';
+        err(`doozer: ${count} not accepted for an outage (unavailable, unreachable or not_sent); nothing is wrong with ${them}: send ${them} again later${maybe}.`);
       }
-      const refused = tasks.length < outcomes.length || tasks.some((task) => task.state === 'FAILURE' || task.state === 'CANCELLED');
-      exitCode = refused ? EXIT.taskFailed : flags.wait && open.length > 0 ? EXIT.waitTimedOut : EXIT.done;
+      if (waitStopped) {
+        const why = waitStopped.kind === 'auth' ? `authentication failed: ${waitStopped.error.message} (check --username/--password)` : waitStopped.error.message;
+        err(`doozer: stopped waiting: ${why}; the tasks were accepted: see how they end with: doozer list, or doozer lookup <id>`);
+      } else if (flags.wait) {
+        const open = outcomes.filter((outcome) => 'task' in outcome && !isTerminal(outcome.task) && !runsAfter(outcome.task, deadline)).length;
+        if (open > 0) err(`${open} of the tasks still open after ${flags.timeout} s; see how they end with: doozer list, or doozer lookup <id>`);
+      }
+      exitCode = BATCH_EXIT[verdict];
     });
 
   program

@@ -4,6 +4,7 @@
  * gets its own config and cache folders and an environment without DOOZER_* variables.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -990,16 +991,75 @@ describe('batch', () => {
     expect(ids.every((id) => server.store.tasks.has(id!))).toBe(true);
   });
 
-  it('1 for every line of a chunk the service refused whole, with its message', async () => {
+  it('4 for every line of a chunk the service refused whole with a 503: an outage, nothing wrong with the lines', async () => {
     server.store.failNext('createMany');
     const run = await doozer(['batch', '-'], { stdin: '{"name":"add","args":[1]}\n{"name":"add","args":[2]}\n' });
     expect(run).toEqual({
-      code: 1,
+      code: 4,
       stdout:
         'line 1  error unavailable: the service is temporarily unavailable; try again shortly\n' +
         'line 2  error unavailable: the service is temporarily unavailable; try again shortly\n',
-      stderr: '',
+      stderr: 'doozer: 2 lines were not accepted for an outage (unavailable, unreachable or not_sent); nothing is wrong with them: send them again later.\n',
     });
+    const json = await doozer(['--json', 'batch', '-'], { stdin: '{"name":"add","args":[1]}\n' });
+    expect(json.code).toBe(0);
+    server.store.failNext('createMany');
+    const refused = await doozer(['--json', 'batch', '-'], { stdin: '{"name":"add","args":[1]}\n' });
+    expect(refused.code).toBe(4);
+    expect(JSON.parse(refused.stdout)).toEqual({
+      line: 1,
+      error: { code: 'unavailable', message: 'the service is temporarily unavailable; try again shortly', status: 503 },
+    });
+  });
+
+  it('4 for items refused unavailable, but 1 when a line is also refused for something in it', async () => {
+    // The queue is down: a task to run now cannot be queued; one set to run later need not be yet.
+    server.queue.failing = true;
+    try {
+      const stdin = '{"name":"add","args":[1]}\n{"name":"sleep","args":{"ms":5},"delaySeconds":1200}\n';
+      const outage = await doozer(['batch', '-'], { stdin });
+      expect(outage.code).toBe(4);
+      expect(lines(outage.stdout)).toEqual([
+        'line 1  error unavailable: the task could not be recorded or queued; submit it again',
+        expect.stringMatching(/^line 2  task_[0-9a-f-]{36}  SCHEDULED  runs in 20m$/),
+      ]);
+      expect(outage.stderr).toBe(
+        'doozer: 1 line was not accepted for an outage (unavailable, unreachable or not_sent); nothing is wrong with it: send it again later.\n',
+      );
+      const mixed = await doozer(['batch', '-'], { stdin: `${stdin}{"name":"nope","args":[]}\n` });
+      expect(mixed.code).toBe(1);
+      expect(lines(mixed.stdout)[0]).toBe('line 1  error unavailable: the task could not be recorded or queued; submit it again');
+      expect(lines(mixed.stdout)[2]).toMatch(/^line 3  error unknown_task: /);
+    } finally {
+      server.queue.failing = false;
+    }
+  });
+
+  it('4 when the service is unreachable, before any line is sent', async () => {
+    const run = await runDoozer(['batch', '-'], { env: { DOOZER_URL: closedUrl }, stdin: '{"name":"add","args":[1]}\n' });
+    expect(run.code).toBe(4);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`nothing answers at ${closedUrl} (connection refused)`);
+  });
+
+  it('3 when authentication fails mid-batch, sending no chunk after it', async () => {
+    // A token cached for carol with a wrong password, that the service refuses: no login before the
+    // first chunk, whose 401 then makes the client log in again, with the wrong password.
+    const home = await newHome();
+    const cacheKey = createHash('sha256').update(JSON.stringify([server.url, 'carol', WRONG_PASSWORD])).digest('base64url');
+    await mkdir(join(home.cacheHome, 'doozer'), { recursive: true });
+    await writeFile(home.tokenFile, JSON.stringify({ [cacheKey]: { token: 'not-a-token', expiresAt: Date.now() + 3_600_000 } }));
+    const requests = Array.from({ length: 150 }, (_, index) => JSON.stringify({ name: 'add', args: [index] }));
+    const run = await doozer(['batch', '-'], { home, stdin: requests.join('\n'), env: { DOOZER_USERNAME: 'carol', DOOZER_PASSWORD: WRONG_PASSWORD } });
+    expect(run.code).toBe(3);
+    const printed = lines(run.stdout);
+    expect(printed).toHaveLength(150);
+    expect(printed[0]).toMatch(/^line   1  error unauthorized: /);
+    expect(printed[99]).toMatch(/^line 100  error unauthorized: /);
+    expect(printed[100]).toMatch(/^line 101  error not_sent: not sent: authentication failed \(.+\)$/);
+    expect(printed[149]).toMatch(/^line 150  error not_sent: /);
+    expect(run.stderr).toMatch(/^doozer: authentication failed: .+\. Check --username\/--password .+; the lines after it were not sent\.\n$/);
+    expect(server.requests.map((request) => `${request.route} ${request.status}`)).toEqual(['POST /tasks/batch 401', 'POST /auth/token 401']);
   });
 
   it('with --wait, prints each task as it ended, with its result', async () => {
@@ -1026,6 +1086,45 @@ describe('batch', () => {
     expect(run.code).toBe(5);
     expect(lines(run.stdout)).toEqual([expect.stringMatching(TASK_LINE(1)), expect.stringMatching(TASK_LINE(2))]);
     expect(run.stderr).toBe('2 of the tasks still open after 1 s; see how they end with: doozer list, or doozer lookup <id>\n');
+  });
+
+  it('with --wait, does not wait for tasks set to run after --timeout: 0, each printed with when it runs', async () => {
+    server.consumer = 'run';
+    const startedAt = Date.now();
+    const run = await doozer(['batch', '-', '--wait', '--timeout', '30'], {
+      stdin: '{"name":"add","args":[1,2]}\n{"name":"sleep","args":{"ms":5},"delaySeconds":1200}\n{"name":"mul","args":[6,7],"delaySeconds":300}\n',
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(lines(run.stdout)).toEqual([
+      expect.stringMatching(/^line 1  task_[0-9a-f-]{36}  SUCCESS  3$/),
+      expect.stringMatching(/^line 2  task_[0-9a-f-]{36}  SCHEDULED  runs in 20m$/),
+      expect.stringMatching(/^line 3  task_[0-9a-f-]{36}  PENDING  runs in (5m|4m59s)$/),
+    ]);
+    // Not the 30 s of --timeout: only the task to run now was waited for.
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    const added = TASK_ID.exec(run.stdout)![0];
+    const lookups = server.requests.filter((request) => request.route === 'GET /tasks/:id');
+    expect(lookups.length).toBeGreaterThan(0);
+    expect(lookups.every((request) => request.path === `/tasks/${added}`)).toBe(true);
+  });
+
+  it('with --wait, 5 still for a task to run later that was due before --timeout ran out', async () => {
+    // No worker: the task due in 1 s is waited for, and still PENDING when the 3 s run out.
+    const run = await doozer(['batch', '-', '--wait', '--timeout', '3', '--json'], { stdin: '{"name":"add","args":[1],"delaySeconds":1}\n' });
+    expect(run.code).toBe(5);
+    expect(run.stderr).toBe('1 of the tasks still open after 3 s; see how they end with: doozer list, or doozer lookup <id>\n');
+    expect(JSON.parse(run.stdout)).toEqual({ line: 1, task: expect.objectContaining({ state: 'PENDING', runAt: expect.any(String) }) });
+  });
+
+  it('with --wait, 4 when the service stops answering during the wait, printing the tasks as last seen', async () => {
+    server.store.failNext('get');
+    const run = await doozer(['batch', '-', '--wait', '--timeout', '30'], { stdin: '{"name":"add","args":[1]}\n' });
+    expect(run.code).toBe(4);
+    expect(lines(run.stdout)).toEqual([expect.stringMatching(TASK_LINE(1))]);
+    expect(run.stderr).toBe(
+      'doozer: stopped waiting: the service is temporarily unavailable; try again shortly; the tasks were accepted: see how they end with: doozer list, or doozer lookup <id>\n',
+    );
   });
 
   it.each<[string, string[], string, string]>([
@@ -1056,10 +1155,10 @@ describe('help', () => {
     'Exit codes:',
     '  0  done (or deferred, without --wait; or set to run later)',
     '  1  the task failed or was cancelled, no such task, a task to cancel had ended,',
-    '     or a batch line was refused',
+    '     or a batch line was refused for something in it',
     '  2  usage error: a bad flag, number, JSON or setting, or args the service refused',
     '  3  authentication failed, or logins refused for a while (too many wrong passwords)',
-    '  4  the service is unreachable or answered 5xx',
+    '  4  the service is unreachable or answered 5xx (batch: lines refused only for that)',
     '  5  deferred, and --wait timed out',
   ];
 

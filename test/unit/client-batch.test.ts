@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
   type BatchLine,
+  type BatchVerdict,
+  type FailureKind,
+  type LineError,
   type LineOutcome,
   type SendChunk,
+  batchVerdict,
   checkIdempotencyKey,
   chunkKey,
   chunkRequests,
+  errorKind,
+  failureKind,
   formatOutcome,
   readBatchLines,
+  runsAfter,
   submitLines,
   waitForOutcomes,
 } from '../../client/src/batch.ts';
@@ -156,7 +163,20 @@ describe('submitLines', () => {
     const outcomes = await submitLines(requestLines(101), send);
     expect(chunks).toHaveLength(2);
     expect(outcomes.slice(0, 100).every((outcome) => 'error' in outcome && outcome.error.code === 'unavailable')).toBe(true);
+    expect(outcomes[0]).toEqual({ line: 1, error: { code: 'unavailable', message: 'the service is temporarily unavailable', status: 503 } });
     expect(outcomes[100]).toMatchObject({ line: 101, task: { state: 'PENDING' } });
+  });
+
+  it.each([
+    ['401', new DoozerApiError(401, 'unauthorized', 'invalid username or password')],
+    ['429', new DoozerApiError(429, 'too_many_requests', 'too many login attempts; try again in 900 s')],
+  ])('stops sending when authentication fails (%s), so the password is not tried again for every chunk', async (_status, refusal) => {
+    const { chunks, send } = recordingSender((index) => (index === 1 ? refusal : undefined));
+    const outcomes = await submitLines(requestLines(250), send);
+    expect(chunks.map((chunk) => chunk.index)).toEqual([0, 1]);
+    expect(outcomes[99]).toMatchObject({ task: { state: 'PENDING' } });
+    expect(outcomes[100]).toEqual({ line: 101, error: { code: refusal.code, message: refusal.message, status: refusal.status } });
+    expect(outcomes[249]).toEqual({ line: 250, error: { code: 'not_sent', message: `not sent: authentication failed (${refusal.message})` } });
   });
 
   it('stops sending when the service stops answering, saying which lines may have been accepted', async () => {
@@ -222,6 +242,39 @@ describe('waitForOutcomes (--wait)', () => {
     ]);
   });
 
+  it('does not wait for a task set to run after the deadline, nor count it; one due before is waited for', async () => {
+    const deadline = NOW + 60_000;
+    const outcomes: LineOutcome[] = [
+      { line: 1, task: view(ids[0]!) },
+      { line: 2, task: view(ids[1]!, { state: 'SCHEDULED', runAt: '2026-12-01T12:20:00.000Z' }) },
+      { line: 3, task: view(ids[2]!, { runAt: '2026-12-01T12:02:00.000Z' }) },
+      { line: 4, task: view(ids[3]!, { runAt: '2026-12-01T12:00:30.000Z' }) },
+    ];
+    const asked: [string, TaskView][] = [];
+    const progress: [number, number][] = [];
+    const waited = await waitForOutcomes(
+      outcomes,
+      async (id, task) => {
+        asked.push([id, task]);
+        return view(id, { state: 'SUCCESS', result: 3, runAt: task.runAt });
+      },
+      { deadline, concurrency: 1, onProgress: (ended, of) => progress.push([ended, of]) },
+    );
+    // Each waited-for task is given as submitted, with its id.
+    expect(asked).toEqual([
+      [ids[0], (outcomes[0] as { task: TaskView }).task],
+      [ids[3], (outcomes[3] as { task: TaskView }).task],
+    ]);
+    expect(waited[1]).toBe(outcomes[1]);
+    expect(waited[2]).toBe(outcomes[2]);
+    expect(waited[3]).toEqual({ line: 4, task: view(ids[3]!, { state: 'SUCCESS', result: 3, runAt: '2026-12-01T12:00:30.000Z' }) });
+    expect(progress).toEqual([
+      [0, 2],
+      [1, 2],
+      [2, 2],
+    ]);
+  });
+
   it('waits for at most `concurrency` tasks at once', async () => {
     let running = 0;
     let most = 0;
@@ -237,6 +290,85 @@ describe('waitForOutcomes (--wait)', () => {
       { concurrency: 2 },
     );
     expect(most).toBe(2);
+  });
+});
+
+describe('runsAfter', () => {
+  const deadline = NOW + 60_000;
+  it.each<[Partial<TaskView>, boolean]>([
+    [{ state: 'SCHEDULED', runAt: '2026-12-01T12:20:00.000Z' }, true],
+    [{ state: 'PENDING', runAt: '2026-12-01T12:01:00.001Z' }, true],
+    [{ state: 'PENDING', runAt: '2026-12-01T12:01:00.000Z' }, false],
+    [{ state: 'SCHEDULED', runAt: '2026-12-01T12:00:59.000Z' }, false],
+    [{ state: 'PENDING' }, false],
+    [{ state: 'CANCELLED', runAt: '2026-12-01T12:20:00.000Z' }, false],
+  ])('%j: %s', (overrides, expected) => {
+    expect(runsAfter(view('task_x', overrides), deadline)).toBe(expected);
+  });
+});
+
+describe('what a line that got no task calls for', () => {
+  it.each<[LineError, FailureKind]>([
+    [{ code: 'invalid_json', message: 'not JSON' }, 'refused'],
+    [{ code: 'invalid_request', message: 'args[0] must be an integer' }, 'refused'],
+    [{ code: 'unknown_task', message: 'unknown task "nope"' }, 'refused'],
+    [{ code: 'invalid_response', message: 'no result for this line' }, 'refused'],
+    [{ code: 'payload_too_large', message: 'over 1 MiB', status: 413 }, 'refused'],
+    [{ code: 'idempotency_key_reused', message: 'another batch', status: 422 }, 'refused'],
+    [{ code: 'unavailable', message: 'submit it again' }, 'outage'],
+    [{ code: 'unavailable', message: 'temporarily unavailable', status: 503 }, 'outage'],
+    [{ code: 'internal', message: 'internal error', status: 500 }, 'outage'],
+    [{ code: 'http_502', message: 'bad gateway', status: 502 }, 'outage'],
+    [{ code: 'request_in_progress', message: 'retry shortly', status: 409 }, 'outage'],
+    [{ code: 'unreachable', message: 'did not answer in time; these tasks may or may not have been accepted' }, 'outage'],
+    [{ code: 'not_sent', message: 'not sent: the service stopped answering' }, 'outage'],
+    [{ code: 'unauthorized', message: 'invalid username or password', status: 401 }, 'auth'],
+    [{ code: 'too_many_requests', message: 'too many login attempts', status: 429 }, 'auth'],
+  ])('%j: %s', (error, kind) => {
+    expect(failureKind(error)).toBe(kind);
+  });
+
+  it('classifies errors of the client the same way, and nothing else', () => {
+    expect(errorKind(new DoozerConnectionError('http://127.0.0.1:9', 'nothing answers'))).toBe('outage');
+    expect(errorKind(new DoozerApiError(503, 'unavailable', 'down'))).toBe('outage');
+    expect(errorKind(new DoozerApiError(401, 'unauthorized', 'no'))).toBe('auth');
+    expect(errorKind(new DoozerApiError(404, 'task_not_found', 'gone'))).toBe('refused');
+    expect(errorKind(new TypeError('boom'))).toBeUndefined();
+  });
+});
+
+describe('batchVerdict (the exit code)', () => {
+  const id = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
+  const accepted: LineOutcome = { line: 1, task: view(id) };
+  const ended: LineOutcome = { line: 1, task: view(id, { state: 'SUCCESS', result: 3 }) };
+  const failed: LineOutcome = { line: 1, task: view(id, { state: 'FAILURE', error: { code: 'timeout', message: 'too slow' } }) };
+  const later: LineOutcome = { line: 1, task: view(id, { state: 'SCHEDULED', runAt: '2026-12-01T12:20:00.000Z' }) };
+  const bad: LineOutcome = { line: 2, error: { code: 'invalid_request', message: 'args[0] must be an integer' } };
+  const unavailable: LineOutcome = { line: 3, error: { code: 'unavailable', message: 'submit it again' } };
+  const chunk503: LineOutcome = { line: 3, error: { code: 'unavailable', message: 'temporarily unavailable', status: 503 } };
+  const unreachable: LineOutcome = { line: 3, error: { code: 'unreachable', message: 'did not answer' } };
+  const notSent: LineOutcome = { line: 4, error: { code: 'not_sent', message: 'not sent' } };
+  const unauthorized: LineOutcome = { line: 5, error: { code: 'unauthorized', message: 'invalid username or password', status: 401 } };
+  const deadline = NOW + 60_000;
+
+  it.each<[string, LineOutcome[], Parameters<typeof batchVerdict>[1], BatchVerdict]>([
+    ['every line accepted', [accepted, ended, later], {}, 'done'],
+    ['every task waited for succeeded; one runs after the deadline', [ended, later], { waited: true, deadline }, 'done'],
+    ['a task waited for still open', [ended, accepted, later], { waited: true, deadline }, 'open'],
+    ['open tasks without --wait', [accepted], {}, 'done'],
+    ['a line refused for its own fault', [accepted, bad], {}, 'refused'],
+    ['a task that failed', [failed, ended], { waited: true, deadline }, 'refused'],
+    ['items refused unavailable', [accepted, unavailable], {}, 'outage'],
+    ['a chunk refused 503', [chunk503, chunk503], {}, 'outage'],
+    ['unreachable, then not sent', [accepted, unreachable, notSent], {}, 'outage'],
+    ['an outage and a task still open', [accepted, unavailable], { waited: true, deadline }, 'outage'],
+    ['the wait cut short by an outage', [accepted], { waited: true, deadline, stoppedBy: 'outage' }, 'outage'],
+    ['an outage and a line refused for its own fault', [unavailable, bad, notSent], {}, 'refused'],
+    ['a failed login, then not sent', [accepted, unauthorized, notSent], {}, 'auth'],
+    ['a failed login and a line refused for its own fault', [bad, unauthorized, notSent], {}, 'auth'],
+    ['the wait cut short by a failed login', [bad], { waited: true, deadline, stoppedBy: 'auth' }, 'auth'],
+  ])('%s', (_case, outcomes, options, verdict) => {
+    expect(batchVerdict(outcomes, options)).toBe(verdict);
   });
 });
 
