@@ -163,10 +163,10 @@ describe('the local stack (npm start)', () => {
     it('answers OPTIONS with 204 and Allow, and another method on a known path with 405 and Allow', async () => {
       const options = await api('/tasks', { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
       expect(options.status).toBe(204);
-      expect(options.headers.get('allow')).toBe('POST, OPTIONS');
+      expect(options.headers.get('allow')).toBe('POST, GET, HEAD, OPTIONS');
       const wrong = await api('/tasks', { method: 'DELETE' });
       expect(wrong.status).toBe(405);
-      expect(wrong.headers.get('allow')).toBe('POST, OPTIONS');
+      expect(wrong.headers.get('allow')).toBe('POST, GET, HEAD, OPTIONS');
       expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
     });
 
