@@ -52,13 +52,18 @@ const LocalSettingsSchema = z.object({
         .map((entry) => {
           const [username = '', ...rest] = entry.split(':');
           const password = rest.join(':');
-          if (!/^[\w.@-]{1,64}$/.test(username.trim()) || password === '') {
-            ctx.addIssue({ code: 'custom', message: `each user must be name:password (got ${JSON.stringify(entry.slice(0, 40))})` });
+          const shown = JSON.stringify(entry.slice(0, 40));
+          if (!rest.length || password === '') {
+            ctx.addIssue({ code: 'custom', message: `each user must be name:password, with a password (got ${shown})` });
+          } else if (!/^[\w.@-]{1,64}$/.test(username.trim())) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `a user name is 1 to 64 letters, digits, '.', '@', '_' or '-' (got ${JSON.stringify(username.slice(0, 40))})`,
+            });
           }
           return { username: username.trim(), password };
         }),
-    ),
-  DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
+    ),  DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
   /** Where the embedded DynamoDB keeps its tables across restarts (git-ignored). */
   DOOZER_DATA_DIR: z.string().min(1).default(fileURLToPath(new URL('../.doozer', import.meta.url))),
   /** The task queue's visibility timeout: as on AWS, from the tasks' limits; tests shorten it. */
@@ -87,7 +92,19 @@ export interface LocalSettings {
 }
 
 export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
-  const parsed = LocalSettingsSchema.safeParse(env);
+  const parsed = LocalSettingsSchema.check(
+    z.superRefine(({ DOOZER_DEV_USERNAME, DOOZER_LOCAL_USERS }, ctx) => {
+      // One password per name: a second entry would silently replace the first (or the development user's).
+      const seen = new Set([DOOZER_DEV_USERNAME]);
+      for (const { username } of DOOZER_LOCAL_USERS) {
+        if (seen.has(username)) {
+          const whose = username === DOOZER_DEV_USERNAME ? ' (the development user, DOOZER_DEV_USERNAME)' : '';
+          ctx.addIssue({ code: 'custom', path: ['DOOZER_LOCAL_USERS'], message: `names the user ${JSON.stringify(username)} twice${whose}` });
+        }
+        seen.add(username);
+      }
+    }),
+  ).safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
     throw new Error(`the local stack settings are not valid:\n${problems}`);

@@ -68,7 +68,7 @@ console.log(`
 doozer is running locally (stage local).
 
   API        ${settings.apiUrl}
-  user       ${username} / ${password}
+  user       ${username} / ${password}${settings.localUsers.length > 0 ? `\n  also       ${settings.localUsers.map((user) => user.username).join(', ')} (DOOZER_LOCAL_USERS)` : ''}
   workers    ${values['no-workers'] ? 'stopped: start them with `npm run workers`' : 'running'}
   SQS        ${settings.sqsEndpoint}${settings.embedded.sqs ? ' (embedded fauxqs)' : ''}
   DynamoDB   ${settings.dynamodbEndpoint}${settings.embedded.dynamodb ? ` (embedded dynalite, data in ${settings.dataDir}; --fresh starts empty)` : ''}

@@ -183,11 +183,21 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   });
 
   app.get('/tasks', requireUser, async (c) => {
-    const page = await deps.tasks.list(c.get('user'), readListQuery(c));
+    const query = readListQuery(c);
+    // A misspelt name must not list nothing in silence, as an unknown task is refused everywhere else.
+    if (query.name !== undefined && !deps.catalog.get(query.name)) {
+      throw new DoozerError('unknown_task', `unknown task ${JSON.stringify(query.name)}; known tasks: ${deps.catalog.names.join(', ')}`);
+    }
+    const page = await deps.tasks.list(c.get('user'), query);
     return c.json({ tasks: page.tasks.map(toTaskView), next: page.next ?? null });
   });
 
   app.post('/tasks/batch', requireUser, limitBatchBody, batchBody, async (c) => {
+    // A batch never waits: a `?wait=` meant for it must not pass for one that was honoured.
+    const query = Object.keys(c.req.queries());
+    if (query.length > 0) {
+      throw new InvalidRequestError(`POST /tasks/batch takes no query parameters (got ${query.slice(0, 3).join(', ')}); a batch is answered at once, without waiting`);
+    }
     const { items, digest } = c.get('body');
     const key = readIdempotencyKey(c);
     const { results, replayed } = await deps.tasks.submitBatch(

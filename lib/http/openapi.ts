@@ -372,7 +372,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           ],
           responses: {
             200: { description: 'A page of tasks.', content: jsonContent('TaskList', schemas) },
-            ...errors('BadRequest', 'Unauthorized', 'Unavailable', 'Internal'),
+            ...errors('BadTaskRequest', 'Unauthorized', 'Unavailable', 'Internal'),
           },
         },
         post: {

@@ -69,7 +69,7 @@ export const ListQuerySchema = z.strictObject({
     ),
   ),
   limit: z.optional(
-    z.coerce.number().check(
+    z.coerce.number({ error: `must be a whole number from 1 to ${MAX_LIST_LIMIT}` }).check(
       z.int(),
       z.gte(1),
       z.lte(MAX_LIST_LIMIT),

@@ -541,3 +541,21 @@ describe('a task to run later', () => {
     expect(await expectDocumented('/tasks', 'post', response)).toMatchObject({ state: 'SCHEDULED', runAt: expect.any(String) });
   });
 });
+
+describe('what the lifecycle routes refuse', () => {
+  it('names the fault: a limit that is not a number, a task name that is no task, a query on a batch', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const limit = await app.request('/tasks?limit=abc', { headers: { authorization } });
+    expect(limit.status).toBe(400);
+    expect(await expectDocumented('/tasks', 'get', limit)).toEqual({
+      error: { code: 'invalid_request', message: 'query.limit must be a whole number from 1 to 100' },
+    });
+    const name = await app.request('/tasks?name=ad', { headers: { authorization } });
+    expect(name.status).toBe(400);
+    expect(await expectDocumented('/tasks', 'get', name)).toMatchObject({ error: { code: 'unknown_task', message: expect.stringContaining('known tasks: add') } });
+    const batch = await app.request('/tasks/batch?wait=5', jsonPost({ tasks: [{ name: 'add', args: [1] }] }, { authorization }));
+    expect(batch.status).toBe(400);
+    expect(await expectDocumented('/tasks/batch', 'post', batch)).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('no query parameters') } });
+  });
+});
