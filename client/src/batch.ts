@@ -12,10 +12,24 @@ import { type BatchItemResult, type TaskView, isTerminal } from './types.ts';
 /** The API's limits for one `POST /tasks/batch`. */
 export const MAX_BATCH_TASKS = 100;
 export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+/** The API's limit for one task, alone (`POST /tasks`) or in a batch (judged per item). */
+const MAX_TASK_BYTES = 64 * 1024;
+/** `{"tasks":[` and `]}` around the items of a batch body. */
+const ENVELOPE_BYTES = Buffer.byteLength('{"tasks":[]}');
+/**
+ * The deepest a line may nest arrays and objects: the API refuses a body nested more than 64 deep
+ * (MAX_NESTING of lib/http/request-body.ts), and a batch body's `{"tasks":[…]}` takes two of those
+ * levels.
+ */
+const MAX_LINE_NESTING = 64 - 2;
 /** The API's limit for an Idempotency-Key. */
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
-/** Why a line got no task: the API's code and message, or one of the CLI's own (`invalid_json`, `not_sent`, `unreachable`). */
+/**
+ * Why a line got no task: the API's code and message, or one of the CLI's own (`invalid_json`,
+ * `invalid_request` for a line the API would refuse with its whole chunk, `payload_too_large`,
+ * `not_sent`, `unreachable`).
+ */
 export interface LineError {
   readonly code: string;
   readonly message: string;
@@ -56,16 +70,23 @@ function statusKind(status: number, code: string): FailureKind {
   return 'refused';
 }
 
-/** A line of the file that holds something: the request it parsed to, or why it did not parse. */
-export type BatchLine = { readonly line: number; readonly request: unknown } | { readonly line: number; readonly error: LineError };
+/**
+ * A line of the file that holds something: its JSON text, to be sent as it is, or why it is not
+ * sent.
+ */
+export type BatchLine = { readonly line: number; readonly json: string } | { readonly line: number; readonly error: LineError };
 
 /** What became of one line: its task, or why it has none. */
 export type LineOutcome = { readonly line: number; readonly task: TaskView } | { readonly line: number; readonly error: LineError };
 
 /**
- * The lines of a batch file, numbered from 1 as an editor shows them; blank ones are skipped. A line
- * that is not JSON is kept as its error (it is not sent); any JSON is sent as it is, for the API to
- * judge (a line that is not a task request gets the API's `invalid_request`).
+ * The lines of a batch file, numbered from 1 as an editor shows them; blank ones are skipped. Any
+ * line that is JSON is kept as its own text, to go to the API as it is, for the API to judge (a
+ * line that is not a task request gets the API's `invalid_request`; a number beyond the double
+ * range its `got Infinity`). A line that is not JSON is kept as its error and not sent; so is one
+ * the API would refuse together with every other line of its chunk, as the batch body's own fault:
+ * a key given twice in one object, arrays and objects nested too deep, or more bytes than a batch
+ * request holds.
  */
 export function readBatchLines(text: string): BatchLine[] {
   const lines: BatchLine[] = [];
@@ -75,38 +96,114 @@ export function readBatchLines(text: string): BatchLine[] {
     .forEach((content, index) => {
       if (content.trim() === '') return;
       const line = index + 1;
+      // JSON.parse took it, so what trim() takes off either end is JSON's own whitespace.
+      const json = content.trim();
+      let parsed: unknown;
       try {
-        lines.push({ line, request: JSON.parse(content) });
+        parsed = JSON.parse(json);
       } catch (error) {
         // V8 repeats the input in some messages ('Unexpected token 'a', "abc" is not valid JSON').
         const reason = (error as Error).message.replace(/, ".*" is not valid JSON$/s, '');
         lines.push({ line, error: { code: 'invalid_json', message: `not JSON (${reason}); give one task request per line` } });
+        return;
       }
+      const fault = lineFault(json, parsed);
+      lines.push(fault ? { line, error: fault } : { line, json });
     });
   return lines;
 }
 
+/** Why a line that is JSON cannot go in a batch without the API refusing its whole chunk; undefined when it can. */
+function lineFault(json: string, parsed: unknown): LineError | undefined {
+  const bytes = Buffer.byteLength(json);
+  if (ENVELOPE_BYTES + bytes > MAX_BATCH_BODY_BYTES) {
+    return {
+      code: 'payload_too_large',
+      message: `this line is ${bytes} bytes; a batch request holds at most 1 MiB (${MAX_BATCH_BODY_BYTES} bytes), so it was not sent (a task is at most ${MAX_TASK_BYTES / 1024} KiB)`,
+    };
+  }
+  const duplicate = json.includes(':') ? duplicateKey(json) : undefined;
+  if (duplicate !== undefined) {
+    const key = JSON.stringify(duplicate.length > 40 ? `${duplicate.slice(0, 40)}…` : duplicate);
+    return { code: 'invalid_request', message: `the line has the key ${key} more than once in one object; give each key once (not sent)` };
+  }
+  if (nestingDepth(parsed) > MAX_LINE_NESTING) {
+    return { code: 'invalid_request', message: `the line nests arrays and objects more than ${MAX_LINE_NESTING} deep, too deep for a batch; flatten it (not sent)` };
+  }
+  return undefined;
+}
+
 /**
- * The requests in chunks the API takes: at most 100 each, and each body within 1 MiB. The same
- * lines always give the same chunks, so a chunk's Idempotency-Key stands for the same tasks when the
- * file is sent again. A request too large for any batch goes alone (the API answers it 413).
+ * The first key that appears twice in one object of `json`, or undefined; `json` must be text that
+ * JSON.parse took. JSON.parse keeps the last value of a repeated key without a word, so
+ * `{"name":"add","args":[3],"name":"mul"}` would run as mul; the API refuses such a body whole, as
+ * this finds it (findDuplicateKey of lib/http/request-body.ts, which the client does not bundle:
+ * it would bring the server's HTTP framework along). One pass, with its own stack of the keys seen
+ * in each open object (null for an array), so no depth overflows it.
  */
-export function chunkRequests<Item extends { readonly request: unknown }>(
+export function duplicateKey(json: string): string | undefined {
+  const open: (Set<string> | null)[] = [];
+  let expectingKey = false;
+  for (let at = 0; at < json.length; at++) {
+    const char = json[at];
+    if (char === '"') {
+      let end = at + 1;
+      while (end < json.length && json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
+      const keys = open.at(-1);
+      if (expectingKey && keys) {
+        // Escapes spell one key many ways ("a" and "\u0061"): compare what JSON.parse makes of it.
+        const raw = json.slice(at + 1, end);
+        const key = raw.includes('\\') ? (JSON.parse(json.slice(at, end + 1)) as string) : raw;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      expectingKey = false;
+      at = end;
+    } else if (char === '{') {
+      open.push(new Set());
+      expectingKey = true;
+    } else if (char === '[') open.push(null);
+    else if (char === '}' || char === ']') open.pop();
+    else if (char === ',') expectingKey = open.at(-1) != null;
+  }
+  return undefined;
+}
+
+/** How deep arrays and objects nest in `value`, counted without recursion (JSON.parse allows any depth). */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_LINE_NESTING) return deepest;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * The lines' JSON texts in chunks the API takes: at most 100 each, and each body within 1 MiB,
+ * counted in bytes of the texts as sent. The same lines always give the same chunks, so a chunk's
+ * Idempotency-Key stands for the same tasks when the file is sent again. A text too large for any
+ * batch goes alone (readBatchLines keeps such a line from being sent).
+ */
+export function chunkRequests<Item extends { readonly json: string }>(
   items: readonly Item[],
   { maxItems = MAX_BATCH_TASKS, maxBytes = MAX_BATCH_BODY_BYTES } = {},
 ): Item[][] {
   // {"tasks":[...]}: 12 bytes around the items, and a comma between each two.
-  const envelope = Buffer.byteLength('{"tasks":[]}');
   const chunks: Item[][] = [];
   let current: Item[] = [];
-  let bytes = envelope;
+  let bytes = ENVELOPE_BYTES;
   for (const item of items) {
-    const size = Buffer.byteLength(JSON.stringify(item.request) ?? 'null');
+    const size = Buffer.byteLength(item.json);
     const added = current.length === 0 ? size : size + 1;
     if (current.length > 0 && (current.length >= maxItems || bytes + added > maxBytes)) {
       chunks.push(current);
       current = [];
-      bytes = envelope;
+      bytes = ENVELOPE_BYTES;
     }
     bytes += current.length === 0 ? size : size + 1;
     current.push(item);
@@ -129,8 +226,8 @@ export function checkIdempotencyKey(key: string, chunks: number): string {
   return key;
 }
 
-/** Sends one chunk's requests; resolves with one result per request, in order. */
-export type SendChunk = (requests: unknown[], index: number) => Promise<readonly BatchItemResult[]>;
+/** Sends one chunk's requests, each its line's JSON text; resolves with one result per request, in order. */
+export type SendChunk = (requests: string[], index: number) => Promise<readonly BatchItemResult[]>;
 
 /**
  * Sends every parsed line in chunks, one after another, and gives one outcome per line in the
@@ -143,7 +240,7 @@ export type SendChunk = (requests: unknown[], index: number) => Promise<readonly
  */
 export async function submitLines(lines: readonly BatchLine[], send: SendChunk, onProgress?: (settled: number) => void): Promise<LineOutcome[]> {
   const outcomes = new Map<number, LineOutcome>();
-  const requests = lines.filter((line): line is Extract<BatchLine, { request: unknown }> => 'request' in line);
+  const requests = lines.filter((line): line is Extract<BatchLine, { json: string }> => 'json' in line);
   for (const line of lines) if ('error' in line) outcomes.set(line.line, line);
   const chunks = chunkRequests(requests);
   let stopped: LineError | undefined;
@@ -154,7 +251,7 @@ export async function submitLines(lines: readonly BatchLine[], send: SendChunk, 
     }
     try {
       const results = await send(
-        chunk.map((item) => item.request),
+        chunk.map((item) => item.json),
         index,
       );
       chunk.forEach(({ line }, position) => {

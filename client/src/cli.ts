@@ -22,17 +22,18 @@ import {
   submitLines,
   waitForOutcomes,
 } from './batch.ts';
-import { type BatchItemOf, DoozerClient, type RunLaterOptions } from './doozer-client.ts';
+import { DoozerClient, type RunLaterOptions } from './doozer-client.ts';
 import { DoozerApiError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
 import {
   InputError,
+  checkDelayWords,
   parseDelay,
   parseIntegers,
   parseListLimit,
   parseRunArgs,
   parseRunAt,
   parseState,
-  parseTaskId,
+  parseTaskIdArgs,
 } from './input.ts';
 import { percent, progressBar, startProgress } from './progress.ts';
 import { SettingsError, resolveSettings } from './settings.ts';
@@ -304,7 +305,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
     .addHelpText('after', `\nExample:\n  doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006\n${EXIT_CODES_HELP}`)
     .action(async (positional: string | undefined, flags: WaitFlags & { uuid?: string }, command: Command) => {
-      const id = parseTaskId(flags.uuid ?? positional);
+      const id = parseTaskIdArgs(positional, flags.uuid);
       const { client: doozer, json } = await client(command);
       const startedAt = Date.now();
       const task = await doozer.get(id);
@@ -407,7 +408,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         `left as it is, with exit 1.\n${EXIT_CODES_HELP}`,
     )
     .action(async (positional: string | undefined, flags: { uuid?: string }, command: Command) => {
-      const id = parseTaskId(flags.uuid ?? positional, 'cancel');
+      const id = parseTaskIdArgs(positional, flags.uuid, 'cancel');
       const { client: doozer, json } = await client(command);
       try {
         printTask(await doozer.cancel(id), json, 'status');
@@ -429,9 +430,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       'after',
       `\nExamples:\n  doozer batch tasks.jsonl\n  printf '%s\\n' '{"name":"add","args":[1,2]}' '{"name":"sleep","args":{"ms":500},"delaySeconds":60}' | doozer batch -\n\n` +
         `Each line is a request as POST /tasks takes it: {"name":"add","args":[1,2]}, with "runAt" (an\n` +
-        `ISO time with a zone) or "delaySeconds" to run it later. Blank lines are skipped; a line that is\n` +
-        `not JSON is not sent. The rest go in chunks of up to 100 (POST /tasks/batch), with a progress bar\n` +
-        `on stderr on a terminal, and doozer prints one line per request, in the file's order:\n` +
+        `ISO time with a zone) or "delaySeconds" to run it later. Blank lines are skipped. A line that is\n` +
+        `not JSON is not sent, nor one the service would refuse with all the lines sent with it: a key\n` +
+        `given twice in one object, or over 1 MiB. The rest go as they are, each line's own text, in\n` +
+        `chunks of up to 100 (POST /tasks/batch), with a progress bar on stderr on a terminal, and doozer\n` +
+        `prints one line per request, in the file's order:\n` +
         `  line 1  task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006  PENDING\n` +
         `  line 2  error invalid_request: args[0] must be an integer\n` +
         `--json prints one JSON object per line instead: {"line":1,"task":{...}} or {"line":2,"error":{...}}\n` +
@@ -453,8 +456,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         `Exit codes of batch, the first that applies (2, a usage error, comes before anything is sent):\n` +
         `  3  authentication failed mid-batch (a chunk answered 401 even after logging in again): the\n` +
         `     lines after it were not sent (not_sent); none will go through until the login is fixed\n` +
-        `  1  a line was refused for something in it (invalid_json, invalid_request, unknown_task, a\n` +
-        `     chunk answered another 4xx), or a task failed or was cancelled\n` +
+        `  1  a line was refused for something in it (invalid_json, invalid_request, unknown_task,\n` +
+        `     payload_too_large, a chunk answered another 4xx), or a task failed or was cancelled\n` +
         `  4  lines were not accepted only for outages: refused unavailable, in a chunk answered 5xx or\n` +
         `     409 request_in_progress, unreachable (those may have been accepted) or not_sent after the\n` +
         `     service stopped answering; or it stopped answering during --wait\n` +
@@ -472,7 +475,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const lines = readBatchLines(await readInput(file));
       if (lines.length === 0) throw new InputError(`${file === '-' ? 'standard input' : file} holds no task requests (blank lines are skipped)`);
       const key = flags.idempotencyKey;
-      if (key !== undefined) checkIdempotencyKey(key, chunkRequests(lines.filter((line) => 'request' in line)).length);
+      if (key !== undefined) checkIdempotencyKey(key, chunkRequests(lines.filter((line) => 'json' in line)).length);
       const { client: doozer, json } = await client(command);
       // Log in first: a wrong password or an unreachable service is then reported as such, before any line.
       await doozer.token();
@@ -485,7 +488,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         outcomes = await submitLines(
           lines,
           async (requests, index) =>
-            (await doozer.submitBatch(requests as BatchItemOf[], key === undefined ? {} : { idempotencyKey: chunkKey(key, index) })).results,
+            (await doozer.submitBatchJson(requests, key === undefined ? {} : { idempotencyKey: chunkKey(key, index) })).results,
           (settled) => spinner.update(batchProgress(settled, lines.length, 'lines sent')),
         );
         if (flags.wait) {
@@ -570,6 +573,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       out(ROOT_HELP.trimEnd());
       return EXIT.done;
     }
+    // Before commander reads the words: it would take `min` of `--in 20 min` for a task argument.
+    checkDelayWords(argv);
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
@@ -635,7 +640,11 @@ async function readInput(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InputError(`no such file: ${file}`);
+    if (code === 'EISDIR') throw new InputError(`${file} is a directory; give a file of one task request a line, or - for standard input`);
+    if (code === 'EACCES' || code === 'EPERM') throw new InputError(`cannot read ${file}: permission denied`);
+    throw new InputError(`cannot read ${file}: ${code ?? (error as Error).message}`);
   }
 }
 

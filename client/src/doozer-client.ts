@@ -269,14 +269,41 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
    * ISO time). A batch of more than 100, or over 1 MiB, is refused whole (DoozerApiError 400 / 413),
    * as is one none of whose items could be recorded for an outage (503).
    */
-  async submitBatch(items: readonly BatchItemOf<T>[], options: BatchOptions = {}): Promise<BatchSubmitResult<TaskViewOf<T>>> {
+  submitBatch(items: readonly BatchItemOf<T>[], options: BatchOptions = {}): Promise<BatchSubmitResult<TaskViewOf<T>>> {
+    return this.#batch({ tasks: items }, items.length, options);
+  }
+
+  /**
+   * `submitBatch` for items given as JSON texts (`'{"name":"add","args":[1,2]}'`), each sent as it
+   * is: the body is `{"tasks":[` the items joined by commas `]}`, so the API judges exactly what each
+   * text says (a key given twice, a number beyond the double range), which parsing and encoding again
+   * would hide. Each item must be one complete JSON value, else nothing is sent (DoozerClientError
+   * `invalid_request`, naming the item from 0). A key given twice in an item, or an item nesting
+   * arrays and objects more than 62 deep, makes the API refuse the whole batch (400): check for those
+   * first when one item must not hold up the others.
+   */
+  async submitBatchJson(items: readonly string[], options: BatchOptions = {}): Promise<BatchSubmitResult<TaskViewOf<T>>> {
+    items.forEach((item, index) => {
+      try {
+        if (typeof item !== 'string') throw new TypeError(`not a string but ${typeof item}`);
+        JSON.parse(item);
+      } catch (error) {
+        // V8 repeats the input in some messages ('Unexpected token 'a', "abc" is not valid JSON').
+        const reason = (error as Error).message.replace(/, ".*" is not valid JSON$/s, '');
+        throw new DoozerClientError('invalid_request', `batch item ${index} is not one JSON value (${reason}); nothing was sent`);
+      }
+    });
+    return this.#batch(new RawJson(`{"tasks":[${items.join(',')}]}`), items.length, options);
+  }
+
+  async #batch(payload: unknown, count: number, options: BatchOptions): Promise<BatchSubmitResult<TaskViewOf<T>>> {
     let replayed = false;
     const body = await this.#authorized<Partial<BatchResponse<TaskViewOf<T>>>>('POST', '/tasks/batch', {
-      body: { tasks: items },
+      body: payload,
       ...(options.idempotencyKey !== undefined && { headers: { 'idempotency-key': options.idempotencyKey } }),
       onResponse: (response) => (replayed = response.headers.get('idempotent-replayed') === 'true'),
     });
-    if (!Array.isArray(body.results) || body.results.length !== items.length) {
+    if (!Array.isArray(body.results) || body.results.length !== count) {
       throw new DoozerClientError('invalid_response', `${this.#url}/tasks/batch answered without one result per task`);
     }
     return { results: body.results, replayed };
@@ -321,7 +348,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
       response = await this.#fetch(url, {
         method,
         headers,
-        ...(options.body !== undefined && { body: JSON.stringify(options.body, (_key, value: unknown) => (typeof value === 'bigint' ? toWire(value) : value)) }),
+        ...(options.body !== undefined && { body: encodeBody(options.body) }),
         signal: AbortSignal.timeout((options.waitSeconds ?? 0) * 1000 + REQUEST_MARGIN_MS),
       });
     } catch (error) {
@@ -357,6 +384,16 @@ interface SendOptions {
   readonly waitSeconds?: number;
   /** Sees the response before its body is read: its status and headers. */
   readonly onResponse?: (response: Response) => void;
+}
+
+/** A body that is JSON text already, sent as it is. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+function encodeBody(body: unknown): string {
+  if (body instanceof RawJson) return body.text;
+  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? toWire(value) : value));
 }
 
 function toWire(value: bigint): WireInteger {

@@ -45,6 +45,20 @@ export function parseTaskId(value: string | undefined, command = 'lookup'): stri
 }
 
 /**
+ * The task id of lookup and cancel, given as an argument or with --uuid: either, or both when they
+ * are the same id; two different ids are a usage error, not a guess at which was meant.
+ */
+export function parseTaskIdArgs(positional: string | undefined, uuid: string | undefined, command = 'lookup'): string {
+  if (positional !== undefined && uuid !== undefined && positional !== uuid) {
+    throw new InputError(
+      `two task ids given: ${JSON.stringify(shorten(positional))} as an argument and ${JSON.stringify(shorten(uuid))} with --uuid; ` +
+        `give the id once, e.g. doozer ${command} task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006`,
+    );
+  }
+  return parseTaskId(uuid ?? positional, command);
+}
+
+/**
  * The args of `doozer run`: one JSON value (`'{"ms":3000}'`, `'[1,2,3]'`), or `--arg key=value`
  * pairs that build an object, each value read as JSON when it is JSON (`ms=3000` gives a number,
  * `flag=true` a boolean) and as a string otherwise (`name=bob`). Neither gives `undefined`: the
@@ -112,6 +126,78 @@ export function parseDelay(text: string): number {
   if (!Number.isSafeInteger(seconds)) throw new InputError(`--in ${JSON.stringify(text)} is too long`);
   if (seconds === 0) throw new InputError(`--in ${JSON.stringify(text)} is no delay at all; to run the task now, leave --in out`);
   return seconds;
+}
+
+/** Words for a time unit, in any case, and the letter --in takes for each. */
+const UNIT_WORDS: ReadonlyMap<string, 'd' | 'h' | 'm' | 's'> = new Map([
+  ...['s', 'sec', 'secs', 'second', 'seconds'].map((word) => [word, 's'] as const),
+  ...['m', 'min', 'mins', 'minute', 'minutes'].map((word) => [word, 'm'] as const),
+  ...['h', 'hr', 'hrs', 'hour', 'hours'].map((word) => [word, 'h'] as const),
+  ...['d', 'day', 'days'].map((word) => [word, 'd'] as const),
+]);
+const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
+/** The commands that take --in. */
+const DELAY_COMMANDS: ReadonlySet<string> = new Set(['add', 'mul', 'run']);
+
+/**
+ * `--in 20 min`: a duration the shell split in two, whose second word would be read as a task
+ * argument (`argument "min" is not an integer`, `too many arguments for 'run'`), an error that never
+ * names --in. Looks through the command line, before it is parsed, for `--in <number>` (or
+ * `--in=<number>`) of add, mul or run followed by a word that is a bare time unit (s, sec, secs,
+ * second(s), m, min(s), minute(s), h, hr(s), hour(s), d, day(s)), or `--in <duration>` followed by a
+ * number with a unit (`--in 1h 30m`), and throws an InputError that shows the one word to give.
+ * Nothing after `--` is looked at (it is all arguments).
+ */
+export function checkDelayWords(argv: readonly string[]): void {
+  let command = false;
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]!;
+    if (word === '--') return;
+    if (DELAY_COMMANDS.has(word)) command = true;
+    const inline = word.startsWith('--in=');
+    if (!command || (word !== '--in' && !inline)) continue;
+    const value = inline ? word.slice('--in='.length) : argv[index + 1];
+    const next = argv[index + (inline ? 1 : 2)];
+    if (value === undefined || next === undefined) continue;
+    const joined = joinedDelay(value, next);
+    if (joined === undefined) continue;
+    const given = JSON.stringify(`${word} ${inline ? '' : `${value} `}${next}`);
+    throw new InputError(
+      joined === null
+        ? `--in takes the duration as one word, in whole units: --in 90s, --in 20m, --in 1h30m (got ${given})`
+        : `--in takes the duration as one word: --in ${joined} (got ${given})`,
+    );
+  }
+}
+
+/**
+ * The one word that `--in <value> <next>` meant, null when it meant one in no whole unit (`1.5 s`),
+ * or undefined when `next` is no part of the duration.
+ */
+function joinedDelay(value: string, next: string): string | null | undefined {
+  const unit = UNIT_WORDS.get(next.toLowerCase());
+  if (unit !== undefined && /^\d+$/.test(value)) return `${value}${unit}`;
+  // 1.5 h: in whole units, the largest first (1h30m), as --in takes them.
+  if (unit !== undefined && /^\d*\.\d+$/.test(value)) return compactDuration(Number(value) * UNIT_SECONDS[unit]);
+  // 1h 30m: a second word that is a number with its unit, after a duration with units.
+  const counted = /^(\d+)([a-z]+)$/i.exec(next);
+  const nextUnit = counted && UNIT_WORDS.get(counted[2]!.toLowerCase());
+  if (!nextUnit || !/^(\d+[dhms])+$/i.test(value)) return undefined;
+  return `${value.toLowerCase()}${counted[1]}${nextUnit}`;
+}
+
+/** Whole seconds as --in takes them, largest unit first (5400 → 1h30m); null for a fraction of a second. */
+function compactDuration(seconds: number): string | null {
+  // 1.1 h is 3960.0000000000005 s in floating point.
+  const whole = Math.round(seconds);
+  if (Math.abs(seconds - whole) > 1e-6 || !Number.isSafeInteger(whole) || whole <= 0) return null;
+  let left = whole;
+  let text = '';
+  for (const [unit, size] of Object.entries(UNIT_SECONDS)) {
+    if (left >= size) text += `${Math.floor(left / size)}${unit}`;
+    left %= size;
+  }
+  return text;
 }
 
 /** `--at`: a date, a time to the minute (seconds and fraction optional), and optionally a zone. */

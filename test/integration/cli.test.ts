@@ -792,6 +792,20 @@ describe('cancel', () => {
     expect(server.store.tasks.get(carols.id)?.state).toBe('PENDING');
   });
 
+  it.each([['cancel'], ['lookup']])('%s: 2 for two different ids, as an argument and with --uuid, before any request; the same id twice is fine', async (command) => {
+    server.consumer = 'none';
+    const task = await storedTask();
+    expect(await doozer([command, UNKNOWN_ID, `--uuid=${task.id}`])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `doozer: two task ids given: "${UNKNOWN_ID}" as an argument and "${task.id}" with --uuid; give the id once, e.g. doozer ${command} task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006\n`,
+    });
+    expect(server.requests).toEqual([]);
+    expect(server.store.tasks.get(task.id)?.state).toBe('PENDING');
+    const same = await doozer([command, task.id, '--uuid', task.id]);
+    expect(same.stdout).toMatch(/^Status : (PENDING|CANCELLED)\n$/);
+  });
+
   it('2 for a missing or malformed id, before any request', async () => {
     expect(await doozer(['cancel'])).toEqual({
       code: 2,
@@ -880,6 +894,17 @@ describe('--at and --in: tasks to run later', () => {
   });
 
   it.each<[string[], string]>([
+    [['add', '1', '2', '--in', '20', 'min'], 'doozer: --in takes the duration as one word: --in 20m (got "--in 20 min")'],
+    [['mul', '--in', '20', 'min', '2', '3'], 'doozer: --in takes the duration as one word: --in 20m (got "--in 20 min")'],
+    [['run', 'sleep', '--arg', 'ms=1', '--in', '20', 'min'], 'doozer: --in takes the duration as one word: --in 20m (got "--in 20 min")'],
+    [['run', 'sleep', '{"ms":1}', '--in', '2', 'hours'], 'doozer: --in takes the duration as one word: --in 2h (got "--in 2 hours")'],
+    [['add', '1', '--in', '1h', '30m'], 'doozer: --in takes the duration as one word: --in 1h30m (got "--in 1h 30m")'],
+  ])('2 for a duration given as two words, naming --in, before any request: doozer %j', async (args, message) => {
+    expect(await doozer(args)).toEqual({ code: 2, stdout: '', stderr: `${message}\n` });
+    expect(server.requests).toEqual([]);
+  });
+
+  it.each<[string[], string]>([
     [['add', '1', '--in', '5m', '--at', '2026-12-01T18:30Z'], "error: option '--at <time>' cannot be used with option '--in <duration>'"],
     [['run', 'sleep', '{"ms":1}', '--in', '5m', '--wait'], "error: option '--in <duration>' cannot be used with option '--wait'"],
   ])('2 for --at with --in, or either with --wait: doozer %j', async (args, message) => {
@@ -949,6 +974,51 @@ describe('batch', () => {
     ]);
     const ids = printed.map((line) => TASK_ID.exec(line)?.[0]).filter((id) => id !== undefined);
     expect(ids.map((id) => server.store.tasks.get(id!)?.name)).toEqual(['add', 'sleep', 'mul']);
+  });
+
+  it("sends each line's own text, so the API judges what the file says: a key given twice is not sent, 1e400 is Infinity", async () => {
+    const file = await batchFile(
+      'as-it-is.jsonl',
+      [
+        '{"name":"add","args":[1,2]}',
+        '{"name":"add","args":[3],"name":"mul"}',
+        '{"name":"add","args":[1e400]}',
+        '{ "name" : "\\u006dul" , "args" : [ 6 , 7 ] }',
+      ].join('\n'),
+    );
+    const run = await doozer(['batch', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    const printed = lines(run.stdout);
+    expect(printed).toEqual([
+      expect.stringMatching(TASK_LINE(1)),
+      'line 2  error invalid_request: the line has the key "name" more than once in one object; give each key once (not sent)',
+      expect.stringMatching(/^line 3  error invalid_request: args\[0\] .*got Infinity/),
+      expect.stringMatching(TASK_LINE(4)),
+    ]);
+    // One request, for the three lines sent; no task runs as the mul line 2 ended with.
+    expect(server.count('POST /tasks/batch')).toBe(1);
+    const ids = printed.map((line) => TASK_ID.exec(line)?.[0]).filter((id) => id !== undefined);
+    expect(ids.map((id) => server.store.tasks.get(id!))).toEqual([
+      expect.objectContaining({ name: 'add', args: [1, 2] }),
+      expect.objectContaining({ name: 'mul', args: [6, 7] }),
+    ]);
+  });
+
+  it('1 for a line larger than a batch request holds: reported on its own, not sent, the other lines sent', async () => {
+    const huge = JSON.stringify({ name: 'sleep', args: { ms: 1, pad: 'x'.repeat(1024 * 1024) } });
+    const file = await batchFile('huge.jsonl', ['{"name":"add","args":[1]}', huge, '{"name":"add","args":[2]}'].join('\n'));
+    const run = await doozer(['batch', file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    expect(lines(run.stdout)).toEqual([
+      expect.stringMatching(TASK_LINE(1)),
+      `line 2  error payload_too_large: this line is ${Buffer.byteLength(huge)} bytes; a batch request holds at most 1 MiB (1048576 bytes), so it was not sent (a task is at most 64 KiB)`,
+      expect.stringMatching(TASK_LINE(3)),
+    ]);
+    expect(server.requests.map((request) => `${request.route} ${request.status}`).filter((route) => route.startsWith('POST /tasks'))).toEqual([
+      'POST /tasks/batch 200',
+    ]);
   });
 
   it('0 for a file of 250 requests, sent in chunks of 100', async () => {
@@ -1128,7 +1198,8 @@ describe('batch', () => {
   });
 
   it.each<[string, string[], string, string]>([
-    ['a file that does not exist', ['batch', '/nonexistent/tasks.jsonl'], '', 'doozer: cannot read /nonexistent/tasks.jsonl: ENOENT'],
+    ['a file that does not exist', ['batch', '/nonexistent/tasks.jsonl'], '', 'doozer: no such file: /nonexistent/tasks.jsonl'],
+    ['a directory', ['batch', tmpdir()], '', `doozer: ${tmpdir()} is a directory; give a file of one task request a line, or - for standard input`],
     ['an input of blank lines', ['batch', '-'], '\n  \n', 'doozer: standard input holds no task requests (blank lines are skipped)'],
     ['standard input read twice', ['batch', '-', '--password-stdin'], 'doozer\n', 'doozer: batch - and --password-stdin both read standard input; give the password another way'],
     [

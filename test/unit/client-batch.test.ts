@@ -10,6 +10,7 @@ import {
   checkIdempotencyKey,
   chunkKey,
   chunkRequests,
+  duplicateKey,
   errorKind,
   failureKind,
   formatOutcome,
@@ -38,19 +39,19 @@ function view(id: string, overrides: Partial<TaskView> = {}): TaskView {
 }
 
 /** Lines `first..first+count-1`, each a request `{"name":"add","args":[n]}`. */
-function requestLines(count: number, first = 1): { line: number; request: unknown }[] {
-  return Array.from({ length: count }, (_, index) => ({ line: first + index, request: { name: 'add', args: [first + index] } }));
+function requestLines(count: number, first = 1): { line: number; json: string }[] {
+  return Array.from({ length: count }, (_, index) => ({ line: first + index, json: `{"name":"add","args":[${first + index}]}` }));
 }
 
 /** A sender that accepts every request, recording each chunk; `refuse` turns a chunk into a thrown error. */
 function recordingSender(refuse: (index: number) => unknown = () => undefined) {
-  const chunks: { index: number; requests: unknown[] }[] = [];
+  const chunks: { index: number; requests: string[] }[] = [];
   const send: SendChunk = async (requests, index) => {
     chunks.push({ index, requests });
     const error = refuse(index);
     if (error) throw error;
     return requests.map((request): BatchItemResult => {
-      const n = (request as { args: number[] }).args[0]!;
+      const n = (JSON.parse(request) as { args: number[] }).args[0]!;
       return n % 7 === 0
         ? { error: { code: 'invalid_request', message: `args[0] ${n} is refused` } }
         : { task: view(`task_${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`) };
@@ -63,9 +64,58 @@ describe('readBatchLines', () => {
   it('numbers lines from 1 as an editor does, skipping blank ones', () => {
     const text = '{"name":"add","args":[1,2]}\n\n   \n{"name":"mul","args":[3,4]}\r\n{"name":"sleep","args":{"ms":1},"delaySeconds":60}\n';
     expect(readBatchLines(text)).toEqual([
-      { line: 1, request: { name: 'add', args: [1, 2] } },
-      { line: 4, request: { name: 'mul', args: [3, 4] } },
-      { line: 5, request: { name: 'sleep', args: { ms: 1 }, delaySeconds: 60 } },
+      { line: 1, json: '{"name":"add","args":[1,2]}' },
+      { line: 4, json: '{"name":"mul","args":[3,4]}' },
+      { line: 5, json: '{"name":"sleep","args":{"ms":1},"delaySeconds":60}' },
+    ]);
+  });
+
+  it("keeps each line's own text, to be sent as it is, only the whitespace around it left out", () => {
+    // Parsed and encoded again, 1e400 would go as null, 12345678901234567890 as 12345678901234567000,
+    // and "\u0061dd" as "add": the API is to judge what the file says.
+    const text = ' \t{ "name": "add", "args": [1e400] }  \n{"name":"add","args":[12345678901234567890, -0, 1.0]}\n{"name":"\\u0061dd","args":[1]}';
+    expect(readBatchLines(text)).toEqual([
+      { line: 1, json: '{ "name": "add", "args": [1e400] }' },
+      { line: 2, json: '{"name":"add","args":[12345678901234567890, -0, 1.0]}' },
+      { line: 3, json: '{"name":"\\u0061dd","args":[1]}' },
+    ]);
+  });
+
+  it('does not send a line with a key given twice in one object, which the API would refuse with its whole chunk', () => {
+    const refused = (key: string) => ({
+      code: 'invalid_request',
+      message: `the line has the key ${JSON.stringify(key)} more than once in one object; give each key once (not sent)`,
+    });
+    expect(readBatchLines('{"name":"add","args":[3],"name":"mul"}\n{"name":"add","args":[1]}\n{"name":"sleep","args":{"ms":1,"ms":2}}')).toEqual([
+      { line: 1, error: refused('name') },
+      { line: 2, json: '{"name":"add","args":[1]}' },
+      { line: 3, error: refused('ms') },
+    ]);
+  });
+
+  it('does not send a line larger than a batch request holds, saying how large it is', () => {
+    // {"tasks":[…]} is 12 bytes: a line of 1 MiB - 12 bytes fits alone, one byte more does not.
+    const fits = `"${'x'.repeat(1024 * 1024 - 12 - 2)}"`;
+    const tooLarge = `"${'x'.repeat(1024 * 1024 - 12 - 1)}"`;
+    expect(readBatchLines(`${fits}\n${tooLarge}\n{"name":"add","args":[1]}`)).toEqual([
+      { line: 1, json: fits },
+      {
+        line: 2,
+        error: {
+          code: 'payload_too_large',
+          message: 'this line is 1048565 bytes; a batch request holds at most 1 MiB (1048576 bytes), so it was not sent (a task is at most 64 KiB)',
+        },
+      },
+      { line: 3, json: '{"name":"add","args":[1]}' },
+    ]);
+    expect(failureKind((readBatchLines(tooLarge)[0] as { error: LineError }).error)).toBe('refused');
+  });
+
+  it('does not send a line nested too deep for a batch body (the API takes 64 levels, the batch two of them)', () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(readBatchLines(nested(62))).toEqual([{ line: 1, json: nested(62) }]);
+    expect(readBatchLines(nested(63))).toEqual([
+      { line: 1, error: { code: 'invalid_request', message: 'the line nests arrays and objects more than 62 deep, too deep for a batch; flatten it (not sent)' } },
     ]);
   });
 
@@ -80,16 +130,38 @@ describe('readBatchLines', () => {
 
   it('sends any JSON as it is, for the API to judge', () => {
     expect(readBatchLines('[1,2]\n"add"\nnull')).toEqual([
-      { line: 1, request: [1, 2] },
-      { line: 2, request: 'add' },
-      { line: 3, request: null },
+      { line: 1, json: '[1,2]' },
+      { line: 2, json: '"add"' },
+      { line: 3, json: 'null' },
     ]);
   });
 
   it('ignores a byte-order mark, and gives nothing for an empty text', () => {
-    expect(readBatchLines('\uFEFF{"name":"add","args":[1]}')).toEqual([{ line: 1, request: { name: 'add', args: [1] } }]);
+    expect(readBatchLines('\uFEFF{"name":"add","args":[1]}')).toEqual([{ line: 1, json: '{"name":"add","args":[1]}' }]);
     expect(readBatchLines('')).toEqual([]);
     expect(readBatchLines('\n \n')).toEqual([]);
+  });
+});
+
+describe('duplicateKey', () => {
+  it.each<[string, string | undefined]>([
+    ['{"name":"add","args":[3],"name":"mul"}', 'name'],
+    ['{"a":1,"b":{"a":2}}', undefined],
+    ['[{"a":1},{"a":2}]', undefined],
+    ['{"a":{"b":1,"c":[{"b":2}],"b":3}}', 'b'],
+    ['{"a":"\\"a\\":","b":["a","a"]}', undefined],
+    ['{"a\\\\":1,"a\\u005c":2}', 'a\\'],
+    ['{"\\u0061":1,"a":2}', 'a'],
+    ['{ "x" : 1 , "y" : { } , "x" : 2 }', 'x'],
+    ['{"":1,"":2}', ''],
+    ['"a:b"', undefined],
+  ])('%s: %j', (json, key) => {
+    JSON.parse(json);
+    expect(duplicateKey(json)).toBe(key);
+  });
+
+  it('ends on a string left open (text JSON.parse would refuse)', () => {
+    expect(duplicateKey('{"a":1,"b')).toBeUndefined();
   });
 });
 
@@ -101,24 +173,31 @@ describe('chunkRequests', () => {
   });
 
   it('keeps each body within the byte limit, counting the envelope and commas exactly', () => {
-    // Each request is 10 bytes as JSON ("xxxxxxxx" with its quotes); {"tasks":[]} is 12.
-    const items = Array.from({ length: 5 }, (_, line) => ({ line, request: 'x'.repeat(8) }));
+    // Each request is 10 bytes ("xxxxxxxx" with its quotes); {"tasks":[]} is 12.
+    const items = Array.from({ length: 5 }, (_, line) => ({ line, json: `"${'x'.repeat(8)}"` }));
     // 12 + 10 + 1 + 10 = 33: two fit in 33 bytes, not three.
     expect(chunkRequests(items, { maxBytes: 33 }).map((chunk) => chunk.length)).toEqual([2, 2, 1]);
     expect(chunkRequests(items, { maxBytes: 32 }).map((chunk) => chunk.length)).toEqual([1, 1, 1, 1, 1]);
-    const body = JSON.stringify({ tasks: chunkRequests(items, { maxBytes: 33 })[0]!.map((item) => item.request) });
+    const body = `{"tasks":[${chunkRequests(items, { maxBytes: 33 })[0]!.map((item) => item.json).join(',')}]}`;
     expect(Buffer.byteLength(body)).toBe(33);
   });
 
+  it('counts the bytes of the text as sent, spaces and all', () => {
+    const items = [0, 1].map((line) => ({ line, json: '{ "name" : "add" }' }));
+    // 12 + 18 + 1 + 18 = 49.
+    expect(chunkRequests(items, { maxBytes: 48 })).toHaveLength(2);
+    expect(chunkRequests(items, { maxBytes: 49 })).toHaveLength(1);
+  });
+
   it('counts bytes, not characters', () => {
-    const items = [0, 1].map((line) => ({ line, request: 'é'.repeat(10) }));
+    const items = [0, 1].map((line) => ({ line, json: `"${'é'.repeat(10)}"` }));
     // Each is 22 bytes ("" around 10 two-byte characters): 12 + 22 + 1 + 22 = 57.
     expect(chunkRequests(items, { maxBytes: 56 })).toHaveLength(2);
     expect(chunkRequests(items, { maxBytes: 57 })).toHaveLength(1);
   });
 
   it('sends a request too large for any batch on its own', () => {
-    const items = [{ line: 1, request: 'small' }, { line: 2, request: 'x'.repeat(100) }, { line: 3, request: 'small' }];
+    const items = [{ line: 1, json: '"small"' }, { line: 2, json: `"${'x'.repeat(100)}"` }, { line: 3, json: '"small"' }];
     expect(chunkRequests(items, { maxBytes: 50 }).map((chunk) => chunk.map((item) => item.line))).toEqual([[1], [2], [3]]);
   });
 });

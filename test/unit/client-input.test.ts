@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   InputError,
+  checkDelayWords,
   parseDelay,
   parseIntegers,
   parseListLimit,
@@ -8,6 +9,7 @@ import {
   parseRunAt,
   parseState,
   parseTaskId,
+  parseTaskIdArgs,
 } from '../../client/src/input.ts';
 
 /** Runs `parse` expecting an InputError and returns its message. */
@@ -119,6 +121,29 @@ describe('parseTaskId', () => {
     '../auth/token',
   ])('refuses %j, naming it', (value) => {
     expect(inputError(() => parseTaskId(value))).toBe(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
+  });
+});
+
+describe('parseTaskIdArgs (lookup and cancel: the id as an argument or with --uuid)', () => {
+  const id = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
+  const other = 'task_8c5a3b1e-2f4d-4a6b-9c8d-0e1f2a3b4c5d';
+
+  it('takes the id given either way, or the same id given both ways', () => {
+    expect(parseTaskIdArgs(id, undefined)).toBe(id);
+    expect(parseTaskIdArgs(undefined, id)).toBe(id);
+    expect(parseTaskIdArgs(id, id, 'cancel')).toBe(id);
+  });
+
+  it('refuses two different ids rather than pick one', () => {
+    expect(inputError(() => parseTaskIdArgs(id, other, 'cancel'))).toBe(
+      `two task ids given: "${id}" as an argument and "${other}" with --uuid; give the id once, e.g. doozer cancel task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006`,
+    );
+    expect(inputError(() => parseTaskIdArgs(id, ''))).toContain('two task ids given');
+  });
+
+  it('checks the id as parseTaskId does', () => {
+    expect(inputError(() => parseTaskIdArgs(undefined, undefined, 'cancel'))).toContain('give the task id, e.g. doozer cancel --uuid=task_');
+    expect(inputError(() => parseTaskIdArgs('task_nope', 'task_nope'))).toBe('"task_nope" is not a task id; task ids look like task_<uuid>');
   });
 });
 
@@ -241,6 +266,41 @@ describe('parseDelay (--in)', () => {
 
   it('leaves the limit to the service: 30 days parse', () => {
     expect(parseDelay('30d')).toBe(2_592_000);
+  });
+});
+
+describe('checkDelayWords (--in split by the shell)', () => {
+  it.each<[string[], string]>([
+    [['add', '1', '--in', '20', 'min'], '--in takes the duration as one word: --in 20m (got "--in 20 min")'],
+    [['mul', '--in', '20', 'MIN', '2', '3'], '--in takes the duration as one word: --in 20m (got "--in 20 MIN")'],
+    [['run', 'sleep', '{"ms":1}', '--in', '90', 'seconds'], '--in takes the duration as one word: --in 90s (got "--in 90 seconds")'],
+    [['run', 'sleep', '--arg', 'ms=1', '--in', '2', 'hr'], '--in takes the duration as one word: --in 2h (got "--in 2 hr")'],
+    [['--json', 'run', '--in', '1', 'day', 'sleep'], '--in takes the duration as one word: --in 1d (got "--in 1 day")'],
+    [['add', '1', '--in=20', 'm'], '--in takes the duration as one word: --in 20m (got "--in=20 m")'],
+    [['add', '1', '--in', '1.5', 'h'], '--in takes the duration as one word: --in 1h30m (got "--in 1.5 h")'],
+    [['add', '1', '--in', '1.1', 'hours'], '--in takes the duration as one word: --in 1h6m (got "--in 1.1 hours")'],
+    [['add', '1', '--in', '1.5', 's'], '--in takes the duration as one word, in whole units: --in 90s, --in 20m, --in 1h30m (got "--in 1.5 s")'],
+    [['add', '1', '--in', '1h', '30m'], '--in takes the duration as one word: --in 1h30m (got "--in 1h 30m")'],
+    [['add', '1', '--in', '1H', '30min'], '--in takes the duration as one word: --in 1h30m (got "--in 1H 30min")'],
+  ])('refuses doozer %j, naming --in and the one word to give', (argv, message) => {
+    expect(inputError(() => checkDelayWords(argv))).toBe(message);
+  });
+
+  it.each<[string[]]>([
+    [['add', '1', '--in', '20m']],
+    [['add', '--in', '20', '5', '6']],
+    [['add', '--in', '20m', '30']],
+    [['run', 'sleep', '--in', '1h 30m']],
+    [['run', 'sleep', '--in', '20m', '--wait']],
+    [['add', '1', '--in']],
+    [['add', '1', '--in', '20']],
+    [['add', '--', '--in', '20', 'min']],
+    [['lookup', '--in', '20', 'min']],
+    [['run', 'sleep', '--at', '20', 'min']],
+    [['run', '--in', '20', 'constructor']],
+    [['run', '--in', '1h', '30constructor']],
+  ])('leaves doozer %j alone', (argv) => {
+    expect(() => checkDelayWords(argv)).not.toThrow();
   });
 });
 
