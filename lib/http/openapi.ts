@@ -447,9 +447,9 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           tags: ['tasks'],
           summary: 'Cancel a task',
           description:
-            'Ends an open task (SCHEDULED, PENDING or RETRY) as CANCELLED: one not started never runs; a running one is ' +
-            'told to stop and whatever it returns is not kept; a caller waiting on it is answered. Cancelling a cancelled ' +
-            'task answers the same again.',
+            'Ends an open task (SCHEDULED, PENDING or RETRY) as CANCELLED: a scheduled one is never queued, one that is not ' +
+            'pure never starts, a running (or pure) one is told to stop within milliseconds, and whatever it returns is not ' +
+            'kept; a caller waiting on it is answered. Cancelling a cancelled task answers the same again.',
           security: BEARER,
           parameters: [{ $ref: '#/components/parameters/taskId' }],
           responses: {

@@ -382,9 +382,11 @@ export class TaskService {
   }
 
   /**
-   * Cancels the caller's task: CANCELLED, from any open state, in one conditional write. A task not
-   * started never runs (the worker reads the record first); a running one is stopped through its
-   * signal and its result is not written (every worker write is conditioned on an open state).
+   * Cancels the caller's task: CANCELLED, from any open state, in one conditional write. A task that
+   * is not pure then never starts (the worker's write that marks it started is refused); a running
+   * one, or a pure one that started without that write, is stopped through its signal once the
+   * worker reads its record, and its result is not written (every worker write is conditioned on an
+   * open state).
    * Cancelling a cancelled task answers the same; an ended one is a 409 (TaskEndedError).
    */
   async cancel(owner: string, id: string): Promise<Task> {

@@ -95,9 +95,7 @@ describe('createSqsBatchHandler logs', () => {
 
   it('logs a failed record with its keys and receive count, and no key outlives its record', async () => {
     const { worker, store } = handlers();
-    // The record cannot be read, nor the task marked for retry.
-    store.failNext('get', 1);
-    store.failNext('transition', 1);
+    store.failNext('transition', 2);
     const id = 'task_11111111-0000-4000-8000-000000000000';
     const response = await worker({ Records: [record('m1', taskMessage(id))] }, context);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);

@@ -18,9 +18,8 @@ import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts
 const runs: string[] = [];
 const count = defineTask({
   name: 'count',
-  description: 'Records that it ran.',
+  description: 'Records that it ran: an effect, so not pure.',
   args: z.strictObject({ tag: z.string() }),
-  pure: true,
   run: ({ tag }) => {
     runs.push(tag);
     return tag;
@@ -35,7 +34,14 @@ const wait = defineTask({
     return 'finished after all';
   },
 });
-const catalog = new TaskCatalog([count, wait]);
+const idle = defineTask({
+  name: 'idle',
+  description: 'Like wait, but pure: it starts without a write to its record.',
+  args: z.strictObject({}),
+  pure: true,
+  run: wait.run,
+});
+const catalog = new TaskCatalog([count, wait, idle]);
 
 const MINUTE = 60_000;
 
@@ -185,6 +191,20 @@ describe('cancelling a task', () => {
     expect(new Set(answers.map((answer) => JSON.stringify(answer))).size).toBe(1);
     expect(answers[0]!.state).toBe('CANCELLED');
     expect(writes).toBe(1);
+  });
+
+  it('stops a pure task cancelled while it was queued within milliseconds, and keeps nothing it returns', async () => {
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog, store, cancelCheckIntervalMs: 10_000 });
+    const service = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 3600 });
+    const task = await service.submit('alice', { name: 'idle', args: {} }, 0);
+    await service.cancel('alice', task.id);
+    const started = performance.now();
+    await expect(worker.process(encodeTaskMessage({ taskId: task.id, name: 'idle', args: {} }))).resolves.toBe('skipped');
+    // Stopped by the first read of its record, not by the next one ten seconds later.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(store.tasks.get(task.id)).toMatchObject({ state: 'CANCELLED' });
+    expect(store.tasks.get(task.id)!.result).toBeUndefined();
   });
 
   it('stops a running task through its signal and keeps nothing it returns afterwards', async () => {

@@ -247,12 +247,12 @@ describe('TaskWorker.process with a message that disagrees with the record', () 
     expect(store.tasks.get(task.id)).toEqual(task);
   });
 
-  it('runs nothing for a forged message, outage or not: the record is read before the task runs', async () => {
+  it('does not mark the real task RETRY when a forged message meets an outage', async () => {
     const store = new FinalWriteOutageStore();
     const worker = new TaskWorker({ catalog, store, clock });
     const { task } = await storedTask(store);
     const forged = encodeTaskMessage({ taskId: task.id, name: 'mul', args: ['2', '2'] });
-    await expect(worker.process(forged)).resolves.toBe('skipped');
+    await expect(worker.process(forged)).rejects.toBeInstanceOf(UnavailableError);
     expect(store.tasks.get(task.id)).toEqual(task);
   });
 
