@@ -121,7 +121,9 @@ describe('the benchmark (npm run bench), smoke run', () => {
       });
       expect(run.requests).toBe(run.side === 'batch' ? 2 : 120);
       for (const figure of [run.acceptedPerSecond, run.completedPerSecond, run.submitSeconds, run.completeSeconds]) expect(figure).toBeGreaterThan(0);
-      expect(run.completeSeconds).toBeGreaterThanOrEqual(run.submitSeconds - 0.01);
+      // The last task may be done before its answer reaches the client (the answer's trip back, on a
+      // busy machine); never by much.
+      expect(run.completeSeconds).toBeGreaterThanOrEqual(run.submitSeconds - 0.25);
       expect(run.listRequests).toBeGreaterThanOrEqual(2);
       // Counted: each task ran once in a worker; a batch recorded and queued its tasks in batched calls.
       expect(run.calls.lambda.byFunction['doozer-local-worker']).toBeGreaterThan(0);
