@@ -312,14 +312,14 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
   async #post<View extends TaskView>(name: string, args: unknown, options: RunOptions): Promise<SubmitResult<View>> {
     const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
     let status = 0;
+    // A runAt Date goes as its ISO time (Date#toJSON).
+    const later = {
+      ...(options.runAt !== undefined && { runAt: options.runAt }),
+      ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }),
+    };
+    const rest = Object.keys(later).length > 0 ? `,${JSON.stringify(later).slice(1, -1)}` : '';
     const task = await this.#authorized<View>('POST', `/tasks${query}`, {
-      // A runAt Date goes as its ISO time (Date#toJSON).
-      body: {
-        name,
-        args,
-        ...(options.runAt !== undefined && { runAt: options.runAt }),
-        ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }),
-      },
+      body: args instanceof RawJson ? new RawJson(`{"name":${JSON.stringify(name)},"args":${args.text}${rest}}`) : { name, args, ...later },
       waitSeconds: options.wait ?? MAX_SERVER_WAIT_SECONDS,
       onResponse: (response) => (status = response.status),
     });
@@ -387,7 +387,11 @@ interface SendOptions {
 }
 
 /** A body that is JSON text already, sent as it is. */
-class RawJson {
+/**
+ * JSON text, sent as it is: a batch's items as a file gave them, or `doozer run`'s args as typed, so
+ * the API judges exactly what the user wrote (a key given twice, a number JSON cannot hold).
+ */
+export class RawJson {
   constructor(readonly text: string) {}
 }
 

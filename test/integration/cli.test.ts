@@ -489,6 +489,19 @@ describe('run', () => {
     expect(server.queue.sent.at(-1)?.name).toBe(args[1]);
   });
 
+  it('sends JSON args as typed, so the API judges a repeated key or a number JSON cannot hold, exit 2', async () => {
+    const repeated = await doozer(['run', 'sleep', '{"ms":1,"ms":100000000}']);
+    expect(repeated.code).toBe(2);
+    expect(repeated.stderr).toContain('the body has the key "ms" more than once in one object');
+    const huge = await doozer(['run', 'add', '[1e400]']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toContain('got Infinity');
+    const later = await doozer(['--json', 'run', 'add', ' [1, 2] ', '--in', '20m']);
+    expect(later.code).toBe(0);
+    expect(JSON.parse(later.stdout)).toMatchObject({ name: 'add', args: [1, 2], state: 'SCHEDULED' });
+    expect(server.queue.sent.length).toBe(sentBefore);
+  });
+
   it("prints the API's JSON with --json", async () => {
     const run = await doozer(['--json', 'run', 'sleep', '--arg', 'ms=5']);
     expect(run.code).toBe(0);
