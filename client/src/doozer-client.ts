@@ -355,7 +355,13 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
       throw new DoozerConnectionError(this.#url, describeConnectionError(this.#url, error), { cause: error });
     }
     options.onResponse?.(response);
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      // Cut off while the answer was read (a reset, the timeout): the request may have been done.
+      throw new DoozerConnectionError(this.#url, describeConnectionError(this.#url, error), { cause: error });
+    }
     let body: unknown;
     try {
       body = text === '' ? undefined : JSON.parse(text);

@@ -183,7 +183,7 @@ export class DynamoDbTaskStore implements TaskStore {
       removes.push('dueShard');
     }
     const remove = removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '';
-    const condition = whileIn(update, change.from, change.input, change.unlessStarted);
+    const condition = whileIn(update, change.from, change.input, change.at, change.unlessStarted);
     const output = await this.#conditionalUpdate(id, update, `SET ${sets.join(', ')}${remove}`, condition, 'ALL_NEW');
     return output && toTask(output);
   }
@@ -191,13 +191,13 @@ export class DynamoDbTaskStore implements TaskStore {
   async saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean> {
     const update = new Expression();
     const expression = `SET ${update.name('progressJson')} = ${update.value(JSON.stringify(progress))}`;
-    return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input), 'NONE')) !== undefined;
+    return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input, progress.at), 'NONE')) !== undefined;
   }
 
   async markStarted(id: string, at: string, input: TaskInput): Promise<boolean> {
     const update = new Expression();
     const expression = `SET ${update.name('startedAt')} = ${update.value(at)}`;
-    return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input), 'NONE')) !== undefined;
+    return (await this.#conditionalUpdate(id, update, expression, whileIn(update, RUNNABLE_STATES, input, at), 'NONE')) !== undefined;
   }
 
   /** An UpdateItem under a condition; `undefined` when the condition failed. */
@@ -471,16 +471,19 @@ class Expression {
 
 /**
  * The condition of every worker write: the task exists, is in one of `from`, and (with `input`)
- * holds that input. A task recorded before records carried the digest (an API still on the
+ * holds that input and has not expired by `at`. A task recorded before records carried the digest (an API still on the
  * previous release during a deploy) is matched by its name alone, for as long as such tasks live.
  */
-function whileIn(update: Expression, from: readonly TaskState[], input: TaskInput | undefined, unlessStarted = false): string {
+function whileIn(update: Expression, from: readonly TaskState[], input: TaskInput | undefined, at: string, unlessStarted = false): string {
   const states = from.map((state) => update.value(state)).join(', ');
   const conditions = ['attribute_exists(id)', `${update.name('state')} IN (${states})`];
   if (unlessStarted) {
     conditions.push(`attribute_not_exists(${update.name('startedAt')})`, `attribute_not_exists(${update.name('progressJson')})`);
   }
   if (input !== undefined) {
+    // A worker's write, only while the task lives: a message outlives its task (14 days against 7, or
+    // less), and a task the API answers 404 for must not run its effects or take a result.
+    conditions.push(`${update.name('expiresAt')} > ${update.value(Math.floor(Date.parse(at) / 1000))}`);
     const digest = update.name('inputDigest');
     conditions.push(
       `(${digest} = ${update.value(taskInputDigest(input))} OR (attribute_not_exists(${digest}) AND ${update.name('name')} = ${update.value(input.name)}))`,

@@ -83,6 +83,21 @@ export interface BatchOutcome {
 
 /** An item that was checked but could not be recorded or queued: the caller may submit it again. */
 const NOT_ACCEPTED: TaskFailure = { code: 'unavailable', message: 'the task could not be recorded or queued; submit it again' };
+/** An item whose record failed in a way that may have written it, and that could not be marked failed. */
+const MAYBE_RECORDED: TaskFailure = {
+  code: 'unavailable',
+  message: 'the task could not be confirmed recorded, and may still run; list your tasks before submitting it again',
+};
+
+/** No task of a batch was accepted (a 503); `maybeRecorded` when some may have been written all the same. */
+class BatchNotAcceptedError extends UnavailableError {
+  constructor(
+    readonly maybeRecorded: boolean,
+    cause: unknown,
+  ) {
+    super('no task of the batch could be recorded or queued', { cause });
+  }
+}
 
 /** A task submitted with an idempotency key, and whether it came from an earlier request. */
 export interface SubmitOnceResult {
@@ -288,17 +303,20 @@ export class TaskService {
         this.#logger.warn('a send failed, but the task is accepted', { taskId: task.id, fate, error: queued.reason });
         return this.#waitForEnd(task.owner, task, waitMs, sentAt).catch(() => task);
       }
-      if (claim) await this.#release(claim);
+      // The key is freed only when the task surely never runs; otherwise a retry with it answers
+      // with the task, should its record turn out written (or, after a minute, takes the key over).
+      if (claim && fate === 'ended') await this.#release(claim);
       throw queued.reason;
     }
     if (recorded.status === 'rejected') {
       // A write reported failed may have been applied after all, its message already sent (or, for a
       // SCHEDULED task, the sweeper would send it): unless a worker has it, make sure it never runs.
-      if ((await this.#failUnqueued(task)) === 'running') {
+      const fate = await this.#failUnqueued(task);
+      if (fate === 'running') {
         this.#logger.warn('a record reported failed was written, and its task is running', { taskId: task.id, error: recorded.reason });
         return this.#waitForEnd(task.owner, task, waitMs, sentAt).catch(() => task);
       }
-      if (claim) await this.#release(claim);
+      if (claim && fate === 'ended') await this.#release(claim);
       throw recorded.reason;
     }
     // It runs later: there is nothing to wait for now.
@@ -440,7 +458,8 @@ export class TaskService {
         try {
           return { results: await this.#startBatch(prepared), replayed: false };
         } catch (error) {
-          await this.#release(claim);
+          // Freed unless some task of it may have been recorded: then a retry with the key replays.
+          if (!(error instanceof BatchNotAcceptedError && error.maybeRecorded)) await this.#release(claim);
           throw error;
         }
       }
@@ -492,19 +511,25 @@ export class TaskService {
     // Not known to be recorded, or not queued: make sure none is left open that no worker will see.
     // One whose record was written but that could not be marked stays accepted: the sweeper queues it.
     const notAccepted = new Map<string, unknown>();
+    // Not known to be recorded, and the mark that would keep it from running failed too: it may run.
+    const maybeRecorded = new Set<string>();
     const doubtful = tasks.filter((task) => unrecorded.has(task.id) || unsent.has(task.id));
     await eachConcurrently(doubtful, FAN_OUT, async (task) => {
       const fate = await this.#failUnqueued(task);
       if (fate === 'ended' || (fate === 'unknown' && unrecorded.has(task.id))) {
         notAccepted.set(task.id, unrecorded.get(task.id) ?? unsent.get(task.id));
       }
+      if (fate === 'unknown' && unrecorded.has(task.id)) maybeRecorded.add(task.id);
     });
     if (notAccepted.size > 0) {
       const [cause] = notAccepted.values();
-      this.#logger.warn('batch items not accepted', { notAccepted: notAccepted.size, of: tasks.length, error: cause });
-      if (notAccepted.size === tasks.length) throw new UnavailableError('no task of the batch could be recorded or queued', { cause });
+      this.#logger.warn('batch items not accepted', { notAccepted: notAccepted.size, maybeRecorded: maybeRecorded.size, of: tasks.length, error: cause });
+      if (notAccepted.size === tasks.length) throw new BatchNotAcceptedError(maybeRecorded.size > 0, cause);
     }
-    return prepared.map((entry) => ('task' in entry && notAccepted.has(entry.task.id) ? { error: NOT_ACCEPTED } : entry));
+    return prepared.map((entry) => {
+      if (!('task' in entry) || !notAccepted.has(entry.task.id)) return entry;
+      return { error: maybeRecorded.has(entry.task.id) ? MAYBE_RECORDED : NOT_ACCEPTED };
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
 import type { MessageLease, StateChange, TaskStore } from './ports.ts';
-import { RUNNABLE_STATES, type TaskFailure, type TaskProgress, isSameInput } from './task.ts';
+import { RUNNABLE_STATES, type TaskFailure, type TaskProgress, isExpired, isSameInput } from './task.ts';
 import type { TaskCatalog } from './task-catalog.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
 import { type RunOutcome, runTask } from './task-runner.ts';
@@ -241,7 +241,11 @@ export class TaskWorker {
       this.#store
         .get(message.taskId)
         .then((task) => {
-          if (task && !RUNNABLE_STATES.includes(task.state)) {
+          // A read still on its way when the run ended may see the run's own end: nothing to stop.
+          if (done) return;
+          // Ended, cancelled or expired. (A record not there yet is left alone: it may be late, and
+          // the end write waits for it.)
+          if (task && (!RUNNABLE_STATES.includes(task.state) || isExpired(task, this.#clock.now()))) {
             this.#logger.info('stopping a task that is no longer open', { taskId: message.taskId, state: task.state });
             controller.abort();
           }

@@ -49,7 +49,7 @@ export class MemoryTaskStore implements TaskStore {
     this.#maybeFail('transition');
     const task = this.tasks.get(id);
     if (!task || !change.from.includes(task.state)) return undefined;
-    if (change.input && !isSameInput(task, change.input)) return undefined;
+    if (change.input && (!isSameInput(task, change.input) || isExpired(task, Date.parse(change.at)))) return undefined;
     if (change.unlessStarted && (task.startedAt !== undefined || task.progress !== undefined)) return undefined;
     const updated: Task = {
       ...task,
@@ -67,7 +67,7 @@ export class MemoryTaskStore implements TaskStore {
   async markStarted(id: string, at: string, input: TaskInput): Promise<boolean> {
     this.#maybeFail('markStarted');
     const task = this.tasks.get(id);
-    if (!task || !RUNNABLE_STATES.includes(task.state) || !isSameInput(task, input)) return false;
+    if (!task || !RUNNABLE_STATES.includes(task.state) || !isSameInput(task, input) || isExpired(task, Date.parse(at))) return false;
     this.tasks.set(id, { ...task, startedAt: at });
     return true;
   }
@@ -75,7 +75,9 @@ export class MemoryTaskStore implements TaskStore {
   async saveProgress(id: string, progress: TaskProgress, input: TaskInput): Promise<boolean> {
     this.#maybeFail('saveProgress');
     const task = this.tasks.get(id);
-    if (!task || !RUNNABLE_STATES.includes(task.state) || !isSameInput(task, input)) return false;
+    if (!task || !RUNNABLE_STATES.includes(task.state) || !isSameInput(task, input) || isExpired(task, Date.parse(progress.at))) {
+      return false;
+    }
     this.tasks.set(id, { ...task, progress });
     return true;
   }

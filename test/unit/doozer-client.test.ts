@@ -638,4 +638,26 @@ describe('DoozerClient errors', () => {
     expect(error).toMatchObject({ code: 'unreachable', url: 'http://127.0.0.1:9', cause: failure });
     expect((error as Error).message).toBe('nothing answers at http://127.0.0.1:9 (connection refused)');
   });
+
+  it('throws DoozerConnectionError too when the answer is cut off while its body is read', async () => {
+    const cutOff = new TypeError('terminated');
+    const doozer = new DoozerClient({
+      url: 'http://127.0.0.1:9/',
+      username: 'alice',
+      password: 'alice-password',
+      fetch: async () =>
+        new Response(
+          new ReadableStream({
+            pull: (controller) => controller.error(cutOff),
+          }),
+          { status: 200, headers: { 'content-type': 'application/json' } },
+        ),
+    });
+    const error = await doozer.token().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(DoozerConnectionError);
+    expect(error).toMatchObject({ code: 'unreachable', cause: cutOff });
+  });
 });

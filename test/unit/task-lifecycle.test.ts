@@ -104,6 +104,20 @@ describe('running a task later', () => {
     expect(await sweeper.sweep()).toMatchObject({ released: 0 });
   });
 
+  it('keeps the key of a single task whose record may be written though reported failed: a retry replays it', async () => {
+    const { service, store } = setup();
+    const create = store.create.bind(store);
+    store.create = async (task) => {
+      await create(task);
+      throw new UnavailableError('timed out after it was applied');
+    };
+    store.failNext('transition');
+    await expect(service.submitOnce('alice', 'k', input('maybe'), 0)).rejects.toBeInstanceOf(UnavailableError);
+    const again = await service.submitOnce('alice', 'k', input('maybe'), 0);
+    expect(again).toMatchObject({ replayed: true, task: { id: [...store.tasks.keys()][0] } });
+    expect(store.tasks.size).toBe(1);
+  });
+
   it('answers a repeat with the same Idempotency-Key at once too, and another time as another request', async () => {
     const { service, clock } = setup();
     const first = await service.submitOnce('alice', 'k', input('later'), 5_000, { delaySeconds: 3600 });
@@ -233,6 +247,22 @@ describe('cancelling a task', () => {
   });
 });
 
+describe('a message that outlives its task', () => {
+  it('runs nothing, pure or not, once the task has expired (the API answers 404 for it)', async () => {
+    const store = new MemoryTaskStore();
+    const worker = new TaskWorker({ catalog, store });
+    const service = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 3600 });
+    for (const [name, args] of [['count', { tag: 'late' }], ['idle', {}]] as const) {
+      const task = await service.submit('alice', { name, args }, 0);
+      store.tasks.set(task.id, { ...store.tasks.get(task.id)!, expiresAt: Math.floor(Date.now() / 1000) - 1 });
+      runs.length = 0;
+      await expect(worker.process(encodeTaskMessage({ taskId: task.id, name, args }))).resolves.toBe('skipped');
+      expect(runs).toEqual([]);
+      expect(store.tasks.get(task.id)).toMatchObject({ state: 'PENDING' });
+    }
+  });
+});
+
 describe('listing tasks', () => {
   it('pages through 250 tasks newest first without a gap or a repeat, and never shows another user\'s', async () => {
     const { service, store, clock } = setup();
@@ -351,6 +381,20 @@ describe('submitting a batch', () => {
     expect(replayed).toBe(false);
     expect(results).toEqual([{ task: expect.objectContaining({ state: 'PENDING' }) }]);
     expect(store.tasks.size).toBe(1);
+  });
+
+  it('keeps the key when a failed write may have been applied and could not be undone: a retry replays the tasks', async () => {
+    const { service, store } = setup();
+    // The bulk write lands, but is reported failed; the FAILURE marks that would undo it fail too.
+    store.createMany = async (tasks) => {
+      for (const task of tasks) store.tasks.set(task.id, structuredClone(task));
+      return new Map(tasks.map((task) => [task.id, new UnavailableError('timed out')]));
+    };
+    store.failNext('transition', 2);
+    await expect(service.submitBatch('alice', [ok('a'), ok('b')], { key: 'k', requestDigest: 'd' })).rejects.toBeInstanceOf(UnavailableError);
+    const again = await service.submitBatch('alice', [ok('a'), ok('b')], { key: 'k', requestDigest: 'd' });
+    expect(again.replayed).toBe(true);
+    expect(again.results.map((result) => ('task' in result ? result.task.id : result.error.code))).toEqual([...store.tasks.keys()]);
   });
 
   it('answers a repeat with the same key and body with the same tasks, and a different body with 422', async () => {
