@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
 import type { IdempotencyClaim } from '../tasks/idempotency.ts';
 import type { IdempotencyStore } from '../tasks/ports.ts';
@@ -62,6 +62,20 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
           // Never delete a claim that another request has taken over since.
           ConditionExpression: 'taskId = :taskId',
           ExpressionAttributeValues: { ':taskId': taskId },
+        }),
+      ),
+    );
+  }
+
+  async settle(id: string, taskId: string, notAccepted: readonly number[]): Promise<boolean> {
+    return this.#conditional('settle the idempotency key', true, false, () =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { id },
+          UpdateExpression: 'SET settled = :settled',
+          ConditionExpression: 'taskId = :taskId',
+          ExpressionAttributeValues: { ':settled': [...notAccepted], ':taskId': taskId },
         }),
       ),
     );

@@ -37,6 +37,12 @@ export interface IdempotencyClaim {
    * `taskId` then names the batch, not a task.
    */
   readonly taskIds?: readonly string[];
+  /**
+   * A batch's items (by index) that were not accepted, written once its first request has answered:
+   * a replay then answers them as the first request did at once, rather than waiting to tell a
+   * request still writing from one that failed.
+   */
+  readonly settled?: readonly number[];
   readonly createdAt: string;
   /** Epoch seconds; the table's TTL deletes by it on AWS, and readers treat an expired claim as absent. */
   readonly expiresAt: number;

@@ -156,4 +156,9 @@ export interface IdempotencyStore {
   get(id: string): Promise<IdempotencyClaim | undefined>;
   /** Deletes the claim only while it still stands for `taskId`; false when it no longer does. */
   release(id: string, taskId: string): Promise<boolean>;
+  /**
+   * Records, on a batch's claim that still stands for `taskId`, which items were not accepted
+   * (IdempotencyClaim.settled); false when the claim no longer stands for it.
+   */
+  settle(id: string, taskId: string, notAccepted: readonly number[]): Promise<boolean>;
 }

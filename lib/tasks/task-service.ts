@@ -456,7 +456,9 @@ export class TaskService {
       };
       if ((await store.claim(claim, { nowMs, replacing })) === 'claimed') {
         try {
-          return { results: await this.#startBatch(prepared), replayed: false };
+          const results = await this.#startBatch(prepared);
+          await this.#settle(claim, results);
+          return { results, replayed: false };
         } catch (error) {
           // Freed unless some task of it may have been recorded: then a retry with the key replays.
           if (!(error instanceof BatchNotAcceptedError && error.maybeRecorded)) await this.#release(claim);
@@ -477,6 +479,16 @@ export class TaskService {
       replacing = existing.taskId;
     }
     throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
+  }
+
+  /** Records which items of a batch were not accepted, best effort: without it a replay waits a minute. */
+  async #settle(claim: IdempotencyClaim, results: readonly BatchResult[]): Promise<void> {
+    const notAccepted = results.flatMap((result, index) => ('error' in result && claim.taskIds?.[index] ? [index] : []));
+    try {
+      await this.#idempotencyStore().settle(claim.id, claim.taskId, notAccepted);
+    } catch (error) {
+      this.#logger.warn('could not settle a batch idempotency key', { error });
+    }
   }
 
   /** Each item's task, or why it is refused as of `nowMs` (a time to run that the limits refuse, say). */
@@ -553,7 +565,8 @@ export class TaskService {
         if (task && task.owner === owner && !isExpired(task, this.#clock.now())) {
           return task.error?.code === 'enqueue_failed' ? { error: NOT_ACCEPTED } : { task };
         }
-        missing += 1;
+        // Answered not accepted the first time (settled), or its request may still be writing it.
+        if (!claim.settled) missing += 1;
         return { error: NOT_ACCEPTED };
       }),
     );

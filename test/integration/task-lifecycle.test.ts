@@ -65,6 +65,22 @@ describe('the task lifecycle under bursts, in DynamoDB', () => {
     expect((await store.listDue(new Date(Date.now() + 3_600_000).toISOString(), 100)).filter((id) => [kept.id, dropped.id].includes(id))).toEqual([]);
   });
 
+  it('replays at once a batch whose first answer held items not accepted (its claim settled in DynamoDB)', async () => {
+    // An item over DynamoDB's 400 KB fails the whole BatchWriteItem call of 25 it is in; the 26th item is recorded.
+    const big = 'x'.repeat(420 * 1024);
+    const items: BatchItem[] = Array.from({ length: 26 }, (_, index) => ({
+      ok: true,
+      task: { input: { name: 'add', args: index === 0 ? [big] : [index] } },
+    }));
+    const first = await service.submitBatch('carol', items, { key: 'settled', requestDigest: 'body' });
+    expect(first.results.filter((result) => 'error' in result)).toHaveLength(25);
+    const again = await service.submitBatch('carol', items, { key: 'settled', requestDigest: 'body' });
+    expect(again.replayed).toBe(true);
+    expect(again.results.map((result) => ('task' in result ? result.task.id : result.error.code))).toEqual(
+      first.results.map((result) => ('task' in result ? result.task.id : result.error.code)),
+    );
+  });
+
   it('makes one batch of 20 concurrent requests with one Idempotency-Key', async () => {
     const items: BatchItem[] = [1, 2, 3].map((n) => ({ ok: true, task: { input: { name: 'add', args: [n] } } }));
     const answers = await Promise.allSettled(

@@ -36,6 +36,14 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return true;
   }
 
+  async settle(id: string, taskId: string, notAccepted: readonly number[]): Promise<boolean> {
+    this.#maybeFail('settle');
+    const claim = this.claims.get(id);
+    if (claim?.taskId !== taskId) return false;
+    this.claims.set(id, { ...claim, settled: [...notAccepted] });
+    return true;
+  }
+
   #maybeFail(method: keyof IdempotencyStore): void {
     const left = this.#failures.get(method) ?? 0;
     if (left > 0) {

@@ -397,6 +397,18 @@ describe('submitting a batch', () => {
     expect(again.results.map((result) => ('task' in result ? result.task.id : result.error.code))).toEqual([...store.tasks.keys()]);
   });
 
+  it('answers a repeat at once as the first answer was, items not accepted included, once the first has answered', async () => {
+    const { store, queue, idempotency } = setup();
+    const ids = ['task_0000000b-0000-4000-8000-000000000000', 'task_0000000c-0000-4000-8000-000000000000'];
+    let next = 0;
+    const service = new TaskService({ store, queue, idempotency, taskTtlSeconds: 3600, newId: () => ids[next++ % 2]! });
+    store.refuseInBatch.add(ids[0]!);
+    const first = await service.submitBatch('alice', [ok('a'), ok('b')], { key: 'k', requestDigest: 'd' });
+    expect(first.results.map((result) => ('task' in result ? 'task' : result.error.code))).toEqual(['unavailable', 'task']);
+    // No 409 while a minute passes: the claim says the first request has answered.
+    await expect(service.submitBatch('alice', [ok('a'), ok('b')], { key: 'k', requestDigest: 'd' })).resolves.toEqual({ ...first, replayed: true });
+  });
+
   it('answers a repeat with the same key and body with the same tasks, and a different body with 422', async () => {
     const { service, store } = setup();
     const items = [ok('a'), refused, ok('b')];
