@@ -1,3 +1,4 @@
+import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, MAX_NESTING, findDuplicateKey, nestingDepth } from '../../lib/http/json-limits.ts';
 import { DoozerApiError, DoozerConnectionError } from './errors.ts';
 import { InputError } from './input.ts';
 import { oneLine, taskNote } from './task-table.ts';
@@ -9,19 +10,10 @@ import { type BatchItemResult, type TaskView, isTerminal } from './types.ts';
  * I/O; the CLI gives `submitLines` the function that sends a chunk.
  */
 
-/** The API's limits for one `POST /tasks/batch`. */
-export const MAX_BATCH_TASKS = 100;
-export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
-/** The API's limit for one task, alone (`POST /tasks`) or in a batch (judged per item). */
-const MAX_TASK_BYTES = 64 * 1024;
 /** `{"tasks":[` and `]}` around the items of a batch body. */
 const ENVELOPE_BYTES = Buffer.byteLength('{"tasks":[]}');
-/**
- * The deepest a line may nest arrays and objects: the API refuses a body nested more than 64 deep
- * (MAX_NESTING of lib/http/request-body.ts), and a batch body's `{"tasks":[…]}` takes two of those
- * levels.
- */
-const MAX_LINE_NESTING = 64 - 2;
+/** The deepest a line may nest: a batch body's `{"tasks":[…]}` takes two of the API's levels. */
+const MAX_LINE_NESTING = MAX_NESTING - 2;
 /** The API's limit for an Idempotency-Key. */
 const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
@@ -119,68 +111,19 @@ function lineFault(json: string, parsed: unknown): LineError | undefined {
   if (ENVELOPE_BYTES + bytes > MAX_BATCH_BODY_BYTES) {
     return {
       code: 'payload_too_large',
-      message: `this line is ${bytes} bytes; a batch request holds at most 1 MiB (${MAX_BATCH_BODY_BYTES} bytes), so it was not sent (a task is at most ${MAX_TASK_BYTES / 1024} KiB)`,
+      message: `this line is ${bytes} bytes; a batch request holds at most 1 MiB (${MAX_BATCH_BODY_BYTES} bytes), so it was not sent (a task is at most ${MAX_BODY_BYTES / 1024} KiB)`,
     };
   }
-  const duplicate = json.includes(':') ? duplicateKey(json) : undefined;
+  // The API refuses a body with a key given twice, or nested too deep, whole: judged per line here.
+  const duplicate = findDuplicateKey(json, parsed);
   if (duplicate !== undefined) {
     const key = JSON.stringify(duplicate.length > 40 ? `${duplicate.slice(0, 40)}…` : duplicate);
     return { code: 'invalid_request', message: `the line has the key ${key} more than once in one object; give each key once (not sent)` };
   }
-  if (nestingDepth(parsed) > MAX_LINE_NESTING) {
+  if (nestingDepth(parsed, MAX_LINE_NESTING) > MAX_LINE_NESTING) {
     return { code: 'invalid_request', message: `the line nests arrays and objects more than ${MAX_LINE_NESTING} deep, too deep for a batch; flatten it (not sent)` };
   }
   return undefined;
-}
-
-/**
- * The first key that appears twice in one object of `json`, or undefined; `json` must be text that
- * JSON.parse took. JSON.parse keeps the last value of a repeated key without a word, so
- * `{"name":"add","args":[3],"name":"mul"}` would run as mul; the API refuses such a body whole, as
- * this finds it (findDuplicateKey of lib/http/request-body.ts, which the client does not bundle:
- * it would bring the server's HTTP framework along). One pass, with its own stack of the keys seen
- * in each open object (null for an array), so no depth overflows it.
- */
-export function duplicateKey(json: string): string | undefined {
-  const open: (Set<string> | null)[] = [];
-  let expectingKey = false;
-  for (let at = 0; at < json.length; at++) {
-    const char = json[at];
-    if (char === '"') {
-      let end = at + 1;
-      while (end < json.length && json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
-      const keys = open.at(-1);
-      if (expectingKey && keys) {
-        // Escapes spell one key many ways ("a" and "\u0061"): compare what JSON.parse makes of it.
-        const raw = json.slice(at + 1, end);
-        const key = raw.includes('\\') ? (JSON.parse(json.slice(at, end + 1)) as string) : raw;
-        if (keys.has(key)) return key;
-        keys.add(key);
-      }
-      expectingKey = false;
-      at = end;
-    } else if (char === '{') {
-      open.push(new Set());
-      expectingKey = true;
-    } else if (char === '[') open.push(null);
-    else if (char === '}' || char === ']') open.pop();
-    else if (char === ',') expectingKey = open.at(-1) != null;
-  }
-  return undefined;
-}
-
-/** How deep arrays and objects nest in `value`, counted without recursion (JSON.parse allows any depth). */
-function nestingDepth(value: unknown): number {
-  let deepest = 0;
-  const pending: [unknown, number][] = [[value, 0]];
-  while (pending.length > 0) {
-    const [item, depth] = pending.pop()!;
-    if (typeof item !== 'object' || item === null) continue;
-    deepest = Math.max(deepest, depth + 1);
-    if (deepest > MAX_LINE_NESTING) return deepest;
-    for (const child of Array.isArray(item) ? item : Object.values(item)) pending.push([child, depth + 1]);
-  }
-  return deepest;
 }
 
 /**

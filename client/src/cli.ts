@@ -22,7 +22,7 @@ import {
   submitLines,
   waitForOutcomes,
 } from './batch.ts';
-import { DoozerClient, RawJson, type RunLaterOptions } from './doozer-client.ts';
+import { DoozerClient, RawJson, type RunLaterOptions, type RunOptions } from './doozer-client.ts';
 import { DoozerApiError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
 import {
   InputError,
@@ -266,6 +266,25 @@ export async function main(argv: readonly string[]): Promise<number> {
     return code;
   };
 
+  /**
+   * Submits with `send` and reports the task: at once, for a task to run later (`later`); else
+   * waited for as the flags ask, then printed with its result.
+   */
+  const submitAndReport = async (
+    doozer: DoozerClient,
+    send: (options: RunOptions) => Promise<{ task: TaskView }>,
+    later: RunLaterOptions,
+    flags: WaitFlags,
+    json: boolean,
+  ): Promise<number> => {
+    if (later.runAt !== undefined || later.delaySeconds !== undefined) return printLater((await send(later)).task, json);
+    const startedAt = Date.now();
+    const wait = serverWait(flags);
+    const { task } = await send(wait === undefined ? {} : { wait });
+    const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
+    return finish(final, flags, json, 'result');
+  };
+
   for (const [name, summary, example] of [
     ['add', 'Add api call.', 'doozer add --i 1,2,3,4,5,6'],
     ['mul', 'Multiply api call.', 'doozer mul --i 2,3,4'],
@@ -284,15 +303,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const args = parseIntegers(name, flags.i ?? [], positional);
         const later = runLater(flags);
         const { client: doozer, json } = await client(command);
-        if (later.runAt !== undefined || later.delaySeconds !== undefined) {
-          exitCode = printLater((await doozer.submit(name as TaskName, args, later)).task, json);
-          return;
-        }
-        const startedAt = Date.now();
-        const wait = serverWait(flags);
-        const { task } = await doozer.submit(name as TaskName, args, wait === undefined ? {} : { wait });
-        const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
-        exitCode = finish(final, flags, json, 'result');
+        exitCode = await submitAndReport(doozer, (options) => doozer.submit(name as TaskName, args, options), later, flags, json);
       });
   }
 
@@ -337,20 +348,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       const args = json !== undefined ? new RawJson(json) : parsed;
       const later = runLater(flags);
       const { client: doozer, json: printJson } = await client(command);
-      if (later.runAt !== undefined || later.delaySeconds !== undefined) {
-        const { task } = await doozer.run(name, args, later).catch((error: unknown) => {
+      const send = (options: RunOptions) =>
+        doozer.run(name, args, options).catch((error: unknown) => {
           throw withTasksHint(error, name);
         });
-        exitCode = printLater(task, printJson);
-        return;
-      }
-      const startedAt = Date.now();
-      const wait = serverWait(flags);
-      const { task } = await doozer.run(name, args, wait === undefined ? {} : { wait }).catch((error: unknown) => {
-        throw withTasksHint(error, name);
-      });
-      const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
-      exitCode = finish(final, flags, printJson, 'result');
+      exitCode = await submitAndReport(doozer, send, later, flags, printJson);
     });
 
   program

@@ -229,6 +229,35 @@ export class DynamoDbTaskStore implements TaskStore {
     }
   }
 
+  /** The items of one shard of a keys-only index, up to `limit`, page after page. */
+  async #queryKeys(
+    what: string,
+    index: string,
+    keyCondition: string,
+    values: Record<string, unknown>,
+    limit: number,
+  ): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const output = await this.#call(what, () =>
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: index,
+            KeyConditionExpression: keyCondition,
+            ExpressionAttributeValues: values,
+            Limit: limit - items.length,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      items.push(...(output.Items ?? []));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return items;
+  }
+
   /** Reads a key that is never a task: shows the table answers, for the API's readiness. */
   async ping(): Promise<void> {
     await this.#call('be reached', () => this.#client.send(new GetCommand({ TableName: this.#table, Key: { id: 'ready#probe' } })));
@@ -237,23 +266,11 @@ export class DynamoDbTaskStore implements TaskStore {
   async listOpen(createdBefore: string, limit: number): Promise<string[]> {
     const ids: string[] = [];
     for (let shard = 0; shard < OPEN_SHARDS && ids.length < limit; shard += 1) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const output = await this.#call('list open tasks', () =>
-          this.#client.send(
-            new QueryCommand({
-              TableName: this.#table,
-              IndexName: OPEN_TASKS_INDEX,
-              KeyConditionExpression: 'openShard = :shard AND createdAt <= :before',
-              ExpressionAttributeValues: { ':shard': `open#${shard}`, ':before': createdBefore },
-              Limit: limit - ids.length,
-              ExclusiveStartKey: startKey,
-            }),
-          ),
-        );
-        for (const item of output.Items ?? []) ids.push(item.id as string);
-        startKey = output.LastEvaluatedKey;
-      } while (startKey && ids.length < limit);
+      const items = await this.#queryKeys('list open tasks', OPEN_TASKS_INDEX, 'openShard = :shard AND createdAt <= :bound', {
+        ':shard': `open#${shard}`,
+        ':bound': createdBefore,
+      }, limit - ids.length);
+      for (const item of items) ids.push(item.id as string);
     }
     return ids;
   }
@@ -266,30 +283,12 @@ export class DynamoDbTaskStore implements TaskStore {
     // A Query's Limit must be at least 1.
     if (limit <= 0) return [];
     const shards = await Promise.all(
-      Array.from({ length: OPEN_SHARDS }, async (_, shard) => {
-        const due: { id: string; runAt: string }[] = [];
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const output = await this.#call('list due tasks', () =>
-            this.#client.send(
-              new QueryCommand({
-                TableName: this.#table,
-                IndexName: DUE_TASKS_INDEX,
-                KeyConditionExpression: 'dueShard = :shard AND runAt <= :dueBy',
-                ExpressionAttributeValues: { ':shard': `due#${shard}`, ':dueBy': dueBy },
-                Limit: limit - due.length,
-                ExclusiveStartKey: startKey,
-              }),
-            ),
-          );
-          for (const item of output.Items ?? []) due.push({ id: item.id as string, runAt: item.runAt as string });
-          startKey = output.LastEvaluatedKey;
-        } while (startKey && due.length < limit);
-        return due;
-      }),
+      Array.from({ length: OPEN_SHARDS }, (_, shard) =>
+        this.#queryKeys('list due tasks', DUE_TASKS_INDEX, 'dueShard = :shard AND runAt <= :bound', { ':shard': `due#${shard}`, ':bound': dueBy }, limit),
+      ),
     );
-    return shards
-      .flat()
+    const due = shards.flat().map((item) => ({ id: item.id as string, runAt: item.runAt as string }));
+    return due
       .sort((a, b) => (a.runAt < b.runAt ? -1 : a.runAt > b.runAt ? 1 : 0))
       .slice(0, limit)
       .map((task) => task.id);

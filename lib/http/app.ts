@@ -24,15 +24,8 @@ import type { BatchItem, BatchResult, TaskService } from '../tasks/task-service.
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 import { serveApiDocs } from './api-docs.ts';
 import { openApiJson } from './openapi.ts';
-import {
-  BatchBodySchema,
-  CredentialsSchema,
-  MAX_BATCH_BODY_BYTES,
-  MAX_BATCH_TASKS,
-  MAX_BODY_BYTES,
-  bySchema,
-  jsonBody,
-} from './request-body.ts';
+import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './json-limits.ts';
+import { BatchBodySchema, CredentialsSchema, bySchema, jsonBody } from './request-body.ts';
 import { taskTypesJson } from './task-types.ts';
 import { type LoggedVariables, requestLogging } from './request-logging.ts';
 import { readIdempotencyKey, readListQuery, readTaskId } from './request-params.ts';

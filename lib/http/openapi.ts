@@ -4,7 +4,8 @@ import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../auth/login-throttle.t
 import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
 import { type TaskView, isTerminal } from '../tasks/task.ts';
 import type { TaskCatalog } from '../tasks/task-catalog.ts';
-import { CredentialsSchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './request-body.ts';
+import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './json-limits.ts';
+import { CredentialsSchema } from './request-body.ts';
 import { IdempotencyKeySchema, ListQuerySchema, TaskIdSchema } from './request-params.ts';
 import {
   BatchItemErrorSchema,

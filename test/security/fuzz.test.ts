@@ -1,7 +1,7 @@
 import { toJsonInteger } from '../../lib/tasks/exact-integer.ts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
+import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import { type SecurityHarness, USER, createHarness, errorShapeProblems, expectStillServing } from './app-harness.ts';
 
 /**

@@ -3,7 +3,7 @@ import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
-import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
+import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import type { Task, TaskView } from '../../lib/tasks/task.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';

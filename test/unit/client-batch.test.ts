@@ -10,7 +10,6 @@ import {
   checkIdempotencyKey,
   chunkKey,
   chunkRequests,
-  duplicateKey,
   errorKind,
   failureKind,
   formatOutcome,
@@ -140,28 +139,6 @@ describe('readBatchLines', () => {
     expect(readBatchLines('\uFEFF{"name":"add","args":[1]}')).toEqual([{ line: 1, json: '{"name":"add","args":[1]}' }]);
     expect(readBatchLines('')).toEqual([]);
     expect(readBatchLines('\n \n')).toEqual([]);
-  });
-});
-
-describe('duplicateKey', () => {
-  it.each<[string, string | undefined]>([
-    ['{"name":"add","args":[3],"name":"mul"}', 'name'],
-    ['{"a":1,"b":{"a":2}}', undefined],
-    ['[{"a":1},{"a":2}]', undefined],
-    ['{"a":{"b":1,"c":[{"b":2}],"b":3}}', 'b'],
-    ['{"a":"\\"a\\":","b":["a","a"]}', undefined],
-    ['{"a\\\\":1,"a\\u005c":2}', 'a\\'],
-    ['{"\\u0061":1,"a":2}', 'a'],
-    ['{ "x" : 1 , "y" : { } , "x" : 2 }', 'x'],
-    ['{"":1,"":2}', ''],
-    ['"a:b"', undefined],
-  ])('%s: %j', (json, key) => {
-    JSON.parse(json);
-    expect(duplicateKey(json)).toBe(key);
-  });
-
-  it('ends on a string left open (text JSON.parse would refuse)', () => {
-    expect(duplicateKey('{"a":1,"b')).toBeUndefined();
   });
 });
 

@@ -7,7 +7,7 @@ import { UserDirectory } from '../../lib/auth/users.ts';
 import { OPENAPI_PATH, SWAGGER_UI_VERSION } from '../../lib/http/api-docs.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { buildOpenApiDocument, openApiJson } from '../../lib/http/openapi.ts';
-import { MAX_BODY_BYTES } from '../../lib/http/request-body.ts';
+import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import { ERROR_CODES } from '../../lib/http/response-schemas.ts';
 import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { taskInputDigest } from '../../lib/tasks/task.ts';

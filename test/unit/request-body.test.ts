@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { DoozerError } from '../../lib/errors.ts';
-import { MAX_NESTING, findDuplicateKey, jsonBody } from '../../lib/http/request-body.ts';
+import { MAX_NESTING, findDuplicateKey } from '../../lib/http/json-limits.ts';
+import { jsonBody } from '../../lib/http/request-body.ts';
 
 /** The duplicate key of a body that JSON.parse accepts, as readJson calls the scanner. */
 const duplicateIn = (text: string) => findDuplicateKey(text, JSON.parse(text));
