@@ -3,6 +3,8 @@ import * as z from 'zod/mini';
 import { isPasswordHash } from './auth/passwords.ts';
 import { MAX_QUEUE_DELAY_SECONDS } from './tasks/ports.ts';
 import type { RunLaterLimits } from './tasks/run-later.ts';
+import { DEFAULT_USER_LIMITS, type UserLimits } from './limits/user-limits.ts';
+import { DEVELOPMENT_WEBHOOK_SECRET, isWebhookSecret } from './webhooks/signing.ts';
 import { type BackoffSchedule, DEFAULT_BACKOFF } from './tasks/wait-policy.ts';
 
 /**
@@ -30,9 +32,21 @@ export const DEVELOPMENT_JWT_SECRET = 'doozer-local-development-secret-not-for-p
  */
 export const DEVELOPMENT_USERNAME = 'doozer';
 
+/** A user's own limits, each overriding the deployment's default (DOOZER_RATE_LIMIT_PER_SECOND…). */
+const UserLimitsSchema = z.strictObject({
+  requestsPerSecond: z.optional(z.number().check(z.positive(), z.lte(10_000))),
+  burst: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
+  openTasks: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+});
+
 const UserSchema = z.object({
   username: z.string().check(z.minLength(1)),
   passwordHash: z.string().check(z.refine(isPasswordHash, 'must be an scrypt hash made by `npm run hash-password`')),
+  /** Signs the user's completion webhooks (Standard Webhooks); without one, the user cannot ask for them outside the local stage. */
+  webhookSecret: z.optional(z.string().check(z.refine(isWebhookSecret, 'must be whsec_ and base64 of 24 to 64 random bytes'))),
+  /** Where the user's tasks are POSTed when they end, unless a task names its own. */
+  callbackUrl: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  limits: z.optional(UserLimitsSchema),
 });
 
 const UsersSchema = z.pipe(
@@ -69,6 +83,13 @@ const WHAT_IT_HOLDS: Record<SecretSetting, string> = {
 // An SSM parameter name (or ARN), up to 2048 characters; SSM itself says which names do not exist.
 const ParameterName = z.string().check(z.minLength(1), z.maxLength(2048));
 
+/** Every user's limits unless their own entry in the users says otherwise (UserLimitsSchema). */
+const LimitSettings = {
+  DOOZER_RATE_LIMIT_PER_SECOND: withDefault(z.coerce.number().check(z.positive(), z.lte(10_000)), DEFAULT_USER_LIMITS.requestsPerSecond),
+  DOOZER_RATE_LIMIT_BURST: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(100_000)), DEFAULT_USER_LIMITS.burst),
+  DOOZER_OPEN_TASK_LIMIT: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), DEFAULT_USER_LIMITS.openTasks),
+};
+
 const ApiEnvSchema = z.object({
   ...AwsSettings,
   // Required, with no default: the stage decides which safety checks apply, so a function that does
@@ -94,6 +115,10 @@ const ApiEnvSchema = z.object({
   // A task to run later than this (seconds) waits in the store as SCHEDULED; sooner, its message is
   // sent with SQS's own delay, whose limit (900) is the default. Tests shorten it.
   DOOZER_MAX_QUEUE_DELAY_SECONDS: withDefault(z.coerce.number().check(z.int(), z.gte(0), z.lte(MAX_QUEUE_DELAY_SECONDS)), MAX_QUEUE_DELAY_SECONDS),
+  ...LimitSettings,
+  // The notifier's queue: a cancelled task with a callbackUrl is handed to it. Unset, the sweeper
+  // finds such deliveries in the webhook index instead (within RESEND_AFTER_SECONDS).
+  DOOZER_WEBHOOK_QUEUE_URL: optional(z.url()),
 }).check(
   z.superRefine(checkStageRules, {
     // Also when another setting was refused, so that one ConfigError lists every problem.
@@ -123,6 +148,8 @@ const WorkerEnvSchema = z.object({
   DOOZER_QUEUE_URL: optional(z.url()),
   DOOZER_SQS_ENDPOINT: optional(z.url()),
   DOOZER_VISIBILITY_TIMEOUT_SECONDS: optional(z.coerce.number().check(z.int(), z.positive(), z.lte(43_200))),
+  // The notifier's queue, told of each task that ends with a callbackUrl.
+  DOOZER_WEBHOOK_QUEUE_URL: optional(z.url()),
 });
 
 const SweeperEnvSchema = z.object({
@@ -132,6 +159,33 @@ const SweeperEnvSchema = z.object({
   DOOZER_SWEEP_AFTER_SECONDS: withDefault(z.coerce.number().check(z.positive()), 300),
   // SCHEDULED tasks due within this many seconds are queued (with the queue's delay up to their time).
   DOOZER_SCHEDULE_AHEAD_SECONDS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(MAX_QUEUE_DELAY_SECONDS)), 120),
+  // The notifier's queue: webhook deliveries whose message was lost, or that wait longer than a queue delay, are sent to it.
+  DOOZER_WEBHOOK_QUEUE_URL: optional(z.url()),
+});
+
+/** Seconds between webhook attempts, `5,300,1800`: at most 20 waits of at most a day each. */
+const RetrySchedule = z.pipe(
+  z.string(),
+  z.transform((value, ctx) => {
+    const waits = value.split(',').map((part) => Number(part.trim()));
+    if (waits.length > 20 || waits.some((wait) => !Number.isInteger(wait) || wait < 1 || wait > 86_400)) {
+      ctx.issues.push({ code: 'custom', message: 'must be up to 20 whole seconds (1 to 86400) separated by commas, e.g. 5,300,1800', input: value });
+      return z.NEVER;
+    }
+    return waits;
+  }),
+);
+
+const NotifierEnvSchema = z.object({
+  ...AwsSettings,
+  DOOZER_STAGE: z.pipe(unsetIfEmpty, z.string({ error: 'must name the stage (local, dev, prod…)' }).check(z.minLength(1))),
+  DOOZER_SQS_ENDPOINT: optional(z.url()),
+  DOOZER_WEBHOOK_QUEUE_URL: z.url(),
+  DOOZER_WEBHOOK_DEAD_LETTER_QUEUE_URL: z.url(),
+  // The users (for their webhook secrets): the environment on the local stage, SSM elsewhere.
+  DOOZER_USERS: optional(z.string()),
+  DOOZER_USERS_PARAMETER: optional(ParameterName),
+  DOOZER_WEBHOOK_RETRY_SECONDS: optional(RetrySchedule),
 });
 
 type RawSettings = Partial<Record<string, unknown>>;
@@ -208,6 +262,16 @@ function refuseDevelopmentSecrets(secrets: RawSettings, ctx: z.core.$RefinementC
     });
   }
   const users: unknown[] = Array.isArray(secrets.DOOZER_USERS) ? secrets.DOOZER_USERS : [];
+  const withDevelopmentSecret = users.filter((user) => (user as { webhookSecret?: unknown } | null)?.webhookSecret === DEVELOPMENT_WEBHOOK_SECRET);
+  if (withDevelopmentSecret.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DOOZER_USERS'],
+      message:
+        `gives ${withDevelopmentSecret.map((user) => JSON.stringify((user as { username?: unknown }).username)).join(', ')} the development webhook secret, ` +
+        `which is public; only the ${LOCAL_STAGE} stage may use it (this is stage ${JSON.stringify(stage)}): make one with \`openssl rand -base64 32\` and prefix it with whsec_`,
+    });
+  }
   if (users.some((user) => (user as { username?: unknown } | null)?.username === DEVELOPMENT_USERNAME)) {
     ctx.addIssue({
       code: 'custom',
@@ -235,7 +299,13 @@ export interface ApiConfig {
     readonly issuer: string;
     readonly audience: string;
     readonly ttlSeconds: number;
-    readonly users: readonly { readonly username: string; readonly passwordHash: string }[];
+    readonly users: readonly {
+      readonly username: string;
+      readonly passwordHash: string;
+      readonly webhookSecret?: string;
+      readonly callbackUrl?: string;
+      readonly limits?: Partial<UserLimits>;
+    }[];
   };
   readonly taskTtlSeconds: number;
   /** How far ahead a task may be set to run (a task's life), and from when it waits as SCHEDULED. */
@@ -244,12 +314,24 @@ export interface ApiConfig {
   readonly waitSchedule: BackoffSchedule;
   /** Serve POST /bench/floor (local stage only): see `benchFloor` in AppDependencies. */
   readonly benchFloor: boolean;
+  /** Every user's limits, where their own entry sets none. */
+  readonly defaultLimits: UserLimits;
+  readonly webhooks: {
+    /** The local stage's: callbacks may go to loopback over http, and users without a secret get the development one. */
+    readonly allowLoopback: boolean;
+    readonly queueUrl: string | undefined;
+  };
 }
+
+/** A user of the API, from DOOZER_USERS (or its SSM parameter). */
+export type UserEntry = ApiConfig['auth']['users'][number];
 
 export interface WorkerConfig {
   readonly aws: AwsConfig;
   /** The task queue, when the function holds its messages' leases (the worker; not the dead-letter function). */
   readonly queue?: { readonly url: string; readonly visibilityTimeoutSeconds: number };
+  /** The notifier's queue, for tasks that end with a callbackUrl. */
+  readonly webhookQueueUrl?: string;
 }
 
 export interface SweeperConfig {
@@ -257,6 +339,7 @@ export interface SweeperConfig {
   readonly queueUrl: string;
   readonly staleAfterSeconds: number;
   readonly scheduleAheadSeconds: number;
+  readonly webhookQueueUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -320,7 +403,21 @@ export function loadApiConfig(env: NodeJS.ProcessEnv, fromParameters?: ApiSecret
       maxDelayMs: Math.max(DEFAULT_BACKOFF.maxDelayMs, e.DOOZER_WAIT_FIRST_READ_MS),
     },
     benchFloor: e.DOOZER_BENCH_FLOOR === 'true',
+    defaultLimits: limitDefaults(e),
+    webhooks: { allowLoopback: e.DOOZER_STAGE === LOCAL_STAGE, queueUrl: e.DOOZER_WEBHOOK_QUEUE_URL },
   });
+}
+
+function limitDefaults(e: { DOOZER_RATE_LIMIT_PER_SECOND: number; DOOZER_RATE_LIMIT_BURST: number; DOOZER_OPEN_TASK_LIMIT: number }): UserLimits {
+  return { requestsPerSecond: e.DOOZER_RATE_LIMIT_PER_SECOND, burst: e.DOOZER_RATE_LIMIT_BURST, openTasks: e.DOOZER_OPEN_TASK_LIMIT };
+}
+
+/**
+ * A user's webhook secret: their own, or on the local stage the development one (DEVELOPMENT_WEBHOOK_SECRET,
+ * public, for trying webhooks out); undefined for a user without one elsewhere.
+ */
+export function webhookSecretOf(user: Pick<UserEntry, 'webhookSecret'> | undefined, stage: string): string | undefined {
+  return user?.webhookSecret ?? (stage === LOCAL_STAGE ? DEVELOPMENT_WEBHOOK_SECRET : undefined);
 }
 
 /**
@@ -352,13 +449,67 @@ function parseSecrets(
   return undefined;
 }
 
+export interface NotifierConfig {
+  readonly stage: string;
+  readonly aws: AwsConfig;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  /** Each user's webhook secret (webhookSecretOf). */
+  readonly secrets: ReadonlyMap<string, string>;
+  /** Seconds before each retry; undefined for the default schedule. */
+  readonly retrySchedule: readonly number[] | undefined;
+  /** The local stage's: deliveries may go to loopback over http. */
+  readonly allowLoopback: boolean;
+}
+
+/** The SSM parameter holding the users, outside the local stage (the notifier reads their webhook secrets). */
+export function notifierUsersParameter(env: NodeJS.ProcessEnv): string | undefined {
+  const e = parse(NotifierEnvSchema, env);
+  if (e.DOOZER_STAGE === LOCAL_STAGE) return undefined;
+  if (!e.DOOZER_USERS_PARAMETER) throw misconfigured([`  DOOZER_USERS_PARAMETER: must name the SSM SecureString parameter that holds the users (required outside the ${LOCAL_STAGE} stage)`]);
+  return e.DOOZER_USERS_PARAMETER;
+}
+
+/**
+ * The notifier's configuration: `users` is the users' JSON from the SSM parameter outside the local
+ * stage (lib/aws/ssm-secrets.ts reads it); on the local stage DOOZER_USERS. Only the webhook secrets
+ * are kept; the users are checked as the API checks them.
+ */
+export function loadNotifierConfig(env: NodeJS.ProcessEnv, usersFromParameter?: string): NotifierConfig {
+  const e = parse(NotifierEnvSchema, env);
+  const local = e.DOOZER_STAGE === LOCAL_STAGE;
+  const users = ApiSecretsSchema.shape.DOOZER_USERS.safeParse(local ? e.DOOZER_USERS : usersFromParameter);
+  if (!users.success) {
+    const source = local ? 'DOOZER_USERS' : `SSM parameter ${e.DOOZER_USERS_PARAMETER} (DOOZER_USERS_PARAMETER)`;
+    throw misconfigured(describeIssues(users.error.issues, () => source));
+  }
+  const secrets = new Map<string, string>();
+  for (const user of users.data) {
+    const secret = webhookSecretOf(user, e.DOOZER_STAGE);
+    if (secret !== undefined) secrets.set(user.username, secret);
+  }
+  return deepFreeze({
+    stage: e.DOOZER_STAGE,
+    aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
+    queueUrl: e.DOOZER_WEBHOOK_QUEUE_URL,
+    deadLetterQueueUrl: e.DOOZER_WEBHOOK_DEAD_LETTER_QUEUE_URL,
+    secrets,
+    retrySchedule: e.DOOZER_WEBHOOK_RETRY_SECONDS,
+    allowLoopback: local,
+  });
+}
+
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const e = parse(WorkerEnvSchema, env);
   const queue =
     e.DOOZER_QUEUE_URL && e.DOOZER_VISIBILITY_TIMEOUT_SECONDS
       ? { url: e.DOOZER_QUEUE_URL, visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS }
       : undefined;
-  return deepFreeze({ aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT), ...(queue && { queue }) });
+  return deepFreeze({
+    aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
+    ...(queue && { queue }),
+    ...(e.DOOZER_WEBHOOK_QUEUE_URL && { webhookQueueUrl: e.DOOZER_WEBHOOK_QUEUE_URL }),
+  });
 }
 
 export function loadSweeperConfig(env: NodeJS.ProcessEnv): SweeperConfig {
@@ -368,6 +519,7 @@ export function loadSweeperConfig(env: NodeJS.ProcessEnv): SweeperConfig {
     queueUrl: e.DOOZER_QUEUE_URL,
     staleAfterSeconds: e.DOOZER_SWEEP_AFTER_SECONDS,
     scheduleAheadSeconds: e.DOOZER_SCHEDULE_AHEAD_SECONDS,
+    ...(e.DOOZER_WEBHOOK_QUEUE_URL && { webhookQueueUrl: e.DOOZER_WEBHOOK_QUEUE_URL }),
   });
 }
 

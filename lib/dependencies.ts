@@ -10,7 +10,14 @@ import { DynamoDbIdempotencyStore } from './aws/dynamodb-idempotency-store.ts';
 import { DynamoDbLoginAttempts } from './aws/dynamodb-login-attempts.ts';
 import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
-import type { ApiConfig, SweeperConfig, WorkerConfig } from './config.ts';
+import { DynamoDbOpenTaskSlots } from './aws/dynamodb-open-task-slots.ts';
+import { DynamoDbRequestRates } from './aws/dynamodb-request-rates.ts';
+import { SqsWebhookQueue } from './aws/sqs-webhook-queues.ts';
+import { UserProfiles } from './auth/user-profiles.ts';
+import type { ApiConfig, NotifierConfig, SweeperConfig, WorkerConfig } from './config.ts';
+import { TaskEndings } from './tasks/task-endings.ts';
+import { HttpWebhookSender } from './webhooks/http-sender.ts';
+import { WebhookNotifier } from './webhooks/webhook-notifier.ts';
 import type { AppDependencies } from './http/app.ts';
 import { scopedLogger } from './logger.ts';
 import { ListCursors } from './tasks/list-cursor.ts';
@@ -59,9 +66,16 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
   const logger = scopedLogger(base);
   const documents = createDynamoDbDocumentClient(config.aws);
   const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
-  const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
+  const sqs = createSqsClient(config.aws);
+  const queue = new SqsTaskQueue({ client: sqs, queueUrl: config.queueUrl });
+  const profiles = new UserProfiles(config.auth.users, { defaultLimits: config.defaultLimits, stage: config.stage });
+  const slots = new DynamoDbOpenTaskSlots({ client: documents, tableName: config.aws.tableName });
+  const notices = config.webhooks.queueUrl === undefined ? undefined : new SqsWebhookQueue({ client: sqs, queueUrl: config.webhooks.queueUrl });
   return {
     catalog: taskCatalog(),
+    profiles,
+    rates: new DynamoDbRequestRates({ client: documents, tableName: config.aws.tableName }),
+    callbackPolicy: { allowLoopback: config.webhooks.allowLoopback },
     tasks: new TaskService({
       store,
       queue,
@@ -72,6 +86,9 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
       cursors: new ListCursors(config.auth.secret),
       schedule: config.waitSchedule,
       logger,
+      slots,
+      openTaskLimit: (owner) => profiles.limitsOf(owner).openTasks,
+      endings: new TaskEndings({ slots, notices, logger }),
     }),
     // Password hashing may take all cores but one: the rest of the API keeps a core however many
     // logins arrive. On Lambda an instance serves one request at a time, so it never bites there.
@@ -98,30 +115,50 @@ export function createTaskWorker(
   base = createLogger(),
 ): { worker: TaskWorker; lease?: (receiptHandle: string) => MessageLease } {
   const logger = scopedLogger(base);
-  const store = new DynamoDbTaskStore({
-    client: createDynamoDbDocumentClient(config.aws),
-    tableName: config.aws.tableName,
-  });
+  const documents = createDynamoDbDocumentClient(config.aws);
+  const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
+  const sqs = createSqsClient(config.aws);
+  const notices = config.webhookQueueUrl === undefined ? undefined : new SqsWebhookQueue({ client: sqs, queueUrl: config.webhookQueueUrl });
   const worker = new TaskWorker({
     store,
     catalog: taskCatalog(),
     visibilityTimeoutSeconds: config.queue?.visibilityTimeoutSeconds,
     logger,
+    endings: new TaskEndings({ slots: new DynamoDbOpenTaskSlots({ client: documents, tableName: config.aws.tableName }), notices, logger }),
   });
   if (!config.queue) return { worker };
-  const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queue.url });
+  const queue = new SqsTaskQueue({ client: sqs, queueUrl: config.queue.url });
   return { worker, lease: (receiptHandle) => queue.lease(receiptHandle) };
 }
 
 export function createTaskSweeper(config: SweeperConfig, base = createLogger()): TaskSweeper {
   const logger = scopedLogger(base);
   const store = new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName });
-  const queue = new SqsTaskQueue({ client: createSqsClient(config.aws), queueUrl: config.queueUrl });
+  const sqs = createSqsClient(config.aws);
+  const queue = new SqsTaskQueue({ client: sqs, queueUrl: config.queueUrl });
   return new TaskSweeper({
     store,
     queue,
     staleAfterSeconds: config.staleAfterSeconds,
     scheduleAheadSeconds: config.scheduleAheadSeconds,
+    ...(config.webhookQueueUrl !== undefined && {
+      webhooks: { deliveries: store, notices: new SqsWebhookQueue({ client: sqs, queueUrl: config.webhookQueueUrl }) },
+    }),
+    logger,
+  });
+}
+
+/** The notifier: completion webhooks from its queue, signed with each owner's secret, failures to its dead-letter queue. */
+export function createWebhookNotifier(config: NotifierConfig, base = createLogger()): WebhookNotifier {
+  const logger = scopedLogger(base);
+  const sqs = createSqsClient(config.aws);
+  return new WebhookNotifier({
+    store: new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName }),
+    queue: new SqsWebhookQueue({ client: sqs, queueUrl: config.queueUrl }),
+    failed: new SqsWebhookQueue({ client: sqs, queueUrl: config.deadLetterQueueUrl }),
+    sender: new HttpWebhookSender({ policy: { allowLoopback: config.allowLoopback } }),
+    secrets: (owner) => config.secrets.get(owner),
+    retrySchedule: config.retrySchedule,
     logger,
   });
 }

@@ -23,7 +23,7 @@ import {
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DUE_TASKS_INDEX, OPEN_TASKS_INDEX, OWNER_TASKS_INDEX, listKeyOf } from '../lib/aws/dynamodb-task-store.ts';
+import { DUE_TASKS_INDEX, OPEN_TASKS_INDEX, OWNER_TASKS_INDEX, WEBHOOK_DELIVERIES_INDEX, listKeyOf } from '../lib/aws/dynamodb-task-store.ts';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { QUEUE_SETTINGS } from './settings.ts';
 
@@ -38,7 +38,14 @@ export interface Queues {
   readonly taskQueueArn: string;
   readonly deadLetterQueueUrl: string;
   readonly deadLetterQueueArn: string;
+  /** The notifier's queue and its dead-letter queue (webhooks). */
+  readonly webhookQueueUrl: string;
+  readonly webhookDeadLetterQueueUrl: string;
 }
+
+/** As serverless.yml's WebhookQueue: the notifier's visibility timeout and redrive. */
+const WEBHOOK_VISIBILITY_TIMEOUT_SECONDS = '180';
+const WEBHOOK_MAX_RECEIVE_COUNT = 5;
 
 /**
  * Creates the task queue and its dead-letter queue as serverless.yml declares them for AWS: redrive
@@ -46,9 +53,13 @@ export interface Queues {
  */
 export async function createQueues(
   sqs: SQSClient,
-  names: { queue: string; deadLetterQueue: string },
+  names: { queue: string; deadLetterQueue: string; webhookQueue?: string; webhookDeadLetterQueue?: string },
   visibilityTimeoutSeconds: number,
 ): Promise<Queues> {
+  const webhooks = await createWebhookQueues(sqs, {
+    queue: names.webhookQueue ?? `${names.queue}-webhooks`,
+    deadLetterQueue: names.webhookDeadLetterQueue ?? `${names.queue}-webhook-dead-letters`,
+  });
   const dlq = await sqs.send(
     new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: FOURTEEN_DAYS } }),
   );
@@ -65,7 +76,25 @@ export async function createQueues(
     }),
   );
   const taskQueueUrl = queue.QueueUrl!;
-  return { taskQueueUrl, taskQueueArn: await queueArn(sqs, taskQueueUrl), deadLetterQueueUrl, deadLetterQueueArn };
+  return { taskQueueUrl, taskQueueArn: await queueArn(sqs, taskQueueUrl), deadLetterQueueUrl, deadLetterQueueArn, ...webhooks };
+}
+
+async function createWebhookQueues(
+  sqs: SQSClient,
+  names: { queue: string; deadLetterQueue: string },
+): Promise<{ webhookQueueUrl: string; webhookDeadLetterQueueUrl: string }> {
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: FOURTEEN_DAYS } }));
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        VisibilityTimeout: WEBHOOK_VISIBILITY_TIMEOUT_SECONDS,
+        MessageRetentionPeriod: FOURTEEN_DAYS,
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: await queueArn(sqs, dlq.QueueUrl!), maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT }),
+      },
+    }),
+  );
+  return { webhookQueueUrl: queue.QueueUrl!, webhookDeadLetterQueueUrl: dlq.QueueUrl! };
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
@@ -81,6 +110,7 @@ export const TASK_TABLE_INDEXES: readonly GlobalSecondaryIndex[] = [
   globalIndex(OPEN_TASKS_INDEX, ['openShard', 'createdAt'], 'KEYS_ONLY'),
   globalIndex(OWNER_TASKS_INDEX, ['owner', 'listKey'], 'ALL'),
   globalIndex(DUE_TASKS_INDEX, ['dueShard', 'runAt'], 'KEYS_ONLY'),
+  globalIndex(WEBHOOK_DELIVERIES_INDEX, ['notifyShard', 'notifyAt'], 'KEYS_ONLY'),
 ];
 
 function globalIndex(name: string, [hash, range]: [string, string], projection: ProjectionType): GlobalSecondaryIndex {

@@ -21,6 +21,9 @@ export const RESOURCE_NAMES = {
   workerFunction: `${SERVICE}-${STAGE}-worker`,
   deadLetterFunction: `${SERVICE}-${STAGE}-deadLetter`,
   sweeperFunction: `${SERVICE}-${STAGE}-sweeper`,
+  webhookQueue: `${SERVICE}-${STAGE}-webhooks`,
+  webhookDeadLetterQueue: `${SERVICE}-${STAGE}-webhook-dead-letters`,
+  notifierFunction: `${SERVICE}-${STAGE}-notifier`,
 } as const;
 
 /** What the tasks' limits ask of the queue, as serverless.yml derives it for AWS (infra/task-limits.cjs). */

@@ -129,14 +129,21 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     })();
     // Settled here so that a failure is not unhandled while serverless-offline starts; awaited below.
     provisioned.catch(() => {});
-    const taskQueueUrl = settings.embedded.sqs
-      ? embeddedQueueUrl(settings, RESOURCE_NAMES.queue)
-      : (await provisioned).queues.taskQueueUrl;
+    const queueUrls = settings.embedded.sqs
+      ? {
+          taskQueueUrl: embeddedQueueUrl(settings, RESOURCE_NAMES.queue),
+          webhookQueueUrl: embeddedQueueUrl(settings, RESOURCE_NAMES.webhookQueue),
+          webhookDeadLetterQueueUrl: embeddedQueueUrl(settings, RESOURCE_NAMES.webhookDeadLetterQueue),
+        }
+      : (await provisioned).queues;
+    const taskQueueUrl = queueUrls.taskQueueUrl;
 
     signal.throwIfAborted();
     const users = await passwordHashes;
     const offline = startServerlessOffline(settings, offlinePort, {
       DOOZER_QUEUE_URL: taskQueueUrl,
+      DOOZER_WEBHOOK_QUEUE_URL: queueUrls.webhookQueueUrl,
+      DOOZER_WEBHOOK_DEAD_LETTER_QUEUE_URL: queueUrls.webhookDeadLetterQueueUrl,
       DOOZER_SQS_ENDPOINT: settings.sqsEndpoint,
       DOOZER_DYNAMODB_ENDPOINT: settings.dynamodbEndpoint,
       DOOZER_JWT_SECRET: settings.jwtSecret,
@@ -152,8 +159,10 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       });
     });
     const { queues, clients } = await provisioned;
-    if (queues.taskQueueUrl !== taskQueueUrl) {
-      throw new Error(`the task queue is at ${queues.taskQueueUrl}, not at ${taskQueueUrl} as serverless-offline was told`);
+    for (const queue of ['taskQueueUrl', 'webhookQueueUrl', 'webhookDeadLetterQueueUrl'] as const) {
+      if (queues[queue] !== queueUrls[queue]) {
+        throw new Error(`a queue is at ${queues[queue]}, not at ${queueUrls[queue]} as serverless-offline was told`);
+      }
     }
     if (settings.embedded.sqs) {
       // The embedded SQS starts empty every time: whatever was queued before is gone, the tasks not.
@@ -206,7 +215,7 @@ async function requeueOpenTasks(settings: LocalSettings, clients: LocalClients):
 
 /**
  * Starts the pollers against a running stack: the task queue feeds `worker`, the dead-letter queue
- * feeds `deadLetter`. Used by `npm start` and, on its own, by `npm run workers`.
+ * feeds `deadLetter`, the webhook queue feeds `notifier`. Used by `npm start` and, on its own, by `npm run workers`.
  */
 export async function startWorkers(
   settings: LocalSettings,
@@ -221,6 +230,8 @@ export async function startWorkers(
     // for their whole run, and must not stop the quick ones queued behind them.
     { queue: RESOURCE_NAMES.queue, functionName: RESOURCE_NAMES.workerFunction, maxConcurrency: 16 },
     { queue: RESOURCE_NAMES.deadLetterQueue, functionName: RESOURCE_NAMES.deadLetterFunction, maxConcurrency: 1 },
+    // Deliveries wait on receivers (up to 10 s each): a few invocations at once, as Lambda would.
+    { queue: RESOURCE_NAMES.webhookQueue, functionName: RESOURCE_NAMES.notifierFunction, maxConcurrency: 4 },
   ];
   const mappings = await Promise.all(
     sources.map(async ({ queue, functionName, maxConcurrency }) => {

@@ -13,7 +13,18 @@ import { UnavailableError } from '../errors.ts';
 import { backoff, eachConcurrently } from '../concurrency.ts';
 import { toJsonInteger } from '../tasks/exact-integer.ts';
 import type { ListPosition, OwnerTaskQuery, StateChange, TaskPage, TaskStore } from '../tasks/ports.ts';
-import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, type TaskState, isSameInput, isTerminal, taskInputDigest } from '../tasks/task.ts';
+import {
+  RUNNABLE_STATES,
+  TERMINAL_STATES,
+  type Task,
+  type TaskInput,
+  type TaskProgress,
+  type TaskState,
+  isSameInput,
+  isTerminal,
+  taskInputDigest,
+} from '../tasks/task.ts';
+import type { AttemptClaim, AttemptRecord, DueDelivery, WebhookDeliveryStore } from '../webhooks/ports.ts';
 
 /**
  * The sparse index of open tasks: only items that carry `openShard` (set at create, or when a
@@ -37,6 +48,15 @@ export const DUE_TASKS_INDEX = 'due-tasks';
  * is exact). It projects the whole item, so a page is one Query and no GetItem per task.
  */
 export const OWNER_TASKS_INDEX = 'owner-tasks';
+
+/**
+ * The sparse index of completion webhooks still to deliver, keyed by shard (`notifyShard`,
+ * `notify#<n>`, given at creation to tasks with a callbackUrl) and `notifyAt` (set when the task
+ * ends, moved by every attempt), keys only: an item is in it from its end until its delivery is
+ * done, when both are removed. The sweeper reads from it the deliveries whose message was lost and
+ * those waiting longer than the queue can delay a message.
+ */
+export const WEBHOOK_DELIVERIES_INDEX = 'webhook-deliveries';
 
 /**
  * What one listByOwner call may examine before it answers with what it found and a `next`: a
@@ -70,6 +90,10 @@ function dueShardOf(id: string): string {
   return `due#${shardNumberOf(id)}`;
 }
 
+function notifyShardOf(id: string): string {
+  return `notify#${shardNumberOf(id)}`;
+}
+
 /** The owner-tasks sort key: creation time, then id, so it is unique and orders ties. */
 export function listKeyOf(position: ListPosition): string {
   return `${position.createdAt}#${position.id}`;
@@ -87,7 +111,7 @@ export interface DynamoDbTaskStoreOptions {
  * compares that string, as a condition cannot compare a list of up to 1,000 args cheaply (and
  * dynalite refuses list equality altogether).
  */
-export class DynamoDbTaskStore implements TaskStore {
+export class DynamoDbTaskStore implements TaskStore, WebhookDeliveryStore {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
 
@@ -172,6 +196,8 @@ export class DynamoDbTaskStore implements TaskStore {
     if (change.error !== undefined) sets.push(`${update.name('error')} = ${update.value(change.error)}`);
     if (change.progress !== undefined) sets.push(`${update.name('progressJson')} = ${update.value(JSON.stringify(change.progress))}`);
     if (change.requeuedAt !== undefined) sets.push(`${update.name('requeuedAt')} = ${update.value(change.requeuedAt)}`);
+    // Indexed only on tasks that carry a notifyShard (those with a callbackUrl); a bare attribute elsewhere.
+    if (change.notifyAt !== undefined && isTerminal(change.to)) sets.push(`notifyAt = ${update.value(change.notifyAt)}`);
     // The sparse indexes follow the state: an ended task leaves both; a SCHEDULED task that is
     // queued (to any open state) moves from the due index to the open one. Both shards derive from
     // the id, so setting openShard on a task that already had it changes nothing.
@@ -216,7 +242,8 @@ export class DynamoDbTaskStore implements TaskStore {
             Key: { id },
             UpdateExpression: expression,
             ConditionExpression: condition,
-            ExpressionAttributeNames: update.names,
+            // DynamoDB refuses an empty map of names.
+            ...(Object.keys(update.names).length > 0 && { ExpressionAttributeNames: update.names }),
             ExpressionAttributeValues: update.values,
             ReturnValues: returnValues,
           }),
@@ -256,6 +283,70 @@ export class DynamoDbTaskStore implements TaskStore {
       startKey = output.LastEvaluatedKey;
     } while (startKey && items.length < limit);
     return items;
+  }
+
+  /**
+   * Takes up the next attempt of a task's completion webhook: only while the task has ended, its
+   * delivery is not done (it still carries notifyShard), no attempt has been recorded since
+   * `claim.previous` was read, and no other notifier holds a lease on it. So two messages for one
+   * delivery, or two notifiers, make one attempt.
+   */
+  async claimAttempt(id: string, claim: AttemptClaim): Promise<Task | undefined> {
+    const update = new Expression();
+    const ended = TERMINAL_STATES.map((state) => update.value(state)).join(', ');
+    const conditions = ['attribute_exists(notifyShard)', `${update.name('state')} IN (${ended})`];
+    if (claim.previous === undefined) {
+      conditions.push('attribute_not_exists(webhook)');
+    } else {
+      conditions.push(`webhook.attempts = ${update.value(claim.previous.attempts)}`, `webhook.${update.name('state')} = ${update.value('pending')}`);
+      conditions.push(`(attribute_not_exists(webhook.leaseUntil) OR webhook.leaseUntil < ${update.value(claim.at)})`);
+    }
+    const expression = `SET webhook = ${update.value(claim.next)}, notifyAt = ${update.value(claim.notifyAt)}`;
+    const output = await this.#conditionalUpdate(id, update, expression, conditions.join(' AND '), 'ALL_NEW');
+    return output && toTask(output);
+  }
+
+  /**
+   * Records how attempt `record.delivery.attempts` went, only while it is still the last one taken
+   * up. A delivery that is done (delivered or failed) leaves the webhook index; one to try again
+   * stays in it, due at `record.notifyAt`.
+   */
+  async recordAttempt(id: string, record: AttemptRecord): Promise<boolean> {
+    const update = new Expression();
+    const condition = `webhook.attempts = ${update.value(record.delivery.attempts)}`;
+    const expression =
+      record.notifyAt === undefined
+        ? `SET webhook = ${update.value(record.delivery)} REMOVE notifyShard, notifyAt`
+        : `SET webhook = ${update.value(record.delivery)}, notifyAt = ${update.value(record.notifyAt)}`;
+    return (await this.#conditionalUpdate(id, update, expression, condition, 'NONE')) !== undefined;
+  }
+
+  /** Deliveries due by `dueBy` (ISO time), from every shard of the webhook index, soonest first. */
+  async listDueDeliveries(dueBy: string, limit: number): Promise<DueDelivery[]> {
+    if (limit <= 0) return [];
+    const shards = await Promise.all(
+      Array.from({ length: OPEN_SHARDS }, (_, shard) =>
+        this.#queryKeys(
+          'list due webhook deliveries',
+          WEBHOOK_DELIVERIES_INDEX,
+          'notifyShard = :shard AND notifyAt <= :bound',
+          { ':shard': `notify#${shard}`, ':bound': dueBy },
+          limit,
+        ),
+      ),
+    );
+    return shards
+      .flat()
+      .map((item) => ({ id: item.id as string, notifyAt: item.notifyAt as string }))
+      .sort((a, b) => (a.notifyAt < b.notifyAt ? -1 : a.notifyAt > b.notifyAt ? 1 : 0))
+      .slice(0, limit);
+  }
+
+  /** Moves a delivery's `notifyAt` from the one the sweeper saw; false when it moved (or ended) since. */
+  async postponeDelivery(id: string, seenNotifyAt: string, notifyAt: string): Promise<boolean> {
+    const update = new Expression();
+    const condition = `attribute_exists(notifyShard) AND notifyAt = ${update.value(seenNotifyAt)}`;
+    return (await this.#conditionalUpdate(id, update, `SET notifyAt = ${update.value(notifyAt)}`, condition, 'NONE')) !== undefined;
   }
 
   /** Reads a key that is never a task: shows the table answers, for the API's readiness. */
@@ -405,6 +496,7 @@ function newItem(task: Task): Record<string, unknown> {
     ...toItem(task),
     listKey: listKeyOf(task),
     ...(task.state === 'SCHEDULED' ? { dueShard: dueShardOf(task.id) } : { openShard: shardOf(task.id) }),
+    ...(task.callbackUrl !== undefined && { notifyShard: notifyShardOf(task.id) }),
     inputDigest: taskInputDigest(task),
   };
 }
@@ -437,7 +529,7 @@ function toItem(task: Task): Record<string, unknown> {
  * today's wire form.
  */
 function toTask(item: Record<string, unknown>): Task {
-  const { openShard: _open, dueShard: _due, listKey: _list, inputDigest: _digest, argsJson, resultJson, progressJson, args, result, ...task } = item;
+  const { openShard: _open, dueShard: _due, notifyShard: _notify, notifyAt: _notifyAt, listKey: _list, inputDigest: _digest, argsJson, resultJson, progressJson, args, result, ...task } = item;
   return {
     ...task,
     // Legacy args stay as they were written: the record's input digest (and a sweeper's requeue) is over them.

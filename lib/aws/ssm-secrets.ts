@@ -1,5 +1,13 @@
 import { GetParametersCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
-import { type ApiConfig, ConfigError, apiSecretParameters, loadApiConfig } from '../config.ts';
+import {
+  type ApiConfig,
+  ConfigError,
+  type NotifierConfig,
+  apiSecretParameters,
+  loadApiConfig,
+  loadNotifierConfig,
+  notifierUsersParameter,
+} from '../config.ts';
 
 /**
  * The API's configuration at cold start. On the local stage it comes from the environment alone and
@@ -14,6 +22,17 @@ export async function loadApiSettings(env: NodeJS.ProcessEnv, ssm: SSMClient): P
   if (!parameters) return loadApiConfig(env);
   const values = await readSecureStrings(ssm, [parameters.jwtSecret, parameters.users]);
   return loadApiConfig(env, { jwtSecret: values.get(parameters.jwtSecret), users: values.get(parameters.users) });
+}
+
+/**
+ * The notifier's configuration at cold start: outside the local stage the users (for their webhook
+ * secrets) are read from the same SSM SecureString parameter as the API's, once.
+ */
+export async function loadNotifierSettings(env: NodeJS.ProcessEnv, ssm: SSMClient): Promise<NotifierConfig> {
+  const parameter = notifierUsersParameter(env);
+  if (parameter === undefined) return loadNotifierConfig(env);
+  const values = await readSecureStrings(ssm, [parameter]);
+  return loadNotifierConfig(env, values.get(parameter));
 }
 
 /**

@@ -6,6 +6,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { LoginThrottle } from '../auth/login-throttle.ts';
 import type { TokenIssuer } from '../auth/tokens.ts';
 import type { UserDirectory } from '../auth/users.ts';
+import type { UserProfiles } from '../auth/user-profiles.ts';
+import type { RequestRateStore } from '../limits/ports.ts';
+import { rateLimitHeaders } from '../limits/user-limits.ts';
+import { type TargetPolicy, checkCallbackUrl } from '../webhooks/target-policy.ts';
 import {
   DoozerError,
   type ErrorCode,
@@ -13,6 +17,7 @@ import {
   MethodNotAllowedError,
   PayloadTooLargeError,
   TaskEndedError,
+  TooManyRequestsError,
   UnauthorizedError,
 } from '../errors.ts';
 import { batchRequestDigest } from '../tasks/idempotency.ts';
@@ -48,6 +53,12 @@ export interface AppDependencies {
   /** What `GET /ready` checks: the store and the queue in the Lambdas; nothing when unset. */
   readonly readiness?: readonly ReadinessProbe[];
   readonly logger?: Logger;
+  /** Each user's limits, webhook secret and default callbackUrl; without it, no limits and no webhooks. */
+  readonly profiles?: UserProfiles;
+  /** Where each user's request rate is counted; without it requests are not limited. */
+  readonly rates?: RequestRateStore;
+  /** Where callbacks may go (the local stage allows loopback); without it callbackUrl is refused. */
+  readonly callbackPolicy?: TargetPolicy;
   /**
    * Serve `POST /bench/floor`, the benchmark's floor: POST /tasks without the queue and the store.
    * Only the local stage may turn it on (DOOZER_BENCH_FLOOR; `npm run bench` does).
@@ -96,9 +107,39 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     if (match[1].length > maxTokenLength) {
       throw new UnauthorizedError(`the bearer token is longer than ${maxTokenLength} characters`, { bearerError: 'invalid_token' });
     }
-    c.set('user', await deps.tokens.verify(match[1]));
+    const user = await deps.tokens.verify(match[1]);
+    c.set('user', user);
+    if (deps.rates && deps.profiles) {
+      // Counted once the caller is known, before anything is done for them: a refused request did nothing.
+      const limits = deps.profiles.limitsOf(user);
+      const decision = await deps.rates.take(user, Date.now(), limits);
+      // On every answer to this request, an error's included (c.header is kept by c.json).
+      for (const [name, value] of Object.entries(rateLimitHeaders(decision))) c.header(name, value);
+      if (!decision.admitted) {
+        throw new TooManyRequestsError(
+          `more than ${limits.burst} requests at once or ${limits.requestsPerSecond} a second on average; try again in ${decision.retryAfterSeconds ?? 1} s`,
+          decision.retryAfterSeconds ?? 1,
+        );
+      }
+    }
     await next();
   });
+
+  /**
+   * The callbackUrl a submission gets: its own, or its owner's default; checked against the address
+   * policy, and only for an owner who has a webhook secret to sign with. A refusal names why.
+   */
+  const callbackOf = (user: string, requested: string | undefined): { callbackUrl?: string } | { refused: string } => {
+    const callbackUrl = requested ?? deps.profiles?.callbackUrlOf(user);
+    if (callbackUrl === undefined) return {};
+    if (!deps.callbackPolicy || !deps.profiles) return { refused: 'this server sends no webhooks; leave out callbackUrl' };
+    const checked = checkCallbackUrl(callbackUrl, deps.callbackPolicy);
+    if (!checked.ok) return { refused: requested === undefined ? `your default ${checked.reason}` : checked.reason };
+    if (deps.profiles.webhookSecretOf(user) === undefined) {
+      return { refused: 'your user has no webhook secret to sign callbacks with; ask the operator to set webhookSecret in your user configuration' };
+    }
+    return { callbackUrl };
+  };
 
   // The contract of every task, applied here once: the handlers and the service get the prepared task.
   const taskBody = jsonBody((value) => {
@@ -161,13 +202,16 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   app.post('/tasks', requireUser, limitBody, taskBody, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
-    const { input, runLater } = c.get('body');
+    const { input, runLater, callbackUrl: requested } = c.get('body');
+    const callback = callbackOf(c.get('user'), requested);
+    if ('refused' in callback) throw new InvalidRequestError(callback.refused);
+    const options = { ...runLater, ...callback };
     // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
     const key = readIdempotencyKey(c);
     const { task, replayed } =
       key === undefined
-        ? { task: await deps.tasks.submit(c.get('user'), input, wait.ms, runLater), replayed: false }
-        : await deps.tasks.submitOnce(c.get('user'), key, input, wait.ms, runLater);
+        ? { task: await deps.tasks.submit(c.get('user'), input, wait.ms, options), replayed: false }
+        : await deps.tasks.submitOnce(c.get('user'), key, input, wait.ms, options);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
     c.header('Location', `/tasks/${task.id}`);
@@ -192,10 +236,18 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       throw new InvalidRequestError(`POST /tasks/batch takes no query parameters (got ${query.slice(0, 3).join(', ')}); a batch is answered at once, without waiting`);
     }
     const { items, digest } = c.get('body');
+    const user = c.get('user');
+    // Each item's callbackUrl, or its owner's default, checked like POST /tasks: a bad one refuses its item alone.
+    const withCallbacks = items.map((item): BatchItem => {
+      if (!item.ok) return item;
+      const callback = callbackOf(user, item.task.callbackUrl);
+      if ('refused' in callback) return { ok: false, error: { code: 'invalid_request', message: callback.refused } };
+      return { ok: true, task: { ...item.task, ...callback } };
+    });
     const key = readIdempotencyKey(c);
     const { results, replayed } = await deps.tasks.submitBatch(
-      c.get('user'),
-      items,
+      user,
+      withCallbacks,
       key === undefined ? undefined : { key, requestDigest: digest },
     );
     if (replayed) c.header('Idempotent-Replayed', 'true');

@@ -61,9 +61,13 @@ export function idempotencyClaimId(owner: string, key: string): string {
  * and mul's integers as decimal strings (`["add",["1","2"]]`), where today's canonical form keeps
  * safe integers as numbers: a retry with the same body and key still finds its task.
  */
-export function claimMatches(claim: Pick<IdempotencyClaim, 'requestDigest'>, input: TaskInput, runLater?: RunLater): boolean {
+export function claimMatches(
+  claim: Pick<IdempotencyClaim, 'requestDigest'>,
+  input: TaskInput,
+  runLater?: RunLater & { readonly callbackUrl?: string },
+): boolean {
   if (claim.requestDigest === requestDigest(input, runLater)) return true;
-  if (runLater) return false;
+  if (runLater && (runLater.runAt !== undefined || runLater.delaySeconds !== undefined || runLater.callbackUrl !== undefined)) return false;
   const { name, args } = input;
   const integers = Array.isArray(args) && args.every((arg) => typeof arg === 'number' || typeof arg === 'string');
   return integers && claim.requestDigest === taskInputDigest({ name, args: args.map(String) });
@@ -74,9 +78,14 @@ export function claimMatches(claim: Pick<IdempotencyClaim, 'requestDigest'>, inp
  * and with the time it was asked to run (as sent: `delaySeconds` is one request however late it is
  * retried) when there is one.
  */
-export function requestDigest(input: TaskInput, runLater?: RunLater): string {
-  if (!runLater) return taskInputDigest(input);
-  return sha256(JSON.stringify(['run-later', taskInputDigest(input), runLater.runAt ?? null, runLater.delaySeconds ?? null]));
+export function requestDigest(input: TaskInput, runLater?: RunLater & { readonly callbackUrl?: string }): string {
+  if (!runLater || (runLater.runAt === undefined && runLater.delaySeconds === undefined && runLater.callbackUrl === undefined)) {
+    return taskInputDigest(input);
+  }
+  const when = [taskInputDigest(input), runLater.runAt ?? null, runLater.delaySeconds ?? null];
+  // Digests of requests without a callbackUrl stay as they were before it existed.
+  const fields = runLater.callbackUrl === undefined ? ['run-later', ...when] : ['submission', ...when, runLater.callbackUrl];
+  return sha256(JSON.stringify(fields));
 }
 
 /** The digest a claim keeps for a batch: of its body as parsed (a retry sends the same body). */

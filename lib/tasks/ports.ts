@@ -105,6 +105,12 @@ export interface StateChange {
    */
   readonly requeuedAt?: string;
   /**
+   * When the task's completion webhook, if it has one, is sent again unless a notifier has taken it
+   * up by then (the webhook index's `notifyAt`): set by every end that is to be told. Written with
+   * the end itself, so a notifier message lost after the write still leaves the delivery found.
+   */
+  readonly notifyAt?: string;
+  /**
    * Only if the task's record holds exactly this input. A worker's writes carry the input its queue
    * message claims: a message is input, not truth, and one that disagrees with the record (a forged
    * or corrupted message naming a real task) changes nothing.

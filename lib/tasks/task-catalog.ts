@@ -13,7 +13,25 @@ export interface PreparedTask {
   readonly input: TaskInput;
   /** When a request asked to run it later (`runAt` or `delaySeconds`); not checked against the clock yet. */
   readonly runLater?: RunLater;
+  /** Where to POST the task's end (a completion webhook); the address policy is the HTTP edge's to apply. */
+  readonly callbackUrl?: string;
 }
+
+/** The request field that asks for a completion webhook, added to every task's request schema. */
+export const CALLBACK_FIELDS = {
+  callbackUrl: z.optional(
+    z.string().check(
+      z.minLength(1),
+      z.maxLength(2048),
+      z.meta({
+        description:
+          'POST the task here when it ends (SUCCESS, FAILURE or CANCELLED), signed per Standard Webhooks with your webhook secret. ' +
+          'https, to a public address (the local stage also allows loopback). Overrides your default callbackUrl.',
+        format: 'uri',
+      }),
+    ),
+  ),
+};
 
 /** Why a request is not a task: an unknown name, or args its schema refuses. */
 export interface RefusedTask {
@@ -78,7 +96,7 @@ export class TaskCatalog {
     this.names = [...tasks.keys()];
     const known = `known tasks: ${this.names.join(', ')}`;
     const options = [...tasks.values()].map((task) =>
-      z.strictObject({ name: z.literal(task.name), args: task.args, ...RUN_LATER_FIELDS }).check(z.meta({ title: task.name, description: task.description })),
+      z.strictObject({ name: z.literal(task.name), args: task.args, ...RUN_LATER_FIELDS, ...CALLBACK_FIELDS }).check(z.meta({ title: task.name, description: task.description })),
     );
     this.requestSchema = z.discriminatedUnion('name', options as unknown as [z.ZodMiniObject, ...z.ZodMiniObject[]], {
       error: (issue) => {
@@ -132,11 +150,12 @@ export class TaskCatalog {
       }
       return { ok: false, refused: { code: 'invalid_args', message: describeIssues(parsed.error.issues) } };
     }
-    const { name, args, runAt, delaySeconds } = parsed.data as { name: string; args: unknown } & RunLater;
+    const { name, args, runAt, delaySeconds, callbackUrl } = parsed.data as { name: string; args: unknown; callbackUrl?: string } & RunLater;
     const definition = this.#tasks.get(name)!;
     const sent = (body as { args: unknown }).args;
     const runLater = runAt !== undefined || delaySeconds !== undefined ? { runLater: { runAt, delaySeconds } } : {};
-    return { ok: true, task: { definition, args, input: { name, args: canonical(definition.args, args, sent) }, ...runLater } };
+    const callback = callbackUrl !== undefined ? { callbackUrl } : {};
+    return { ok: true, task: { definition, args, input: { name, args: canonical(definition.args, args, sent) }, ...runLater, ...callback } };
   }
 
   /** Worker timeout, visibility timeout and redrive, from the longest limit and the most retries. */

@@ -6,8 +6,12 @@ import {
   RequestInProgressError,
   TaskEndedError,
   TaskNotFoundError,
+  TooManyRequestsError,
   UnavailableError,
 } from '../errors.ts';
+import type { OpenTaskSlots } from '../limits/ports.ts';
+import { notifyAtAfterEnd } from '../webhooks/webhook-notifier.ts';
+import { TaskEndings } from './task-endings.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import {
   IDEMPOTENCY_WINDOW_SECONDS,
@@ -49,7 +53,16 @@ export interface TaskServiceOptions {
   readonly runLater?: RunLaterLimits;
   /** Signs `GET /tasks` cursors; the API passes one keyed by its JWT secret, so every instance agrees. */
   readonly cursors?: ListCursors;
+  /** Where each owner's open tasks are counted; without it there is no limit. */
+  readonly slots?: OpenTaskSlots;
+  /** How many open tasks an owner may have at once (their own limit, or the default). */
+  readonly openTaskLimit?: (owner: string) => number;
+  /** What follows a cancel (the webhook, the slot) and an unqueued task's end (its slot). */
+  readonly endings?: TaskEndings;
 }
+
+/** Seconds a submission refused for too many open tasks is told to wait: tasks end in seconds. */
+const OPEN_TASKS_RETRY_AFTER_SECONDS = 1;
 
 /** What `list` filters by, and the page it asks for. */
 export interface TaskListRequest {
@@ -69,7 +82,7 @@ export interface TaskList {
 
 /** One item of a batch, as the HTTP edge checked it: a task to submit, or why the item is refused. */
 export type BatchItem =
-  | { readonly ok: true; readonly task: { readonly input: TaskInput; readonly runLater?: RunLater } }
+  | { readonly ok: true; readonly task: { readonly input: TaskInput; readonly runLater?: RunLater; readonly callbackUrl?: string } }
   | { readonly ok: false; readonly error: TaskFailure };
 
 /** Each item's outcome, in the items' order: its task, or why it was not accepted. */
@@ -97,6 +110,12 @@ class BatchNotAcceptedError extends UnavailableError {
   ) {
     super('no task of the batch could be recorded or queued', { cause });
   }
+}
+
+/** How a task is submitted beside its input: when to run it, and where to POST its end. */
+export interface SubmitOptions extends RunLater {
+  /** Checked by the HTTP edge (the address policy, the owner's webhook secret). */
+  readonly callbackUrl?: string;
 }
 
 /** A task submitted with an idempotency key, and whether it came from an earlier request. */
@@ -142,8 +161,14 @@ export class TaskService {
   readonly #logger: Logger;
   readonly #runLater: RunLaterLimits;
   readonly #cursors: ListCursors;
+  readonly #slots: OpenTaskSlots | undefined;
+  readonly #openTaskLimit: (owner: string) => number;
+  readonly #endings: TaskEndings;
 
   constructor(options: TaskServiceOptions) {
+    this.#slots = options.slots;
+    this.#openTaskLimit = options.openTaskLimit ?? (() => Number.POSITIVE_INFINITY);
+    this.#endings = options.endings ?? new TaskEndings({ slots: options.slots, logger: options.logger });
     this.#store = options.store;
     this.#queue = options.queue;
     this.#idempotency = options.idempotency;
@@ -168,8 +193,8 @@ export class TaskService {
    * sent anyway finds no record, runs nothing that is kept, and ends in the dead-letter queue. If
    * the send fails, the task is marked FAILURE, so nothing is left PENDING that no worker will see.
    */
-  async submit(owner: string, input: TaskInput, waitMs: number, runLater?: RunLater): Promise<Task> {
-    return this.#start(this.#newTask(owner, input, this.#runAt(runLater)), waitMs);
+  async submit(owner: string, input: TaskInput, waitMs: number, options?: SubmitOptions): Promise<Task> {
+    return this.#start(this.#newTask(owner, input, this.#runAt(options), options?.callbackUrl), waitMs);
   }
 
   /**
@@ -185,7 +210,7 @@ export class TaskService {
    * too, the claim is taken over once its task turns out never queued (FAILURE enqueue_failed) or,
    * when there is no task at all (the request died between its writes), once it is abandoned.
    */
-  async submitOnce(owner: string, key: string, input: TaskInput, waitMs: number, runLater?: RunLater): Promise<SubmitOnceResult> {
+  async submitOnce(owner: string, key: string, input: TaskInput, waitMs: number, runLater?: SubmitOptions): Promise<SubmitOnceResult> {
     const idempotency = this.#idempotencyStore();
     const claimId = idempotencyClaimId(owner, key);
     const digest = requestDigest(input, runLater);
@@ -200,7 +225,7 @@ export class TaskService {
         if (earlier) return earlier;
         throw error;
       }
-      const task = this.#newTask(owner, input, runAtMs);
+      const task = this.#newTask(owner, input, runAtMs, runLater?.callbackUrl);
       const nowMs = Date.parse(task.createdAt);
       const claim: IdempotencyClaim = {
         id: claimId,
@@ -240,7 +265,7 @@ export class TaskService {
     owner: string,
     claimId: string,
     input: TaskInput,
-    runLater: RunLater | undefined,
+    runLater: SubmitOptions | undefined,
     waitMs: number,
   ): Promise<SubmitOnceResult | undefined> {
     const existing = await this.#idempotencyStore().get(claimId);
@@ -264,7 +289,7 @@ export class TaskService {
    * A new task: PENDING, or, to run further ahead than the queue can delay a message, SCHEDULED. A
    * task to run later lives its whole life from when it runs, not from when it was submitted.
    */
-  #newTask(owner: string, input: TaskInput, runAtMs?: number, id = this.#newId()): Task {
+  #newTask(owner: string, input: TaskInput, runAtMs?: number, callbackUrl?: string, id = this.#newId()): Task {
     const nowMs = this.#clock.now();
     const now = new Date(nowMs).toISOString();
     const scheduled = runAtMs !== undefined && runAtMs - nowMs > this.#runLater.maxQueueDelaySeconds * 1000;
@@ -275,6 +300,7 @@ export class TaskService {
       args: input.args,
       state: scheduled ? 'SCHEDULED' : 'PENDING',
       ...(runAtMs !== undefined && { runAt: new Date(runAtMs).toISOString() }),
+      ...(callbackUrl !== undefined && { callbackUrl }),
       createdAt: now,
       updatedAt: now,
       expiresAt: Math.floor(Math.max(nowMs, runAtMs ?? 0) / 1000) + this.#ttlSeconds,
@@ -286,6 +312,13 @@ export class TaskService {
    * or queued gives its key back, so a retry with the same key is not stuck on a task that never ran.
    */
   async #start(task: Task, waitMs: number, claim?: IdempotencyClaim): Promise<Task> {
+    try {
+      await this.#reserve(task.owner, [task]);
+    } catch (error) {
+      // Refused before anything was written: the key is free for a retry.
+      if (claim) await this.#release(claim);
+      throw error;
+    }
     // The wait counts from here: the worker may start as soon as the message is out.
     const sentAt = this.#clock.now();
     // A SCHEDULED task has no message yet: the sweeper sends it when it is nearly due.
@@ -305,6 +338,7 @@ export class TaskService {
       }
       // The key is freed only when the task surely never runs; otherwise a retry with it answers
       // with the task, should its record turn out written (or, after a minute, takes the key over).
+      if (fate === 'ended') await this.#endings.ended(task, { notify: false });
       if (claim && fate === 'ended') await this.#release(claim);
       throw queued.reason;
     }
@@ -316,6 +350,7 @@ export class TaskService {
         this.#logger.warn('a record reported failed was written, and its task is running', { taskId: task.id, error: recorded.reason });
         return this.#waitForEnd(task.owner, task, waitMs, sentAt).catch(() => task);
       }
+      if (fate === 'ended') await this.#endings.ended(task, { notify: false });
       if (claim && fate === 'ended') await this.#release(claim);
       throw recorded.reason;
     }
@@ -413,13 +448,16 @@ export class TaskService {
       const task = await this.#find(owner, id);
       if (task.state === 'CANCELLED') return task;
       if (isTerminal(task.state)) throw new TaskEndedError(id, task.state);
+      const atMs = this.#clock.now();
       const cancelled = await this.#store.transition(id, {
         from: CANCELLABLE_STATES,
         to: 'CANCELLED',
-        at: new Date(this.#clock.now()).toISOString(),
+        at: new Date(atMs).toISOString(),
+        notifyAt: notifyAtAfterEnd(atMs),
       });
       if (cancelled) {
         this.#logger.info('task cancelled', { taskId: id, from: task.state });
+        await this.#endings.ended(cancelled, { notify: true });
         return cancelled;
       }
     }
@@ -497,7 +535,7 @@ export class TaskService {
       if (!item.ok) return { error: item.error };
       const refused = this.#refusalOf(item, nowMs);
       if (refused) return refused;
-      return { task: this.#newTask(owner, item.task.input, this.#runAt(item.task.runLater, nowMs)) };
+      return { task: this.#newTask(owner, item.task.input, this.#runAt(item.task.runLater, nowMs), item.task.callbackUrl) };
     });
   }
 
@@ -516,6 +554,8 @@ export class TaskService {
   async #startBatch(prepared: readonly ({ task: Task } | { error: TaskFailure })[]): Promise<BatchResult[]> {
     const tasks = prepared.flatMap((entry) => ('task' in entry ? [entry.task] : []));
     if (tasks.length === 0) return [...prepared];
+    // All of the batch's slots or none: a batch is refused whole (429) rather than cut at the limit.
+    await this.#reserve(tasks[0]!.owner, tasks);
     const unrecorded = await this.#store.createMany(tasks);
     const sentAt = this.#clock.now();
     const toSend = tasks.filter((task) => !unrecorded.has(task.id) && task.state !== 'SCHEDULED');
@@ -533,6 +573,9 @@ export class TaskService {
       }
       if (fate === 'unknown' && unrecorded.has(task.id)) maybeRecorded.add(task.id);
     });
+    // Not accepted and surely never to run: its slot is free again.
+    const ended = tasks.filter((task) => notAccepted.has(task.id) && !maybeRecorded.has(task.id));
+    if (ended.length > 0) await this.#slots?.release(tasks[0]!.owner, ended.map((task) => task.id)).catch(() => {});
     if (notAccepted.size > 0) {
       const [cause] = notAccepted.values();
       this.#logger.warn('batch items not accepted', { notAccepted: notAccepted.size, maybeRecorded: maybeRecorded.size, of: tasks.length, error: cause });
@@ -573,6 +616,21 @@ export class TaskService {
     if (missing > 0 && !abandoned) throw new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly');
     if (made > 0 && missing === made) return 'abandoned';
     return results;
+  }
+
+  /** Takes an open-task slot for each of the owner's new tasks, all or none: a 429 when they do not fit. */
+  async #reserve(owner: string, tasks: readonly Task[]): Promise<void> {
+    if (!this.#slots) return;
+    const limit = this.#openTaskLimit(owner);
+    const slots = tasks.map((task) => ({ id: task.id, expiresAt: task.expiresAt }));
+    const outcome = await this.#slots.reserve(owner, slots, limit, this.#clock.now());
+    if (outcome.admitted) return;
+    const asked = tasks.length === 1 ? 'another' : `${tasks.length} more`;
+    throw new TooManyRequestsError(
+      `you have ${outcome.open} open tasks and may have at most ${limit} at once, so ${asked} cannot be accepted; ` +
+        'wait for some to end, or cancel some (POST /tasks/{id}/cancel)',
+      OPEN_TASKS_RETRY_AFTER_SECONDS,
+    );
   }
 
   async #waitForEnd(owner: string, task: Task, waitMs: number, startedAt?: number): Promise<Task> {

@@ -4,6 +4,8 @@ import { delayUntil } from './run-later.ts';
 import { type Task, isExpired, isTerminal } from './task.ts';
 import { eachConcurrently } from '../concurrency.ts';
 import { type Clock, systemClock } from './wait-policy.ts';
+import type { NotifierQueue, WebhookDeliveryStore } from '../webhooks/ports.ts';
+import { RESEND_AFTER_SECONDS } from '../webhooks/webhook-notifier.ts';
 
 export interface TaskSweeperOptions {
   readonly store: TaskStore;
@@ -19,6 +21,11 @@ export interface TaskSweeperOptions {
    * time, so it runs on time although the sweeper runs only every minute. At most 900 (SQS).
    */
   readonly scheduleAheadSeconds?: number;
+  /**
+   * Completion webhooks: deliveries due within `scheduleAheadSeconds` whose message was lost, or
+   * whose next attempt was further ahead than the queue can delay, are sent to the notifier.
+   */
+  readonly webhooks?: { readonly deliveries: WebhookDeliveryStore; readonly notices: NotifierQueue };
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -31,6 +38,8 @@ export interface SweepReport {
   readonly requeued: number;
   /** SCHEDULED tasks queued for their time this run. */
   readonly released: number;
+  /** Webhook deliveries sent to the notifier this run. */
+  readonly webhooks: number;
 }
 
 /** Two runs of the sweeper (every minute): a task is queued a whole run before it is due. */
@@ -54,8 +63,10 @@ export class TaskSweeper {
   readonly #scheduleAheadMs: number;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #webhooks: TaskSweeperOptions['webhooks'];
 
   constructor(options: TaskSweeperOptions) {
+    this.#webhooks = options.webhooks;
     this.#store = options.store;
     this.#queue = options.queue;
     this.#staleAfterMs = options.staleAfterSeconds * 1000;
@@ -83,8 +94,42 @@ export class TaskSweeper {
       failures.push(error);
       return { candidates: 0, requeued: 0 };
     });
+    const webhooks = await this.releaseDeliveries().catch((error: unknown) => {
+      this.#logger.error('could not send the due webhook deliveries', { error });
+      failures.push(error);
+      return 0;
+    });
     if (failures.length > 0) throw new AggregateError(failures, 'the sweep failed in part; see the log');
-    return { ...stale, released };
+    return { ...stale, released, webhooks };
+  }
+
+  /**
+   * Sends the notifier every webhook delivery due within `scheduleAheadSeconds`, delayed to its
+   * time: first moving its `notifyAt` on by RESEND_AFTER_SECONDS (a conditional write from the time
+   * seen, so of two overlapping runs only one sends, and a delivery that moved meanwhile is left to
+   * whoever moved it). The notifier reads the record and makes an attempt only if one is due, so a
+   * message that turns out not to be needed changes nothing.
+   */
+  async releaseDeliveries(): Promise<number> {
+    if (!this.#webhooks) return 0;
+    const { deliveries, notices } = this.#webhooks;
+    const now = this.#clock.now();
+    const due = await deliveries.listDueDeliveries(new Date(now + this.#scheduleAheadMs).toISOString(), this.#maxPerRun);
+    let sent = 0;
+    await eachConcurrently(due, SENDS_AT_ONCE, async ({ id, notifyAt }) => {
+      try {
+        const dueMs = Math.max(Date.parse(notifyAt), now);
+        const moved = await deliveries.postponeDelivery(id, notifyAt, new Date(dueMs + RESEND_AFTER_SECONDS * 1000).toISOString());
+        if (!moved) return;
+        const delaySeconds = Math.min(delayUntil(dueMs, now), MAX_QUEUE_DELAY_SECONDS);
+        await notices.send(id, delaySeconds > 0 ? { delaySeconds } : undefined);
+        sent += 1;
+      } catch (error) {
+        this.#logger.error('could not send a webhook delivery to the notifier; a later run will', { taskId: id, error });
+      }
+    });
+    if (sent > 0) this.#logger.info('sent webhook deliveries to the notifier', { sent });
+    return sent;
   }
 
   async #requeueStale(): Promise<{ candidates: number; requeued: number }> {

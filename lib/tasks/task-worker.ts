@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
+import { notifyAtAfterEnd } from '../webhooks/webhook-notifier.ts';
 import type { MessageLease, StateChange, TaskStore } from './ports.ts';
-import { RUNNABLE_STATES, type TaskFailure, type TaskProgress, isExpired, isSameInput } from './task.ts';
+import { RUNNABLE_STATES, type Task, type TaskFailure, type TaskProgress, isExpired, isSameInput, isTerminal } from './task.ts';
+import type { TaskEndings } from './task-endings.ts';
 import type { TaskCatalog } from './task-catalog.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
 import { type RunOutcome, runTask } from './task-runner.ts';
@@ -27,6 +29,8 @@ export interface TaskWorkerOptions {
   /** How the worker pauses while a task's record is not there yet (tests pass a fake). */
   readonly sleep?: (ms: number) => Promise<unknown>;
   readonly logger?: Logger;
+  /** Told of each task the worker ended (its webhook, its owner's open-task slot); none in unit tests. */
+  readonly endings?: TaskEndings;
 }
 
 /** What the queue says about one delivery of a message, beside its body. */
@@ -92,8 +96,10 @@ export class TaskWorker {
   readonly #clock: Clock;
   readonly #sleep: (ms: number) => Promise<unknown>;
   readonly #logger: Logger;
+  readonly #endings: TaskEndings | undefined;
 
   constructor(options: TaskWorkerOptions) {
+    this.#endings = options.endings;
     this.#store = options.store;
     this.#catalog = options.catalog;
     this.#visibilityTimeoutSeconds = options.visibilityTimeoutSeconds;
@@ -173,6 +179,7 @@ export class TaskWorker {
     const failure = { code: 'retries_exhausted', message: 'the task could not be completed after repeated attempts' };
     const failed = await this.#write(message, { from: ['RETRY'], to: 'FAILURE', error: failure });
     if (!failed) return this.#skip(message);
+    await this.#endings?.ended(failed, { notify: true });
     this.#logger.info('task ended', { taskId: message.taskId, state: 'FAILURE', code: failure.code });
     return 'FAILURE';
   }
@@ -190,7 +197,10 @@ export class TaskWorker {
       outcome.state === 'SUCCESS'
         ? { from: RUNNABLE_STATES, to: 'SUCCESS', result: outcome.result, ...(outcome.progress && { progress: outcome.progress }) }
         : { from: RUNNABLE_STATES, to: 'FAILURE', error: outcome.error };
-    if (!(await this.#writeRecorded(message, change, lease))) return this.#skip(message);
+    const ended = await this.#writeRecorded(message, change, lease);
+    if (!ended) return this.#skip(message);
+    // After the write, never before: a caller waiting for the result sees it without this.
+    await this.#endings?.ended(ended, { notify: true });
     this.#logger.info('task ended', {
       taskId: message.taskId,
       task: message.name,
@@ -269,7 +279,7 @@ export class TaskWorker {
    * the record is there (after a wait of at most about 0.6 s; then TaskNotRecordedError, and the
    * message comes back in a moment). False when the record refused it.
    */
-  async #writeRecorded(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>, lease: MessageLease | undefined): Promise<boolean> {
+  async #writeRecorded(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>, lease: MessageLease | undefined): Promise<Task | undefined> {
     return this.#whenRecorded(message, () => this.#write(message, change), lease);
   }
 
@@ -278,8 +288,9 @@ export class TaskWorker {
    * believed only from a write made once the record was seen, since the record may land between a
    * write refused for its absence and the read that finds it.
    */
-  async #whenRecorded(message: TaskMessage, write: () => Promise<boolean>, lease: MessageLease | undefined): Promise<boolean> {
-    if (await write()) return true;
+  async #whenRecorded<T>(message: TaskMessage, write: () => Promise<T>, lease: MessageLease | undefined): Promise<T> {
+    const first = await write();
+    if (first) return first;
     for (const pause of [0, ...RECORD_WAIT_MS]) {
       if (pause > 0) await this.#sleep(pause);
       if ((await this.#store.get(message.taskId)) !== undefined) return write();
@@ -298,10 +309,16 @@ export class TaskWorker {
     return (await this.#store.get(message.taskId)) === undefined || save();
   }
 
-  /** A conditional write of `change`, only while the record holds the message's input. */
-  async #write(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>): Promise<boolean> {
+  /**
+   * A conditional write of `change`, only while the record holds the message's input: the task as
+   * written, or undefined when the record refused it. An end is written with the time its completion
+   * webhook is sent again should the notice sent after it be lost.
+   */
+  async #write(message: TaskMessage, change: Omit<StateChange, 'at' | 'input'>): Promise<Task | undefined> {
     const input = { name: message.name, args: message.args };
-    return (await this.#store.transition(message.taskId, { ...change, at: this.#now(), input })) !== undefined;
+    const atMs = this.#clock.now();
+    const notifyAt = isTerminal(change.to) ? { notifyAt: notifyAtAfterEnd(atMs) } : {};
+    return this.#store.transition(message.taskId, { ...change, at: new Date(atMs).toISOString(), input, ...notifyAt });
   }
 
   /**

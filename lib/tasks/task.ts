@@ -78,7 +78,30 @@ export interface Task {
   /** How often the sweeper has queued the task again, and when it last did. */
   readonly requeues?: number;
   readonly requeuedAt?: string;
+  /** Where its end is POSTed (a completion webhook), and how that delivery went. */
+  readonly callbackUrl?: string;
+  readonly webhook?: WebhookDelivery;
 }
+
+/**
+ * The delivery of a task's completion webhook, as the notifier recorded it. `pending` until it is
+ * delivered (a 2xx) or given up (`failed`: refused at once, or its retries spent); `leaseUntil` is
+ * while one notifier holds the attempt it is making.
+ */
+export interface WebhookDelivery {
+  readonly state: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  /** The HTTP status of the last attempt's answer. */
+  readonly lastStatus?: number;
+  /** Why the last attempt failed without an answer (timeout, connection refused, a refused address…). */
+  readonly lastError?: string;
+  readonly lastAttemptAt?: string;
+  readonly nextAttemptAt?: string;
+  readonly leaseUntil?: string;
+}
+
+/** How a completion webhook is shown: what the notifier recorded, or `pending` before its first attempt. */
+export type WebhookDeliveryView = Omit<WebhookDelivery, 'leaseUntil'> & { readonly id: string };
 
 /** What the API returns for a task. */
 export interface TaskView {
@@ -90,6 +113,9 @@ export interface TaskView {
   error?: TaskFailure;
   progress?: TaskProgress;
   runAt?: string;
+  callbackUrl?: string;
+  /** Present once the task has ended, when it has a callbackUrl. */
+  webhook?: WebhookDeliveryView;
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
@@ -120,8 +146,26 @@ export function toTaskView(task: Task): TaskView {
     ...(task.error !== undefined && { error: task.error }),
     ...(task.progress !== undefined && { progress: task.progress }),
     ...(task.runAt !== undefined && { runAt: task.runAt }),
+    ...(task.callbackUrl !== undefined && { callbackUrl: task.callbackUrl }),
+    ...(task.callbackUrl !== undefined && isTerminal(task.state) && { webhook: webhookViewOf(task) }),
     createdAt: task.createdAt,
     updatedAt: task.updatedAt,
     expiresAt: new Date(task.expiresAt * 1000).toISOString(),
   };
+}
+
+/** The Standard Webhooks message id of a task's completion: one task ends once, so every attempt shares it. */
+export function webhookIdOf(taskId: string): string {
+  return `msg_${taskId.startsWith('task_') ? taskId.slice('task_'.length) : taskId}`;
+}
+
+function webhookViewOf(task: Task): WebhookDeliveryView {
+  const { leaseUntil: _lease, ...delivery } = task.webhook ?? { state: 'pending', attempts: 0 };
+  return { id: webhookIdOf(task.id), ...delivery };
+}
+
+/** The task as its completion webhook carries it: the view, without the delivery's own bookkeeping. */
+export function webhookPayloadOf(task: Task): string {
+  const { webhook: _delivery, ...view } = toTaskView(task);
+  return JSON.stringify(view);
 }

@@ -2,13 +2,19 @@ import { UnavailableError } from '../../lib/errors.ts';
 import type { OwnerTaskQuery, QueuedMessage, StateChange, TaskPage, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
 import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, isExpired, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
 import type { TaskMessage } from '../../lib/tasks/task-message.ts';
+import type { AttemptClaim, AttemptRecord, DueDelivery, NotifierQueue, WebhookDeliveryStore } from '../../lib/webhooks/ports.ts';
 
 /**
  * An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests of
  * the code that calls it. `failNext` makes the next calls of a method fail as an outage would.
  */
-export class MemoryTaskStore implements TaskStore {
+export class MemoryTaskStore implements TaskStore, WebhookDeliveryStore {
   readonly tasks = new Map<string, Task>();
+  /**
+   * The webhook index as DynamoDbTaskStore keeps it: a task with a callbackUrl is in it from its
+   * creation (its notifyShard) and listed once its end sets `notifyAt`, until its delivery is done.
+   */
+  readonly deliveries = new Map<string, { notifyAt?: string }>();
   readonly #failures = new Map<keyof TaskStore, number>();
 
   failNext(method: keyof TaskStore, times = 1): void {
@@ -19,6 +25,7 @@ export class MemoryTaskStore implements TaskStore {
     this.#maybeFail('create');
     if (this.tasks.has(task.id)) throw new UnavailableError('duplicate id');
     this.tasks.set(task.id, structuredClone(task));
+    if (task.callbackUrl !== undefined) this.deliveries.set(task.id, {});
   }
 
   /** Ids `createMany` reports unrecorded without writing them (an outage of some items). */
@@ -34,7 +41,10 @@ export class MemoryTaskStore implements TaskStore {
     }
     for (const task of tasks) {
       if (this.refuseInBatch.has(task.id) || this.tasks.has(task.id)) failed.set(task.id, new UnavailableError('simulated unprocessed item'));
-      else this.tasks.set(task.id, structuredClone(task));
+      else {
+        this.tasks.set(task.id, structuredClone(task));
+        if (task.callbackUrl !== undefined) this.deliveries.set(task.id, {});
+      }
     }
     return failed;
   }
@@ -61,7 +71,53 @@ export class MemoryTaskStore implements TaskStore {
       ...(change.requeuedAt !== undefined && { requeuedAt: change.requeuedAt }),
     };
     this.tasks.set(id, updated);
+    const delivery = this.deliveries.get(id);
+    if (delivery && change.notifyAt !== undefined && isTerminal(change.to)) delivery.notifyAt = change.notifyAt;
     return structuredClone(updated);
+  }
+
+  async claimAttempt(id: string, claim: AttemptClaim): Promise<Task | undefined> {
+    const task = this.tasks.get(id);
+    const delivery = this.deliveries.get(id);
+    if (!task || !delivery || !isTerminal(task.state)) return undefined;
+    if (claim.previous === undefined ? task.webhook !== undefined : !this.#stillPending(task, claim)) return undefined;
+    const updated = { ...task, webhook: structuredClone(claim.next) };
+    this.tasks.set(id, updated);
+    delivery.notifyAt = claim.notifyAt;
+    return structuredClone(updated);
+  }
+
+  #stillPending(task: Task, claim: AttemptClaim): boolean {
+    const current = task.webhook;
+    return (
+      current !== undefined &&
+      current.attempts === claim.previous!.attempts &&
+      current.state === 'pending' &&
+      (current.leaseUntil === undefined || current.leaseUntil < claim.at)
+    );
+  }
+
+  async recordAttempt(id: string, record: AttemptRecord): Promise<boolean> {
+    const task = this.tasks.get(id);
+    if (!task || task.webhook?.attempts !== record.delivery.attempts) return false;
+    this.tasks.set(id, { ...task, webhook: structuredClone(record.delivery) });
+    if (record.notifyAt === undefined) this.deliveries.delete(id);
+    else this.deliveries.set(id, { notifyAt: record.notifyAt });
+    return true;
+  }
+
+  async listDueDeliveries(dueBy: string, limit: number): Promise<DueDelivery[]> {
+    return [...this.deliveries.entries()]
+      .flatMap(([id, { notifyAt }]) => (notifyAt !== undefined && notifyAt <= dueBy ? [{ id, notifyAt }] : []))
+      .sort((a, b) => a.notifyAt.localeCompare(b.notifyAt))
+      .slice(0, limit);
+  }
+
+  async postponeDelivery(id: string, seenNotifyAt: string, notifyAt: string): Promise<boolean> {
+    const delivery = this.deliveries.get(id);
+    if (delivery?.notifyAt !== seenNotifyAt) return false;
+    delivery.notifyAt = notifyAt;
+    return true;
   }
 
   async markStarted(id: string, at: string, input: TaskInput): Promise<boolean> {
@@ -165,3 +221,19 @@ export class RecordingQueue implements TaskQueue {
   }
 }
 
+
+/** The notifier's queue (or its dead-letter queue) in memory: what was sent, with its delay. */
+export class RecordingNotices implements NotifierQueue {
+  readonly sent: { taskId: string; delaySeconds?: number }[] = [];
+  readonly failedDeliveries: { taskId: string; why: string }[] = [];
+  failing = false;
+
+  async send(taskId: string, options: { readonly delaySeconds?: number } = {}): Promise<void> {
+    if (this.failing) throw new UnavailableError('simulated queue outage');
+    this.sent.push({ taskId, ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }) });
+  }
+
+  async put(taskId: string, why: string): Promise<void> {
+    this.failedDeliveries.push({ taskId, why });
+  }
+}

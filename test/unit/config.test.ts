@@ -69,6 +69,8 @@ describe('loadApiConfig', () => {
       runLater: { maxAheadSeconds: 7 * 86_400, maxQueueDelaySeconds: 900 },
       waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
       benchFloor: false,
+      defaultLimits: { requestsPerSecond: 20, burst: 40, openTasks: 1000 },
+      webhooks: { allowLoopback: true, queueUrl: undefined },
     });
   });
 

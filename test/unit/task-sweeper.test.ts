@@ -34,7 +34,7 @@ describe('TaskSweeper', () => {
     const { store, queue, clock, sweeper } = harness();
     await store.create(task('task_a'));
     clock.ms = START + (STALE_AFTER_SECONDS - 1) * 1000;
-    expect(await sweeper.sweep()).toEqual({ candidates: 0, requeued: 0, released: 0 });
+    expect(await sweeper.sweep()).toEqual({ candidates: 0, requeued: 0, released: 0, webhooks: 0 });
     expect(queue.sent).toEqual([]);
   });
 
@@ -42,7 +42,7 @@ describe('TaskSweeper', () => {
     const { store, queue, clock, sweeper } = harness();
     await store.create(task('task_a', { name: 'mul', args: ['6', '7'] }));
     clock.ms = START + STALE_AFTER_SECONDS * 1000;
-    expect(await sweeper.sweep()).toEqual({ candidates: 1, requeued: 1, released: 0 });
+    expect(await sweeper.sweep()).toEqual({ candidates: 1, requeued: 1, released: 0, webhooks: 0 });
     expect(queue.sent).toEqual([{ taskId: 'task_a', name: 'mul', args: ['6', '7'] }]);
     expect(store.tasks.get('task_a')).toMatchObject({ state: 'PENDING', requeues: 1 });
   });
@@ -53,9 +53,9 @@ describe('TaskSweeper', () => {
     await store.create(task('task_started', { startedAt: late }));
     await store.create(task('task_reporting', { progress: { fraction: 0.5, at: late } }));
     clock.ms = START + STALE_AFTER_SECONDS * 1000;
-    expect(await sweeper.sweep()).toEqual({ candidates: 2, requeued: 0, released: 0 });
+    expect(await sweeper.sweep()).toEqual({ candidates: 2, requeued: 0, released: 0, webhooks: 0 });
     clock.ms = START + 200_000 + STALE_AFTER_SECONDS * 1000;
-    expect(await sweeper.sweep()).toEqual({ candidates: 2, requeued: 2, released: 0 });
+    expect(await sweeper.sweep()).toEqual({ candidates: 2, requeued: 2, released: 0, webhooks: 0 });
     expect(queue.sent.map((message) => message.taskId).sort()).toEqual(['task_reporting', 'task_started']);
   });
 

@@ -1,0 +1,29 @@
+import { createSsmClient } from '../lib/aws/clients.ts';
+import { createSqsBatchHandler } from '../lib/aws/sqs-batch-handler.ts';
+import { loadNotifierSettings } from '../lib/aws/ssm-secrets.ts';
+import { createLogger, createWebhookNotifier, withLambdaContext } from '../lib/dependencies.ts';
+import { decodeNotice } from '../lib/webhooks/webhook-notifier.ts';
+
+const logger = createLogger();
+// As the API: read once in the init phase (outside the local stage, the users from SSM).
+const notifier = createWebhookNotifier(await loadNotifierSettings(process.env, createSsmClient()), logger);
+
+/**
+ * Notifier queue -> completion webhooks. A body that names no task is dropped (logged); a store
+ * failure fails its record, which comes back, and after the queue's maxReceiveCount goes to the
+ * webhook dead-letter queue.
+ */
+export const handler = withLambdaContext(
+  logger,
+  createSqsBatchHandler(
+    async (record) => {
+      const taskId = decodeNotice(record.body);
+      if (taskId === undefined) {
+        logger.error('dropping a notifier message that names no task', { body: record.body.slice(0, 256) });
+        return 'skipped';
+      }
+      return notifier.deliver(taskId);
+    },
+    { logger },
+  ),
+);

@@ -1,0 +1,201 @@
+import { type Logger, silentLogger } from '../logger.ts';
+import { MAX_QUEUE_DELAY_SECONDS } from '../tasks/ports.ts';
+import { type Task, type WebhookDelivery, isTaskId, isTerminal, webhookIdOf, webhookPayloadOf } from '../tasks/task.ts';
+import { type Clock, systemClock } from '../tasks/wait-policy.ts';
+import type { SendResult, WebhookSender } from './http-sender.ts';
+import type { FailedDeliveries, NotifierQueue, WebhookDeliveryStore, WebhookSecrets } from './ports.ts';
+import { signWebhook } from './signing.ts';
+
+/**
+ * Seconds before attempts 2, 3, … of a delivery that failed in a way worth trying again: the
+ * schedule the Standard Webhooks specification gives as an example (immediately, 5 s, 5 min, 30 min,
+ * 2 h, 5 h, 10 h, 10 h): eight attempts over about 27 hours.
+ */
+export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+
+/**
+ * A delivery not taken up this long after it was due (its message lost: a worker that died after
+ * ending its task, a failed send) is sent again by the sweeper. Longer than a notifier takes over
+ * one attempt and than the sweeper looks ahead, so a delivery on its way is not sent twice.
+ */
+export const RESEND_AFTER_SECONDS = 300;
+
+/** How long one attempt holds its delivery: the request's timeout and the writes around it, with room. */
+const LEASE_SECONDS = 30;
+
+/** A message this much before its delivery's next attempt is a duplicate; the due one comes later. */
+const EARLY_TOLERANCE_MS = 1_000;
+
+/** The message the notifier queue carries: a task id, nothing else to trust. */
+export function encodeNotice(taskId: string): string {
+  return JSON.stringify({ taskId });
+}
+
+/** The task id of a notifier message, or undefined for a body that is not one. */
+export function decodeNotice(body: string): string | undefined {
+  try {
+    const taskId = (JSON.parse(body) as { taskId?: unknown } | null)?.taskId;
+    return typeof taskId === 'string' && isTaskId(taskId) ? taskId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When a task that just ended is sent again, should its first message be lost (StateChange.notifyAt). */
+export function notifyAtAfterEnd(endedAtMs: number): string {
+  return new Date(endedAtMs + RESEND_AFTER_SECONDS * 1000).toISOString();
+}
+
+export interface WebhookNotifierOptions {
+  readonly store: WebhookDeliveryStore;
+  /** The notifier's own queue: a retry due within the queue's reach is sent back to it, delayed. */
+  readonly queue: NotifierQueue;
+  readonly failed: FailedDeliveries;
+  readonly sender: WebhookSender;
+  readonly secrets: WebhookSecrets;
+  readonly retrySchedule?: readonly number[];
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'skipped';
+
+/**
+ * Delivers completion webhooks: POSTs a task's view, signed per Standard Webhooks with its owner's
+ * secret, to its callbackUrl. A message is only a hint ("look at this task"): what is sent, where,
+ * and whether anything is due at all is read from the task's record.
+ *
+ * At least once: an attempt is taken up by a conditional write that leases it, and counted
+ * delivered only after a 2xx answer was recorded; a notifier that dies between the two leaves the
+ * delivery leased, then taken up again (its message comes back, or the sweeper sends it). So a
+ * receiver may see a delivery twice, always with the same `webhook-id` to tell it by. A 5xx, a 429,
+ * a timeout or a failed connection is tried again on DEFAULT_RETRY_SCHEDULE_SECONDS; after the last,
+ * the delivery fails and is put on the dead-letter queue (alarmed). Any other answer (a 4xx, a
+ * redirect) and a target the address policy refuses fail it at once: trying again would not help.
+ */
+export class WebhookNotifier {
+  readonly #store: WebhookDeliveryStore;
+  readonly #queue: NotifierQueue;
+  readonly #failed: FailedDeliveries;
+  readonly #sender: WebhookSender;
+  readonly #secrets: WebhookSecrets;
+  readonly #schedule: readonly number[];
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+
+  constructor(options: WebhookNotifierOptions) {
+    this.#store = options.store;
+    this.#queue = options.queue;
+    this.#failed = options.failed;
+    this.#sender = options.sender;
+    this.#secrets = options.secrets;
+    this.#schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** One notifier message: the next attempt of the task's delivery, if one is due. Store failures throw (the message comes back). */
+  async deliver(taskId: string): Promise<DeliveryOutcome> {
+    const task = await this.#store.get(taskId);
+    const previous = task?.webhook;
+    const nowMs = this.#clock.now();
+    const why = whyNotDue(task, nowMs);
+    if (why) {
+      this.#logger.info('no webhook attempt due', { taskId, why });
+      return 'skipped';
+    }
+    const now = new Date(nowMs).toISOString();
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const claimed = await this.#store.claimAttempt(taskId, {
+      previous,
+      next: { state: 'pending', attempts, lastAttemptAt: now, leaseUntil: new Date(nowMs + LEASE_SECONDS * 1000).toISOString() },
+      notifyAt: new Date(nowMs + (LEASE_SECONDS + RESEND_AFTER_SECONDS) * 1000).toISOString(),
+      at: now,
+    });
+    if (!claimed) {
+      this.#logger.info('no webhook attempt due', { taskId, why: 'another notifier took it up' });
+      return 'skipped';
+    }
+    const result = await this.#send(claimed, nowMs);
+    return this.#record(claimed, attempts, result, nowMs);
+  }
+
+  async #send(task: Task, nowMs: number): Promise<SendResult> {
+    const secret = this.#secrets(task.owner);
+    if (secret === undefined) return { kind: 'refused', message: 'the task owner has no webhook secret configured' };
+    const body = webhookPayloadOf(task);
+    const headers = signWebhook(secret, webhookIdOf(task.id), new Date(nowMs), body);
+    return this.#sender.send({ url: task.callbackUrl!, headers, body });
+  }
+
+  async #record(task: Task, attempts: number, result: SendResult, attemptedAtMs: number): Promise<DeliveryOutcome> {
+    const nowMs = this.#clock.now();
+    const lastAttemptAt = new Date(attemptedAtMs).toISOString();
+    const last = result.kind === 'response' ? { lastStatus: result.status } : { lastError: describe(result) };
+    const log = { taskId: task.id, webhookId: webhookIdOf(task.id), attempts, ...last };
+    if (result.kind === 'response' && result.status >= 200 && result.status < 300) {
+      await this.#write(task.id, { delivery: { state: 'delivered', attempts, lastAttemptAt, ...last } });
+      this.#logger.info('webhook delivered', log);
+      return 'delivered';
+    }
+    const delaySeconds = isRetryable(result) ? this.#schedule[attempts - 1] : undefined;
+    if (delaySeconds === undefined) {
+      await this.#write(task.id, { delivery: { state: 'failed', attempts, lastAttemptAt, ...last } });
+      if (isRetryable(result)) {
+        // Retries spent: for an operator to look at (the dead-letter queue is alarmed).
+        this.#logger.error('webhook delivery failed after its retries', log);
+        await this.#failed.put(task.id, `${attempts} attempts; last: ${last.lastError ?? `HTTP ${last.lastStatus}`}`);
+      } else {
+        this.#logger.warn('webhook delivery refused; not retried', log);
+      }
+      return 'failed';
+    }
+    const nextMs = nowMs + delaySeconds * 1000;
+    const nextAttemptAt = new Date(nextMs).toISOString();
+    // Within the queue's own delay the notifier sends itself the next attempt; beyond it, the
+    // sweeper does when it is nearly due. Either way the delivery stays in the webhook index, due at
+    // `notifyAt`, for the sweeper to send again should that message be lost.
+    const selfSent = delaySeconds <= MAX_QUEUE_DELAY_SECONDS;
+    const notifyAt = selfSent ? new Date(nextMs + RESEND_AFTER_SECONDS * 1000).toISOString() : nextAttemptAt;
+    await this.#write(task.id, { delivery: { state: 'pending', attempts, lastAttemptAt, nextAttemptAt, ...last }, notifyAt });
+    this.#logger.warn('webhook attempt failed; trying again', { ...log, nextAttemptAt });
+    if (selfSent) {
+      await this.#queue.send(task.id, { delaySeconds }).catch((error: unknown) => {
+        this.#logger.warn('could not queue the next webhook attempt; the sweeper will', { taskId: task.id, error });
+      });
+    }
+    return 'retrying';
+  }
+
+  async #write(taskId: string, record: Parameters<WebhookDeliveryStore['recordAttempt']>[1]): Promise<void> {
+    if (!(await this.#store.recordAttempt(taskId, record))) {
+      this.#logger.warn('a webhook attempt was recorded over by a later one', { taskId });
+    }
+  }
+}
+
+/** Why no attempt is due for this task now, or undefined when one is. */
+function whyNotDue(task: Task | undefined, nowMs: number): string | undefined {
+  if (!task) return 'no such task';
+  if (task.callbackUrl === undefined) return 'the task has no callbackUrl';
+  if (!isTerminal(task.state)) return 'the task has not ended';
+  const delivery: WebhookDelivery | undefined = task.webhook;
+  if (delivery && delivery.state !== 'pending') return `its delivery is ${delivery.state}`;
+  if (delivery?.leaseUntil !== undefined && Date.parse(delivery.leaseUntil) > nowMs) return 'another notifier is making an attempt';
+  if (delivery?.nextAttemptAt !== undefined && Date.parse(delivery.nextAttemptAt) - nowMs > EARLY_TOLERANCE_MS) {
+    return 'its next attempt is not due yet';
+  }
+  return undefined;
+}
+
+/** A 5xx, a 429, a timeout or a connection that failed: the receiver may take it later. */
+export function isRetryable(result: SendResult): boolean {
+  if (result.kind === 'timeout' || result.kind === 'network') return true;
+  if (result.kind === 'response') return result.status >= 500 || result.status === 429;
+  return false;
+}
+
+function describe(result: Exclude<SendResult, { kind: 'response' }>): string {
+  if (result.kind === 'timeout') return 'timeout';
+  return `${result.kind === 'refused' ? 'refused' : 'network'}: ${result.message}`;
+}
