@@ -257,6 +257,11 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   process.env.DOOZER_BENCH_FLOOR = 'true';
   // The sweeper is a once-a-minute schedule off the hot path; its Query must not land in a phase's counts.
   process.env.DOOZER_SWEEPER_ENABLED = 'false';
+  // One user makes every request, at thousands a second: its limits must not be what is measured.
+  // They are counted all the same (a write each), as on every stack.
+  process.env.DOOZER_RATE_LIMIT_PER_SECOND ??= '10000';
+  process.env.DOOZER_RATE_LIMIT_BURST ??= '100000';
+  process.env.DOOZER_OPEN_TASK_LIMIT ??= '5000';
   // serverless-offline prints two notice lines per invocation; at 10,000 requests that buries the table.
   if (!options.offlineLog) process.env.SLS_LOG_LEVEL ??= 'warning';
 

@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { isPasswordHash } from './auth/passwords.ts';
 import { MAX_QUEUE_DELAY_SECONDS } from './tasks/ports.ts';
 import type { RunLaterLimits } from './tasks/run-later.ts';
-import { DEFAULT_USER_LIMITS, type UserLimits } from './limits/user-limits.ts';
+import { DEFAULT_USER_LIMITS, MAX_OPEN_TASK_LIMIT, type UserLimits } from './limits/user-limits.ts';
 import { DEVELOPMENT_WEBHOOK_SECRET, isWebhookSecret } from './webhooks/signing.ts';
 import { type BackoffSchedule, DEFAULT_BACKOFF } from './tasks/wait-policy.ts';
 
@@ -36,7 +36,7 @@ export const DEVELOPMENT_USERNAME = 'doozer';
 const UserLimitsSchema = z.strictObject({
   requestsPerSecond: z.optional(z.number().check(z.positive(), z.lte(10_000))),
   burst: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
-  openTasks: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+  openTasks: z.optional(z.int().check(z.gte(1), z.lte(MAX_OPEN_TASK_LIMIT))),
 });
 
 const UserSchema = z.object({
@@ -87,7 +87,7 @@ const ParameterName = z.string().check(z.minLength(1), z.maxLength(2048));
 const LimitSettings = {
   DOOZER_RATE_LIMIT_PER_SECOND: withDefault(z.coerce.number().check(z.positive(), z.lte(10_000)), DEFAULT_USER_LIMITS.requestsPerSecond),
   DOOZER_RATE_LIMIT_BURST: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(100_000)), DEFAULT_USER_LIMITS.burst),
-  DOOZER_OPEN_TASK_LIMIT: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(10_000)), DEFAULT_USER_LIMITS.openTasks),
+  DOOZER_OPEN_TASK_LIMIT: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(MAX_OPEN_TASK_LIMIT)), DEFAULT_USER_LIMITS.openTasks),
 };
 
 const ApiEnvSchema = z.object({

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEVELOPMENT_JWT_SECRET } from '../lib/config.ts';
+import { MAX_OPEN_TASK_LIMIT } from '../lib/limits/user-limits.ts';
 import { TaskCatalog } from '../lib/tasks/task-catalog.ts';
 import { TASKS } from '../tasks/index.ts';
 
@@ -66,7 +67,33 @@ const LocalSettingsSchema = z.object({
           }
           return { username: username.trim(), password };
         }),
-    ),  DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
+    ),  /**
+   * Limits of some local users, overriding the defaults (DOOZER_RATE_LIMIT_PER_SECOND…), as a JSON
+   * object by user name: `{"alice":{"requestsPerSecond":1,"burst":5,"openTasks":3}}`. On AWS each
+   * user's entry in the users parameter says the same.
+   */
+  DOOZER_LOCAL_USER_LIMITS: z
+    .string()
+    .default('{}')
+    .transform((value, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of user name -> {"requestsPerSecond","burst","openTasks"}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.record(
+        z.string(),
+        z.strictObject({
+          requestsPerSecond: z.number().positive().max(10_000).optional(),
+          burst: z.number().int().min(1).max(100_000).optional(),
+          openTasks: z.number().int().min(1).max(MAX_OPEN_TASK_LIMIT).optional(),
+        }),
+      ),
+    ),
+  DOOZER_JWT_SECRET: z.string().min(32).default(DEVELOPMENT_JWT_SECRET),
   /** Where the embedded DynamoDB keeps its tables across restarts (git-ignored). */
   DOOZER_DATA_DIR: z.string().min(1).default(fileURLToPath(new URL('../.doozer', import.meta.url))),
   /** The task queue's visibility timeout: as on AWS, from the tasks' limits; tests shorten it. */
@@ -82,6 +109,8 @@ export interface LocalSettings {
   readonly devUser: { readonly username: string; readonly password: string };
   /** DOOZER_LOCAL_USERS: more users of the local stack. */
   readonly localUsers: readonly { readonly username: string; readonly password: string }[];
+  /** DOOZER_LOCAL_USER_LIMITS: users' own limits, by user name. */
+  readonly userLimits: Readonly<Record<string, { readonly requestsPerSecond?: number; readonly burst?: number; readonly openTasks?: number }>>;
   readonly jwtSecret: string;
   readonly visibilityTimeoutSeconds: number;
   /** The embedded DynamoDB's tables live in `<dataDir>/dynamodb`. */
@@ -96,7 +125,17 @@ export interface LocalSettings {
 
 export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
   const parsed = LocalSettingsSchema.check(
-    z.superRefine(({ DOOZER_DEV_USERNAME, DOOZER_LOCAL_USERS }, ctx) => {
+    z.superRefine(({ DOOZER_DEV_USERNAME, DOOZER_LOCAL_USERS, DOOZER_LOCAL_USER_LIMITS }, ctx) => {
+      const users = new Set([DOOZER_DEV_USERNAME, ...DOOZER_LOCAL_USERS.map((user) => user.username)]);
+      for (const username of Object.keys(DOOZER_LOCAL_USER_LIMITS)) {
+        if (!users.has(username)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['DOOZER_LOCAL_USER_LIMITS'],
+            message: `names ${JSON.stringify(username)}, who is not a user of the local stack (${[...users].join(', ')})`,
+          });
+        }
+      }
       // One password per name: a second entry would silently replace the first (or the development user's).
       const seen = new Set([DOOZER_DEV_USERNAME]);
       for (const { username } of DOOZER_LOCAL_USERS) {
@@ -122,6 +161,7 @@ export function loadLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     dynamodbPort: e.DOOZER_DYNAMODB_PORT,
     devUser: { username: e.DOOZER_DEV_USERNAME, password: e.DOOZER_DEV_PASSWORD },
     localUsers: e.DOOZER_LOCAL_USERS,
+    userLimits: e.DOOZER_LOCAL_USER_LIMITS,
     jwtSecret: e.DOOZER_JWT_SECRET,
     visibilityTimeoutSeconds: e.DOOZER_VISIBILITY_TIMEOUT_SECONDS,
     dataDir: e.DOOZER_DATA_DIR,

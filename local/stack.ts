@@ -109,7 +109,11 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
     // queue's URL is known before the queue exists; with running services (LocalStack) it is what
     // CreateQueue answers, so serverless-offline waits for the provisioning there.
     const passwordHashes = Promise.all(
-      [settings.devUser, ...settings.localUsers].map(async ({ username, password }) => ({ username, passwordHash: await hashPassword(password) })),
+      [settings.devUser, ...settings.localUsers].map(async ({ username, password }) => ({
+        username,
+        passwordHash: await hashPassword(password),
+        ...(settings.userLimits[username] && { limits: settings.userLimits[username] }),
+      })),
     );
     const provisioned = (async () => {
       const onRequest = options.observe?.onAwsRequest;

@@ -24,6 +24,12 @@ export interface UserLimits {
   readonly openTasks: number;
 }
 
+/**
+ * The most open tasks a user may be allowed: their slots live in one DynamoDB item (about 50 bytes
+ * a slot; an item holds 400 KB), and every reserve and release writes the whole item.
+ */
+export const MAX_OPEN_TASK_LIMIT = 5_000;
+
 export const DEFAULT_USER_LIMITS: UserLimits = { requestsPerSecond: 20, burst: 40, openTasks: 1000 };
 
 /** One request's answer from the rate limit: what the `RateLimit-*` headers say. */
