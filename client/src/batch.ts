@@ -46,9 +46,11 @@ export function failureKind(error: LineError): FailureKind {
 
 /**
  * What an error of the client calls for, or undefined for one that is not an answer of the service
- * (a bug). A 401 reaches here only once a fresh login failed too; a 429 only from that login (too
- * many wrong passwords), as for the other commands. A 409 `request_in_progress` asks to try again
- * shortly (another request with the same Idempotency-Key is still being processed).
+ * (a bug). A 401 reaches here only once a fresh login failed too. A 429 (too many requests, too
+ * many open tasks, or logins refused for a while) reaches here only still after the client's one
+ * retry; like a 409 `request_in_progress` (another request with the same Idempotency-Key is still
+ * being processed) it asks to try again later: nothing is wrong with the lines, and a wrong
+ * password would have been a 401.
  */
 export function errorKind(error: unknown): FailureKind | undefined {
   if (error instanceof DoozerConnectionError) return 'outage';
@@ -57,8 +59,8 @@ export function errorKind(error: unknown): FailureKind | undefined {
 }
 
 function statusKind(status: number, code: string): FailureKind {
-  if (status === 401 || status === 429) return 'auth';
-  if (status >= 500 || code === 'request_in_progress') return 'outage';
+  if (status === 401) return 'auth';
+  if (status >= 500 || status === 429 || code === 'request_in_progress') return 'outage';
   return 'refused';
 }
 
@@ -177,8 +179,10 @@ export type SendChunk = (requests: string[], index: number) => Promise<readonly 
  * file's order. A chunk the API refuses whole (a 4xx or 5xx) gives each of its lines that error, with
  * the status, and the next chunk is sent. When the service stops answering, that chunk's lines say so
  * (their tasks may or may not have been accepted) and the rest are not sent (`not_sent`); so too
- * when authentication fails (a 401 or 429 even after logging in again): every chunk after would
- * fail the same way, and each would try the password again. Any other error is thrown.
+ * when authentication fails (a 401 even after logging in again): every chunk after would fail the
+ * same way, and each would try the password again; and when the service refuses too many requests
+ * (a 429 still after the client's retry): the chunks after would only add to them. Any other error
+ * is thrown.
  * `onProgress` hears how many lines are settled after each chunk.
  */
 export async function submitLines(lines: readonly BatchLine[], send: SendChunk, onProgress?: (settled: number) => void): Promise<LineOutcome[]> {
@@ -209,6 +213,7 @@ export async function submitLines(lines: readonly BatchLine[], send: SendChunk, 
       } else if (error instanceof DoozerApiError) {
         for (const { line } of chunk) outcomes.set(line, { line, error: { code: error.code, message: error.message, status: error.status } });
         if (errorKind(error) === 'auth') stopped = { code: 'not_sent', message: `not sent: authentication failed (${error.message})` };
+        if (error.status === 429) stopped = { code: 'not_sent', message: `not sent: the service refused too many requests (${error.message})` };
       } else {
         throw error;
       }

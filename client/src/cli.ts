@@ -22,11 +22,12 @@ import {
   submitLines,
   waitForOutcomes,
 } from './batch.ts';
-import { DoozerClient, RawJson, type RunLaterOptions, type RunOptions } from './doozer-client.ts';
-import { DoozerApiError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
+import { type CallbackOptions, DoozerClient, type RateLimitRetry, RawJson, type RunLaterOptions, type RunOptions } from './doozer-client.ts';
+import { DoozerApiError, DoozerConnectionError, DoozerRateLimitError, DoozerTaskEndedError } from './errors.ts';
 import {
   InputError,
   checkDelayWords,
+  parseCallbackUrl,
   parseDelay,
   parseIntegers,
   parseListLimit,
@@ -38,7 +39,7 @@ import {
 import { percent, progressBar, startProgress } from './progress.ts';
 import { SettingsError, resolveSettings } from './settings.ts';
 import { startSpinner } from './spinner.ts';
-import { formatResult, formatTaskTable, roughDuration } from './task-table.ts';
+import { formatResult, formatTaskTable, formatWebhook, roughDuration } from './task-table.ts';
 import { formatTaskTypes } from './task-types.ts';
 import { FileTokenCache } from './token-cache.ts';
 import { type TaskName, type TaskPage, type TaskView, isTerminal } from './types.ts';
@@ -52,8 +53,12 @@ Exit codes:
      or a batch line was refused for something in it
   2  usage error: a bad flag, number, JSON or setting, or args the service refused
   3  authentication failed, or logins refused for a while (too many wrong passwords)
-  4  the service is unreachable or answered 5xx (batch: lines refused only for that)
+  4  the service is unreachable or answered 5xx, or 429 (too many requests) still
+     after one retry or asking to wait over 5 s (batch: lines refused only for those)
   5  deferred, and --wait timed out`;
+
+/** The longest Retry-After of a 429 that doozer waits out (once) before it gives up. */
+const MAX_RATE_LIMIT_WAIT_SECONDS = 5;
 
 /** The exit code of each way `doozer batch` can end (see batchVerdict). */
 const BATCH_EXIT: Readonly<Record<BatchVerdict, number>> = {
@@ -94,6 +99,10 @@ Flags:
 
 Settings come from flags, then the environment, then $XDG_CONFIG_HOME/doozer/config.json
 ({"url","username","password"}), then the defaults for the local stack (npm start).
+
+A request refused with 429 (too many requests) and a Retry-After of up to 5 s is sent once
+more after that wait, with a note on stderr (safe for a submission too: a 429 comes before
+anything is recorded). A longer wait or a second 429 ends the command: exit 4 (3 at login).
 ${EXIT_CODES_HELP}
 
 Use "doozer [command] --help" for more information about a command.
@@ -113,10 +122,11 @@ interface WaitFlags {
   timeout: number;
 }
 
-/** `--at` and `--in` of add, mul and run, as given. */
+/** `--at`, `--in` and `--callback` of add, mul and run, as given. */
 interface LaterFlags {
   at?: string;
   in?: string;
+  callback?: string;
 }
 
 /** The run-later fields of the request, checked before anything is sent; empty to run now. */
@@ -129,6 +139,13 @@ function runLater(flags: LaterFlags): RunLaterOptions {
 const AT_HELP = 'run it at this time instead of now, without waiting: ISO 8601 with Z or an offset (2026-12-01T18:30Z), or without one for local time';
 const IN_HELP = 'run it after this delay instead of now, without waiting: 90s, 20m, 2h, 1d, 1h30m, or seconds';
 
+/** The completion webhook of the request, checked before anything is sent; empty for none. */
+function callback(flags: LaterFlags): CallbackOptions {
+  return flags.callback === undefined ? {} : { callbackUrl: parseCallbackUrl(flags.callback) };
+}
+
+const CALLBACK_HELP = 'when the task ends, the service POSTs its JSON (a signed Standard Webhook) to this http(s) URL';
+
 /** `--at` and `--in`: either, not both, and not with --wait (a task to run later is not waited for). */
 const atOption = () => new Option('--at <time>', AT_HELP).conflicts(['in', 'wait']);
 const inOption = () => new Option('--in <duration>', IN_HELP).conflicts('wait');
@@ -136,7 +153,13 @@ const inOption = () => new Option('--in <duration>', IN_HELP).conflicts('wait');
 const LATER_HELP = `
 --at and --in set the task to run later, up to 7 days ahead: it is accepted at once (SCHEDULED, or
 PENDING with its time when it runs within 15 minutes), and doozer prints it without waiting. A time
-without a zone is this machine's local time (TZ); one with Z or an offset is that zone's.`;
+without a zone is this machine's local time (TZ); one with Z or an offset is that zone's.
+
+--callback <url> has the service POST the task's JSON to <url> when the task ends, signed the
+Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature headers), and retried
+while the receiver does not answer 2xx; verifyWebhook of the doozer-cli package checks one.
+doozer lookup shows how the delivery went (Webhook : delivered (1 attempt, HTTP 204)). The URL
+must be absolute http or https; anything else is refused before anything is sent (exit 2).`;
 
 function positiveSeconds(value: string): number {
   const seconds = Number(value);
@@ -195,6 +218,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       settings,
       client: new DoozerClient({
         ...settings,
+        retryOn429: { maxWaitSeconds: MAX_RATE_LIMIT_WAIT_SECONDS, onRetry: (retry) => err(`doozer: ${describeRetry(retry)}`) },
         tokenCache: new FileTokenCache(settings.tokenCachePath, (error) =>
           err(`doozer: warning: the token cache ${settings.tokenCachePath} cannot be written (${error.message}); continuing without it`),
         ),
@@ -214,6 +238,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       if (task.state === 'SUCCESS') out(`Result : ${formatResult(task.result)}`);
       if (task.state === 'FAILURE') out(`Error : ${task.error?.message ?? 'unknown error'}`);
+      if (task.webhook) out(`Webhook : ${formatWebhook(task.webhook, Date.now())}`);
     } else if (task.state === 'SUCCESS') out(`Result: ${formatResult(task.result)}`);
     else if (!isTerminal(task)) out(`Deferred! ${task.id}`);
     if (task.state === 'FAILURE') {
@@ -274,13 +299,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     doozer: DoozerClient,
     send: (options: RunOptions) => Promise<{ task: TaskView }>,
     later: RunLaterOptions,
+    hook: CallbackOptions,
     flags: WaitFlags,
     json: boolean,
   ): Promise<number> => {
-    if (later.runAt !== undefined || later.delaySeconds !== undefined) return printLater((await send(later)).task, json);
+    if (later.runAt !== undefined || later.delaySeconds !== undefined) return printLater((await send({ ...later, ...hook })).task, json);
     const startedAt = Date.now();
     const wait = serverWait(flags);
-    const { task } = await send(wait === undefined ? {} : { wait });
+    const { task } = await send({ ...(wait !== undefined && { wait }), ...hook });
     const final = flags.wait && !isTerminal(task) ? await waitFor(doozer, task, flags, startedAt) : task;
     return finish(final, flags, json, 'result');
   };
@@ -298,12 +324,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
       .addOption(atOption())
       .addOption(inOption())
-      .addHelpText('after', `\nExamples:\n  ${example}\n  ${example} --in 20m\n${LATER_HELP}\n${EXIT_CODES_HELP}`)
+      .option('--callback <url>', CALLBACK_HELP)
+      .addHelpText(
+        'after',
+        `\nExamples:\n  ${example}\n  ${example} --in 20m\n  ${example} --callback https://example.com/hooks/doozer\n${LATER_HELP}\n${EXIT_CODES_HELP}`,
+      )
       .action(async (positional: string[], flags: WaitFlags & LaterFlags & { i?: string[] }, command: Command) => {
         const args = parseIntegers(name, flags.i ?? [], positional);
         const later = runLater(flags);
+        const hook = callback(flags);
         const { client: doozer, json } = await client(command);
-        exitCode = await submitAndReport(doozer, (options) => doozer.submit(name as TaskName, args, options), later, flags, json);
+        exitCode = await submitAndReport(doozer, (options) => doozer.submit(name as TaskName, args, options), later, hook, flags, json);
       });
   }
 
@@ -334,11 +365,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--timeout <seconds>', 'with --wait: give up after this many seconds', positiveSeconds, 60)
     .addOption(atOption())
     .addOption(inOption())
+    .option('--callback <url>', CALLBACK_HELP)
     .addHelpText(
       'after',
       `\nExamples:\n  doozer run sleep '{"ms":3000}'\n  doozer run sleep --arg ms=3000 --wait\n  doozer run add '[1,2,3]'\n` +
         `  doozer run primes --arg below=100000000 --wait --timeout 120\n` +
-        `  doozer run primes --arg below=1000 --at 2026-12-01T18:30Z\n\n` +
+        `  doozer run primes --arg below=1000 --at 2026-12-01T18:30Z\n` +
+        `  doozer run primes --arg below=1000000 --callback https://example.com/hooks/doozer\n\n` +
         `An --arg value is JSON when it reads as JSON (ms=3000 is a number), else text; quote text that\n` +
         `reads as JSON: --arg 'label="42"'.\n${LATER_HELP}\n${EXIT_CODES_HELP}`,
     )
@@ -347,12 +380,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Args typed as one JSON value go as typed: the API judges exactly them (a key given twice, 1e400).
       const args = json !== undefined ? new RawJson(json) : parsed;
       const later = runLater(flags);
+      const hook = callback(flags);
       const { client: doozer, json: printJson } = await client(command);
       const send = (options: RunOptions) =>
         doozer.run(name, args, options).catch((error: unknown) => {
           throw withTasksHint(error, name);
         });
-      exitCode = await submitAndReport(doozer, send, later, flags, printJson);
+      exitCode = await submitAndReport(doozer, send, later, hook, flags, printJson);
     });
 
   program
@@ -434,7 +468,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       'after',
       `\nExamples:\n  doozer batch tasks.jsonl\n  printf '%s\\n' '{"name":"add","args":[1,2]}' '{"name":"sleep","args":{"ms":500},"delaySeconds":60}' | doozer batch -\n\n` +
         `Each line is a request as POST /tasks takes it: {"name":"add","args":[1,2]}, with "runAt" (an\n` +
-        `ISO time with a zone) or "delaySeconds" to run it later. Blank lines are skipped. A line that is\n` +
+        `ISO time with a zone) or "delaySeconds" to run it later, and "callbackUrl" to have the service\n` +
+        `POST the task to that URL when it ends (as --callback does; the service judges the URL: a bad\n` +
+        `one is that line's invalid_request). Blank lines are skipped. A line that is\n` +
         `not JSON is not sent, nor one the service would refuse with all the lines sent with it: a key\n` +
         `given twice in one object, or over 1 MiB. The rest go as they are, each line's own text, in\n` +
         `chunks of up to 100 (POST /tasks/batch), with a progress bar on stderr on a terminal, and doozer\n` +
@@ -462,9 +498,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         `     lines after it were not sent (not_sent); none will go through until the login is fixed\n` +
         `  1  a line was refused for something in it (invalid_json, invalid_request, unknown_task,\n` +
         `     payload_too_large, a chunk answered another 4xx), or a task failed or was cancelled\n` +
-        `  4  lines were not accepted only for outages: refused unavailable, in a chunk answered 5xx or\n` +
-        `     409 request_in_progress, unreachable (those may have been accepted) or not_sent after the\n` +
-        `     service stopped answering; or it stopped answering during --wait\n` +
+        `  4  lines were not accepted only for outages: refused unavailable, in a chunk answered 5xx,\n` +
+        `     409 request_in_progress or 429 too_many_requests (still after one retry; the lines after\n` +
+        `     it are not sent), unreachable (those may have been accepted) or not_sent after the service\n` +
+        `     stopped answering or refused too many requests; or it stopped answering during --wait\n` +
         `  5  every line was accepted, and --wait ran out with tasks still open\n` +
         `  0  every line was accepted (with --wait: every task waited for succeeded)\n` +
         `So 4 always means nothing is wrong with the lines: a script may send those not accepted again\n` +
@@ -527,7 +564,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       } else if (outages > 0) {
         const [count, them] = outages === 1 ? ['1 line was', 'it'] : [`${outages} lines were`, 'them'];
         const maybe = errors.some((error) => error.code === 'unreachable') ? ' (those unreachable may have been accepted: --idempotency-key makes that safe)' : '';
-        err(`doozer: ${count} not accepted for an outage (unavailable, unreachable or not_sent); nothing is wrong with ${them}: send ${them} again later${maybe}.`);
+        err(
+          `doozer: ${count} not accepted for an outage (unavailable, too_many_requests, unreachable or not_sent); nothing is wrong with ${them}: send ${them} again later${maybe}.`,
+        );
       }
       if (waitStopped) {
         const why = waitStopped.kind === 'auth' ? `authentication failed: ${waitStopped.error.message} (check --username/--password)` : waitStopped.error.message;
@@ -612,10 +651,15 @@ function report(error: unknown, err: (line: string) => void): number {
       err(`doozer: authentication failed: ${error.message}. Check --username/--password (or DOOZER_USERNAME/DOOZER_PASSWORD, or the config file).`);
       return EXIT.auth;
     }
-    if (error.status === 429) {
-      // Today only POST /auth/token answers 429: too many wrong passwords from here, for a while.
+    if (error instanceof DoozerRateLimitError && error.login) {
+      // Too many wrong passwords from here, or too many logins at once: for a while.
       err(`doozer: logins refused for now: ${error.message}. Check --username/--password meanwhile.`);
       return EXIT.auth;
+    }
+    if (error.status === 429) {
+      // Nothing was done, and nothing is wrong with the request: like an outage, it is for later.
+      err(`doozer: ${describeRateLimit(error)}`);
+      return EXIT.unavailable;
     }
     if (error.status === 404 && error.code === 'task_not_found') {
       err(`doozer: ${error.message}. Check the id, or it may have expired.`);
@@ -630,6 +674,29 @@ function report(error: unknown, err: (line: string) => void): number {
   }
   err(`doozer: ${(error as Error)?.message ?? String(error)}`);
   return EXIT.taskFailed;
+}
+
+/** The stderr line before a retry: `rate limited (RateLimit-Remaining 0); retrying in 2 s`. */
+function describeRetry({ error, waitSeconds }: RateLimitRetry): string {
+  const what = error.login ? 'logins refused for now' : 'rate limited';
+  const remaining = error.rateLimit?.remaining;
+  // The headers say it all for the rate limit; another 429 (too many open tasks) needs its message.
+  const why = remaining === 0 ? 'RateLimit-Remaining 0' : remaining === undefined ? error.message : `${error.message}; RateLimit-Remaining ${remaining}`;
+  return `${what} (${why}); retrying in ${waitSeconds} s`;
+}
+
+/** The message of a 429 that doozer did not (or no longer) wait out, naming the wait the service asks for. */
+function describeRateLimit(error: DoozerApiError): string {
+  const limited = error instanceof DoozerRateLimitError ? error : undefined;
+  const remaining = limited?.rateLimit?.remaining;
+  const headers = remaining === undefined ? '' : ` (RateLimit-Remaining ${remaining})`;
+  const wait = limited?.retryAfterSeconds;
+  const when = wait === undefined ? 'try again later' : `try again in ${wait} s`;
+  const refused = `the service refused the request${limited?.retried ? ' again after one retry' : ''} (${error.status} ${error.code}): ${error.message}${headers}`;
+  if (!limited?.retried && wait !== undefined && wait > MAX_RATE_LIMIT_WAIT_SECONDS) {
+    return `${refused}; it asks to wait ${wait} s, longer than doozer waits (${MAX_RATE_LIMIT_WAIT_SECONDS} s): ${when}.`;
+  }
+  return `${refused}; ${when}.`;
 }
 
 /** The progress line of `doozer batch` on a terminal. */

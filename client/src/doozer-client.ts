@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DoozerApiError, DoozerClientError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
+import {
+  DoozerApiError,
+  DoozerClientError,
+  DoozerConnectionError,
+  DoozerRateLimitError,
+  DoozerTaskEndedError,
+  type RateLimitInfo,
+} from './errors.ts';
 import { MemoryTokenCache, type TokenCache } from './token-cache.ts';
 import {
   type AnyTaskList,
@@ -20,6 +27,9 @@ import {
   type WireInteger,
   isTerminal,
 } from './types.ts';
+import { verifyWebhook } from './webhooks.ts';
+
+export { verifyWebhook, type WebhookHeaders } from './webhooks.ts';
 
 export interface DoozerClientOptions {
   /** The API's base URL, e.g. http://127.0.0.1:3000. */
@@ -29,6 +39,34 @@ export interface DoozerClientOptions {
   /** Keeps tokens between calls (and, with FileTokenCache, between runs). */
   readonly tokenCache?: TokenCache;
   readonly fetch?: typeof globalThis.fetch;
+  /**
+   * Waits out a 429 and sends the request once more, when its `Retry-After` is at most
+   * `maxWaitSeconds`. Off by default: a 429 throws DoozerRateLimitError at once.
+   */
+  readonly retryOn429?: RetryOn429Options;
+}
+
+export interface RetryOn429Options {
+  /** The longest `Retry-After` waited for, in seconds (default 5); a 429 asking for longer is thrown at once. */
+  readonly maxWaitSeconds?: number;
+  /** Hears each retry before its wait, e.g. to say so. */
+  readonly onRetry?: (retry: RateLimitRetry) => void;
+}
+
+/** A request refused with a 429 that is sent again after `waitSeconds`. */
+export interface RateLimitRetry {
+  readonly method: string;
+  /** The path and query, e.g. `/tasks?wait=5`. */
+  readonly path: string;
+  readonly waitSeconds: number;
+  /** The refusal: its message, `rateLimit` headers and whether it was the login's. */
+  readonly error: DoozerRateLimitError;
+}
+
+/** A completion webhook for the task: where the API POSTs its view, signed, when it ends. */
+export interface CallbackOptions {
+  /** An absolute http(s) URL the API can reach. */
+  readonly callbackUrl?: string | URL;
 }
 
 export interface SubmitResult<View extends TaskView = TaskView> {
@@ -56,7 +94,7 @@ export type RunLaterOptions =
   | { readonly delaySeconds?: number; readonly runAt?: undefined };
 
 /** Options of `run` and `submit`. */
-export type RunOptions = WaitOptions & RunLaterOptions;
+export type RunOptions = WaitOptions & RunLaterOptions & CallbackOptions;
 
 /** What `list` shows: the caller's tasks, newest first, filtered by state and task name. */
 export interface ListFilter<N extends string = string> {
@@ -78,7 +116,7 @@ export interface ListPageOptions<N extends string = string> {
 
 /** One task request of a batch: the body of `POST /tasks`, without a wait. */
 export type BatchItemOf<T extends TaskList = AnyTaskList> = {
-  [K in TaskNameOf<T>]: { readonly name: K; readonly args: TaskArgs<T, K> } & RunLaterOptions;
+  [K in TaskNameOf<T>]: { readonly name: K; readonly args: TaskArgs<T, K> } & RunLaterOptions & CallbackOptions;
 }[TaskNameOf<T>];
 
 export interface BatchOptions {
@@ -115,6 +153,9 @@ const EXPIRY_MARGIN_MS = 60_000;
 const MAX_SERVER_WAIT_SECONDS = 5;
 /** How long a request may take beyond the wait it asked for. */
 const REQUEST_MARGIN_MS = 10_000;
+const TOKEN_PATH = '/auth/token';
+/** The longest Retry-After that `retryOn429` waits for unless told otherwise. */
+const DEFAULT_MAX_RETRY_WAIT_SECONDS = 5;
 
 /**
  * A typed client of the doozer API: gets and caches the bearer token (renewing it on a 401),
@@ -133,6 +174,10 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
   readonly #cache: TokenCache;
   readonly #cacheKey: string;
   readonly #fetch: typeof globalThis.fetch;
+  readonly #retryOn429: RetryOn429Options | undefined;
+
+  /** verifyWebhook, for those who have the class at hand: checks a completion webhook and returns its task. */
+  static readonly verifyWebhook = verifyWebhook;
 
   constructor(options: DoozerClientOptions) {
     this.#url = options.url.replace(/\/+$/, '');
@@ -145,6 +190,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
       .update(JSON.stringify([this.#url, this.#username, this.#password]))
       .digest('base64url');
     this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#retryOn429 = options.retryOn429;
   }
 
   /** A valid token for the configured user: the cached one unless it is about to expire. */
@@ -156,7 +202,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
         return { token: cached.token, tokenType: 'Bearer', expiresIn: Math.floor((cached.expiresAt - Date.now()) / 1000) };
       }
     }
-    const issued = await this.#send<TokenResponse>('POST', '/auth/token', {
+    const issued = await this.#send<TokenResponse>('POST', TOKEN_PATH, {
       body: { username: this.#username, password: this.#password },
     });
     await this.#cache.set(key, { token: issued.token, expiresAt: Date.now() + issued.expiresIn * 1000 });
@@ -312,14 +358,15 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
   async #post<View extends TaskView>(name: string, args: unknown, options: RunOptions): Promise<SubmitResult<View>> {
     const query = options.wait === undefined ? '' : `?wait=${options.wait}`;
     let status = 0;
-    // A runAt Date goes as its ISO time (Date#toJSON).
-    const later = {
+    // A runAt Date goes as its ISO time (Date#toJSON), a callbackUrl URL as its href (URL#toJSON).
+    const fields = {
       ...(options.runAt !== undefined && { runAt: options.runAt }),
       ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }),
+      ...(options.callbackUrl !== undefined && { callbackUrl: options.callbackUrl }),
     };
-    const rest = Object.keys(later).length > 0 ? `,${JSON.stringify(later).slice(1, -1)}` : '';
+    const rest = Object.keys(fields).length > 0 ? `,${JSON.stringify(fields).slice(1, -1)}` : '';
     const task = await this.#authorized<View>('POST', `/tasks${query}`, {
-      body: args instanceof RawJson ? new RawJson(`{"name":${JSON.stringify(name)},"args":${args.text}${rest}}`) : { name, args, ...later },
+      body: args instanceof RawJson ? new RawJson(`{"name":${JSON.stringify(name)},"args":${args.text}${rest}}`) : { name, args, ...fields },
       waitSeconds: options.wait ?? MAX_SERVER_WAIT_SECONDS,
       onResponse: (response) => (status = response.status),
     });
@@ -338,7 +385,29 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
     }
   }
 
+  /**
+   * One request, and with `retryOn429` one more after a 429 whose Retry-After is short enough.
+   *
+   * Sending it again is safe, a POST /tasks or /tasks/batch included: a 429 is a refusal made before
+   * anything is recorded (the rate limit, the open-task limit and the login limits are all checked
+   * first, as is a gateway's throttling), so no task was created and no Idempotency-Key was claimed,
+   * and the retry is the first request that counts. safeToRepeat says so for each request.
+   */
   async #send<T>(method: string, path: string, options: SendOptions & { token?: string }): Promise<T> {
+    try {
+      return await this.#sendOnce<T>(method, path, options, false);
+    } catch (error) {
+      const retry = this.#retryOn429;
+      if (!(retry && error instanceof DoozerRateLimitError && safeToRepeat(method, options.headers, error))) throw error;
+      const waitSeconds = error.retryAfterSeconds;
+      if (waitSeconds === undefined || waitSeconds > (retry.maxWaitSeconds ?? DEFAULT_MAX_RETRY_WAIT_SECONDS)) throw error;
+      retry.onRetry?.({ method, path, waitSeconds, error });
+      await sleep(waitSeconds * 1000);
+      return this.#sendOnce<T>(method, path, options, true);
+    }
+  }
+
+  async #sendOnce<T>(method: string, path: string, options: SendOptions & { token?: string }, retried: boolean): Promise<T> {
     const url = `${this.#url}${path}`;
     const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -373,6 +442,14 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
       return body as T;
     }
     const error = (body as ApiErrorBody | undefined)?.error;
+    if (response.status === 429) {
+      throw new DoozerRateLimitError(error?.code ?? 'too_many_requests', error?.message ?? `${url} answered 429 ${response.statusText}`, {
+        retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
+        rateLimit: rateLimitOf(response.headers),
+        login: path === TOKEN_PATH,
+        retried,
+      });
+    }
     if (response.status === 409 && error?.code === 'task_ended' && typeof error.state === 'string') {
       throw new DoozerTaskEndedError(error.message, error.state);
     }
@@ -409,6 +486,37 @@ function encodeBody(body: unknown): string {
 function toWire(value: bigint): WireInteger {
   const asNumber = Number(value);
   return Number.isSafeInteger(asNumber) ? asNumber : value.toString();
+}
+
+/**
+ * Whether a request that was refused may be sent again without doing twice what it asked: a read
+ * always; a POST when it carries an Idempotency-Key (the API answers a repeat with the first
+ * request's outcome), or when the refusal came before anything was recorded, as every 429 does.
+ */
+function safeToRepeat(method: string, headers: SendOptions['headers'], refusal: DoozerApiError): boolean {
+  if (method === 'GET' || method === 'HEAD') return true;
+  if (headers?.['idempotency-key'] !== undefined) return true;
+  return refusal.status === 429;
+}
+
+/** Retry-After as seconds to wait: delay-seconds, or an HTTP date (RFC 9110 §10.2.3); undefined when absent or not either. */
+export function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) || !/[a-z]/i.test(text) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** The RateLimit-Limit, -Remaining and -Reset headers (IETF draft, delta seconds), those given; undefined for none. */
+function rateLimitOf(headers: Headers): RateLimitInfo | undefined {
+  const read = (name: string) => {
+    const value = headers.get(name)?.trim();
+    return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+  };
+  const info = { limit: read('ratelimit-limit'), remaining: read('ratelimit-remaining'), resetSeconds: read('ratelimit-reset') };
+  const given = Object.fromEntries(Object.entries(info).filter(([, value]) => value !== undefined)) as RateLimitInfo;
+  return Object.keys(given).length > 0 ? given : undefined;
 }
 
 function describeConnectionError(url: string, error: unknown): string {

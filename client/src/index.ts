@@ -2,18 +2,32 @@ export {
   type BatchItemOf,
   type BatchOptions,
   type BatchSubmitResult,
+  type CallbackOptions,
   DoozerClient,
   type DoozerClientOptions,
   type ListFilter,
   type ListPageOptions,
+  type RateLimitRetry,
+  type RetryOn429Options,
   type RunLaterOptions,
   type RunOptions,
   type RunResult,
   type SubmitResult,
   type WaitForOptions,
   type WaitOptions,
+  type WebhookHeaders,
+  verifyWebhook,
 } from './doozer-client.ts';
-export { DoozerApiError, DoozerClientError, DoozerConnectionError, DoozerTaskEndedError } from './errors.ts';
+export {
+  DoozerApiError,
+  DoozerClientError,
+  DoozerConnectionError,
+  DoozerRateLimitError,
+  DoozerTaskEndedError,
+  type RateLimitInfo,
+  type WebhookVerificationCode,
+  WebhookVerificationError,
+} from './errors.ts';
 export { type CachedToken, FileTokenCache, MemoryTokenCache, type TokenCache } from './token-cache.ts';
 export {
   type AnyTaskList,
@@ -33,6 +47,8 @@ export {
   type TaskView,
   type TaskViewOf,
   type TokenResponse,
+  type WebhookDelivery,
+  type WebhookState,
   type WireInteger,
   type WireSchema,
   TASK_STATES,

@@ -262,3 +262,28 @@ export function parseListLimit(text: string): number {
   }
   return limit;
 }
+
+const CALLBACK_EXAMPLE = 'https://example.com/hooks/doozer';
+
+/**
+ * The `--callback` of add, mul and run: an absolute http or https URL, returned as typed. Whether
+ * the API may call it (a public address, a length it takes) is the service's to judge.
+ */
+export function parseCallbackUrl(text: string): string {
+  const given = `--callback ${JSON.stringify(text)}`;
+  if (text.trim() === '') throw new InputError(`--callback needs a URL, e.g. --callback ${CALLBACK_EXAMPLE}`);
+  if (text !== text.trim()) throw new InputError(`${given} has spaces around it; give the URL alone, e.g. --callback ${CALLBACK_EXAMPLE}`);
+  let url: URL;
+  try {
+    // Not URL.parse: the client runs on Node 20, which lacks it.
+    url = new URL(text);
+  } catch {
+    throw new InputError(`${given} is not an absolute URL; give one with its scheme and host, e.g. --callback ${CALLBACK_EXAMPLE}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InputError(`${given} is a ${url.protocol} URL; the service calls only http: and https: URLs, e.g. --callback ${CALLBACK_EXAMPLE}`);
+  }
+  // WHATWG URLs take `https:example.com` and `http:/x` for https://example.com/ and http://x/: a typo, more likely than not.
+  if (!/^https?:\/\/[^/]/i.test(text)) throw new InputError(`${given} needs // and a host after ${url.protocol}, e.g. --callback ${CALLBACK_EXAMPLE}`);
+  return text;
+}

@@ -1,5 +1,5 @@
 import { percent } from './progress.ts';
-import { type TaskView, isTerminal } from './types.ts';
+import { type TaskView, type WebhookDelivery, isTerminal } from './types.ts';
 
 /**
  * `doozer list`: tasks as a table, one line each, cut to the width given.
@@ -10,6 +10,10 @@ import { type TaskView, isTerminal } from './types.ts';
  * task_5f0e3c2a-8b7d-4e61-a9f2-3c4d5e6f7a8b  sleep  SCHEDULED  3m   runs in 18m
  * task_0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d  mul    FAILURE    2h   timeout: the task ran past its 10 s limit
  * ```
+ *
+ * When a task shown has ended with a completion webhook (its view has `webhook`), a WEBHOOK column
+ * before RESULT says how each delivery stands (`delivered`, `pending HTTP 503`, `failed HTTP 410`);
+ * otherwise the table is as above.
  */
 
 export interface TableOptions {
@@ -22,17 +26,49 @@ export interface TableOptions {
 const GAP = '  ';
 /** The result column keeps this many characters even on a narrow terminal (the line then wraps). */
 const MIN_NOTE_WIDTH = 12;
-const HEADER = ['ID', 'NAME', 'STATE', 'AGE', 'RESULT'] as const;
-
 /** The lines of the table: a header, then one line per task, in the order given. */
 export function formatTaskTable(tasks: readonly TaskView[], { now, width }: TableOptions): string[] {
-  const rows = tasks.map((task) => [task.id, oneLine(task.name), task.state, age(task.createdAt, now), taskNote(task, now)] as const);
-  const widths = [0, 1, 2, 3].map((column) => Math.max(HEADER[column]!.length, ...rows.map((row) => [...row[column]!].length)));
+  const withWebhook = tasks.some((task) => task.webhook !== undefined);
+  const header = ['ID', 'NAME', 'STATE', 'AGE', ...(withWebhook ? ['WEBHOOK'] : []), 'RESULT'];
+  const rows = tasks.map((task) => [
+    task.id,
+    oneLine(task.name),
+    task.state,
+    age(task.createdAt, now),
+    ...(withWebhook ? [task.webhook ? webhookColumn(task.webhook) : ''] : []),
+    taskNote(task, now),
+  ]);
+  const fixedColumns = header.length - 1;
+  const widths = header.slice(0, fixedColumns).map((title, column) => Math.max(title.length, ...rows.map((row) => [...row[column]!].length)));
   const fixed = widths.reduce((sum, columnWidth) => sum + columnWidth + GAP.length, 0);
   const noteWidth = Math.max(MIN_NOTE_WIDTH, width - fixed);
-  return [HEADER, ...rows].map((row) =>
-    [...row.slice(0, 4).map((cell, column) => cell.padEnd(widths[column]!)), truncate(row[4], noteWidth)].join(GAP).trimEnd(),
+  return [header, ...rows].map((row) =>
+    [...row.slice(0, fixedColumns).map((cell, column) => cell.padEnd(widths[column]!)), truncate(row[fixedColumns]!, noteWidth)].join(GAP).trimEnd(),
   );
+}
+
+/** The WEBHOOK column: the delivery's state, and the receiver's last status while it is not delivered. */
+function webhookColumn(webhook: WebhookDelivery): string {
+  return webhook.state !== 'delivered' && webhook.lastStatus !== undefined ? `${webhook.state} HTTP ${webhook.lastStatus}` : webhook.state;
+}
+
+/**
+ * How a completion webhook's delivery stands, as `lookup` shows it:
+ * `delivered (1 attempt, HTTP 204)`, `pending (2 attempts, last HTTP 500, next at <time>, in 30s)`,
+ * `pending (not sent yet)`, `failed (6 attempts, last error: connection refused)`.
+ */
+export function formatWebhook(webhook: WebhookDelivery, now: number): string {
+  const details: string[] = [];
+  if (webhook.attempts > 0) details.push(`${webhook.attempts} attempt${webhook.attempts === 1 ? '' : 's'}`);
+  else if (webhook.state === 'pending') details.push('not sent yet');
+  const last = webhook.state === 'delivered' ? '' : 'last ';
+  if (webhook.lastStatus !== undefined) details.push(`${last}HTTP ${webhook.lastStatus}`);
+  else if (webhook.lastError !== undefined) details.push(`${last}error: ${oneLine(webhook.lastError)}`);
+  if (webhook.state === 'pending' && webhook.nextAttemptAt !== undefined) {
+    const seconds = (Date.parse(webhook.nextAttemptAt) - now) / 1000;
+    details.push(`next at ${webhook.nextAttemptAt}${seconds > 0 ? `, in ${roughDuration(seconds)}` : ''}`);
+  }
+  return details.length > 0 ? `${webhook.state} (${details.join(', ')})` : webhook.state;
 }
 
 /**

@@ -44,9 +44,35 @@ export interface TaskView<Args = unknown, Result = unknown, Name extends string 
   progress?: TaskProgress;
   /** When it is to run (ISO 8601), for a task submitted with `runAt` or `delaySeconds`. */
   runAt?: string;
+  /** Where the API POSTs the task's view when it ends (a signed completion webhook; see verifyWebhook). */
+  callbackUrl?: string;
+  /** How the completion webhook's delivery went: present once a task with a `callbackUrl` has ended. */
+  webhook?: WebhookDelivery;
   createdAt: string;
   updatedAt: string;
   expiresAt: string;
+}
+
+/**
+ * `pending` until the receiver answers 2xx (`delivered`) or the API gives up (`failed`: refused at
+ * once, or its retries spent).
+ */
+export type WebhookState = 'pending' | 'delivered' | 'failed';
+
+/** The delivery of a task's completion webhook, as the API shows it. */
+export interface WebhookDelivery {
+  /** The Standard Webhooks message id (`webhook-id`): the same for every attempt, so a receiver can drop repeats. */
+  id: string;
+  state: WebhookState;
+  /** Attempts made so far (0 before the first). */
+  attempts: number;
+  /** The HTTP status the receiver answered the last attempt with. */
+  lastStatus?: number;
+  /** Why the last attempt got no answer (a timeout, a refused connection, an address not allowed). */
+  lastError?: string;
+  /** ISO 8601 times of the last attempt and, while `pending`, of the next. */
+  lastAttemptAt?: string;
+  nextAttemptAt?: string;
 }
 
 /** A JSON Schema (2020-12) document, as `GET /task-types` describes args and results with. */

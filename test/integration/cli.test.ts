@@ -1082,7 +1082,7 @@ describe('batch', () => {
       stdout:
         'line 1  error unavailable: the service is temporarily unavailable; try again shortly\n' +
         'line 2  error unavailable: the service is temporarily unavailable; try again shortly\n',
-      stderr: 'doozer: 2 lines were not accepted for an outage (unavailable, unreachable or not_sent); nothing is wrong with them: send them again later.\n',
+      stderr: 'doozer: 2 lines were not accepted for an outage (unavailable, too_many_requests, unreachable or not_sent); nothing is wrong with them: send them again later.\n',
     });
     const json = await doozer(['--json', 'batch', '-'], { stdin: '{"name":"add","args":[1]}\n' });
     expect(json.code).toBe(0);
@@ -1107,7 +1107,7 @@ describe('batch', () => {
         expect.stringMatching(/^line 2  task_[0-9a-f-]{36}  SCHEDULED  runs in 20m$/),
       ]);
       expect(outage.stderr).toBe(
-        'doozer: 1 line was not accepted for an outage (unavailable, unreachable or not_sent); nothing is wrong with it: send it again later.\n',
+        'doozer: 1 line was not accepted for an outage (unavailable, too_many_requests, unreachable or not_sent); nothing is wrong with it: send it again later.\n',
       );
       const mixed = await doozer(['batch', '-'], { stdin: `${stdin}{"name":"nope","args":[]}\n` });
       expect(mixed.code).toBe(1);
@@ -1242,7 +1242,8 @@ describe('help', () => {
     '     or a batch line was refused for something in it',
     '  2  usage error: a bad flag, number, JSON or setting, or args the service refused',
     '  3  authentication failed, or logins refused for a while (too many wrong passwords)',
-    '  4  the service is unreachable or answered 5xx (batch: lines refused only for that)',
+    '  4  the service is unreachable or answered 5xx, or 429 (too many requests) still',
+    '     after one retry or asking to wait over 5 s (batch: lines refused only for those)',
     '  5  deferred, and --wait timed out',
   ];
 

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UserProfiles } from '../../lib/auth/user-profiles.ts';
+import { DEFAULT_USER_LIMITS } from '../../lib/limits/user-limits.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
@@ -98,7 +100,10 @@ export async function startCliServer(): Promise<CliServer> {
       ttlSeconds: 3_600,
     });
     // The login limits as deployed, over memory; every caller of this server shares one address.
-    const app = createApp({ catalog, tasks, users, tokens, loginThrottle });
+    // Callbacks as on the local stage: every user signs with the development secret, and loopback
+    // URLs are allowed. No request-rate limit: the tests make many requests quickly.
+    const profiles = new UserProfiles([], { defaultLimits: DEFAULT_USER_LIMITS, stage: 'local' });
+    const app = createApp({ catalog, tasks, users, tokens, loginThrottle, profiles, callbackPolicy: { allowLoopback: true } });
     return new Promise((resolve) => {
       const server = serve(
         {

@@ -18,7 +18,7 @@ import {
   submitLines,
   waitForOutcomes,
 } from '../../client/src/batch.ts';
-import { DoozerApiError, DoozerConnectionError } from '../../client/src/errors.ts';
+import { DoozerApiError, DoozerConnectionError, DoozerRateLimitError } from '../../client/src/errors.ts';
 import { InputError } from '../../client/src/input.ts';
 import type { BatchItemResult, TaskView } from '../../client/src/types.ts';
 
@@ -223,16 +223,28 @@ describe('submitLines', () => {
     expect(outcomes[100]).toMatchObject({ line: 101, task: { state: 'PENDING' } });
   });
 
-  it.each([
-    ['401', new DoozerApiError(401, 'unauthorized', 'invalid username or password')],
-    ['429', new DoozerApiError(429, 'too_many_requests', 'too many login attempts; try again in 900 s')],
-  ])('stops sending when authentication fails (%s), so the password is not tried again for every chunk', async (_status, refusal) => {
+  it('stops sending when authentication fails (401), so the password is not tried again for every chunk', async () => {
+    const refusal = new DoozerApiError(401, 'unauthorized', 'invalid username or password');
     const { chunks, send } = recordingSender((index) => (index === 1 ? refusal : undefined));
     const outcomes = await submitLines(requestLines(250), send);
     expect(chunks.map((chunk) => chunk.index)).toEqual([0, 1]);
     expect(outcomes[99]).toMatchObject({ task: { state: 'PENDING' } });
     expect(outcomes[100]).toEqual({ line: 101, error: { code: refusal.code, message: refusal.message, status: refusal.status } });
     expect(outcomes[249]).toEqual({ line: 250, error: { code: 'not_sent', message: `not sent: authentication failed (${refusal.message})` } });
+  });
+
+  it.each([
+    ['the rate limit', new DoozerRateLimitError('too_many_requests', 'too many requests; try again in 30 s', { retryAfterSeconds: 30, retried: true })],
+    ['logins refused for a while', new DoozerRateLimitError('too_many_requests', 'too many login attempts; try again in 900 s', { login: true })],
+  ])('stops sending on a 429 (%s): the chunks after would only add to the requests refused', async (_why, refusal) => {
+    const { chunks, send } = recordingSender((index) => (index === 1 ? refusal : undefined));
+    const outcomes = await submitLines(requestLines(250), send);
+    expect(chunks.map((chunk) => chunk.index)).toEqual([0, 1]);
+    expect(outcomes[99]).toMatchObject({ task: { state: 'PENDING' } });
+    expect(outcomes[100]).toEqual({ line: 101, error: { code: 'too_many_requests', message: refusal.message, status: 429 } });
+    expect(outcomes[249]).toEqual({ line: 250, error: { code: 'not_sent', message: `not sent: the service refused too many requests (${refusal.message})` } });
+    // Nothing is wrong with those lines: they are for sending again later.
+    for (const outcome of [outcomes[100]!, outcomes[249]!]) expect('error' in outcome && failureKind(outcome.error)).toBe('outage');
   });
 
   it('stops sending when the service stops answering, saying which lines may have been accepted', async () => {
@@ -379,7 +391,7 @@ describe('what a line that got no task calls for', () => {
     [{ code: 'unreachable', message: 'did not answer in time; these tasks may or may not have been accepted' }, 'outage'],
     [{ code: 'not_sent', message: 'not sent: the service stopped answering' }, 'outage'],
     [{ code: 'unauthorized', message: 'invalid username or password', status: 401 }, 'auth'],
-    [{ code: 'too_many_requests', message: 'too many login attempts', status: 429 }, 'auth'],
+    [{ code: 'too_many_requests', message: 'too many requests; try again in 30 s', status: 429 }, 'outage'],
   ])('%j: %s', (error, kind) => {
     expect(failureKind(error)).toBe(kind);
   });
@@ -388,6 +400,7 @@ describe('what a line that got no task calls for', () => {
     expect(errorKind(new DoozerConnectionError('http://127.0.0.1:9', 'nothing answers'))).toBe('outage');
     expect(errorKind(new DoozerApiError(503, 'unavailable', 'down'))).toBe('outage');
     expect(errorKind(new DoozerApiError(401, 'unauthorized', 'no'))).toBe('auth');
+    expect(errorKind(new DoozerRateLimitError('too_many_requests', 'slow down', { retryAfterSeconds: 2, retried: true }))).toBe('outage');
     expect(errorKind(new DoozerApiError(404, 'task_not_found', 'gone'))).toBe('refused');
     expect(errorKind(new TypeError('boom'))).toBeUndefined();
   });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   InputError,
   checkDelayWords,
+  parseCallbackUrl,
   parseDelay,
   parseIntegers,
   parseListLimit,
@@ -402,3 +403,35 @@ describe('parseListLimit (list --limit)', () => {
     expect(inputError(() => parseListLimit(text))).toBe(`--limit ${JSON.stringify(text)} is not a number of tasks from 1 to 1000`);
   });
 });
+
+describe('parseCallbackUrl (--callback)', () => {
+  it.each([
+    'https://example.com/hooks/doozer',
+    'http://127.0.0.1:8080/hook?task=1#end',
+    'HTTPS://Example.COM',
+    'https://user@example.com/hook',
+  ])('takes %j as typed: an absolute http(s) URL (the service judges the rest)', (text) => {
+    expect(parseCallbackUrl(text)).toBe(text);
+  });
+
+  it.each<[string, string]>([
+    ['example.com/hook', 'is not an absolute URL; give one with its scheme and host'],
+    ['/hooks/doozer', 'is not an absolute URL; give one with its scheme and host'],
+    ['http://', 'is not an absolute URL; give one with its scheme and host'],
+    ['ftp://example.com/hook', 'is a ftp: URL; the service calls only http: and https: URLs'],
+    ['mailto:ops@example.com', 'is a mailto: URL; the service calls only http: and https: URLs'],
+    ['https:example.com', 'needs // and a host after https:'],
+    ['http:///hook', 'needs // and a host after http:'],
+    [' https://example.com', 'has spaces around it; give the URL alone'],
+  ])('refuses %j: %s', (text, reason) => {
+    expect(inputError(() => parseCallbackUrl(text))).toMatch(new RegExp(`^--callback ${escape(JSON.stringify(text))} ${escape(reason)}`));
+  });
+
+  it('refuses an empty one, showing what to give', () => {
+    expect(inputError(() => parseCallbackUrl(''))).toBe('--callback needs a URL, e.g. --callback https://example.com/hooks/doozer');
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { age, formatTaskTable, roughDuration, taskNote } from '../../client/src/task-table.ts';
+import { age, formatTaskTable, formatWebhook, roughDuration, taskNote } from '../../client/src/task-table.ts';
 import type { TaskView } from '../../client/src/types.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
@@ -141,5 +141,43 @@ describe('formatTaskTable', () => {
 
   it('is only the header for no tasks', () => {
     expect(formatTaskTable([], { now: NOW, width: 100 })).toEqual(['ID  NAME  STATE  AGE  RESULT']);
+  });
+});
+
+describe('formatWebhook (lookup)', () => {
+  const id = 'msg_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
+  it.each<[Parameters<typeof formatWebhook>[0], string]>([
+    [{ id, state: 'delivered', attempts: 1, lastStatus: 204 }, 'delivered (1 attempt, HTTP 204)'],
+    [{ id, state: 'delivered', attempts: 3, lastStatus: 200 }, 'delivered (3 attempts, HTTP 200)'],
+    [
+      { id, state: 'pending', attempts: 2, lastStatus: 500, lastAttemptAt: inSeconds(-5), nextAttemptAt: inSeconds(30) },
+      `pending (2 attempts, last HTTP 500, next at ${inSeconds(30)}, in 30s)`,
+    ],
+    [{ id, state: 'pending', attempts: 1, lastError: 'connect ECONNREFUSED\n10.0.0.1:443', nextAttemptAt: inSeconds(-1) }, `pending (1 attempt, last error: connect ECONNREFUSED 10.0.0.1:443, next at ${inSeconds(-1)})`],
+    [{ id, state: 'pending', attempts: 0 }, 'pending (not sent yet)'],
+    [{ id, state: 'failed', attempts: 6, lastStatus: 503 }, 'failed (6 attempts, last HTTP 503)'],
+    [{ id, state: 'failed', attempts: 1, lastError: 'the address 10.0.0.1 is not allowed' }, 'failed (1 attempt, last error: the address 10.0.0.1 is not allowed)'],
+  ])('%j reads %j', (webhook, expected) => {
+    expect(formatWebhook(webhook, NOW)).toBe(expected);
+  });
+});
+
+describe('formatTaskTable with completion webhooks', () => {
+  it('adds a WEBHOOK column, its state and the last status while not delivered, only when a task shown has a delivery', () => {
+    const id = 'msg_x';
+    const tasks: TaskView[] = [
+      task({ id: 'task_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', state: 'SUCCESS', result: 3, webhook: { id, state: 'delivered', attempts: 1, lastStatus: 204 } }),
+      task({ id: 'task_bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', state: 'SUCCESS', result: 4, webhook: { id, state: 'pending', attempts: 2, lastStatus: 503 } }),
+      task({ id: 'task_cccccccc-cccc-4ccc-8ccc-cccccccccccc', state: 'CANCELLED', webhook: { id, state: 'failed', attempts: 6, lastError: 'timeout' } }),
+      task({ id: 'task_dddddddd-dddd-4ddd-8ddd-dddddddddddd', callbackUrl: 'https://example.com/hook' }),
+    ];
+    expect(formatTaskTable(tasks, { now: NOW, width: 120 })).toEqual([
+      'ID                                         NAME  STATE      AGE  WEBHOOK           RESULT',
+      'task_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa  add   SUCCESS    12s  delivered         3',
+      'task_bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb  add   SUCCESS    12s  pending HTTP 503  4',
+      'task_cccccccc-cccc-4ccc-8ccc-cccccccccccc  add   CANCELLED  12s  failed',
+      'task_dddddddd-dddd-4ddd-8ddd-dddddddddddd  add   PENDING    12s',
+    ]);
+    expect(formatTaskTable(tasks.slice(3), { now: NOW, width: 120 })[0]).toBe('ID                                         NAME  STATE    AGE  RESULT');
   });
 });
