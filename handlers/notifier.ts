@@ -1,8 +1,9 @@
 import { createSsmClient } from '../lib/aws/clients.ts';
 import { createSqsBatchHandler } from '../lib/aws/sqs-batch-handler.ts';
 import { loadNotifierSettings } from '../lib/aws/ssm-secrets.ts';
-import { createLogger, createWebhookNotifier, withLambdaContext } from '../lib/dependencies.ts';
-import { decodeNotice } from '../lib/webhooks/webhook-notifier.ts';
+import { createLogger, withLambdaContext } from '../lib/dependencies.ts';
+import { createWebhookNotifier } from '../lib/notifier-dependencies.ts';
+import { decodeNotice } from '../lib/webhooks/delivery-schedule.ts';
 
 const logger = createLogger();
 // As the API: read once in the init phase (outside the local stage, the users from SSM).

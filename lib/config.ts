@@ -4,7 +4,7 @@ import { isPasswordHash } from './auth/passwords.ts';
 import { MAX_QUEUE_DELAY_SECONDS } from './tasks/ports.ts';
 import type { RunLaterLimits } from './tasks/run-later.ts';
 import { DEFAULT_USER_LIMITS, MAX_OPEN_TASK_LIMIT, type UserLimits } from './limits/user-limits.ts';
-import { DEVELOPMENT_WEBHOOK_SECRET, isWebhookSecret } from './webhooks/signing.ts';
+import { DEVELOPMENT_WEBHOOK_SECRET, isWebhookSecret } from './webhooks/secrets.ts';
 import { type BackoffSchedule, DEFAULT_BACKOFF } from './tasks/wait-policy.ts';
 
 /**

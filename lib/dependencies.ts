@@ -14,10 +14,8 @@ import { DynamoDbOpenTaskSlots } from './aws/dynamodb-open-task-slots.ts';
 import { DynamoDbRequestRates } from './aws/dynamodb-request-rates.ts';
 import { SqsWebhookQueue } from './aws/sqs-webhook-queues.ts';
 import { UserProfiles } from './auth/user-profiles.ts';
-import type { ApiConfig, NotifierConfig, SweeperConfig, WorkerConfig } from './config.ts';
+import type { ApiConfig, SweeperConfig, WorkerConfig } from './config.ts';
 import { TaskEndings } from './tasks/task-endings.ts';
-import { HttpWebhookSender } from './webhooks/http-sender.ts';
-import { WebhookNotifier } from './webhooks/webhook-notifier.ts';
 import type { AppDependencies } from './http/app.ts';
 import { scopedLogger } from './logger.ts';
 import { ListCursors } from './tasks/list-cursor.ts';
@@ -144,21 +142,6 @@ export function createTaskSweeper(config: SweeperConfig, base = createLogger()):
     ...(config.webhookQueueUrl !== undefined && {
       webhooks: { deliveries: store, notices: new SqsWebhookQueue({ client: sqs, queueUrl: config.webhookQueueUrl }) },
     }),
-    logger,
-  });
-}
-
-/** The notifier: completion webhooks from its queue, signed with each owner's secret, failures to its dead-letter queue. */
-export function createWebhookNotifier(config: NotifierConfig, base = createLogger()): WebhookNotifier {
-  const logger = scopedLogger(base);
-  const sqs = createSqsClient(config.aws);
-  return new WebhookNotifier({
-    store: new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName }),
-    queue: new SqsWebhookQueue({ client: sqs, queueUrl: config.queueUrl }),
-    failed: new SqsWebhookQueue({ client: sqs, queueUrl: config.deadLetterQueueUrl }),
-    sender: new HttpWebhookSender({ policy: { allowLoopback: config.allowLoopback } }),
-    secrets: (owner) => config.secrets.get(owner),
-    retrySchedule: config.retrySchedule,
     logger,
   });
 }

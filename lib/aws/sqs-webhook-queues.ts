@@ -1,7 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
 import type { FailedDeliveries, NotifierQueue } from '../webhooks/ports.ts';
-import { encodeNotice } from '../webhooks/webhook-notifier.ts';
+import { encodeNotice } from '../webhooks/delivery-schedule.ts';
 
 export interface SqsWebhookQueueOptions {
   readonly client: SQSClient;

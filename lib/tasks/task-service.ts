@@ -10,7 +10,7 @@ import {
   UnavailableError,
 } from '../errors.ts';
 import type { OpenTaskSlots } from '../limits/ports.ts';
-import { notifyAtAfterEnd } from '../webhooks/webhook-notifier.ts';
+import { notifyAtAfterEnd } from '../webhooks/delivery-schedule.ts';
 import { TaskEndings } from './task-endings.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 import {

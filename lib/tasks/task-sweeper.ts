@@ -5,7 +5,7 @@ import { type Task, isExpired, isTerminal } from './task.ts';
 import { eachConcurrently } from '../concurrency.ts';
 import { type Clock, systemClock } from './wait-policy.ts';
 import type { NotifierQueue, WebhookDeliveryStore } from '../webhooks/ports.ts';
-import { RESEND_AFTER_SECONDS } from '../webhooks/webhook-notifier.ts';
+import { RESEND_AFTER_SECONDS } from '../webhooks/delivery-schedule.ts';
 
 export interface TaskSweeperOptions {
   readonly store: TaskStore;

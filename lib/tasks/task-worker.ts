@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
-import { notifyAtAfterEnd } from '../webhooks/webhook-notifier.ts';
+import { notifyAtAfterEnd } from '../webhooks/delivery-schedule.ts';
 import type { MessageLease, StateChange, TaskStore } from './ports.ts';
 import { RUNNABLE_STATES, type Task, type TaskFailure, type TaskProgress, isExpired, isSameInput, isTerminal } from './task.ts';
 import type { TaskEndings } from './task-endings.ts';

@@ -1,0 +1,29 @@
+import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts';
+import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
+import { SqsWebhookQueue } from './aws/sqs-webhook-queues.ts';
+import type { NotifierConfig } from './config.ts';
+import { createLogger } from './dependencies.ts';
+import { scopedLogger } from './logger.ts';
+import { HttpWebhookSender } from './webhooks/http-sender.ts';
+import { WebhookNotifier } from './webhooks/webhook-notifier.ts';
+
+/**
+ * The notifier's composition, apart from lib/dependencies.ts: the signing library it brings is a
+ * CommonJS package, which esbuild cannot drop from a bundle that imports it even unused, and the
+ * other functions have no use for it.
+ */
+
+/** The notifier: completion webhooks from its queue, signed with each owner's secret, failures to its dead-letter queue. */
+export function createWebhookNotifier(config: NotifierConfig, base = createLogger()): WebhookNotifier {
+  const logger = scopedLogger(base);
+  const sqs = createSqsClient(config.aws);
+  return new WebhookNotifier({
+    store: new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName }),
+    queue: new SqsWebhookQueue({ client: sqs, queueUrl: config.queueUrl }),
+    failed: new SqsWebhookQueue({ client: sqs, queueUrl: config.deadLetterQueueUrl }),
+    sender: new HttpWebhookSender({ policy: { allowLoopback: config.allowLoopback } }),
+    secrets: (owner) => config.secrets.get(owner),
+    retrySchedule: config.retrySchedule,
+    logger,
+  });
+}
