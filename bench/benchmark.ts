@@ -11,6 +11,7 @@ import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, run
 import { type LoginFloodResult, measureLoginFlood } from './login-flood.ts';
 import { type StartupResult, measureStartup } from './startup.ts';
 import { type Ceiling, type UnitCosts, ceilingFromUnitCosts, measureUnitCosts } from './unit-costs.ts';
+import { type WebhookResult, measureWebhooks } from './webhooks.ts';
 
 /** How much load each phase sends. `npm run bench` uses FULL_COUNTS; `--quick` QUICK_COUNTS. */
 export interface BenchCounts {
@@ -35,10 +36,14 @@ export interface BenchCounts {
   readonly lifecycle: number;
   /** Rounds of the lifecycle phase, each running both sides (alternating which goes first); the report takes medians. */
   readonly lifecycleRounds: number;
+  /** Sync tasks at c=1 per side and round of the webhooks phase: without a callbackUrl, and with one to a receiver on loopback. */
+  readonly webhooks: number;
+  /** Rounds of the webhooks phase, each running both sides (alternating which goes first); the report takes medians. */
+  readonly webhookRounds: number;
 }
 
-export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300, lifecycle: 2_000, lifecycleRounds: 3 };
-export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50, lifecycle: 400, lifecycleRounds: 1 };
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300, lifecycle: 2_000, lifecycleRounds: 3, webhooks: 500, webhookRounds: 3 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50, lifecycle: 400, lifecycleRounds: 1, webhooks: 100, webhookRounds: 1 };
 
 /** Callers of each login flood. */
 const FLOOD_CONCURRENCY = 8;
@@ -101,6 +106,11 @@ export interface BenchResult {
    * single `POST /tasks?wait=0` (at `concurrency`), the same number of tasks each, in the same run.
    */
   readonly lifecycle: LifecycleResult;
+  /**
+   * Sync tasks at c=1 with a callbackUrl against without, in the same run (p50 and p99 ratios), and
+   * the deliveries: all of them, signed, once each, and how long after the 200.
+   */
+  readonly webhooks: WebhookResult;
 }
 
 /**
@@ -180,6 +190,17 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       log,
     });
 
+    // Sync tasks with a completion webhook against without; each side's deliveries awaited before the next.
+    const webhooks = await measureWebhooks({
+      call,
+      counter,
+      tasks: counts.webhooks,
+      rounds: counts.webhookRounds,
+      warmup: counts.warmup,
+      maxMs: options.maxPhaseSeconds * 1000,
+      log,
+    });
+
     // After every counted phase: the flood fills the login-attempt items of the table.
     const loginFlood = await measureLoginFlood({
       apiUrl: bench.settings.apiUrl,
@@ -216,6 +237,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       },
       loginFlood,
       lifecycle,
+      webhooks,
     };
   } finally {
     log('stopping the local stack');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type BenchCounts, FULL_COUNTS, QUICK_COUNTS, runBenchmark } from './benchmark.ts';
 import { type BenchReport, describeEnvironment, writeReport } from './report.ts';
+import { DELIVERY_WAIT_MS, webhookFailures } from './webhooks.ts';
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -24,16 +25,24 @@ each side: tasks accepted per second of its submissions, and tasks completed (SU
 right sum) per second from its first submission to its last task's SUCCESS (the latest updatedAt),
 found by listing GET /tasks?limit=100 newest first: walked once after the submissions, then the
 oldest page still open read again every 200 ms; the ratios batch / single against the 4x target.
+Then completion webhooks (the acceptance: a callbackUrl adds nothing to sync p50), in rounds that
+alternate which side goes first (medians of the rounds):
+  without   POST /tasks add until the 200, at c=1, as the sync phase
+  with      the same with a callbackUrl to a receiver in this process on 127.0.0.1
+the ratio with / without of p50 and p99; after each side with callbacks, up to ${DELIVERY_WAIT_MS / 1000} s for its
+deliveries, each verified as Standard Webhooks with the development secret: delivered of expected,
+invalid signatures, duplicates (beyond one a task), and the lag from the 200 to the delivery.
 Then sync tasks at c=1 idle and beside two floods of failed logins with ever-new user names (from
 one address, and from 200 loopback addresses in turn): the task latency under a flood as a ratio.
 Then the unit costs: the CPU of one SDK call (client side, from a child process, and at the
 emulators) per kind, from which it builds up the CPU ceiling a sync task allows on this machine.
-Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed.
+Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed,
+or a completion webhook was missing, had a bad signature, or came for a task without a callbackUrl.
 Where the time of one sync task goes, step by step: npm run bench:trace (bench/trace.ts).
 
 Options:
   --quick              small counts (about a tenth), for a look in under a minute
-  --warmup N           warm-up operations per kind and concurrency, and lifecycle tasks per side (${FULL_COUNTS.warmup}; quick ${QUICK_COUNTS.warmup})
+  --warmup N           warm-up operations per kind and concurrency, and lifecycle and webhook tasks per side (${FULL_COUNTS.warmup}; quick ${QUICK_COUNTS.warmup})
   --floor N            floor requests at c=1                         (${FULL_COUNTS.floor}; quick ${QUICK_COUNTS.floor})
   --sync N             sync tasks at c=1                             (${FULL_COUNTS.sync}; quick ${QUICK_COUNTS.sync})
   --throughput N       sync tasks and floor requests at --concurrency (${FULL_COUNTS.throughput}; quick ${QUICK_COUNTS.throughput})
@@ -44,6 +53,8 @@ Options:
   --flood N            sync tasks at c=1 idle and beside each login flood (${FULL_COUNTS.flood}; quick ${QUICK_COUNTS.flood})
   --lifecycle N        add tasks per side and round, batches and single (${FULL_COUNTS.lifecycle}; quick ${QUICK_COUNTS.lifecycle})
   --lifecycle-rounds N rounds of both sides, alternating the order   (${FULL_COUNTS.lifecycleRounds}; quick ${QUICK_COUNTS.lifecycleRounds})
+  --webhooks N         sync tasks at c=1 per side and round, without and with a callbackUrl (${FULL_COUNTS.webhooks}; quick ${QUICK_COUNTS.webhooks})
+  --webhook-rounds N   rounds of both webhook sides, alternating the order (${FULL_COUNTS.webhookRounds}; quick ${QUICK_COUNTS.webhookRounds})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
   --out DIR            where to write the results (bench/results)
@@ -80,6 +91,8 @@ try {
       flood: { type: 'string' },
       lifecycle: { type: 'string' },
       'lifecycle-rounds': { type: 'string' },
+      webhooks: { type: 'string' },
+      'webhook-rounds': { type: 'string' },
       'max-seconds': { type: 'string' },
       'offline-log': { type: 'boolean', default: false },
       out: { type: 'string', default: DEFAULT_OUT },
@@ -110,6 +123,8 @@ const counts: BenchCounts = {
   flood: parseCount('flood', values.flood, base.flood, 1),
   lifecycle: parseCount('lifecycle', values.lifecycle, base.lifecycle, 1),
   lifecycleRounds: parseCount('lifecycle-rounds', values['lifecycle-rounds'], base.lifecycleRounds, 1),
+  webhooks: parseCount('webhooks', values.webhooks, base.webhooks, 1),
+  webhookRounds: parseCount('webhook-rounds', values['webhook-rounds'], base.webhookRounds, 1),
 };
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
@@ -137,10 +152,16 @@ try {
     report.loginFlood.idle,
     ...report.loginFlood.floods.map((flood) => flood.tasks),
     ...report.lifecycle.runs,
+    ...report.webhooks.runs,
   ];
   const errors = phases.reduce((sum, phase) => sum + phase.errors, 0);
   if (errors > 0) {
     log(`${errors} requests failed: ${JSON.stringify(phases.map((phase) => phase.errorSamples))}`);
+    process.exitCode = 1;
+  }
+  const failures = webhookFailures(report.webhooks);
+  if (failures.length > 0) {
+    log(failures.map((failure) => failure.message).join('; '));
     process.exitCode = 1;
   }
 } catch (error) {
