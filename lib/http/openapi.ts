@@ -2,7 +2,8 @@ import * as z from 'zod/mini';
 import packageJson from '../../package.json' with { type: 'json' };
 import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../auth/login-throttle.ts';
 import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
-import { type TaskView, isTerminal } from '../tasks/task.ts';
+import { DEFAULT_USER_LIMITS } from '../limits/user-limits.ts';
+import { TERMINAL_STATES, type TaskView, isTerminal } from '../tasks/task.ts';
 import type { TaskCatalog } from '../tasks/task-catalog.ts';
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './json-limits.ts';
 import { CredentialsSchema } from './request-body.ts';
@@ -17,9 +18,12 @@ import {
   TaskTypesSchema,
   TaskViewSchema,
   TokenResponseSchema,
+  WebhookIdSchema,
 } from './response-schemas.ts';
 import { wireJsonSchema } from './task-types.ts';
 import { PreferHeaderSchema, WaitQuerySchema } from './wait-preference.ts';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../webhooks/delivery-schedule.ts';
+import { DEVELOPMENT_WEBHOOK_SECRET } from '../webhooks/secrets.ts';
 
 /**
  * The OpenAPI 3.1 document of the HTTP API, served at `GET /openapi.json`. Every schema in it is
@@ -97,47 +101,67 @@ const HEADERS = {
   'WWW-Authenticate': header('`Bearer realm="doozer"`, with `error="invalid_token"` when a token was sent but refused.', {
     type: 'string',
   }),
+  // The caller's request rate (lib/limits/user-limits.ts), by the draft-07 field names of
+  // draft-ietf-httpapi-ratelimit-headers, which clients and gateways read today.
+  'RateLimit-Limit': header('Your burst: the requests your rate limit lets you make at once when you have made none for a while.', {
+    type: 'integer',
+    minimum: 1,
+    examples: [DEFAULT_USER_LIMITS.burst],
+  }),
+  'RateLimit-Remaining': header('The requests you could still make now, at once; 0 on a 429 of the rate limit.', {
+    type: 'integer',
+    minimum: 0,
+  }),
+  'RateLimit-Reset': header('Seconds until your whole burst is available again; 0 when it is.', { type: 'integer', minimum: 0 }),
+  'RateLimit-Policy': header(
+    '`<burst>;w=<seconds>`: your burst, and the seconds it takes to come back once spent (burst / your requests per second, ' +
+      'rounded up). Requests come back one at a time, evenly over that window.',
+    {
+      type: 'string',
+      pattern: '^\\d+;w=\\d+$',
+      examples: [`${DEFAULT_USER_LIMITS.burst};w=${Math.ceil(DEFAULT_USER_LIMITS.burst / DEFAULT_USER_LIMITS.requestsPerSecond)}`],
+    },
+  ),
 } as const;
 
 type HeaderName = keyof typeof HEADERS;
 
-const headerRefs = (names: HeaderName[]) => Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+const headerRefs = (names: readonly HeaderName[]) => Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+
+/**
+ * On every answer to a request whose bearer token was accepted, errors included: the caller is known
+ * and their request counted. Not on a 401 (no caller yet), nor on the routes without a token.
+ */
+const RATE_LIMIT: readonly HeaderName[] = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy'];
+
+/** Why a callbackUrl is refused, in words (lib/webhooks/target-policy.ts and `callbackOf` in app.ts). */
+const CALLBACK_REFUSALS =
+  'not an absolute `https` URL (the local stage also takes `http`), longer than 2048 characters, with a user name, password or ' +
+  'fragment, or at a private, loopback (outside the local stage), link-local, cloud metadata or other special-purpose address; ' +
+  'or your user has no webhook secret to sign it with';
 
 /**
  * The error answers, one per status. `codes` are ErrorCodes, so the compiler checks their names; the
  * statuses come from lib/errors.ts except 415, which is `invalid_request` with another status.
+ *
+ * An answer given only behind a bearer token declares the caller's RateLimit-* headers itself; one
+ * that the routes without a token give too has an `Authenticated…` twin that declares them, for the
+ * task routes (a response `$ref` cannot add headers).
  */
-const ERROR_RESPONSES = {
+const PUBLIC_ERROR_RESPONSES = {
   BadRequest: errorResponse(['invalid_request'], 'The request is malformed: see `message`.'),
-  BadTaskRequest: errorResponse(
-    ['invalid_request', 'unknown_task'],
-    'The request is malformed, or its args fail the task\'s schema (`message` names up to three faults, each field and its rule); ' +
-      '`unknown_task` when no task has that name (`message` lists the known ones).',
-  ),
   Unauthorized: errorResponse(
     ['unauthorized'],
     'No bearer token, or a bad, expired or oversized (over 4 KiB) one; or wrong credentials.',
     ['WWW-Authenticate'],
   ),
-  TaskNotFound: errorResponse(['task_not_found'], 'No such task: unknown, expired or another user\'s (all answer alike).'),
-  RequestInProgress: errorResponse(
-    ['request_in_progress'],
-    'The first request with this `Idempotency-Key` has not recorded its task yet: try again after `Retry-After`.',
-    ['Retry-After'],
-  ),
   PayloadTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BODY_BYTES} bytes.`),
-  BatchTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BATCH_BODY_BYTES} bytes: split the batch.`),
-  TaskEnded: errorResponse(
-    ['task_ended'],
-    'The task has already ended (SUCCESS or FAILURE) and cannot be cancelled; `state` says which.',
-  ),
   UnsupportedMediaType: errorResponse(
     ['invalid_request'],
     'The body is not `application/json` (a `+json` type or parameters are fine).',
     [],
     415,
   ),
-  IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.'),
   TooManyRequests: errorResponse(
     ['too_many_requests'],
     loginLimitsText(),
@@ -148,6 +172,62 @@ const ERROR_RESPONSES = {
   MethodNotAllowed: errorResponse(['method_not_allowed'], 'The path exists, but not for this method: see `Allow`.', ['Allow']),
   Internal: errorResponse(['internal'], 'A bug; the detail is logged, never sent.'),
 } as const;
+
+const ERROR_RESPONSES = {
+  ...PUBLIC_ERROR_RESPONSES,
+  BadTaskRequest: errorResponse(
+    ['invalid_request', 'unknown_task'],
+    'The request is malformed, or its args fail the task\'s schema (`message` names up to three faults, each field and its rule); ' +
+      '`unknown_task` when no task has that name (`message` lists the known ones). ' +
+      `Also \`invalid_request\` for a \`callbackUrl\` (the task's own, or your default) that is refused: ${CALLBACK_REFUSALS}; ` +
+      '`message` says why.',
+    RATE_LIMIT,
+  ),
+  TaskNotFound: errorResponse(['task_not_found'], 'No such task: unknown, expired or another user\'s (all answer alike).', RATE_LIMIT),
+  RequestInProgress: errorResponse(
+    ['request_in_progress'],
+    'The first request with this `Idempotency-Key` has not recorded its task yet: try again after `Retry-After`.',
+    ['Retry-After', ...RATE_LIMIT],
+  ),
+  BatchTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BATCH_BODY_BYTES} bytes: split the batch.`, RATE_LIMIT),
+  TaskEnded: errorResponse(
+    ['task_ended'],
+    'The task has already ended (SUCCESS or FAILURE) and cannot be cancelled; `state` says which.',
+    RATE_LIMIT,
+  ),
+  IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.', RATE_LIMIT),
+  RateLimited: errorResponse(['too_many_requests'], rateLimitText(), ['Retry-After', ...RATE_LIMIT]),
+  RateOrOpenTaskLimited: errorResponse(['too_many_requests'], `${rateLimitText()} Or, ${openTaskLimitText()}`, ['Retry-After', ...RATE_LIMIT]),
+  AuthenticatedBadRequest: authenticated(PUBLIC_ERROR_RESPONSES.BadRequest),
+  AuthenticatedPayloadTooLarge: authenticated(PUBLIC_ERROR_RESPONSES.PayloadTooLarge),
+  AuthenticatedUnsupportedMediaType: authenticated(PUBLIC_ERROR_RESPONSES.UnsupportedMediaType),
+  AuthenticatedUnavailable: authenticated(
+    PUBLIC_ERROR_RESPONSES.Unavailable,
+    'The `RateLimit-*` headers are missing when it is the rate limit\'s own store that did not answer.',
+  ),
+  AuthenticatedInternal: authenticated(PUBLIC_ERROR_RESPONSES.Internal),
+} as const;
+
+/** The request rate, in words, with the defaults of lib/limits/user-limits.ts. */
+function rateLimitText(): string {
+  const { burst, requestsPerSecond } = DEFAULT_USER_LIMITS;
+  return (
+    'Past your request rate: every request with an accepted bearer token counts (whatever its answer, but for a 429 of the ' +
+    'rate itself), on every task route together. You may make `RateLimit-Limit` requests at once; they come back evenly over ' +
+    `the window of \`RateLimit-Policy\` (by default ${burst} at once and ${requestsPerSecond} a second on average, unless the ` +
+    'deployment or your user sets others). Wait `Retry-After` seconds; `RateLimit-Remaining` is 0.'
+  );
+}
+
+/** The open-task limit, in words, with the default of lib/limits/user-limits.ts. */
+function openTaskLimitText(): string {
+  return (
+    'on a submission, past your open-task limit: the tasks you have that have not ended (SCHEDULED, PENDING or RETRY) count ' +
+    `against it (by default ${DEFAULT_USER_LIMITS.openTasks}). A batch needs a place for every task it would accept, and is ` +
+    'refused whole when they do not all fit. `Retry-After` is 1: wait for some tasks to end, or cancel some. ' +
+    '`message` says which limit it was, and the numbers.'
+  );
+}
 
 /** The login limits, in words, from the values the API enforces. */
 function loginLimitsText(): string {
@@ -161,7 +241,7 @@ function loginLimitsText(): string {
   );
 }
 
-function errorResponse(codes: ErrorCode[], description: string, headers: HeaderName[] = [], status?: number) {
+function errorResponse(codes: ErrorCode[], description: string, headers: readonly HeaderName[] = [], status?: number) {
   const [first] = codes;
   return {
     status: status ?? DEFAULT_STATUS[first as ErrorCode],
@@ -169,6 +249,21 @@ function errorResponse(codes: ErrorCode[], description: string, headers: HeaderN
       description: `${description} Code: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
       ...(headers.length > 0 && { headers: headerRefs(headers) }),
       content: { 'application/json': { schema: ref('ErrorResponse') } },
+    },
+  };
+}
+
+type ErrorEntry = ReturnType<typeof errorResponse>;
+
+/** An answer given on the public routes too, as a task route gives it: with the caller's RateLimit-* headers. */
+function authenticated(entry: ErrorEntry, note?: string): ErrorEntry {
+  const { description, headers, ...rest } = entry.response;
+  return {
+    status: entry.status,
+    response: {
+      ...rest,
+      description: note === undefined ? description : `${description} ${note}`,
+      headers: { ...headers, ...headerRefs(RATE_LIMIT) },
     },
   };
 }
@@ -202,6 +297,104 @@ function taskOfEachType(catalog: TaskCatalog): JsonSchema {
       ],
     })),
   };
+}
+
+/**
+ * The body of the `taskEnded` webhook (`webhookPayloadOf` in lib/tasks/task.ts): the task view once it
+ * ended, which has a callbackUrl, without `webhook` (the delivery's own record, which the body cannot know).
+ */
+function taskEndedPayload(responses: Record<string, JsonSchema>): JsonSchema {
+  const examples = (responses.TaskView?.examples ?? []) as Partial<TaskView>[];
+  return {
+    description:
+      'The task as `GET /tasks/{id}` shows it once it ended (SUCCESS, FAILURE or CANCELLED), without `webhook`; ' +
+      '`name` tells which type it is. The same body, byte for byte, on every attempt of a delivery.',
+    allOf: [
+      ref('Task'),
+      {
+        type: 'object',
+        required: ['callbackUrl'],
+        properties: { state: { enum: [...TERMINAL_STATES] }, callbackUrl: { type: 'string' }, webhook: false },
+      },
+    ],
+    examples: examples
+      .filter((example) => example.callbackUrl !== undefined && example.state !== undefined && isTerminal(example.state))
+      .map(({ webhook: _delivery, ...payload }) => payload),
+  };
+}
+
+/**
+ * The headers of the third TaskView example's delivery: signed (`signWebhook`, lib/webhooks/signing.ts)
+ * with the local stage's development secret at its end, over its `taskEnded` body, so a receiver can
+ * try its check on them. Written out rather than signed here: the API does not bundle the signing
+ * library. test/unit/openapi.test.ts signs the example again and compares.
+ */
+const WEBHOOK_EXAMPLE_HEADERS = {
+  'webhook-id': 'msg_7a3d2c41-9e5b-4f60-8b1a-2c4d6e8f0a13',
+  'webhook-timestamp': '1735732800',
+  'webhook-signature': 'v1,Zx4rWFYwXk3QoJmPjdcM+lPB1E+Pjmd4N39ptFN2fNw=',
+} as const;
+
+/** The Standard Webhooks headers of the `taskEnded` webhook (lib/webhooks/signing.ts), as parameters. */
+function webhookParameters(): Record<string, JsonSchema> {
+  const { description: _description, ...idSchema } = jsonSchema(WebhookIdSchema, 'output');
+  const header = (name: keyof typeof WEBHOOK_EXAMPLE_HEADERS, description: string, schema: JsonSchema) => ({
+    name,
+    in: 'header',
+    required: true,
+    description,
+    schema,
+    example: WEBHOOK_EXAMPLE_HEADERS[name],
+  });
+  return {
+    WebhookId: header(
+      'webhook-id',
+      'The delivery\'s id, `msg_` and the task id\'s UUID: the same on every attempt of it (and the task\'s `webhook.id`). ' +
+        'Deliveries are at least once, so keep the ids you have handled and skip one seen before.',
+      idSchema,
+    ),
+    WebhookTimestamp: header(
+      'webhook-timestamp',
+      'When this attempt was signed, in Unix seconds; each attempt is signed anew. Refuse one more than 5 minutes from your ' +
+        'clock (a replayed request).',
+      { type: 'string', pattern: '^\\d+$' },
+    ),
+    WebhookSignature: header(
+      'webhook-signature',
+      '`v1,` and the base64 of the HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>` (the body as received, byte for ' +
+        'byte), keyed with the base64-decoded part of your `whsec_` secret after the prefix. A space-separated list should ' +
+        'there ever be more than one (a key rotation): accept the request when one of them matches. Any Standard Webhooks ' +
+        'library checks it. The examples sign the example body with the local stage\'s development secret ' +
+        `(\`${DEVELOPMENT_WEBHOOK_SECRET}\`).`,
+      { type: 'string', pattern: '^v1,[A-Za-z0-9+/]+={0,2}( v1,[A-Za-z0-9+/]+={0,2})*$' },
+    ),
+  };
+}
+
+/** The `taskEnded` webhook, in words, with the retry schedule of lib/webhooks/webhook-notifier.ts. */
+function webhookText(): string {
+  const schedule = DEFAULT_RETRY_SCHEDULE_SECONDS.map(durationText).join(', ');
+  const lastAfterHours = Math.round(DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((sum, seconds) => sum + seconds, 0) / 3600);
+  return (
+    'When a task with a `callbackUrl` ends (SUCCESS, FAILURE or CANCELLED), doozer POSTs it there as JSON, signed per ' +
+    '[Standard Webhooks](https://www.standardwebhooks.com) with your user\'s `whsec_` secret: check `webhook-signature` ' +
+    'against the raw body before you trust it. A task that was never accepted (its submission failed) is not sent. ' +
+    // The bound is HttpWebhookSender's (lib/webhooks/http-sender.ts).
+    'An answer within 10 s with a 2xx status delivers it. ' +
+    `A 429, a 5xx, a timeout or a failed connection is tried again after ${schedule} ` +
+    `(${DEFAULT_RETRY_SCHEDULE_SECONDS.length + 1} attempts, the last about ${lastAfterHours} hours after the first); ` +
+    'any other answer fails the delivery at once: redirects are not followed. So does a host that resolves to a private, ' +
+    'loopback (outside the local stage), link-local or cloud metadata address, checked on every connection. ' +
+    'Delivery is at least once: the same delivery may come more than once, always with the same `webhook-id`, so ' +
+    'deduplicate on it. The task\'s `webhook` field (`GET /tasks/{id}`) shows how the delivery is going.'
+  );
+}
+
+/** 5 -> "5 s", 300 -> "5 min", 7200 -> "2 h". */
+function durationText(seconds: number): string {
+  if (seconds < 60 || seconds % 60 !== 0) return `${seconds} s`;
+  if (seconds < 3600 || seconds % 3600 !== 0) return `${seconds / 60} min`;
+  return `${seconds / 3600} h`;
 }
 
 /** Builds the document for the tasks of `catalog`. Pure: `openApiJson()` keeps a serialized copy. */
@@ -279,8 +472,9 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
       },
     },
   };
-  const schemas = { ...requests, ...responses, ...lists, Task: taskOfEachType(catalog) };
-  const taskAnswer = (description: string, headers: HeaderName[], ended?: boolean) => ({
+  const schemas = { ...requests, ...responses, ...lists, Task: taskOfEachType(catalog), TaskEndedPayload: taskEndedPayload(responses) };
+  const webhookHeaders = webhookParameters();
+  const taskAnswer = (description: string, headers: readonly HeaderName[], ended?: boolean) => ({
     description,
     headers: headerRefs(headers),
     content: {
@@ -302,13 +496,18 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
         'Run named tasks: get the answer within seconds, or a task id to look up later. ' +
         'Get a token from `POST /auth/token` and send it as `Authorization: Bearer <token>`. ' +
         'Every error has one shape, `{"error":{"code","message"}}`; an unknown route is a 404 `not_found`, ' +
-        'and a known path asked with another method a 405 `method_not_allowed` with `Allow` (OPTIONS: 204 with `Allow`).',
+        'and a known path asked with another method a 405 `method_not_allowed` with `Allow` (OPTIONS: 204 with `Allow`). ' +
+        'Each user has a request rate and a limit of open tasks: every answer behind a token carries `RateLimit-Limit`, ' +
+        '`RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy`, and past a limit the answer is a 429 ' +
+        '`too_many_requests` with `Retry-After`. A task submitted with a `callbackUrl` is POSTed there, signed, when it ends: ' +
+        'see `webhooks`.',
     },
     servers: [{ url: '/' }],
     tags: [
       { name: 'tasks', description: 'Submit tasks (now, later, or in batches), look them up, list and cancel them.' },
       { name: 'auth', description: 'Bearer tokens.' },
       { name: 'meta', description: 'Health, readiness and this document.' },
+      { name: 'webhooks', description: 'What doozer sends to your `callbackUrl`.' },
     ],
     paths: {
       '/health': {
@@ -372,8 +571,8 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
             parameter('cursor', 'query', ListQuerySchema.def.shape.cursor),
           ],
           responses: {
-            200: { description: 'A page of tasks.', content: jsonContent('TaskList', schemas) },
-            ...errors('BadTaskRequest', 'Unauthorized', 'Unavailable', 'Internal'),
+            200: { description: 'A page of tasks.', headers: headerRefs(RATE_LIMIT), content: jsonContent('TaskList', schemas) },
+            ...errors('BadTaskRequest', 'Unauthorized', 'RateLimited', 'AuthenticatedUnavailable', 'AuthenticatedInternal'),
           },
         },
         post: {
@@ -382,7 +581,8 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           summary: 'Submit a task and wait for it to end',
           description:
             'Records the task, queues it, and waits (5 s unless `?wait=` or `Prefer` says otherwise) for it to end: ' +
-            '200 with the result, else 202 with the task to look up later.',
+            '200 with the result, else 202 with the task to look up later. With a `callbackUrl` (or your default one), ' +
+            'the task is also POSTed there when it ends: see the `taskEnded` webhook.',
           security: BEARER,
           parameters: [
             { $ref: '#/components/parameters/wait' },
@@ -393,7 +593,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           responses: {
             200: taskAnswer(
               'The task ended within the wait: SUCCESS with `result` or FAILURE with `error`.',
-              ['Preference-Applied', 'Idempotent-Replayed'],
+              ['Preference-Applied', 'Idempotent-Replayed', ...RATE_LIMIT],
               true,
             ),
             202: taskAnswer('The task was accepted and has not ended yet: look it up at `Location`.', [
@@ -401,16 +601,18 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
               'Retry-After',
               'Preference-Applied',
               'Idempotent-Replayed',
+              ...RATE_LIMIT,
             ], false),
             ...errors(
               'BadTaskRequest',
               'Unauthorized',
               'RequestInProgress',
-              'PayloadTooLarge',
-              'UnsupportedMediaType',
+              'AuthenticatedPayloadTooLarge',
+              'AuthenticatedUnsupportedMediaType',
               'IdempotencyKeyReused',
-              'Unavailable',
-              'Internal',
+              'RateOrOpenTaskLimited',
+              'AuthenticatedUnavailable',
+              'AuthenticatedInternal',
             ),
           },
         },
@@ -423,21 +625,28 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           description:
             'Records and queues every acceptable item and answers at once, without waiting for results: one result per item, ' +
             'in order. An item is accepted whole or not at all. When no item could be accepted for an outage, the whole ' +
-            'request is a 503. With an `Idempotency-Key`, a repeat of the same body answers with the same tasks.',
+            'request is a 503. With an `Idempotency-Key`, a repeat of the same body answers with the same tasks. ' +
+            'An item with a refused `callbackUrl` is refused alone (`invalid_request`), as `POST /tasks` would refuse it. ' +
+            'Past your open-task limit the whole batch is a 429: it needs a place for every task it would accept.',
           security: BEARER,
           parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
           requestBody: { required: true, content: jsonContent('BatchRequest', schemas) },
           responses: {
-            200: { description: 'A result per item.', headers: headerRefs(['Idempotent-Replayed']), content: jsonContent('BatchResponse', schemas) },
+            200: {
+              description: 'A result per item.',
+              headers: headerRefs(['Idempotent-Replayed', ...RATE_LIMIT]),
+              content: jsonContent('BatchResponse', schemas),
+            },
             ...errors(
-              'BadRequest',
+              'AuthenticatedBadRequest',
               'Unauthorized',
               'RequestInProgress',
               'BatchTooLarge',
-              'UnsupportedMediaType',
+              'AuthenticatedUnsupportedMediaType',
               'IdempotencyKeyReused',
-              'Unavailable',
-              'Internal',
+              'RateOrOpenTaskLimited',
+              'AuthenticatedUnavailable',
+              'AuthenticatedInternal',
             ),
           },
         },
@@ -450,12 +659,22 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           description:
             'Ends an open task (SCHEDULED, PENDING or RETRY) as CANCELLED: a scheduled one is never queued, one that is not ' +
             'pure never starts, a running (or pure) one is told to stop within milliseconds, and whatever it returns is not ' +
-            'kept; a caller waiting on it is answered. Cancelling a cancelled task answers the same again.',
+            'kept; a caller waiting on it is answered. Cancelling a cancelled task answers the same again. A task with a ' +
+            '`callbackUrl` is POSTed there as CANCELLED (the `taskEnded` webhook).',
           security: BEARER,
           parameters: [{ $ref: '#/components/parameters/taskId' }],
           responses: {
-            200: taskAnswer('The task, CANCELLED.', [], true),
-            ...errors('BadRequest', 'Unauthorized', 'TaskNotFound', 'TaskEnded', 'RequestInProgress', 'Unavailable', 'Internal'),
+            200: taskAnswer('The task, CANCELLED.', RATE_LIMIT, true),
+            ...errors(
+              'AuthenticatedBadRequest',
+              'Unauthorized',
+              'TaskNotFound',
+              'TaskEnded',
+              'RequestInProgress',
+              'RateLimited',
+              'AuthenticatedUnavailable',
+              'AuthenticatedInternal',
+            ),
           },
         },
       },
@@ -472,8 +691,8 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
             { $ref: '#/components/parameters/Prefer' },
           ],
           responses: {
-            200: taskAnswer('The task; `Retry-After` is set while it has not ended.', ['Retry-After', 'Preference-Applied']),
-            ...errors('BadRequest', 'Unauthorized', 'TaskNotFound', 'Unavailable', 'Internal'),
+            200: taskAnswer('The task; `Retry-After` is set while it has not ended.', ['Retry-After', 'Preference-Applied', ...RATE_LIMIT]),
+            ...errors('AuthenticatedBadRequest', 'Unauthorized', 'TaskNotFound', 'RateLimited', 'AuthenticatedUnavailable', 'AuthenticatedInternal'),
           },
         },
       },
@@ -513,6 +732,26 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
         },
       },
     },
+    webhooks: {
+      taskEnded: {
+        post: {
+          operationId: 'taskEnded',
+          tags: ['webhooks'],
+          summary: 'A task with a callbackUrl ended',
+          description: webhookText(),
+          parameters: Object.keys(webhookHeaders).map((name) => ({ $ref: `#/components/parameters/${name}` })),
+          requestBody: { required: true, content: jsonContent('TaskEndedPayload', schemas) },
+          responses: {
+            '2XX': { description: 'Delivered: the task\'s `webhook.state` becomes `delivered`. The answer\'s body is not read.' },
+            '429': { description: 'Tried again later, as a 5xx is.' },
+            '5XX': { description: 'Tried again later, on the schedule above.' },
+            default: {
+              description: 'Any other answer (a redirect, any 4xx but 429): the delivery fails at once and is not tried again.',
+            },
+          },
+        },
+      },
+    },
     components: {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A token from `POST /auth/token`.' },
@@ -523,6 +762,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
         wait: parameter('wait', 'query', WaitQuerySchema),
         Prefer: parameter('Prefer', 'header', PreferHeaderSchema),
         IdempotencyKey: parameter('Idempotency-Key', 'header', IdempotencyKeySchema),
+        ...webhookHeaders,
       },
       headers: HEADERS,
       responses: Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([name, { response }]) => [name, response])),

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { IssuedToken } from '../auth/tokens.ts';
 import { DEFAULT_STATUS, type ErrorCode, TASK_FAILURE_CODES } from '../errors.ts';
-import { TASK_STATES, type TaskProgress } from '../tasks/task.ts';
+import { TASK_ID_PATTERN, TASK_STATES, type TaskProgress, type WebhookDeliveryView } from '../tasks/task.ts';
 import { TaskIdSchema } from './request-params.ts';
 
 /**
@@ -69,6 +69,42 @@ export const TaskProgressSchema = z
     }),
   );
 
+/** A completion webhook's id: `msg_` and the task id's UUID (`webhookIdOf` in lib/tasks/task.ts). */
+export const WebhookIdSchema = z.string().check(
+  z.regex(new RegExp(TASK_ID_PATTERN.source.replace('^task_', '^msg_'))),
+  z.meta({
+    description:
+      'The `webhook-id` header of every attempt of this delivery (`msg_` and the task id\'s UUID): one task ends once, ' +
+      'so a receiver that sees an id again has seen the delivery before.',
+  }),
+);
+
+/** How a task's completion webhook went, as the notifier recorded it (`WebhookDeliveryView`). */
+export const WebhookDeliverySchema = z
+  .strictObject({
+    id: WebhookIdSchema,
+    state: z.enum(['pending', 'delivered', 'failed']).check(
+      z.meta({
+        description:
+          '`pending` until an attempt is answered 2xx (`delivered`), or the delivery is given up (`failed`): at once on any ' +
+          'other answer than a 2xx, a 429 or a 5xx (a 4xx, a redirect) or on a refused address, else after its last retry.',
+      }),
+    ),
+    attempts: z.int().check(z.gte(0), z.meta({ description: 'Attempts made so far; 0 before the first.' })),
+    lastStatus: z.optional(z.int().check(z.meta({ description: 'The HTTP status the last attempt was answered with.' }))),
+    lastError: z.optional(
+      z.string().check(z.meta({ description: 'Why the last attempt got no answer: a timeout, a failed connection, a refused address.' })),
+    ),
+    lastAttemptAt: z.optional(timestamp('When the last attempt was made.')),
+    nextAttemptAt: z.optional(timestamp('When the next attempt is due, while a failed one is retried.')),
+  })
+  .check(
+    z.meta({
+      description:
+        'The completion webhook: present once the task has ended, when it has a `callbackUrl`. See the `taskEnded` webhook.',
+    }),
+  );
+
 /**
  * A task as the API shows it (`toTaskView` in lib/tasks/task.ts), any task type: the API document
  * narrows `args` and `result` for each task from its schemas (lib/http/openapi.ts).
@@ -90,6 +126,16 @@ export const TaskViewSchema = z
     error: z.optional(TaskFailureSchema),
     progress: z.optional(TaskProgressSchema),
     runAt: z.optional(timestamp('When the task is to run: it was submitted with `runAt` or `delaySeconds`.')),
+    callbackUrl: z.optional(
+      z.string().check(
+        z.meta({
+          description:
+            'Where the task is POSTed when it ends (the `taskEnded` webhook): the `callbackUrl` it was submitted with, ' +
+            'or its owner\'s default when it named none.',
+        }),
+      ),
+    ),
+    webhook: z.optional(WebhookDeliverySchema),
     createdAt: timestamp('When the task was submitted.'),
     updatedAt: timestamp('When its state last changed.'),
     expiresAt: timestamp(
@@ -116,6 +162,24 @@ export const TaskViewSchema = z
           state: 'PENDING',
           createdAt: '2025-01-01T12:00:00.000Z',
           updatedAt: '2025-01-01T12:00:00.000Z',
+          expiresAt: '2025-01-08T12:00:00.000Z',
+        },
+        {
+          id: 'task_7a3d2c41-9e5b-4f60-8b1a-2c4d6e8f0a13',
+          name: 'add',
+          args: [2, 3],
+          state: 'SUCCESS',
+          result: 5,
+          callbackUrl: 'https://example.com/webhooks/doozer',
+          webhook: {
+            id: 'msg_7a3d2c41-9e5b-4f60-8b1a-2c4d6e8f0a13',
+            state: 'delivered',
+            attempts: 1,
+            lastStatus: 204,
+            lastAttemptAt: '2025-01-01T12:00:00.214Z',
+          },
+          createdAt: '2025-01-01T12:00:00.000Z',
+          updatedAt: '2025-01-01T12:00:00.016Z',
           expiresAt: '2025-01-08T12:00:00.000Z',
         },
       ],
@@ -156,6 +220,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 export type ResponseSchemasMatchTypes = [
   Assert<Same<z.output<typeof TaskProgressSchema>, TaskProgress>>,
+  Assert<Same<z.output<typeof WebhookDeliverySchema>, WebhookDeliveryView>>,
   Assert<Same<z.output<typeof TokenResponseSchema>, IssuedToken>>,
   Assert<Same<z.output<typeof ErrorResponseSchema>['error']['code'], ErrorCode>>,
 ];

@@ -3,6 +3,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { UserProfiles } from '../../lib/auth/user-profiles.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { OPENAPI_PATH, SWAGGER_UI_VERSION } from '../../lib/http/api-docs.ts';
 import { createApp } from '../../lib/http/app.ts';
@@ -11,12 +12,15 @@ import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import { ERROR_CODES } from '../../lib/http/response-schemas.ts';
 import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { taskInputDigest } from '../../lib/tasks/task.ts';
-import { TASK_STATES } from '../../lib/tasks/task.ts';
+import { TASK_STATES, type Task, toTaskView, webhookIdOf, webhookPayloadOf } from '../../lib/tasks/task.ts';
+import { TaskEndings } from '../../lib/tasks/task-endings.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { DEVELOPMENT_WEBHOOK_SECRET, signWebhook } from '../../lib/webhooks/signing.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { MemoryOpenTaskSlots, MemoryRequestRates } from '../support/memory-user-limits.ts';
 import { testUserDirectory } from '../support/test-users.ts';
 import { catalog } from '../support/catalog.ts';
 
@@ -88,8 +92,34 @@ function harness({ worker: consume = true } = {}) {
   return { app, store, clock, idempotency, bearer };
 }
 
+/**
+ * The app with the per-user features on (limits, open-task slots, webhooks), as lib/dependencies.ts
+ * wires it; nothing consumes the queue, so tasks stay open until cancelled.
+ */
+function limitedHarness({ burst, openTasks }: { burst: number; openTasks: number }) {
+  const store = new MemoryTaskStore();
+  const slots = new MemoryOpenTaskSlots({ tasks: store });
+  const profiles = new UserProfiles([{ username: USER.username, passwordHash: 'unused', webhookSecret: DEVELOPMENT_WEBHOOK_SECRET }], {
+    defaultLimits: { requestsPerSecond: 0.001, burst, openTasks },
+    stage: 'test',
+  });
+  const tasks = new TaskService({
+    store,
+    queue: new RecordingQueue(),
+    taskTtlSeconds: 86_400,
+    slots,
+    openTaskLimit: (owner) => profiles.limitsOf(owner).openTasks,
+    endings: new TaskEndings({ slots }),
+  });
+  const app = createApp({ catalog, tasks, users, tokens, profiles, rates: new MemoryRequestRates(), callbackPolicy: { allowLoopback: false } });
+  const bearer = async () => `Bearer ${(await tokens.issue(USER.username)).token}`;
+  return { app, bearer };
+}
+
+const RATE_LIMIT_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'];
+
 /** Known response headers that the document must declare wherever the app sends them. */
-const DOCUMENTED_HEADERS = ['location', 'retry-after', 'preference-applied', 'idempotent-replayed', 'www-authenticate'];
+const DOCUMENTED_HEADERS = ['location', 'retry-after', 'preference-applied', 'idempotent-replayed', 'www-authenticate', ...RATE_LIMIT_HEADERS];
 
 /**
  * Checks an answer against the document: its status is documented for the operation, its body
@@ -557,5 +587,176 @@ describe('what the lifecycle routes refuse', () => {
     const batch = await app.request('/tasks/batch?wait=5', jsonPost({ tasks: [{ name: 'add', args: [1] }] }, { authorization }));
     expect(batch.status).toBe(400);
     expect(await expectDocumented('/tasks/batch', 'post', batch)).toMatchObject({ error: { code: 'invalid_request', message: expect.stringContaining('no query parameters') } });
+  });
+});
+
+describe('the per-user limits in the document', () => {
+  /** Every operation of the document, with whether it asks for a token. */
+  const operations = () =>
+    Object.entries(doc.paths as Json).flatMap(([path, methods]) =>
+      Object.entries(methods as Json).map(([method, operation]) => ({
+        name: `${method.toUpperCase()} ${path}`,
+        operation,
+        secured: operation.security.length > 0,
+      })),
+    );
+
+  it('declares the RateLimit headers on every answer behind a token but the 401, and on no other', () => {
+    for (const name of ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy']) {
+      expect(doc.components.headers[name].description, name).toEqual(expect.any(String));
+    }
+    for (const { name, operation, secured } of operations()) {
+      for (const [status, answer] of Object.entries(operation.responses as Json)) {
+        const declared = Object.keys(resolve(answer).headers ?? {}).map((header) => header.toLowerCase());
+        const expected = secured && status !== '401' ? RATE_LIMIT_HEADERS : [];
+        expect(declared.filter((header) => header.startsWith('ratelimit-')).sort(), `${name} ${status}`).toEqual([...expected].sort());
+      }
+    }
+  });
+
+  it('documents a 429 on every operation behind a token, naming the open-task limit on the submissions; /auth/token keeps the login one', () => {
+    const submissions = ['POST /tasks', 'POST /tasks/batch'];
+    for (const { name, operation } of operations().filter((entry) => entry.secured)) {
+      const answer = resolve(operation.responses['429'] ?? {});
+      expect(answer.description, name).toContain('request rate');
+      expect(Object.keys(answer.headers), name).toContain('Retry-After');
+      if (submissions.includes(name)) expect(answer.description, name).toContain('open-task limit');
+      else expect(answer.description, name).not.toContain('open-task');
+    }
+    const login = resolve(doc.paths['/auth/token'].post.responses['429']);
+    expect(login.description).toContain('Login limits');
+    expect(Object.keys(login.headers)).toEqual(['Retry-After']);
+  });
+
+  it('documents callbackUrl in every task request, and callbackUrl and webhook in the task view', () => {
+    for (const option of doc.components.schemas.TaskRequest.oneOf) {
+      expect(option.properties.callbackUrl, option.title).toMatchObject({ type: 'string', maxLength: 2048, description: expect.any(String) });
+    }
+    const view = doc.components.schemas.TaskView.properties;
+    expect(view.callbackUrl).toMatchObject({ type: 'string', description: expect.stringContaining('taskEnded') });
+    expect(view.webhook).toMatchObject({ required: ['id', 'state', 'attempts'], additionalProperties: false, description: expect.any(String) });
+    expect(view.webhook.properties.state.enum).toEqual(['pending', 'delivered', 'failed']);
+    for (const field of Object.values(view.webhook.properties as Json)) expect(field.description).toEqual(expect.any(String));
+    expect(doc.components.schemas.TaskView.required).not.toContain('webhook');
+  });
+
+  it('holds the answers the app gives with its limits on: RateLimit headers everywhere, a 429 of each limit, a task view with its webhook', async () => {
+    const { app, bearer } = limitedHarness({ burst: 20, openTasks: 2 });
+    const authorization = await bearer();
+    const withCallback = { name: 'add', args: [1, 2], callbackUrl: 'https://example.com/hooks' };
+    const submitted = await app.request('/tasks?wait=0', jsonPost(withCallback, { authorization }));
+    expect(submitted.status).toBe(202);
+    const open = (await expectDocumented('/tasks', 'post', submitted)) as { id: string };
+    expect(open).toMatchObject({ callbackUrl: withCallback.callbackUrl });
+    expect(open).not.toHaveProperty('webhook');
+    const cancelled = await app.request(`/tasks/${open.id}/cancel`, { method: 'POST', headers: { authorization } });
+    expect(await expectDocumented('/tasks/{id}/cancel', 'post', cancelled)).toMatchObject({ webhook: { state: 'pending', attempts: 0 } });
+    const lookedUp = await app.request(`/tasks/${open.id}`, { headers: { authorization } });
+    expect(await expectDocumented('/tasks/{id}', 'get', lookedUp)).toMatchObject({ webhook: { state: 'pending', attempts: 0 } });
+    await expectDocumented('/tasks', 'get', await app.request('/tasks', { headers: { authorization } }));
+    const badItem = { name: 'add', args: [1], callbackUrl: 'http://example.com/hooks' };
+    const batch = await app.request('/tasks/batch', jsonPost({ tasks: [withCallback, badItem] }, { authorization }));
+    expect(batch.status).toBe(200);
+    const { results } = (await expectDocumented('/tasks/batch', 'post', batch)) as { results: Json[] };
+    expect(results.map((result) => Object.keys(result)[0])).toEqual(['task', 'error']);
+    const bad = await app.request('/tasks', jsonPost(badItem, { authorization }));
+    expect(bad.status).toBe(400);
+    await expectDocumented('/tasks', 'post', bad);
+    const unknown = await app.request(`/tasks/${doc.components.parameters.taskId.example}`, { headers: { authorization } });
+    expect(unknown.status).toBe(404);
+    await expectDocumented('/tasks/{id}', 'get', unknown);
+    // One task open from the batch: one more fits, then neither a task nor a batch does.
+    expect((await app.request('/tasks?wait=0', jsonPost(withCallback, { authorization }))).status).toBe(202);
+    const full = await app.request('/tasks?wait=0', jsonPost(withCallback, { authorization }));
+    expect(full.status).toBe(429);
+    await expectDocumented('/tasks', 'post', full);
+    const fullBatch = await app.request('/tasks/batch', jsonPost({ tasks: [withCallback] }, { authorization }));
+    expect(fullBatch.status).toBe(429);
+    await expectDocumented('/tasks/batch', 'post', fullBatch);
+    for (const answer of [submitted, cancelled, lookedUp, batch, bad, unknown, full, fullBatch]) {
+      for (const header of RATE_LIMIT_HEADERS) expect(answer.headers.has(header), `${answer.status} ${header}`).toBe(true);
+    }
+    let limited: Response | undefined;
+    for (let attempt = 0; attempt < 30 && limited === undefined; attempt += 1) {
+      const answer = await app.request(`/tasks/${open.id}`, { headers: { authorization } });
+      if (answer.status === 429) limited = answer;
+    }
+    expect(limited?.headers.get('ratelimit-remaining')).toBe('0');
+    await expectDocumented('/tasks/{id}', 'get', limited!);
+  });
+});
+
+describe('the taskEnded webhook in the document', () => {
+  const webhook = doc.webhooks?.taskEnded?.post as Json;
+  const payloadSchema = () => validatorFor(webhook.requestBody.content['application/json'].schema);
+  const headerSchema = (name: string) => {
+    const parameter = (webhook.parameters as Json[]).map(resolve).find((entry) => entry.name === name) as Json;
+    return validatorFor(parameter.schema);
+  };
+
+  /** A task that ended, as the store keeps it, with a delivery under way. */
+  const endedTask = (overrides: Partial<Task> = {}): Task => ({
+    id: 'task_0c5e6a52-3f7b-4d1e-9a40-5b8f2e7d9c13',
+    owner: USER.username,
+    name: 'add',
+    args: [1, 2],
+    state: 'SUCCESS',
+    result: 3,
+    callbackUrl: 'https://example.com/hooks',
+    webhook: { state: 'pending', attempts: 2, lastStatus: 503, lastAttemptAt: '2025-01-01T12:00:05.000Z', nextAttemptAt: '2025-01-01T12:05:05.000Z' },
+    createdAt: '2025-01-01T12:00:00.000Z',
+    updatedAt: '2025-01-01T12:00:00.016Z',
+    expiresAt: 1_736_337_600,
+    ...overrides,
+  });
+
+  it('is a POST of the ended task with the three Standard Webhooks headers, answered with a 2xx', () => {
+    expect(Object.keys(doc.webhooks)).toEqual(['taskEnded']);
+    expect(webhook.requestBody).toMatchObject({
+      required: true,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/TaskEndedPayload' } } },
+    });
+    const headers = (webhook.parameters as Json[]).map(resolve);
+    expect(headers.map(({ name, in: where, required }) => ({ name, where, required }))).toEqual(
+      ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({ name, where: 'header', required: true })),
+    );
+    expect(Object.keys(webhook.responses)).toContain('2XX');
+  });
+
+  it('describes the retries and deduplication by webhook-id', () => {
+    expect(webhook.description).toContain('5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h');
+    expect(webhook.description).toMatch(/429.*5xx.*timeout.*failed connection/);
+    expect(webhook.description).toContain('at least once');
+    expect(webhook.description).toContain('`webhook-id`');
+  });
+
+  it('holds a real delivery: the payload of an ended task and the headers it is signed with', () => {
+    const body = webhookPayloadOf(endedTask());
+    const validate = payloadSchema();
+    expect(validate(JSON.parse(body)), JSON.stringify(validate.errors)).toBe(true);
+    const signed = signWebhook(DEVELOPMENT_WEBHOOK_SECRET, webhookIdOf(endedTask().id), new Date(), body);
+    for (const [name, value] of Object.entries(signed)) expect(headerSchema(name)(value), `${name}: ${value}`).toBe(true);
+    expect(headerSchema('webhook-signature')(`${signed['webhook-signature']} ${signed['webhook-signature']}`)).toBe(true);
+  });
+
+  it('refuses as a payload a view with its webhook, a task that has not ended, and one without a callbackUrl', () => {
+    const validate = payloadSchema();
+    expect(validate(toTaskView(endedTask()))).toBe(false);
+    expect(validate(JSON.parse(webhookPayloadOf(endedTask({ state: 'PENDING', result: undefined }))))).toBe(false);
+    expect(validate(JSON.parse(webhookPayloadOf(endedTask({ callbackUrl: undefined }))))).toBe(false);
+    const failed = endedTask({ state: 'FAILURE', result: undefined, error: { code: 'timeout', message: 'too slow' } });
+    expect(validate(JSON.parse(webhookPayloadOf(failed)))).toBe(true);
+    expect(validate(JSON.parse(webhookPayloadOf(endedTask({ state: 'CANCELLED', result: undefined }))))).toBe(true);
+  });
+
+  it('has examples that fit their schemas, and headers that sign the example body as the local stage would', () => {
+    const taskExamples = doc.components.schemas.TaskView.examples as Json[];
+    for (const example of taskExamples) expect(validatorFor({ $ref: '#/components/schemas/Task' })(example), example.id).toBe(true);
+    const [example] = Object.values(webhook.requestBody.content['application/json'].examples as Json).map(({ value }) => value as Json);
+    expect(payloadSchema()(example)).toBe(true);
+    const headers = Object.fromEntries((webhook.parameters as Json[]).map(resolve).map(({ name, example: value }) => [name, value]));
+    const signedAt = new Date(Number(headers['webhook-timestamp']) * 1000);
+    const signed = signWebhook(DEVELOPMENT_WEBHOOK_SECRET, webhookIdOf(example!.id), signedAt, JSON.stringify(example));
+    expect(headers).toEqual(signed);
   });
 });
