@@ -66,14 +66,15 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
   const store = new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName });
   const sqs = createSqsClient(config.aws);
   const queue = new SqsTaskQueue({ client: sqs, queueUrl: config.queueUrl });
-  const profiles = new UserProfiles(config.auth.users, { defaultLimits: config.defaultLimits, stage: config.stage });
+  const callbackPolicy = { allowLoopback: config.webhooks.allowLoopback };
+  const profiles = new UserProfiles(config.auth.users, { defaultLimits: config.defaultLimits, stage: config.stage, callbackPolicy });
   const slots = new DynamoDbOpenTaskSlots({ client: documents, tableName: config.aws.tableName });
   const notices = config.webhooks.queueUrl === undefined ? undefined : new SqsWebhookQueue({ client: sqs, queueUrl: config.webhooks.queueUrl });
   return {
     catalog: taskCatalog(),
     profiles,
     rates: new DynamoDbRequestRates({ client: documents, tableName: config.aws.tableName }),
-    callbackPolicy: { allowLoopback: config.webhooks.allowLoopback },
+    callbackPolicy,
     tasks: new TaskService({
       store,
       queue,

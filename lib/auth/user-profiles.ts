@@ -1,4 +1,5 @@
-import { type UserEntry, webhookSecretOf } from '../config.ts';
+import { ConfigError, type UserEntry, webhookSecretOf } from '../config.ts';
+import { type TargetPolicy, checkCallbackUrl } from '../webhooks/target-policy.ts';
 import type { UserLimits } from '../limits/user-limits.ts';
 
 /**
@@ -11,10 +12,24 @@ export class UserProfiles {
   readonly #defaults: UserLimits;
   readonly #stage: string;
 
-  constructor(users: readonly UserEntry[], options: { readonly defaultLimits: UserLimits; readonly stage: string }) {
+  /**
+   * @throws ConfigError when a user's default callbackUrl is one the address policy refuses, or
+   * belongs to a user with no webhook secret: every submission of theirs would be refused for it.
+   */
+  constructor(users: readonly UserEntry[], options: { readonly defaultLimits: UserLimits; readonly stage: string; readonly callbackPolicy: TargetPolicy }) {
     this.#users = new Map(users.map((user) => [user.username, user]));
     this.#defaults = options.defaultLimits;
     this.#stage = options.stage;
+    const problems = users.flatMap((user) => {
+      if (user.callbackUrl === undefined) return [];
+      const checked = checkCallbackUrl(user.callbackUrl, options.callbackPolicy);
+      if (!checked.ok) return [`  DOOZER_USERS (${JSON.stringify(user.username)}): its default ${checked.reason}`];
+      if (this.webhookSecretOf(user.username) === undefined) {
+        return [`  DOOZER_USERS (${JSON.stringify(user.username)}): has a default callbackUrl but no webhookSecret to sign its webhooks with`];
+      }
+      return [];
+    });
+    if (problems.length > 0) throw new ConfigError(`doozer is misconfigured:\n${problems.join('\n')}`);
   }
 
   limitsOf(username: string): UserLimits {

@@ -147,7 +147,7 @@ export function toTaskView(task: Task): TaskView {
     ...(task.progress !== undefined && { progress: task.progress }),
     ...(task.runAt !== undefined && { runAt: task.runAt }),
     ...(task.callbackUrl !== undefined && { callbackUrl: task.callbackUrl }),
-    ...(task.callbackUrl !== undefined && isTerminal(task.state) && { webhook: webhookViewOf(task) }),
+    ...(hasWebhook(task) && { webhook: webhookViewOf(task) }),
     createdAt: task.createdAt,
     updatedAt: task.updatedAt,
     expiresAt: new Date(task.expiresAt * 1000).toISOString(),
@@ -157,6 +157,14 @@ export function toTaskView(task: Task): TaskView {
 /** The Standard Webhooks message id of a task's completion: one task ends once, so every attempt shares it. */
 export function webhookIdOf(taskId: string): string {
   return `msg_${taskId.startsWith('task_') ? taskId.slice('task_'.length) : taskId}`;
+}
+
+/**
+ * Whether the task's end is (to be) delivered: it has a callbackUrl and has ended, and was accepted
+ * (a task ended `enqueue_failed` never ran, its submitter was told so, and nothing is sent for it).
+ */
+function hasWebhook(task: Task): boolean {
+  return task.callbackUrl !== undefined && isTerminal(task.state) && task.error?.code !== 'enqueue_failed';
 }
 
 function webhookViewOf(task: Task): WebhookDeliveryView {

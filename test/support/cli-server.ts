@@ -102,7 +102,7 @@ export async function startCliServer(): Promise<CliServer> {
     // The login limits as deployed, over memory; every caller of this server shares one address.
     // Callbacks as on the local stage: every user signs with the development secret, and loopback
     // URLs are allowed. No request-rate limit: the tests make many requests quickly.
-    const profiles = new UserProfiles([], { defaultLimits: DEFAULT_USER_LIMITS, stage: 'local' });
+    const profiles = new UserProfiles([], { defaultLimits: DEFAULT_USER_LIMITS, stage: 'local', callbackPolicy: { allowLoopback: true } });
     const app = createApp({ catalog, tasks, users, tokens, loginThrottle, profiles, callbackPolicy: { allowLoopback: true } });
     return new Promise((resolve) => {
       const server = serve(

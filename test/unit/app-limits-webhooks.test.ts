@@ -5,7 +5,7 @@ import type { UserEntry } from '../../lib/config.ts';
 import type { UserDirectory } from '../../lib/auth/users.ts';
 import { createApp } from '../../lib/http/app.ts';
 import type { UserLimits } from '../../lib/limits/user-limits.ts';
-import type { TaskView } from '../../lib/tasks/task.ts';
+import { type TaskView, toTaskView } from '../../lib/tasks/task.ts';
 import { TaskEndings } from '../../lib/tasks/task-endings.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
@@ -75,7 +75,7 @@ function harness({ limits = {}, bobLimits = {}, allowLoopback = false, worker: c
   const endings = new TaskEndings({ slots, notices });
   const worker = new TaskWorker({ catalog, store, clock, endings });
   const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const profiles = new UserProfiles(userEntries(bobLimits), { defaultLimits: { ...ROOMY, ...limits }, stage: 'test' });
+  const profiles = new UserProfiles(userEntries(bobLimits), { defaultLimits: { ...ROOMY, ...limits }, stage: 'test', callbackPolicy: { allowLoopback } });
   const tasks = new TaskService({
     store,
     queue,
@@ -353,5 +353,36 @@ describe('the task view\'s webhook', () => {
     expect(ended.state).toBe('SUCCESS');
     expect(ended).not.toHaveProperty('webhook');
     expect(ended).not.toHaveProperty('callbackUrl');
+  });
+});
+
+describe('what is configured for webhooks', () => {
+  const user = (callbackUrl: string, webhookSecret?: string): UserEntry => ({
+    username: 'carol',
+    passwordHash: 'unused',
+    callbackUrl,
+    ...(webhookSecret && { webhookSecret }),
+  });
+  const options = { defaultLimits: { requestsPerSecond: 1, burst: 1, openTasks: 1 }, stage: 'prod', callbackPolicy: { allowLoopback: false } };
+  const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('refuses at start a default callbackUrl the address policy refuses, or one without a secret to sign with', () => {
+    expect(() => new UserProfiles([user('http://hooks.example.com/x', SECRET)], options)).toThrow(/carol.*https/);
+    expect(() => new UserProfiles([user('https://10.0.0.1/x', SECRET)], options)).toThrow(/carol.*private/);
+    expect(() => new UserProfiles([user('https://hooks.example.com/x')], options)).toThrow(/carol.*no webhookSecret/);
+    expect(new UserProfiles([user('https://hooks.example.com/x', SECRET)], options).callbackUrlOf('carol')).toBe('https://hooks.example.com/x');
+  });
+
+  it('shows no webhook on a task that was never accepted (its send failed), since none is sent', async () => {
+    const store = new MemoryTaskStore();
+    const queue = new RecordingQueue();
+    queue.failing = true;
+    const service = new TaskService({ store, queue, taskTtlSeconds: 3600 });
+    await expect(service.submit('alice', { name: 'add', args: [1, 2] }, 0, { callbackUrl: 'https://hooks.example.com/x' })).rejects.toMatchObject({
+      code: 'unavailable',
+    });
+    const [task] = [...store.tasks.values()];
+    expect(task).toMatchObject({ state: 'FAILURE', error: { code: 'enqueue_failed' } });
+    expect(toTaskView(task!)).not.toHaveProperty('webhook');
   });
 });

@@ -102,6 +102,7 @@ function limitedHarness({ burst, openTasks }: { burst: number; openTasks: number
   const profiles = new UserProfiles([{ username: USER.username, passwordHash: 'unused', webhookSecret: DEVELOPMENT_WEBHOOK_SECRET }], {
     defaultLimits: { requestsPerSecond: 0.001, burst, openTasks },
     stage: 'test',
+    callbackPolicy: { allowLoopback: true },
   });
   const tasks = new TaskService({
     store,
