@@ -454,8 +454,10 @@ export interface NotifierConfig {
   readonly aws: AwsConfig;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
-  /** Each user's webhook secret (webhookSecretOf). */
+  /** Each user's webhook secret (webhookSecretOf), as read at cold start. */
   readonly secrets: ReadonlyMap<string, string>;
+  /** Outside the local stage, the SSM parameter the users are read (and read again) from. */
+  readonly usersParameter?: string;
   /** Seconds before each retry; undefined for the default schedule. */
   readonly retrySchedule: readonly number[] | undefined;
   /** The local stage's: deliveries may go to loopback over http. */
@@ -478,25 +480,33 @@ export function notifierUsersParameter(env: NodeJS.ProcessEnv): string | undefin
 export function loadNotifierConfig(env: NodeJS.ProcessEnv, usersFromParameter?: string): NotifierConfig {
   const e = parse(NotifierEnvSchema, env);
   const local = e.DOOZER_STAGE === LOCAL_STAGE;
-  const users = ApiSecretsSchema.shape.DOOZER_USERS.safeParse(local ? e.DOOZER_USERS : usersFromParameter);
-  if (!users.success) {
-    const source = local ? 'DOOZER_USERS' : `SSM parameter ${e.DOOZER_USERS_PARAMETER} (DOOZER_USERS_PARAMETER)`;
-    throw misconfigured(describeIssues(users.error.issues, () => source));
-  }
-  const secrets = new Map<string, string>();
-  for (const user of users.data) {
-    const secret = webhookSecretOf(user, e.DOOZER_STAGE);
-    if (secret !== undefined) secrets.set(user.username, secret);
-  }
+  const source = local ? 'DOOZER_USERS' : `SSM parameter ${e.DOOZER_USERS_PARAMETER} (DOOZER_USERS_PARAMETER)`;
   return deepFreeze({
     stage: e.DOOZER_STAGE,
     aws: awsConfig(e, e.DOOZER_SQS_ENDPOINT),
     queueUrl: e.DOOZER_WEBHOOK_QUEUE_URL,
     deadLetterQueueUrl: e.DOOZER_WEBHOOK_DEAD_LETTER_QUEUE_URL,
-    secrets,
+    secrets: webhookSecretsOf(local ? e.DOOZER_USERS : usersFromParameter, e.DOOZER_STAGE, source),
+    ...(!local && { usersParameter: e.DOOZER_USERS_PARAMETER }),
     retrySchedule: e.DOOZER_WEBHOOK_RETRY_SECONDS,
     allowLoopback: local,
   });
+}
+
+/**
+ * Each user's webhook secret from the users' JSON (`source` names where it came from in a
+ * ConfigError), checked as the API checks the users: outside the local stage the development secret
+ * is refused. The notifier calls it at cold start and again when it reloads the users.
+ */
+export function webhookSecretsOf(usersJson: string | undefined, stage: string, source: string): ReadonlyMap<string, string> {
+  const users = ApiSecretsSchema.safeParse({ stage, DOOZER_JWT_SECRET: 'unused by the notifier, long enough for the check', DOOZER_USERS: usersJson });
+  if (!users.success) throw misconfigured(describeIssues(users.error.issues.filter((issue) => issue.path[0] === 'DOOZER_USERS'), () => source));
+  const secrets = new Map<string, string>();
+  for (const user of users.data.DOOZER_USERS) {
+    const secret = webhookSecretOf(user, stage);
+    if (secret !== undefined) secrets.set(user.username, secret);
+  }
+  return secrets;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {

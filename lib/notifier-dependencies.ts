@@ -6,6 +6,7 @@ import { createLogger } from './dependencies.ts';
 import { scopedLogger } from './logger.ts';
 import { HttpWebhookSender } from './webhooks/http-sender.ts';
 import { WebhookNotifier } from './webhooks/webhook-notifier.ts';
+import { RefreshingWebhookSecrets } from './webhooks/webhook-secrets.ts';
 
 /**
  * The notifier's composition, apart from lib/dependencies.ts: the signing library it brings is a
@@ -14,7 +15,11 @@ import { WebhookNotifier } from './webhooks/webhook-notifier.ts';
  */
 
 /** The notifier: completion webhooks from its queue, signed with each owner's secret, failures to its dead-letter queue. */
-export function createWebhookNotifier(config: NotifierConfig, base = createLogger()): WebhookNotifier {
+export function createWebhookNotifier(
+  config: NotifierConfig,
+  base = createLogger(),
+  reload?: () => Promise<ReadonlyMap<string, string>>,
+): WebhookNotifier {
   const logger = scopedLogger(base);
   const sqs = createSqsClient(config.aws);
   return new WebhookNotifier({
@@ -22,7 +27,7 @@ export function createWebhookNotifier(config: NotifierConfig, base = createLogge
     queue: new SqsWebhookQueue({ client: sqs, queueUrl: config.queueUrl }),
     failed: new SqsWebhookQueue({ client: sqs, queueUrl: config.deadLetterQueueUrl }),
     sender: new HttpWebhookSender({ policy: { allowLoopback: config.allowLoopback } }),
-    secrets: (owner) => config.secrets.get(owner),
+    secrets: new RefreshingWebhookSecrets({ initial: config.secrets, reload, logger }),
     retrySchedule: config.retrySchedule,
     logger,
   });

@@ -1,6 +1,6 @@
 import { ConfigError, type UserEntry, webhookSecretOf } from '../config.ts';
 import { type TargetPolicy, checkCallbackUrl } from '../webhooks/target-policy.ts';
-import type { UserLimits } from '../limits/user-limits.ts';
+import { type UserLimits, userLimitProblems } from '../limits/user-limits.ts';
 
 /**
  * What the user configuration says of each user beside their password: their limits (their own,
@@ -21,6 +21,10 @@ export class UserProfiles {
     this.#defaults = options.defaultLimits;
     this.#stage = options.stage;
     const problems = users.flatMap((user) => {
+      // The limits as each user has them, defaults merged: a pair that is wrong together (a refill
+      // time over a year) must stop the start, not fail every request of that user.
+      const limits = userLimitProblems(this.limitsOf(user.username)).map((problem) => `  DOOZER_USERS (${JSON.stringify(user.username)}): its limits: ${problem}`);
+      if (limits.length > 0) return limits;
       if (user.callbackUrl === undefined) return [];
       const checked = checkCallbackUrl(user.callbackUrl, options.callbackPolicy);
       if (!checked.ok) return [`  DOOZER_USERS (${JSON.stringify(user.username)}): its default ${checked.reason}`];
@@ -29,6 +33,7 @@ export class UserProfiles {
       }
       return [];
     });
+    problems.push(...userLimitProblems(this.#defaults).map((problem) => `  the default limits (DOOZER_RATE_LIMIT_*, DOOZER_OPEN_TASK_LIMIT): ${problem}`));
     if (problems.length > 0) throw new ConfigError(`doozer is misconfigured:\n${problems.join('\n')}`);
   }
 

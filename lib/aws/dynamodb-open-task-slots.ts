@@ -105,6 +105,8 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
         if (created) return { admitted: true };
         continue;
       }
+      // Already ours: a write the SDK retried after it had been applied (every id is set together).
+      if ([...batch.keys()].every((taskId) => Object.hasOwn(slots, taskId))) return { admitted: true };
       const lastReservedMs = typeof item?.lastReservedMs === 'number' ? item.lastReservedMs : undefined;
       const stale = await this.#staleSlots(owner, slots, lastReservedMs, nowMs);
       const open = Object.keys(slots).length - stale.length;

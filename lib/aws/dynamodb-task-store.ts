@@ -301,7 +301,8 @@ export class DynamoDbTaskStore implements TaskStore, WebhookDeliveryStore {
       conditions.push(`webhook.attempts = ${update.value(claim.previous.attempts)}`, `webhook.${update.name('state')} = ${update.value('pending')}`);
       conditions.push(`(attribute_not_exists(webhook.leaseUntil) OR webhook.leaseUntil < ${update.value(claim.at)})`);
     }
-    const expression = `SET webhook = ${update.value(claim.next)}, notifyAt = ${update.value(claim.notifyAt)}`;
+    const expiry = claim.expiresAt === undefined ? '' : `, ${update.name('expiresAt')} = ${update.value(claim.expiresAt)}`;
+    const expression = `SET webhook = ${update.value(claim.next)}, notifyAt = ${update.value(claim.notifyAt)}${expiry}`;
     const output = await this.#conditionalUpdate(id, update, expression, conditions.join(' AND '), 'ALL_NEW');
     return output && toTask(output);
   }

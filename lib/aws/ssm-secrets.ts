@@ -7,6 +7,7 @@ import {
   loadApiConfig,
   loadNotifierConfig,
   notifierUsersParameter,
+  webhookSecretsOf,
 } from '../config.ts';
 
 /**
@@ -33,6 +34,19 @@ export async function loadNotifierSettings(env: NodeJS.ProcessEnv, ssm: SSMClien
   if (parameter === undefined) return loadNotifierConfig(env);
   const values = await readSecureStrings(ssm, [parameter]);
   return loadNotifierConfig(env, values.get(parameter));
+}
+
+/**
+ * Reads the users' webhook secrets again from their SSM parameter (the notifier's RefreshingWebhookSecrets);
+ * undefined on the local stage, whose users do not change while it runs.
+ */
+export function webhookSecretsReloader(config: NotifierConfig, ssm: SSMClient): (() => Promise<ReadonlyMap<string, string>>) | undefined {
+  const parameter = config.usersParameter;
+  if (parameter === undefined) return undefined;
+  return async () => {
+    const values = await readSecureStrings(ssm, [parameter]);
+    return webhookSecretsOf(values.get(parameter), config.stage, `SSM parameter ${parameter}`);
+  };
 }
 
 /**

@@ -30,7 +30,7 @@ export interface UserLimits {
  */
 export const MAX_OPEN_TASK_LIMIT = 5_000;
 
-export const DEFAULT_USER_LIMITS: UserLimits = { requestsPerSecond: 20, burst: 40, openTasks: 1000 };
+export const DEFAULT_USER_LIMITS: UserLimits = { requestsPerSecond: 20, burst: 40, openTasks: 100 };
 
 /** One request's answer from the rate limit: what the `RateLimit-*` headers say. */
 export interface RateDecision {

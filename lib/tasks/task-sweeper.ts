@@ -78,12 +78,18 @@ export class TaskSweeper {
   }
 
   /**
-   * Queues the SCHEDULED tasks that are nearly due, then queues again the open tasks left waiting
-   * too long. The two run apart: a failure of one (an index missing mid-upgrade, throttling) does
+   * Sends the due webhook deliveries, queues the SCHEDULED tasks that are nearly due, then queues
+   * again the open tasks left waiting too long. The three run apart: a failure of one (an index missing mid-upgrade, throttling) does
    * not stop the other; it is logged, and thrown once both have run, so the invocation fails.
    */
   async sweep(): Promise<SweepReport> {
     const failures: unknown[] = [];
+    // First: a few index reads, where the stale sweep may read a thousand tasks one by one.
+    const webhooks = await this.releaseDeliveries().catch((error: unknown) => {
+      this.#logger.error('could not send the due webhook deliveries', { error });
+      failures.push(error);
+      return 0;
+    });
     const released = await this.releaseDue().catch((error: unknown) => {
       this.#logger.error('could not queue the scheduled tasks', { error });
       failures.push(error);
@@ -93,11 +99,6 @@ export class TaskSweeper {
       this.#logger.error('could not queue again the stale tasks', { error });
       failures.push(error);
       return { candidates: 0, requeued: 0 };
-    });
-    const webhooks = await this.releaseDeliveries().catch((error: unknown) => {
-      this.#logger.error('could not send the due webhook deliveries', { error });
-      failures.push(error);
-      return 0;
     });
     if (failures.length > 0) throw new AggregateError(failures, 'the sweep failed in part; see the log');
     return { ...stale, released, webhooks };

@@ -26,6 +26,11 @@ export interface AttemptClaim {
   /** When the sweeper sends the delivery again should this attempt never be recorded (its notifier died). */
   readonly notifyAt: string;
   readonly at: string;
+  /**
+   * The task's new `expiresAt` (epoch seconds), when its delivery's retries would outlive it: the
+   * table's TTL must not delete a task whose webhook is still being delivered.
+   */
+  readonly expiresAt?: number;
 }
 
 export interface AttemptRecord {
@@ -49,5 +54,8 @@ export interface FailedDeliveries {
   put(taskId: string, why: string): Promise<void>;
 }
 
-/** Each user's webhook signing secret (`whsec_…`); undefined for a user who has none. */
-export type WebhookSecrets = (owner: string) => string | undefined;
+/** Each user's webhook signing secret (`whsec_…`). */
+export interface WebhookSecrets {
+  /** Undefined for a user who has none (yet: the users may have changed since they were read). */
+  secretOf(owner: string): Promise<string | undefined>;
+}

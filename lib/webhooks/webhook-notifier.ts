@@ -69,11 +69,15 @@ export class WebhookNotifier {
     }
     const now = new Date(nowMs).toISOString();
     const attempts = (previous?.attempts ?? 0) + 1;
+    // Every attempt taken up is counted, sent or not: one whose notifier died before recording it
+    // (a timeout, a crash) counts too, so a delivery that keeps killing its notifier still ends.
+    if (attempts > this.#schedule.length + 1) return this.#giveUp(task!, previous!);
     const claimed = await this.#store.claimAttempt(taskId, {
       previous,
       next: { state: 'pending', attempts, lastAttemptAt: now, leaseUntil: new Date(nowMs + LEASE_SECONDS * 1000).toISOString() },
       notifyAt: new Date(nowMs + (LEASE_SECONDS + RESEND_AFTER_SECONDS) * 1000).toISOString(),
       at: now,
+      ...this.#livesThrough(task!, attempts, nowMs),
     });
     if (!claimed) {
       this.#logger.info('no webhook attempt due', { taskId, why: 'another notifier took it up' });
@@ -83,15 +87,40 @@ export class WebhookNotifier {
     return this.#record(claimed, attempts, result, nowMs);
   }
 
-  async #send(task: Task, nowMs: number): Promise<SendResult> {
-    const secret = this.#secrets(task.owner);
-    if (secret === undefined) return { kind: 'refused', message: 'the task owner has no webhook secret configured' };
+  /**
+   * A later `expiresAt` for a task whose remaining retries would outlive it (the table's TTL would
+   * delete the delivery with the task): until the last attempt could be made, and an hour more to
+   * read how it went.
+   */
+  #livesThrough(task: Task, attempts: number, nowMs: number): { expiresAt?: number } {
+    const remaining = this.#schedule.slice(attempts - 1).reduce((sum, seconds) => sum + seconds, 0);
+    const needed = Math.ceil(nowMs / 1000) + remaining + LEASE_SECONDS + RESEND_AFTER_SECONDS + 3600;
+    return needed > task.expiresAt ? { expiresAt: needed } : {};
+  }
+
+  /**
+   * Ends a delivery whose attempts were all taken up without the last being recorded (its notifiers
+   * died): failed, and put on the dead-letter queue first, so that a failure to put it leaves the
+   * delivery pending, to end here again, rather than failed without an alarm.
+   */
+  async #giveUp(task: Task, previous: WebhookDelivery): Promise<DeliveryOutcome> {
+    const why = 'its last attempt was taken up but never recorded (the notifier died or timed out)';
+    this.#logger.error('webhook delivery failed after its retries', { taskId: task.id, webhookId: webhookIdOf(task.id), attempts: previous.attempts, why });
+    await this.#failed.put(task.id, `${previous.attempts} attempts; ${why}`);
+    await this.#write(task.id, { delivery: { ...withoutLease(previous), state: 'failed', lastError: why } });
+    return 'failed';
+  }
+
+  async #send(task: Task, nowMs: number): Promise<AttemptResult> {
+    const secret = await this.#secrets.secretOf(task.owner);
+    // Retried: the users may have been changed since this notifier read them (it reads them again).
+    if (secret === undefined) return { kind: 'no_secret' };
     const body = webhookPayloadOf(task);
     const headers = signWebhook(secret, webhookIdOf(task.id), new Date(nowMs), body);
     return this.#sender.send({ url: task.callbackUrl!, headers, body });
   }
 
-  async #record(task: Task, attempts: number, result: SendResult, attemptedAtMs: number): Promise<DeliveryOutcome> {
+  async #record(task: Task, attempts: number, result: AttemptResult, attemptedAtMs: number): Promise<DeliveryOutcome> {
     const nowMs = this.#clock.now();
     const lastAttemptAt = new Date(attemptedAtMs).toISOString();
     const last = result.kind === 'response' ? { lastStatus: result.status } : { lastError: describe(result) };
@@ -103,14 +132,16 @@ export class WebhookNotifier {
     }
     const delaySeconds = isRetryable(result) ? this.#schedule[attempts - 1] : undefined;
     if (delaySeconds === undefined) {
-      await this.#write(task.id, { delivery: { state: 'failed', attempts, lastAttemptAt, ...last } });
       if (isRetryable(result)) {
-        // Retries spent: for an operator to look at (the dead-letter queue is alarmed).
+        // Retries spent: for an operator to look at (the dead-letter queue is alarmed). Put there
+        // before the failure is recorded: should the put fail, the message comes back and the
+        // delivery, still pending, ends here again (a second put is better than none).
         this.#logger.error('webhook delivery failed after its retries', log);
         await this.#failed.put(task.id, `${attempts} attempts; last: ${last.lastError ?? `HTTP ${last.lastStatus}`}`);
       } else {
         this.#logger.warn('webhook delivery refused; not retried', log);
       }
+      await this.#write(task.id, { delivery: { state: 'failed', attempts, lastAttemptAt, ...last } });
       return 'failed';
     }
     const nextMs = nowMs + delaySeconds * 1000;
@@ -151,14 +182,25 @@ function whyNotDue(task: Task | undefined, nowMs: number): string | undefined {
   return undefined;
 }
 
-/** A 5xx, a 429, a timeout or a connection that failed: the receiver may take it later. */
-export function isRetryable(result: SendResult): boolean {
-  if (result.kind === 'timeout' || result.kind === 'network') return true;
+/** How an attempt went: what the sender said, or that there was no secret to sign with. */
+type AttemptResult = SendResult | { readonly kind: 'no_secret' };
+
+/**
+ * A 5xx, a 429, a timeout or a connection that failed: the receiver may take it later; and a
+ * missing secret, which the users' next reading may bring.
+ */
+export function isRetryable(result: AttemptResult): boolean {
+  if (result.kind === 'timeout' || result.kind === 'network' || result.kind === 'no_secret') return true;
   if (result.kind === 'response') return result.status >= 500 || result.status === 429;
   return false;
 }
 
-function describe(result: Exclude<SendResult, { kind: 'response' }>): string {
+function describe(result: Exclude<AttemptResult, { kind: 'response' }>): string {
   if (result.kind === 'timeout') return 'timeout';
+  if (result.kind === 'no_secret') return 'no webhook secret is configured for the task owner';
   return `${result.kind === 'refused' ? 'refused' : 'network'}: ${result.message}`;
+}
+
+function withoutLease({ leaseUntil: _lease, ...delivery }: WebhookDelivery): WebhookDelivery {
+  return delivery;
 }

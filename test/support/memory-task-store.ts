@@ -81,7 +81,7 @@ export class MemoryTaskStore implements TaskStore, WebhookDeliveryStore {
     const delivery = this.deliveries.get(id);
     if (!task || !delivery || !isTerminal(task.state)) return undefined;
     if (claim.previous === undefined ? task.webhook !== undefined : !this.#stillPending(task, claim)) return undefined;
-    const updated = { ...task, webhook: structuredClone(claim.next) };
+    const updated = { ...task, webhook: structuredClone(claim.next), ...(claim.expiresAt !== undefined && { expiresAt: claim.expiresAt }) };
     this.tasks.set(id, updated);
     delivery.notifyAt = claim.notifyAt;
     return structuredClone(updated);

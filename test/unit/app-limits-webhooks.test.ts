@@ -373,6 +373,11 @@ describe('what is configured for webhooks', () => {
     expect(new UserProfiles([user('https://hooks.example.com/x', SECRET)], options).callbackUrlOf('carol')).toBe('https://hooks.example.com/x');
   });
 
+  it('refuses at start limits that cannot work together, rather than failing each request of that user', () => {
+    const slow: UserEntry = { username: 'dave', passwordHash: 'unused', limits: { requestsPerSecond: 0.000001, burst: 100_000 } };
+    expect(() => new UserProfiles([slow], options)).toThrow(/dave.*refill/);
+  });
+
   it('shows no webhook on a task that was never accepted (its send failed), since none is sent', async () => {
     const store = new MemoryTaskStore();
     const queue = new RecordingQueue();

@@ -8,7 +8,9 @@ import {
   apiSecretParameters,
   loadApiConfig,
   loadWorkerConfig,
+  webhookSecretsOf,
 } from '../../lib/config.ts';
+import { DEVELOPMENT_WEBHOOK_SECRET } from '../../lib/webhooks/secrets.ts';
 import { testPasswordHash } from '../support/test-users.ts';
 
 let passwordHash: string;
@@ -69,7 +71,7 @@ describe('loadApiConfig', () => {
       runLater: { maxAheadSeconds: 7 * 86_400, maxQueueDelaySeconds: 900 },
       waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
       benchFloor: false,
-      defaultLimits: { requestsPerSecond: 20, burst: 40, openTasks: 1000 },
+      defaultLimits: { requestsPerSecond: 20, burst: 40, openTasks: 100 },
       webhooks: { allowLoopback: true, queueUrl: undefined },
     });
   });
@@ -426,5 +428,21 @@ describe('loadWorkerConfig', () => {
   it('throws a ConfigError naming DOOZER_TABLE_NAME when it is missing or empty', () => {
     expect(configErrorOf(() => loadWorkerConfig({})).message).toContain('DOOZER_TABLE_NAME');
     expect(configErrorOf(() => loadWorkerConfig({ DOOZER_TABLE_NAME: '' })).message).toContain('DOOZER_TABLE_NAME');
+  });
+});
+
+describe('webhookSecretsOf (the notifier)', () => {
+  const users = (entries: object[]) => JSON.stringify(entries.map((entry) => ({ passwordHash, ...entry })));
+  const OWN = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+
+  it('gives each user their own secret, and every local user the development one', () => {
+    expect(webhookSecretsOf(users([{ username: 'alice', webhookSecret: OWN }, { username: 'bob' }]), 'prod', 'users')).toEqual(new Map([['alice', OWN]]));
+    expect(webhookSecretsOf(users([{ username: 'bob' }]), 'local', 'users')).toEqual(new Map([['bob', DEVELOPMENT_WEBHOOK_SECRET]]));
+  });
+
+  it('refuses the development secret outside the local stage, as the API does', () => {
+    expect(() => webhookSecretsOf(users([{ username: 'alice', webhookSecret: DEVELOPMENT_WEBHOOK_SECRET }]), 'prod', 'the users parameter')).toThrow(
+      /the users parameter.*development webhook secret/s,
+    );
   });
 });

@@ -9,9 +9,10 @@ import { TaskEndings } from '../../lib/tasks/task-endings.ts';
 import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { type Task, toTaskView, webhookIdOf } from '../../lib/tasks/task.ts';
+import { type Task, type WebhookDelivery, toTaskView, webhookIdOf } from '../../lib/tasks/task.ts';
 import type { SendResult, WebhookRequest, WebhookSender } from '../../lib/webhooks/http-sender.ts';
 import { DEVELOPMENT_WEBHOOK_SECRET } from '../../lib/webhooks/signing.ts';
+import { RefreshingWebhookSecrets } from '../../lib/webhooks/webhook-secrets.ts';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RESEND_AFTER_SECONDS, WebhookNotifier, notifyAtAfterEnd } from '../../lib/webhooks/webhook-notifier.ts';
 import { RecordingQueue } from '../support/memory-task-store.ts';
 
@@ -28,6 +29,7 @@ class ScriptedSender implements WebhookSender {
 }
 
 const status = (code: number): SendResult => ({ kind: 'response', status: code });
+const secretsOf = (secrets: Record<string, string>) => new RefreshingWebhookSecrets({ initial: new Map(Object.entries(secrets)) });
 
 function setup(answers: SendResult[], { secrets = { alice: DEVELOPMENT_WEBHOOK_SECRET } as Record<string, string> } = {}) {
   const clock = new FakeClock();
@@ -36,7 +38,7 @@ function setup(answers: SendResult[], { secrets = { alice: DEVELOPMENT_WEBHOOK_S
   const store = new MemoryTaskStore();
   const notices = new RecordingNotices();
   const sender = new ScriptedSender(answers);
-  const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: (owner) => secrets[owner], clock });
+  const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: secretsOf(secrets), clock });
   return { clock, store, notices, sender, notifier };
 }
 
@@ -111,7 +113,7 @@ describe('WebhookNotifier', () => {
     const store = new MemoryTaskStore();
     const notices = new RecordingNotices();
     const sender = new ScriptedSender([status(429), { kind: 'timeout' }, { kind: 'network', message: 'connect ECONNREFUSED' }]);
-    const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: () => DEVELOPMENT_WEBHOOK_SECRET, retrySchedule: schedule, clock });
+    const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: secretsOf({ alice: DEVELOPMENT_WEBHOOK_SECRET }), retrySchedule: schedule, clock });
     const task = await endedTask(store, clock);
 
     expect(await notifier.deliver(task.id)).toBe('retrying');
@@ -142,12 +144,77 @@ describe('WebhookNotifier', () => {
     expect(notices.failedDeliveries).toEqual([]);
   });
 
-  it('sends nothing for an owner without a webhook secret, and says so on the task', async () => {
-    const { clock, store, sender, notifier } = setup([status(200)], { secrets: {} });
+  it('retries an owner without a webhook secret, whose secret a later reading of the users brings', async () => {
+    const clock = new FakeClock();
+    clock.ms = Date.now();
+    const store = new MemoryTaskStore();
+    const notices = new RecordingNotices();
+    const sender = new ScriptedSender([status(204)]);
+    let users = new Map<string, string>();
+    const secrets = new RefreshingWebhookSecrets({ initial: users, reload: async () => users, missReloadMs: 1_000, clock });
+    const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets, clock });
     const task = await endedTask(store, clock);
+
+    expect(await notifier.deliver(task.id)).toBe('retrying');
+    expect(sender.requests).toEqual([]);
+    expect(store.tasks.get(task.id)!.webhook).toMatchObject({ state: 'pending', lastError: 'no webhook secret is configured for the task owner' });
+
+    users = new Map([['alice', DEVELOPMENT_WEBHOOK_SECRET]]);
+    clock.ms += DEFAULT_RETRY_SECONDS_0 * 1000;
+    expect(await notifier.deliver(task.id)).toBe('delivered');
+    expect(sender.requests).toHaveLength(1);
+  });
+
+  it('ends a delivery whose notifiers keep dying before they record an attempt, onto the dead-letter queue', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryTaskStore();
+    const notices = new RecordingNotices();
+    const sender = new ScriptedSender([status(200)]);
+    const schedule = [1, 1];
+    const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: secretsOf({ alice: DEVELOPMENT_WEBHOOK_SECRET }), retrySchedule: schedule, clock });
+    const task = await endedTask(store, clock);
+    // Three attempts taken up (the first and both retries), none recorded: each notifier died.
+    let previous: WebhookDelivery | undefined;
+    for (let attempts = 1; attempts <= schedule.length + 1; attempts += 1) {
+      const next = { state: 'pending' as const, attempts, leaseUntil: new Date(clock.now() + 30_000).toISOString() };
+      await store.claimAttempt(task.id, { previous, next, notifyAt: new Date(clock.now()).toISOString(), at: new Date(clock.now()).toISOString() });
+      previous = next;
+      clock.ms += 31_000;
+    }
     expect(await notifier.deliver(task.id)).toBe('failed');
     expect(sender.requests).toEqual([]);
-    expect(store.tasks.get(task.id)!.webhook).toMatchObject({ state: 'failed', lastError: 'refused: the task owner has no webhook secret configured' });
+    expect(notices.failedDeliveries).toHaveLength(1);
+    expect(store.tasks.get(task.id)!.webhook).toMatchObject({ state: 'failed', attempts: 3 });
+    expect(store.deliveries.has(task.id)).toBe(false);
+  });
+
+  it('keeps a delivery whose retries are spent pending when it cannot be put on the dead-letter queue, so it ends there later', async () => {
+    const { clock, store, notices, notifier } = setup([status(503)]);
+    const task = await endedTask(store, clock);
+    for (const wait of [0, ...DEFAULT_RETRY_SCHEDULE_SECONDS.slice(0, -1)]) {
+      clock.ms += wait * 1000;
+      expect(await notifier.deliver(task.id)).toBe('retrying');
+    }
+    clock.ms += DEFAULT_RETRY_SCHEDULE_SECONDS.at(-1)! * 1000;
+    const put = notices.put.bind(notices);
+    notices.put = async () => {
+      throw new Error('simulated dead-letter queue outage');
+    };
+    await expect(notifier.deliver(task.id)).rejects.toThrow('simulated');
+    expect(store.tasks.get(task.id)!.webhook).toMatchObject({ state: 'pending' });
+    notices.put = put;
+    clock.ms += 31_000;
+    expect(await notifier.deliver(task.id)).toBe('failed');
+    expect(notices.failedDeliveries).toHaveLength(1);
+  });
+
+  it('keeps a task whose retries would outlive it until its last attempt could be made', async () => {
+    const { clock, store, notifier } = setup([status(503)]);
+    // It ends a minute before it expires: the retries take about 27 hours.
+    const task = await endedTask(store, clock, { expiresAt: Math.floor(clock.now() / 1000) + 60 });
+    await notifier.deliver(task.id);
+    const span = DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((sum, seconds) => sum + seconds, 0);
+    expect(store.tasks.get(task.id)!.expiresAt).toBeGreaterThan(clock.now() / 1000 + span);
   });
 
   it('makes one attempt when two messages for one delivery arrive at once', async () => {
@@ -188,7 +255,7 @@ describe('WebhookNotifier', () => {
     const store = new MemoryTaskStore();
     const notices = new RecordingNotices();
     const sender = new ScriptedSender([status(503), status(200)]);
-    const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: () => DEVELOPMENT_WEBHOOK_SECRET, retrySchedule: [3600], clock });
+    const notifier = new WebhookNotifier({ store, queue: notices, failed: notices, sender, secrets: secretsOf({ alice: DEVELOPMENT_WEBHOOK_SECRET }), retrySchedule: [3600], clock });
     const sweeper = new TaskSweeper({ store, queue: new RecordingQueue(), staleAfterSeconds: 300, webhooks: { deliveries: store, notices }, clock });
     const task = await endedTask(store, clock);
 
