@@ -66,7 +66,13 @@ export interface AppDependencies {
   readonly benchFloor?: boolean;
 }
 
-type AppEnv = { Variables: LoggedVariables & { user: string } };
+type AppEnv = {
+  Variables: LoggedVariables & {
+    user: string;
+    /** A submission's admission by the caller's request rate, decided beside its open-task slots (requireSubmitter). */
+    admission?: Promise<void>;
+  };
+};
 
 /** The login limits' address for a caller whose address is not known. */
 const UNKNOWN_ADDRESS = 'unknown';
@@ -98,7 +104,8 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   // Our tokens are about 200 characters; a longer one is refused before any decoding or crypto.
   const maxTokenLength = 4096;
-  const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  /** The caller, from the bearer token: 401 without a valid one. */
+  const authenticate = async (c: Context<AppEnv>): Promise<string> => {
     const header = c.req.header('authorization');
     const match = header ? /^Bearer +(\S+)$/i.exec(header) : null;
     if (!match?.[1]) {
@@ -109,19 +116,44 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     }
     const user = await deps.tokens.verify(match[1]);
     c.set('user', user);
-    if (deps.rates && deps.profiles) {
-      // Counted once the caller is known, before anything is done for them: a refused request did nothing.
-      const limits = deps.profiles.limitsOf(user);
-      const decision = await deps.rates.take(user, Date.now(), limits);
-      // On every answer to this request, an error's included (c.header is kept by c.json).
-      for (const [name, value] of Object.entries(rateLimitHeaders(decision))) c.header(name, value);
-      if (!decision.admitted) {
-        throw new TooManyRequestsError(
-          `more than ${limits.burst} requests at once or ${limits.requestsPerSecond} a second on average; try again in ${decision.retryAfterSeconds ?? 1} s`,
-          decision.retryAfterSeconds ?? 1,
-        );
-      }
+    return user;
+  };
+
+  /**
+   * Counts the request against the caller's rate: resolves once admitted, with the RateLimit headers
+   * set on every answer to this request, an error's included (c.header is kept by c.json); rejects
+   * with a 429 when refused. Nothing when the app has no limits.
+   */
+  const admit = async (c: Context<AppEnv>, user: string): Promise<void> => {
+    if (!deps.rates || !deps.profiles) return;
+    const limits = deps.profiles.limitsOf(user);
+    const decision = await deps.rates.take(user, Date.now(), limits);
+    for (const [name, value] of Object.entries(rateLimitHeaders(decision))) c.header(name, value);
+    if (!decision.admitted) {
+      throw new TooManyRequestsError(
+        `more than ${limits.burst} requests at once or ${limits.requestsPerSecond} a second on average; try again in ${decision.retryAfterSeconds ?? 1} s`,
+        decision.retryAfterSeconds ?? 1,
+      );
     }
+  };
+
+  // Counted once the caller is known, before anything is done for them: a refused request did nothing.
+  const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+    await admit(c, await authenticate(c));
+    await next();
+  });
+
+  /**
+   * As requireUser, for the routes that submit tasks: the rate's write runs beside the open-task
+   * slots' (TaskService awaits both before it writes anything), not before it. The handler awaits
+   * the admission again before it answers, for the paths that write nothing (an idempotent replay);
+   * an error answer waits for it too (onError).
+   */
+  const requireSubmitter = createMiddleware<AppEnv>(async (c, next) => {
+    const admission = admit(c, await authenticate(c));
+    // Decided later; never an unhandled rejection meanwhile.
+    admission.catch(() => {});
+    c.set('admission', admission);
     await next();
   });
 
@@ -200,18 +232,19 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     return c.json(await deps.tokens.issue(username));
   });
 
-  app.post('/tasks', requireUser, limitBody, taskBody, async (c) => {
+  app.post('/tasks', requireSubmitter, limitBody, taskBody, async (c) => {
     const wait = resolveWait(c.req.query('wait'), c.req.header('prefer'), MAX_WAIT_SECONDS);
     const { input, runLater, callbackUrl: requested } = c.get('body');
     const callback = callbackOf(c.get('user'), requested);
     if ('refused' in callback) throw new InvalidRequestError(callback.refused);
-    const options = { ...runLater, ...callback };
+    const options = { ...runLater, ...callback, admission: c.get('admission') };
     // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
     const key = readIdempotencyKey(c);
     const { task, replayed } =
       key === undefined
         ? { task: await deps.tasks.submit(c.get('user'), input, wait.ms, options), replayed: false }
         : await deps.tasks.submitOnce(c.get('user'), key, input, wait.ms, options);
+    await c.get('admission');
     if (replayed) c.header('Idempotent-Replayed', 'true');
     if (isTerminal(task.state)) return taskResponse(c, task, 200, wait);
     c.header('Location', `/tasks/${task.id}`);
@@ -229,7 +262,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     return c.json({ tasks: page.tasks.map(toTaskView), next: page.next ?? null });
   });
 
-  app.post('/tasks/batch', requireUser, limitBatchBody, batchBody, async (c) => {
+  app.post('/tasks/batch', requireSubmitter, limitBatchBody, batchBody, async (c) => {
     // A batch never waits: a `?wait=` meant for it must not pass for one that was honoured.
     const query = Object.keys(c.req.queries());
     if (query.length > 0) {
@@ -249,7 +282,9 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       user,
       withCallbacks,
       key === undefined ? undefined : { key, requestDigest: digest },
+      c.get('admission'),
     );
+    await c.get('admission');
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json({ results: results.map(batchResultView) });
   });
@@ -284,7 +319,15 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   app.notFound((c) => errorResponse(c, new DoozerError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
 
-  app.onError((error, c) => {
+  app.onError(async (thrown, c) => {
+    // A submission refused before its admission was decided (a bad body): its answer carries the
+    // RateLimit headers too, and a request over the rate is answered 429 whatever else was wrong.
+    let error = thrown;
+    try {
+      await c.get('admission');
+    } catch (refusal) {
+      error = refusal as Error;
+    }
     if (error instanceof DoozerError) {
       if (!error.expose) logger.error('request failed', { code: error.code, error });
       return errorResponse(c, error);

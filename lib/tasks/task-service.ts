@@ -116,6 +116,12 @@ class BatchNotAcceptedError extends UnavailableError {
 export interface SubmitOptions extends RunLater {
   /** Checked by the HTTP edge (the address policy, the owner's webhook secret). */
   readonly callbackUrl?: string;
+  /**
+   * The request's admission by the owner's request rate, still being decided: awaited beside the
+   * open-task slots, before anything is written, so the two writes cost one write's time. Rejects
+   * (a 429) when the rate refused the request.
+   */
+  readonly admission?: Promise<void>;
 }
 
 /** A task submitted with an idempotency key, and whether it came from an earlier request. */
@@ -194,7 +200,7 @@ export class TaskService {
    * the send fails, the task is marked FAILURE, so nothing is left PENDING that no worker will see.
    */
   async submit(owner: string, input: TaskInput, waitMs: number, options?: SubmitOptions): Promise<Task> {
-    return this.#start(this.#newTask(owner, input, this.#runAt(options), options?.callbackUrl), waitMs);
+    return this.#start(this.#newTask(owner, input, this.#runAt(options), options?.callbackUrl), waitMs, undefined, options?.admission);
   }
 
   /**
@@ -237,7 +243,7 @@ export class TaskService {
         expiresAt: Math.min(task.expiresAt, Math.floor(nowMs / 1000) + IDEMPOTENCY_WINDOW_SECONDS),
       };
       if ((await idempotency.claim(claim, { nowMs, replacing })) === 'claimed') {
-        return { task: await this.#start(task, waitMs, claim), replayed: false };
+        return { task: await this.#start(task, waitMs, claim, runLater?.admission), replayed: false };
       }
       const existing = await idempotency.get(claimId);
       // Released (its request failed) or expired since our write: claim it again.
@@ -311,9 +317,9 @@ export class TaskService {
    * Records the task, queues it and waits for it. With a `claim`, a task that could not be recorded
    * or queued gives its key back, so a retry with the same key is not stuck on a task that never ran.
    */
-  async #start(task: Task, waitMs: number, claim?: IdempotencyClaim): Promise<Task> {
+  async #start(task: Task, waitMs: number, claim?: IdempotencyClaim, admission?: Promise<void>): Promise<Task> {
     try {
-      await this.#reserve(task.owner, [task]);
+      await this.#reserve(task.owner, [task], admission);
     } catch (error) {
       // Refused before anything was written: the key is free for a retry.
       if (claim) await this.#release(claim);
@@ -474,8 +480,13 @@ export class TaskService {
    * With an Idempotency-Key the same key and body stand for one batch: a repeat answers with the
    * same tasks (`replayed`) while the first request's tasks exist; another body is a 422.
    */
-  async submitBatch(owner: string, items: readonly BatchItem[], idempotency?: { key: string; requestDigest: string }): Promise<BatchOutcome> {
-    if (!idempotency) return { results: await this.#startBatch(this.#prepareBatch(owner, items, this.#clock.now())), replayed: false };
+  async submitBatch(
+    owner: string,
+    items: readonly BatchItem[],
+    idempotency?: { key: string; requestDigest: string },
+    admission?: Promise<void>,
+  ): Promise<BatchOutcome> {
+    if (!idempotency) return { results: await this.#startBatch(this.#prepareBatch(owner, items, this.#clock.now()), admission), replayed: false };
     const store = this.#idempotencyStore();
     const claimId = idempotencyClaimId(owner, idempotency.key);
     let replacing: string | undefined;
@@ -494,7 +505,7 @@ export class TaskService {
       };
       if ((await store.claim(claim, { nowMs, replacing })) === 'claimed') {
         try {
-          const results = await this.#startBatch(prepared);
+          const results = await this.#startBatch(prepared, admission);
           await this.#settle(claim, results);
           return { results, replayed: false };
         } catch (error) {
@@ -551,11 +562,14 @@ export class TaskService {
     }
   }
 
-  async #startBatch(prepared: readonly ({ task: Task } | { error: TaskFailure })[]): Promise<BatchResult[]> {
+  async #startBatch(prepared: readonly ({ task: Task } | { error: TaskFailure })[], admission?: Promise<void>): Promise<BatchResult[]> {
     const tasks = prepared.flatMap((entry) => ('task' in entry ? [entry.task] : []));
-    if (tasks.length === 0) return [...prepared];
+    if (tasks.length === 0) {
+      await admission;
+      return [...prepared];
+    }
     // All of the batch's slots or none: a batch is refused whole (429) rather than cut at the limit.
-    await this.#reserve(tasks[0]!.owner, tasks);
+    await this.#reserve(tasks[0]!.owner, tasks, admission);
     const unrecorded = await this.#store.createMany(tasks);
     const sentAt = this.#clock.now();
     const toSend = tasks.filter((task) => !unrecorded.has(task.id) && task.state !== 'SCHEDULED');
@@ -618,12 +632,24 @@ export class TaskService {
     return results;
   }
 
-  /** Takes an open-task slot for each of the owner's new tasks, all or none: a 429 when they do not fit. */
-  async #reserve(owner: string, tasks: readonly Task[]): Promise<void> {
-    if (!this.#slots) return;
+  /**
+   * Takes an open-task slot for each of the owner's new tasks, all or none, while the request's
+   * `admission` by its rate is decided: a 429 when either refuses. Slots taken for a request the
+   * rate refused are given back.
+   */
+  async #reserve(owner: string, tasks: readonly Task[], admission: Promise<void> = Promise.resolve()): Promise<void> {
+    if (!this.#slots) return admission;
     const limit = this.#openTaskLimit(owner);
     const slots = tasks.map((task) => ({ id: task.id, expiresAt: task.expiresAt }));
-    const outcome = await this.#slots.reserve(owner, slots, limit, this.#clock.now());
+    const [admitted, reserved] = await Promise.allSettled([admission, this.#slots.reserve(owner, slots, limit, this.#clock.now())]);
+    if (admitted.status === 'rejected') {
+      if (reserved.status === 'fulfilled' && reserved.value.admitted) {
+        await this.#slots.release(owner, slots.map((slot) => slot.id)).catch(() => {});
+      }
+      throw admitted.reason;
+    }
+    if (reserved.status === 'rejected') throw reserved.reason;
+    const outcome = reserved.value;
     if (outcome.admitted) return;
     const asked = tasks.length === 1 ? 'another' : `${tasks.length} more`;
     throw new TooManyRequestsError(

@@ -196,6 +196,30 @@ describe('the request rate', () => {
     expect(await statuses('carol', 4)).toEqual([200, 200, 200, 429]);
   });
 
+  it('records no task and holds no open-task slot for the submissions of a burst the rate refused', async () => {
+    const { submit, post, store, slots } = harness({ limits: { burst: 5, requestsPerSecond: 0.01, openTasks: 100 } });
+    const answers = await Promise.all(Array.from({ length: 30 }, () => submit(ADD)));
+    expect(answers.filter((response) => response.status === 202)).toHaveLength(5);
+    expect(answers.filter((response) => response.status === 429)).toHaveLength(25);
+    expect(store.tasks.size).toBe(5);
+    // The refused ones' slots, taken beside the rate's write, were given back: 95 are free.
+    const free = Array.from({ length: 95 }, (_, index) => ({ id: `task_free_${index}`, expiresAt: Date.now() / 1000 + 3600 }));
+    expect(await slots.reserve('alice', free, 100, Date.now())).toEqual({ admitted: true });
+    // A batch refused by the rate records nothing either.
+    const batch = await post('/tasks/batch', { tasks: [ADD, ADD] });
+    expect(batch.status).toBe(429);
+    expect(store.tasks.size).toBe(5);
+  });
+
+  it('answers a bad body of a submission over the rate with the 429, and any bad body with the RateLimit headers', async () => {
+    const { post } = harness({ limits: { burst: 1, requestsPerSecond: 0.01 } });
+    const bad = await post('/tasks', { name: 'add', args: 'nope' });
+    expect(bad.status).toBe(400);
+    expect(rateLimitHeadersOf(bad)).toMatchObject({ 'ratelimit-limit': '1', 'ratelimit-remaining': '0' });
+    const over = await post('/tasks', { name: 'add', args: 'nope' });
+    expect(over.status).toBe(429);
+  });
+
   it('admits exactly the burst of 50 requests made at once', async () => {
     const { request } = harness({ limits: { burst: 10, requestsPerSecond: 0.01 } });
     const answers = await Promise.all(Array.from({ length: 50 }, () => request('/tasks')));
