@@ -38,12 +38,14 @@ export interface BenchCounts {
   readonly lifecycleRounds: number;
   /** Sync tasks at c=1 per side and round of the webhooks phase: without a callbackUrl, and with one to a receiver on loopback. */
   readonly webhooks: number;
+  /** Sync tasks at c=1 per side and round of the webhooks phase's paced pass (each once the stack is quiet). */
+  readonly webhooksPaced: number;
   /** Rounds of the webhooks phase, each running both sides (alternating which goes first); the report takes medians. */
   readonly webhookRounds: number;
 }
 
-export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300, lifecycle: 2_000, lifecycleRounds: 3, webhooks: 500, webhookRounds: 3 };
-export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50, lifecycle: 400, lifecycleRounds: 1, webhooks: 100, webhookRounds: 1 };
+export const FULL_COUNTS: BenchCounts = { warmup: 100, floor: 2_000, sync: 1_000, throughput: 5_000, deferred: 200, concurrency: 16, unitCalls: 2_000, startupRuns: 3, flood: 300, lifecycle: 2_000, lifecycleRounds: 3, webhooks: 500, webhooksPaced: 200, webhookRounds: 3 };
+export const QUICK_COUNTS: BenchCounts = { warmup: 20, floor: 200, sync: 100, throughput: 500, deferred: 30, concurrency: 16, unitCalls: 200, startupRuns: 1, flood: 50, lifecycle: 400, lifecycleRounds: 1, webhooks: 100, webhooksPaced: 30, webhookRounds: 1 };
 
 /** Callers of each login flood. */
 const FLOOD_CONCURRENCY = 8;
@@ -195,6 +197,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
       call,
       counter,
       tasks: counts.webhooks,
+      pacedTasks: counts.webhooksPaced,
       rounds: counts.webhookRounds,
       warmup: counts.warmup,
       maxMs: options.maxPhaseSeconds * 1000,

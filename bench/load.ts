@@ -72,6 +72,8 @@ export interface LoopOptions {
   readonly maxMs: number;
   /** One operation; `index` runs from 0 to count - 1. Its duration is measured around this call. */
   readonly operation: (index: number) => Promise<Outcome>;
+  /** Awaited before each operation, outside its measured duration (a paced loop waits for quiet). */
+  readonly pause?: () => Promise<void>;
 }
 
 export interface LoopResult {
@@ -92,7 +94,7 @@ export interface LoopResult {
  * Runs `count` operations with `concurrency` callers, each starting its next operation when its
  * previous one has ended (a closed loop: the offered load adapts to the service, as real clients do).
  */
-export async function runClosedLoop({ count, concurrency, maxMs, operation }: LoopOptions): Promise<LoopResult> {
+export async function runClosedLoop({ count, concurrency, maxMs, operation, pause }: LoopOptions): Promise<LoopResult> {
   const latenciesMs: number[] = [];
   const errorSamples: Record<string, number> = {};
   let errors = 0;
@@ -108,6 +110,7 @@ export async function runClosedLoop({ count, concurrency, maxMs, operation }: Lo
         return;
       }
       const index = next++;
+      await pause?.();
       const t0 = performance.now();
       let outcome: Outcome;
       try {

@@ -369,6 +369,18 @@ export function webhooksSection(webhooks: WebhookResult): string[] {
     row('with a callbackUrl (delivered by the notifier)', withCallback),
     `| **With ÷ without** | | | **${times(ratio.p50)}** | **${times(ratio.p99)}** |`,
     '',
+    ...(webhooks.paced
+      ? [
+          `Paced: ${webhooks.paced.tasksPerSide} tasks a side in each round, each sent once the stack had made no call for 20 ms (the previous task's worker and delivery done), so no delivery shares the two cores with a task's path (on AWS the notifier is a Lambda of its own):`,
+          '',
+          '| Sync tasks, c=1, paced | n | errors | p50 ms | p99 ms |',
+          '|---|--:|--:|--:|--:|',
+          row('without a callbackUrl', webhooks.paced.without),
+          row('with a callbackUrl', webhooks.paced.with),
+          `| **With ÷ without, paced** | | | **${times(webhooks.paced.ratio.p50)}** | **${times(webhooks.paced.ratio.p99)}** |`,
+          '',
+        ]
+      : []),
     'Deliveries of the tasks with a callbackUrl (delivered: received at least once with a valid signature; duplicates: deliveries beyond one a task; lag: from the 200 reaching the bench to the first delivery, medians of the rounds):',
     '',
     '| Deliveries | expected | delivered | missing | invalid signatures | duplicates | of tasks without a callbackUrl | lag p50 ms | lag p99 ms |',
@@ -386,7 +398,7 @@ export function webhooksSection(webhooks: WebhookResult): string[] {
       '|--:|---|--:|--:|--:|--:|--:|--:|',
       ...webhooks.runs.map(
         (run) =>
-          `| ${run.round + 1} | ${run.side} | ${run.completed} | ${run.errors} | ${ms(run.latency.p50)} | ${ms(run.latency.p99)} | ${run.delivery ? `${run.delivery.delivered} / ${run.delivery.expected}` : ''} | ${run.delivery ? ms(run.delivery.lagMs.p50) : ''} |`,
+          `| ${run.round + 1} | ${run.side}${run.paced ? ', paced' : ''} | ${run.completed} | ${run.errors} | ${ms(run.latency.p50)} | ${ms(run.latency.p99)} | ${run.delivery ? `${run.delivery.delivered} / ${run.delivery.expected}` : ''} | ${run.delivery ? ms(run.delivery.lagMs.p50) : ''} |`,
       ),
       '',
     );

@@ -29,7 +29,9 @@ Then completion webhooks (the acceptance: a callbackUrl adds nothing to sync p50
 alternate which side goes first (medians of the rounds):
   without   POST /tasks add until the 200, at c=1, as the sync phase
   with      the same with a callbackUrl to a receiver in this process on 127.0.0.1
-the ratio with / without of p50 and p99; after each side with callbacks, up to ${DELIVERY_WAIT_MS / 1000} s for its
+the ratio with / without of p50 and p99; then the same sides paced, each task sent once the stack
+has made no call for 20 ms (the previous task's delivery done: what the delivery adds to the sync
+path, without its work sharing the machine's cores); after each side with callbacks, up to ${DELIVERY_WAIT_MS / 1000} s for its
 deliveries, each verified as Standard Webhooks with the development secret: delivered of expected,
 invalid signatures, duplicates (beyond one a task), and the lag from the 200 to the delivery.
 Then sync tasks at c=1 idle and beside two floods of failed logins with ever-new user names (from
@@ -54,6 +56,7 @@ Options:
   --lifecycle N        add tasks per side and round, batches and single (${FULL_COUNTS.lifecycle}; quick ${QUICK_COUNTS.lifecycle})
   --lifecycle-rounds N rounds of both sides, alternating the order   (${FULL_COUNTS.lifecycleRounds}; quick ${QUICK_COUNTS.lifecycleRounds})
   --webhooks N         sync tasks at c=1 per side and round, without and with a callbackUrl (${FULL_COUNTS.webhooks}; quick ${QUICK_COUNTS.webhooks})
+  --webhooks-paced N   sync tasks per side and round of the paced pass, 0 for none (${FULL_COUNTS.webhooksPaced}; quick ${QUICK_COUNTS.webhooksPaced})
   --webhook-rounds N   rounds of both webhook sides, alternating the order (${FULL_COUNTS.webhookRounds}; quick ${QUICK_COUNTS.webhookRounds})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
@@ -92,6 +95,7 @@ try {
       lifecycle: { type: 'string' },
       'lifecycle-rounds': { type: 'string' },
       webhooks: { type: 'string' },
+      'webhooks-paced': { type: 'string' },
       'webhook-rounds': { type: 'string' },
       'max-seconds': { type: 'string' },
       'offline-log': { type: 'boolean', default: false },
@@ -124,6 +128,7 @@ const counts: BenchCounts = {
   lifecycle: parseCount('lifecycle', values.lifecycle, base.lifecycle, 1),
   lifecycleRounds: parseCount('lifecycle-rounds', values['lifecycle-rounds'], base.lifecycleRounds, 1),
   webhooks: parseCount('webhooks', values.webhooks, base.webhooks, 1),
+  webhooksPaced: parseCount('webhooks-paced', values['webhooks-paced'], base.webhooksPaced, 0),
   webhookRounds: parseCount('webhook-rounds', values['webhook-rounds'], base.webhookRounds, 1),
 };
 

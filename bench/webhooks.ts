@@ -21,6 +21,13 @@ import { type LatencySummary, type Outcome, runClosedLoop, summarize } from './l
  * after the 200 it arrived.
  */
 
+/**
+ * The paced pass: before each task the stack must have made no call for this long (the previous
+ * task's worker, and its delivery, done), at most PACE_TIMEOUT_MS.
+ */
+const PACE_QUIET_MS = 20;
+const PACE_TIMEOUT_MS = 2_000;
+
 /** How long after a side's last answer its deliveries may still arrive. */
 export const DELIVERY_WAIT_MS = 30_000;
 /** Pause between two looks at the deliveries received while waiting for the rest. */
@@ -63,6 +70,8 @@ export interface DeliveryFigures extends DeliveryTally {
 export interface WebhookRun {
   readonly side: WebhookSideName;
   readonly round: number;
+  /** Each task sent once the stack was quiet (the paced pass), rather than back to back. */
+  readonly paced: boolean;
   /** Tasks sent. */
   readonly tasks: number;
   /** Tasks answered 200 SUCCESS with the right sum. */
@@ -105,6 +114,17 @@ export interface WebhookResult {
   readonly with: WebhookSideSummary;
   /** With a callbackUrl ÷ without, of the medians: 1 is "adds nothing". */
   readonly ratio: { readonly p50: number; readonly p99: number };
+  /**
+   * The same sides paced: each task sent once the stack has gone quiet, so the previous task's
+   * delivery does not share the machine's two cores with it (on AWS the notifier is a Lambda of
+   * its own). What the delivery adds to the sync path itself.
+   */
+  readonly paced?: {
+    readonly tasksPerSide: number;
+    readonly without: WebhookSideSummary;
+    readonly with: WebhookSideSummary;
+    readonly ratio: { readonly p50: number; readonly p99: number };
+  };
   /** The deliveries of every round's side with callbacks (warm-up excluded). */
   readonly delivery: {
     readonly expected: number;
@@ -129,6 +149,8 @@ export interface WebhookOptions {
   readonly rounds: number;
   /** Tasks of each side run first (their deliveries awaited) to warm the notifier up; not reported. */
   readonly warmup: number;
+  /** Sync tasks per side per round of the paced pass (0: none). */
+  readonly pacedTasks?: number;
   /** Time bound of each side's submissions. */
   readonly maxMs: number;
   /** Bound of the wait for a side's deliveries (DELIVERY_WAIT_MS). */
@@ -170,8 +192,8 @@ export async function measureWebhooks(options: WebhookOptions): Promise<WebhookR
   });
   const withCallbacks = new Set<string>();
   try {
-    const side = (name: WebhookSideName, round: number, count: number) =>
-      runSide({ side: name, round, tasks: count, callbackUrl: receiver.url, deliveries, withCallbacks, deliveryWaitMs, options });
+    const side = (name: WebhookSideName, round: number, count: number, paced = false) =>
+      runSide({ side: name, round, tasks: count, paced, callbackUrl: receiver.url, deliveries, withCallbacks, deliveryWaitMs, options });
     if (options.warmup > 0) {
       for (const name of ['without', 'with'] as const) {
         log(`webhooks warm-up: ${options.warmup} sync tasks ${name} a callbackUrl`);
@@ -191,6 +213,16 @@ export async function measureWebhooks(options: WebhookOptions): Promise<WebhookR
         runs.push(run);
       }
     }
+    const pacedTasks = options.pacedTasks ?? 0;
+    for (let round = 0; round < (pacedTasks > 0 ? rounds : 0); round += 1) {
+      const order: WebhookSideName[] = round % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+      for (const name of order) {
+        log(`webhooks paced round ${round + 1}/${rounds}: ${pacedTasks} sync tasks at c=1 ${name} a callbackUrl, each once the stack is quiet`);
+        const run = await side(name, round, pacedTasks, true);
+        log(`webhooks paced round ${round + 1}/${rounds} ${name}: p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms, ${run.errors} errors`);
+        runs.push(run);
+      }
+    }
     const unexpected = unexpectedDeliveries(deliveries.receipts, withCallbacks) + deliveries.unidentified;
     return summarizeWebhooks(runs, { tasksPerSide: tasks, rounds, deliveryWaitMs, unexpected });
   } finally {
@@ -201,6 +233,7 @@ export async function measureWebhooks(options: WebhookOptions): Promise<WebhookR
 interface SideInput {
   readonly side: WebhookSideName;
   readonly round: number;
+  readonly paced: boolean;
   readonly tasks: number;
   readonly callbackUrl: string;
   readonly deliveries: DeliveryLog;
@@ -233,7 +266,8 @@ async function runSide(input: SideInput): Promise<WebhookRun> {
 
   await counter.settle();
   const before = counter.snapshot();
-  const loop = await runClosedLoop({ count: tasks, concurrency: 1, maxMs: options.maxMs, operation });
+  const pause = input.paced ? () => counter.settle({ quietMs: PACE_QUIET_MS, timeoutMs: PACE_TIMEOUT_MS }) : undefined;
+  const loop = await runClosedLoop({ count: tasks, concurrency: 1, maxMs: options.maxMs, operation, pause });
   const lastAnswer = performance.now();
   let delivery: DeliveryFigures | undefined;
   if (side === 'with') {
@@ -249,6 +283,7 @@ async function runSide(input: SideInput): Promise<WebhookRun> {
   return {
     side,
     round,
+    paced: input.paced,
     tasks,
     completed: loop.latenciesMs.length,
     errors: loop.errors,
@@ -310,8 +345,8 @@ export function summarizeWebhooks(
   runs: readonly WebhookRun[],
   { tasksPerSide, rounds, deliveryWaitMs, unexpected }: { tasksPerSide: number; rounds: number; deliveryWaitMs: number; unexpected: number },
 ): WebhookResult {
-  const sideOf = (side: WebhookSideName): WebhookSideSummary => {
-    const mine = runs.filter((run) => run.side === side);
+  const sideOf = (side: WebhookSideName, paced = false): WebhookSideSummary => {
+    const mine = runs.filter((run) => run.side === side && run.paced === paced);
     const sum = (figure: (run: WebhookRun) => number) => mine.reduce((total, run) => total + figure(run), 0);
     const completed = sum((run) => run.completed);
     return {
@@ -327,6 +362,19 @@ export function summarizeWebhooks(
   };
   const without = sideOf('without');
   const withCallback = sideOf('with');
+  const pacedRuns = runs.filter((run) => run.paced);
+  const paced = pacedRuns.length === 0
+    ? undefined
+    : (() => {
+        const pacedWithout = sideOf('without', true);
+        const pacedWith = sideOf('with', true);
+        return {
+          tasksPerSide: pacedRuns[0]!.tasks,
+          without: pacedWithout,
+          with: pacedWith,
+          ratio: { p50: ratio(pacedWith.p50Ms, pacedWithout.p50Ms), p99: ratio(pacedWith.p99Ms, pacedWithout.p99Ms) },
+        };
+      })();
   const delivered = runs.flatMap((run) => (run.delivery ? [run.delivery] : []));
   const total = (figure: (tally: DeliveryFigures) => number) => delivered.reduce((sum, tally) => sum + figure(tally), 0);
   return {
@@ -337,6 +385,7 @@ export function summarizeWebhooks(
     without,
     with: withCallback,
     ratio: { p50: ratio(withCallback.p50Ms, without.p50Ms), p99: ratio(withCallback.p99Ms, without.p99Ms) },
+    ...(paced && { paced }),
     delivery: {
       expected: total((tally) => tally.expected),
       delivered: total((tally) => tally.delivered),

@@ -23,7 +23,7 @@ describe('the benchmark (npm run bench), smoke run', () => {
 
   it('runs every phase with zero errors and writes the JSON result and the Markdown table', { timeout: 180_000 }, async () => {
     out = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
-    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1', '--flood', '10', '--lifecycle', '120', '--lifecycle-rounds', '2', '--webhooks', '10', '--webhook-rounds', '2'];
+    const args = ['--warmup', '2', '--floor', '10', '--sync', '10', '--throughput', '32', '--concurrency', '4', '--deferred', '3', '--unit-calls', '20', '--startup-runs', '1', '--flood', '10', '--lifecycle', '120', '--lifecycle-rounds', '2', '--webhooks', '10', '--webhooks-paced', '3', '--webhook-rounds', '2'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -154,9 +154,19 @@ describe('the benchmark (npm run bench), smoke run', () => {
     // sum, every task of the side with callbacks delivered once, signed with the development secret.
     const { webhooks } = report;
     expect(webhooks).toMatchObject({ tasksPerSide: 10, rounds: 2 });
-    expect(webhooks.runs.map((run) => `${run.round}:${run.side}`)).toEqual(['0:without', '0:with', '1:with', '1:without']);
+    expect(webhooks.runs.map((run) => `${run.round}:${run.side}${run.paced ? ':paced' : ''}`)).toEqual([
+      '0:without',
+      '0:with',
+      '1:with',
+      '1:without',
+      '0:without:paced',
+      '0:with:paced',
+      '1:with:paced',
+      '1:without:paced',
+    ]);
+    for (const side of [webhooks.paced!.without, webhooks.paced!.with]) expect(side).toMatchObject({ rounds: 2, tasks: 6, completed: 6, errors: 0 });
     for (const side of [webhooks.without, webhooks.with]) expect(side).toMatchObject({ rounds: 2, tasks: 20, completed: 20, errors: 0, truncated: false });
-    expect(webhooks.delivery).toMatchObject({ expected: 20, delivered: 20, missing: 0, invalidSignatures: 0, unexpected: 0, truncated: false });
+    expect(webhooks.delivery).toMatchObject({ expected: 26, delivered: 26, missing: 0, invalidSignatures: 0, unexpected: 0, truncated: false });
     expect(webhooks.ratio.p50).toBeGreaterThan(0);
     expect(Number.isFinite(webhooks.delivery.lagP50Ms)).toBe(true);
     // Counted: the side with callbacks sends a second SQS message a task, and the notifier runs for it.
@@ -167,7 +177,7 @@ describe('the benchmark (npm run bench), smoke run', () => {
     const markdown = await readFile(join(out, 'latest.md'), 'utf8');
     expect(markdown).toContain('Completion webhooks: sync p50 with a callbackUrl against without.');
     expect(markdown).toContain('| **With ÷ without** |');
-    expect(markdown).toContain('| all rounds | 20 | 20 | 0 | 0 |');
+    expect(markdown).toContain('| all rounds | 26 | 26 | 0 | 0 |');
     expect(markdown).toContain('| Batches: `POST /tasks/batch` of 100, c=4 | 240 | 0 |');
     expect(markdown).toContain('| Single: `POST /tasks?wait=0`, c=4 | 240 | 0 |');
     expect(markdown).toContain('| **Batches ÷ single** (target 4×) |');

@@ -98,7 +98,7 @@ const counts = (perTaskCalls: Record<string, number>, tasks: number, invocations
 
 const NO_COUNTS: CallCounts = { aws: {}, invocations: {}, records: {}, apiRequests: 0 };
 
-function run(side: 'without' | 'with', round: number, p50: number, p99: number, delivery?: Partial<DeliveryFigures>): WebhookRun {
+function run(side: 'without' | 'with', round: number, p50: number, p99: number, delivery?: Partial<DeliveryFigures>, paced = false): WebhookRun {
   const tasks = 100;
   const counted =
     side === 'with'
@@ -107,6 +107,7 @@ function run(side: 'without' | 'with', round: number, p50: number, p99: number, 
   return {
     side,
     round,
+    paced,
     tasks,
     completed: tasks,
     errors: 0,
@@ -178,6 +179,32 @@ describe('summarizeWebhooks (bench webhooks)', () => {
     expect(webhookFailures(clean)).toEqual([]);
     const stray = summarizeWebhooks([run('without', 0, 10, 20), run('with', 0, 10, 20)], { tasksPerSide: 100, rounds: 1, deliveryWaitMs: 30_000, unexpected: 4 });
     expect(webhookFailures(stray).map(({ code, count }) => ({ code, count }))).toEqual([{ code: 'webhook_unexpected', count: 4 }]);
+  });
+});
+
+describe('the paced pass (bench webhooks)', () => {
+  it('summarizes the paced runs apart from the back-to-back ones, with a ratio of their own', () => {
+    const result = summarizeWebhooks(
+      [
+        run('without', 0, 10, 20),
+        run('with', 0, 13, 26),
+        run('without', 0, 8, 12, undefined, true),
+        run('with', 0, 8.2, 12.6, undefined, true),
+      ],
+      { tasksPerSide: 100, rounds: 1, deliveryWaitMs: 30_000, unexpected: 0 },
+    );
+    expect(result.ratio).toEqual({ p50: 1.3, p99: 1.3 });
+    expect(result.without.completed).toBe(100);
+    expect(result.paced).toMatchObject({ tasksPerSide: 100, ratio: { p50: 1.02, p99: 1.05 } });
+    expect(result.paced?.with).toMatchObject({ p50Ms: 8.2, completed: 100 });
+    // Every delivery is checked, the paced ones' too.
+    expect(result.delivery.expected).toBe(200);
+    const markdown = webhooksSection(result).join('\n');
+    expect(markdown).toContain('| **With ÷ without, paced** | | | **1.02×** | **1.05×** |');
+  });
+
+  it('leaves the paced pass out when it did not run', () => {
+    expect(summarizeWebhooks([run('without', 0, 10, 20), run('with', 0, 10, 20)], { tasksPerSide: 100, rounds: 1, deliveryWaitMs: 30_000, unexpected: 0 }).paced).toBeUndefined();
   });
 });
 
