@@ -100,7 +100,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       }
     }
     // The public port is held from the start; serverless-offline listens on a port of its own behind it.
-    const [offlinePort] = (await freePorts(1)) as [number];
+    const offlinePort = await freePortBesides([settings.apiPort, settings.lambdaPort, settings.sqsPort, settings.dynamodbPort]);
     const gateway = await startGateway({ port: settings.apiPort, upstreamPort: offlinePort });
     started.push({ stop: () => gateway.close() });
 
@@ -400,6 +400,17 @@ async function waitUntil(
     await sleep(100);
   }
   throw new Error(`${failure} within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * A free loopback port that is none of `taken`: the stack's other ports are chosen before their
+ * emulators bind them, so the system could hand one of them out again in between.
+ */
+async function freePortBesides(taken: readonly number[]): Promise<number> {
+  for (;;) {
+    const [port] = (await freePorts(1)) as [number];
+    if (!taken.includes(port)) return port;
+  }
 }
 
 /** Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP) runs `stop` once, then exits 0. */
