@@ -373,11 +373,21 @@ export async function waitForApi(
   apiUrl: string,
   { path = '/ready', timeoutMs = 90_000, child, signal }: { path?: string; timeoutMs?: number; child?: ChildProcess; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const answers = () =>
-    fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(2_000) }).then(
-      (response) => response.ok,
-      () => false,
-    );
+  const answers = async () => {
+    let body: unknown;
+    try {
+      const response = await fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(2_000) });
+      if (!response.ok) return false;
+      body = await response.json().catch(() => undefined);
+    } catch {
+      return false;
+    }
+    // serverless-offline answers a function that failed to start (a ConfigError at cold start) with
+    // a 200 of its own, the error in the body: that stack is not running, and never will be.
+    const failed = (body as { errorMessage?: unknown } | undefined)?.errorMessage;
+    if (typeof failed === 'string') throw new Error(`the api function failed to start: ${failed}`);
+    return true;
+  };
   await waitUntil(answers, `the API did not answer ${apiUrl}${path}`, { timeoutMs, child, signal });
 }
 

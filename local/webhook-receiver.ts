@@ -162,7 +162,7 @@ function clockTime(): string {
   return new Date().toISOString().slice(11, 23);
 }
 
-const USAGE = `usage: npm run webhook-receiver [-- --port N] [-- --fail N]
+const USAGE = `usage: npm run webhook-receiver [-- [--port N] [--fail N]]
 
   --port N   listen on 127.0.0.1:N (default DOOZER_WEBHOOK_RECEIVER_PORT, else ${DEFAULT_RECEIVER_PORT})
   --fail N   answer 500 to the first N attempts of each webhook, then 204, to watch the retries

@@ -56,6 +56,8 @@ export function checkCallbackUrl(raw: string, policy: TargetPolicy): CallbackUrl
   }
   // The URL parser drops tabs and newlines and trims spaces; what was stored would not be what is called.
   if (/[\s\u0000-\u001f\u007f]/.test(raw)) return refuse('callbackUrl must not contain spaces or control characters');
+  // The URL parser reads `http:/x` and `http:x` as `http://x/`: only what says `//` is taken.
+  if (/^https?:(?!\/\/)/i.test(raw)) return refuse('callbackUrl must be an absolute URL, such as https://example.com/webhooks');
   let url: URL;
   try {
     url = new URL(raw);
@@ -76,7 +78,7 @@ export function checkCallbackUrl(raw: string, policy: TargetPolicy): CallbackUrl
   const host = hostOf(url);
   if (isIP(host) !== 0) {
     const refusal = refusalOf(host, policy);
-    if (refusal) return refuse(`callbackUrl points at ${refusal.what} (${detailOf(refusal)}); ${allowedTargets(policy)}`);
+    if (refusal) return refuse(`callbackUrl points at ${refusal.what}: ${detailOf(refusal)}; ${allowedTargets(policy)}`);
   } else if (isLocalhostName(host) && !policy.allowLoopback) {
     return refuse(`callbackUrl points at a loopback address (${host}); ${allowedTargets(policy)}`);
   }

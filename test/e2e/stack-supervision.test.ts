@@ -58,6 +58,27 @@ describe('npm start under kill -9, taken ports and a dying child', () => {
     expect((await fetch(`${stack.apiUrl}/ready`)).status).toBe(200);
   });
 
+  it('stops a start whose api function cannot start (a bad setting), naming the setting, and leaves nothing behind', async () => {
+    const { env: otherPorts, lambda } = await freeStackPorts();
+    const dataDir = await mkdtemp(join(tmpdir(), 'doozer-misconfigured-'));
+    try {
+      const broken = startProcess(['npm', 'start', '--silent'], { ...otherPorts, DOOZER_DATA_DIR: dataDir, DOOZER_RATE_LIMIT_BURST: 'abc' }, 'never', {
+        viaNpm: true,
+        timeoutMs: 60_000,
+      });
+      const error = (await broken.then(
+        () => undefined,
+        (rejection: unknown) => rejection,
+      )) as Error;
+      expect(error.message).toMatch(/exited with 1 before it was ready/);
+      expect(error.message).toContain('the api function failed to start');
+      expect(error.message).toContain('DOOZER_RATE_LIMIT_BURST');
+      await eventually(() => expect(processesMatching(`--lambdaPort ${lambda}`)).toEqual([]), { timeoutMs: 10_000 });
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('leaves no process and frees every port within 5 s of kill -9 to its process group', async () => {
     const offline = `--lambdaPort ${stack.ports.lambda}`;
     expect(processesMatching(offline)).toHaveLength(1);

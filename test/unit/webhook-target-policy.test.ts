@@ -86,7 +86,7 @@ describe('outside the local stage', () => {
   it('names the address and the rule in the reason', () => {
     expect(checkCallbackUrl('https://10.0.0.5/hook', DEPLOYED)).toEqual({
       ok: false,
-      reason: 'callbackUrl points at a private address (10.0.0.5); webhooks go to public addresses only',
+      reason: 'callbackUrl points at a private address: 10.0.0.5; webhooks go to public addresses only',
     });
   });
 
@@ -181,6 +181,8 @@ describe('checkCallbackUrl', () => {
     ['an empty fragment', 'https://hooks.example.com/x#', 'fragment'],
     ['ftp', 'ftp://hooks.example.com/x', 'must use https (got ftp:)'],
     ['javascript', 'javascript:alert(1)', 'must use https (got javascript:)'],
+    ['a scheme without //', 'https:/hooks.example.com/x', 'absolute URL'],
+    ['http: and a host with no //', 'http:x', 'absolute URL'],
     ['a relative URL', '/webhooks', 'absolute URL'],
     ['a URL with no scheme', 'hooks.example.com/webhooks', 'absolute URL'],
     ['an empty string', '', 'absolute URL'],
@@ -209,7 +211,7 @@ describe('checkCallbackUrl', () => {
   it('judges an IPv4 host however it is written, as the URL parser reads it', () => {
     for (const host of ['0x7f.1', '2130706433', '0177.0.0.1']) {
       const checked = checkCallbackUrl(`https://${host}/`, DEPLOYED);
-      expect(!checked.ok && checked.reason).toContain('loopback address (127.0.0.1)');
+      expect(!checked.ok && checked.reason).toContain('loopback address: 127.0.0.1');
     }
   });
 });
