@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'idempotency_key_reused'
   | 'request_in_progress'
   | 'too_many_requests'
+  | 'open_task_limit'
   | 'unavailable'
   | 'internal';
 
@@ -40,6 +41,7 @@ export const DEFAULT_STATUS: Readonly<Record<ErrorCode, number>> = {
   idempotency_key_reused: 422,
   request_in_progress: 409,
   too_many_requests: 429,
+  open_task_limit: 429,
   unavailable: 503,
   internal: 500,
 };
@@ -123,6 +125,17 @@ export class TooManyRequestsError extends DoozerError {
   override readonly name = 'TooManyRequestsError';
   constructor(message: string, retryAfterSeconds: number) {
     super('too_many_requests', message, { retryAfterSeconds });
+  }
+}
+
+/**
+ * The caller has as many open tasks as they may: a submission is accepted once some end. Apart from
+ * too_many_requests (the rate), whose remedy is to slow down, not to wait for tasks to end.
+ */
+export class OpenTaskLimitError extends DoozerError {
+  override readonly name = 'OpenTaskLimitError';
+  constructor(message: string, retryAfterSeconds: number) {
+    super('open_task_limit', message, { retryAfterSeconds });
   }
 }
 

@@ -678,10 +678,11 @@ function report(error: unknown, err: (line: string) => void): number {
 
 /** The stderr line before a retry: `rate limited (RateLimit-Remaining 0); retrying in 2 s`. */
 function describeRetry({ error, waitSeconds }: RateLimitRetry): string {
-  const what = error.login ? 'logins refused for now' : 'rate limited';
+  const openTasks = error.code === 'open_task_limit';
+  const what = error.login ? 'logins refused for now' : openTasks ? 'too many open tasks' : 'rate limited';
   const remaining = error.rateLimit?.remaining;
-  // The headers say it all for the rate limit; another 429 (too many open tasks) needs its message.
-  const why = remaining === 0 ? 'RateLimit-Remaining 0' : remaining === undefined ? error.message : `${error.message}; RateLimit-Remaining ${remaining}`;
+  // The headers say it all for the rate limit; the open-task limit needs its message (its numbers).
+  const why = openTasks || remaining === undefined ? error.message : remaining === 0 ? 'RateLimit-Remaining 0' : `${error.message}; RateLimit-Remaining ${remaining}`;
   return `${what} (${why}); retrying in ${waitSeconds} s`;
 }
 
@@ -689,14 +690,16 @@ function describeRetry({ error, waitSeconds }: RateLimitRetry): string {
 function describeRateLimit(error: DoozerApiError): string {
   const limited = error instanceof DoozerRateLimitError ? error : undefined;
   const remaining = limited?.rateLimit?.remaining;
-  const headers = remaining === undefined ? '' : ` (RateLimit-Remaining ${remaining})`;
+  // The request rate's own numbers; beside the open-task limit they would only confuse.
+  const headers = remaining === undefined || error.code === 'open_task_limit' ? '' : ` (RateLimit-Remaining ${remaining})`;
   const wait = limited?.retryAfterSeconds;
   const when = wait === undefined ? 'try again later' : `try again in ${wait} s`;
   const refused = `the service refused the request${limited?.retried ? ' again after one retry' : ''} (${error.status} ${error.code}): ${error.message}${headers}`;
   if (!limited?.retried && wait !== undefined && wait > MAX_RATE_LIMIT_WAIT_SECONDS) {
     return `${refused}; it asks to wait ${wait} s, longer than doozer waits (${MAX_RATE_LIMIT_WAIT_SECONDS} s): ${when}.`;
   }
-  return `${refused}; ${when}.`;
+  // The service's message may say when already ("…; try again in 2 s").
+  return /try again in \d+ s$/.test(error.message) ? `${refused}.` : `${refused}; ${when}.`;
 }
 
 /** The progress line of `doozer batch` on a terminal. */

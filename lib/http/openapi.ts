@@ -197,7 +197,7 @@ const ERROR_RESPONSES = {
   ),
   IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.', RATE_LIMIT),
   RateLimited: errorResponse(['too_many_requests'], rateLimitText(), ['Retry-After', ...RATE_LIMIT]),
-  RateOrOpenTaskLimited: errorResponse(['too_many_requests'], `${rateLimitText()} Or, ${openTaskLimitText()}`, ['Retry-After', ...RATE_LIMIT]),
+  RateOrOpenTaskLimited: errorResponse(['too_many_requests', 'open_task_limit'], `${rateLimitText()} Or, ${openTaskLimitText()}`, ['Retry-After', ...RATE_LIMIT]),
   AuthenticatedBadRequest: authenticated(PUBLIC_ERROR_RESPONSES.BadRequest),
   AuthenticatedPayloadTooLarge: authenticated(PUBLIC_ERROR_RESPONSES.PayloadTooLarge),
   AuthenticatedUnsupportedMediaType: authenticated(PUBLIC_ERROR_RESPONSES.UnsupportedMediaType),
@@ -224,8 +224,9 @@ function openTaskLimitText(): string {
   return (
     'on a submission, past your open-task limit: the tasks you have that have not ended (SCHEDULED, PENDING or RETRY) count ' +
     `against it (by default ${DEFAULT_USER_LIMITS.openTasks}). A batch needs a place for every task it would accept, and is ` +
-    'refused whole when they do not all fit. `Retry-After` is 1: wait for some tasks to end, or cancel some. ' +
-    '`message` says which limit it was, and the numbers.'
+    'refused whole when they do not all fit (a batch larger than the limit itself is a 400: split it). `Retry-After` is 1: ' +
+    'wait for some tasks to end, or cancel some. The code says which limit it was: `too_many_requests` for the rate, ' +
+    '`open_task_limit` for the open tasks; `message` gives the numbers.'
   );
 }
 

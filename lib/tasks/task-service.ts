@@ -6,7 +6,7 @@ import {
   RequestInProgressError,
   TaskEndedError,
   TaskNotFoundError,
-  TooManyRequestsError,
+  OpenTaskLimitError,
   UnavailableError,
 } from '../errors.ts';
 import type { OpenTaskSlots } from '../limits/ports.ts';
@@ -640,6 +640,11 @@ export class TaskService {
   async #reserve(owner: string, tasks: readonly Task[], admission: Promise<void> = Promise.resolve()): Promise<void> {
     if (!this.#slots) return admission;
     const limit = this.#openTaskLimit(owner);
+    // Never to fit, however many tasks end: not a 429 to retry, but a batch to split.
+    if (tasks.length > limit) {
+      await admission;
+      throw new InvalidRequestError(`this batch holds ${tasks.length} tasks, more than the ${limit} open tasks you may have at once; split it`);
+    }
     const slots = tasks.map((task) => ({ id: task.id, expiresAt: task.expiresAt }));
     const [admitted, reserved] = await Promise.allSettled([admission, this.#slots.reserve(owner, slots, limit, this.#clock.now())]);
     if (admitted.status === 'rejected') {
@@ -652,7 +657,7 @@ export class TaskService {
     const outcome = reserved.value;
     if (outcome.admitted) return;
     const asked = tasks.length === 1 ? 'another' : `${tasks.length} more`;
-    throw new TooManyRequestsError(
+    throw new OpenTaskLimitError(
       `you have ${outcome.open} open tasks and may have at most ${limit} at once, so ${asked} cannot be accepted; ` +
         'wait for some to end, or cancel some (POST /tasks/{id}/cancel)',
       OPEN_TASKS_RETRY_AFTER_SECONDS,

@@ -9,7 +9,7 @@ import { isTaskId } from '../tasks/task.ts';
 /**
  * Seconds before attempts 2, 3, … of a delivery that failed in a way worth trying again: the
  * schedule the Standard Webhooks specification gives as an example (immediately, 5 s, 5 min, 30 min,
- * 2 h, 5 h, 10 h, 10 h): eight attempts over about 27 hours.
+ * 2 h, 5 h, 10 h, 10 h): eight attempts over about 28 hours.
  */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
 

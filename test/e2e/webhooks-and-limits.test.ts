@@ -213,7 +213,7 @@ describe('webhooks and limits on the local stack', () => {
       }
       const refused = await submit('opener', { name: 'add', args: [1, 2] });
       expect(refused.status).toBe(429);
-      expect(refused.body.error?.code).toBe('too_many_requests');
+      expect(refused.body.error?.code).toBe('open_task_limit');
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
 
       expect((await api('opener', `/tasks/${sleepers[0]}/cancel`, { method: 'POST' })).status).toBe(200);

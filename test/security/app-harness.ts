@@ -36,6 +36,7 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
     idempotency_key_reused: true,
     request_in_progress: true,
     too_many_requests: true,
+    open_task_limit: true,
     unavailable: true,
     internal: true,
   } satisfies Record<ErrorCode, true>),

@@ -232,7 +232,7 @@ describe('the request rate', () => {
 });
 
 describe('the open-task limit', () => {
-  it('refuses a submission past it with 429 too_many_requests and Retry-After 1, naming the limit', async () => {
+  it('refuses a submission past it with 429 open_task_limit and Retry-After 1, naming the limit', async () => {
     const { submit, store } = harness({ limits: { openTasks: 2 } });
     expect((await submit(ADD)).status).toBe(202);
     expect((await submit(ADD)).status).toBe(202);
@@ -242,7 +242,7 @@ describe('the open-task limit', () => {
     // Admitted by the rate, so it still says where the caller stands there.
     expect(refused.headers.get('ratelimit-remaining')).not.toBeNull();
     const error = (await refused.json()) as { error: { code: string; message: string } };
-    expect(error.error.code).toBe('too_many_requests');
+    expect(error.error.code).toBe('open_task_limit');
     expect(error.error.message).toContain('at most 2');
     expect(store.tasks.size).toBe(2);
   });
@@ -253,12 +253,20 @@ describe('the open-task limit', () => {
     const batch = await post('/tasks/batch', { tasks: [ADD, ADD] });
     expect(batch.status).toBe(429);
     expect(batch.headers.get('retry-after')).toBe('1');
-    expect(await errorCode(batch)).toBe('too_many_requests');
+    expect(await errorCode(batch)).toBe('open_task_limit');
     expect(store.tasks.size).toBe(1);
     // One place is free: a batch of one fits.
     const one = await post('/tasks/batch', { tasks: [ADD] });
     expect(one.status).toBe(200);
     expect(((await one.json()) as { results: { task?: TaskView }[] }).results[0]?.task?.state).toBe('PENDING');
+  });
+
+  it('refuses a batch larger than the limit itself with a 400 to split it, not a 429 to retry forever', async () => {
+    const { post, store } = harness({ limits: { openTasks: 2 } });
+    const batch = await post('/tasks/batch', { tasks: [ADD, ADD, ADD] });
+    expect(batch.status).toBe(400);
+    expect(await errorMessage(batch)).toContain('split it');
+    expect(store.tasks.size).toBe(0);
   });
 
   it('gives a place back when a task is cancelled, so the next submission is accepted', async () => {
