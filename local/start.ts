@@ -4,7 +4,7 @@
  * `npm start -- --fresh` starts with an empty table; by default the tasks of the last run are kept.
  */
 import { parseArgs } from 'node:util';
-import { loadLocalSettings } from './settings.ts';
+import { type LocalSettings, loadLocalSettings } from './settings.ts';
 import { startLocalStack, stopOnSignals } from './stack.ts';
 
 // The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
@@ -63,12 +63,20 @@ void stack.failed.then(async (reason) => {
 });
 
 const { username, password } = settings.devUser;
+
+/** The users' own limits (DOOZER_LOCAL_USER_LIMITS), a user a line; nothing when none has any. */
+function limitsLine(limits: LocalSettings['userLimits']): string {
+  return Object.entries(limits)
+    .map(([user, own]) => `\n  limits     ${user}: ${Object.entries(own).map(([name, value]) => `${name} ${value}`).join(', ')}`)
+    .join('');
+}
 const cliUrl = settings.apiPort === 3000 ? '' : `DOOZER_URL=${settings.apiUrl} `;
 console.log(`
 doozer is running locally (stage local).
 
   API        ${settings.apiUrl}
-  user       ${username} / ${password}${settings.localUsers.length > 0 ? `\n  also       ${settings.localUsers.map((user) => user.username).join(', ')} (DOOZER_LOCAL_USERS)` : ''}
+  user       ${username} / ${password}${settings.localUsers.length > 0 ? `\n  also       ${settings.localUsers.map((user) => user.username).join(', ')} (DOOZER_LOCAL_USERS)` : ''}${limitsLine(settings.userLimits)}
+  webhooks   signed with the development secret; npm run webhook-receiver takes them on http://127.0.0.1:3005/webhooks
   workers    ${values['no-workers'] ? 'stopped: start them with `npm run workers`' : 'running'}
   SQS        ${settings.sqsEndpoint}${settings.embedded.sqs ? ' (embedded fauxqs)' : ''}
   DynamoDB   ${settings.dynamodbEndpoint}${settings.embedded.dynamodb ? ` (embedded dynalite, data in ${settings.dataDir}; --fresh starts empty)` : ''}

@@ -241,6 +241,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (task.webhook) out(`Webhook : ${formatWebhook(task.webhook, Date.now())}`);
     } else if (task.state === 'SUCCESS') out(`Result: ${formatResult(task.result)}`);
     else if (!isTerminal(task)) out(`Deferred! ${task.id}`);
+    // With --callback: the id to look the delivery up by (a deferred task's line already has it).
+    if (!json && format === 'result' && task.callbackUrl !== undefined && isTerminal(task)) {
+      out(`Webhook: ${task.callbackUrl} (doozer lookup ${task.id} shows the delivery)`);
+    }
     if (task.state === 'FAILURE') {
       if (!json && format === 'result') err(`Failed! ${task.id}: ${task.error?.message ?? 'unknown error'} (${task.error?.code ?? 'unknown'})`);
       return EXIT.taskFailed;

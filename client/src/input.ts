@@ -281,7 +281,7 @@ export function parseCallbackUrl(text: string): string {
     throw new InputError(`${given} is not an absolute URL; give one with its scheme and host, e.g. --callback ${CALLBACK_EXAMPLE}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InputError(`${given} is a ${url.protocol} URL; the service calls only http: and https: URLs, e.g. --callback ${CALLBACK_EXAMPLE}`);
+    throw new InputError(`${given} uses ${url.protocol}; the service calls only http: and https: URLs, e.g. --callback ${CALLBACK_EXAMPLE}`);
   }
   // WHATWG URLs take `https:example.com` and `http:/x` for https://example.com/ and http://x/: a typo, more likely than not.
   if (!/^https?:\/\/[^/]/i.test(text)) throw new InputError(`${given} needs // and a host after ${url.protocol}, e.g. --callback ${CALLBACK_EXAMPLE}`);

@@ -79,10 +79,11 @@ describe('--callback', () => {
     ['add', ['add', '1', '2'], [1, 2]],
     ['mul', ['mul', '--i', '6,7'], [6, 7]],
     ['run', ['run', 'add', '[1,2]'], [1, 2]],
-  ])('%s sends callbackUrl beside name and args, and prints the result as ever', async (name, args, sentArgs) => {
+  ])('%s sends callbackUrl beside name and args, and prints the result as ever, then where the webhook goes', async (name, args, sentArgs) => {
     api.script('POST /tasks', echo(200, { state: 'SUCCESS', result: 3 }));
     const run = await doozer([...args, '--callback', HOOK]);
-    expect(run).toEqual({ code: 0, stdout: 'Result: 3\n', stderr: '' });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(new RegExp(`^Result: 3\\nWebhook: ${HOOK.replace(/[.?]/g, '\\$&')} \\(doozer lookup task_[0-9a-f-]+ shows the delivery\\)\\n$`));
     const [post] = api.to('POST /tasks');
     expect(JSON.parse(post!.body)).toEqual({ name: name === 'run' ? 'add' : name, args: sentArgs, callbackUrl: HOOK });
   });
@@ -98,7 +99,7 @@ describe('--callback', () => {
 
   it.each<[string[], string]>([
     [['add', '1', '--callback', 'example.com/hook'], '--callback "example.com/hook" is not an absolute URL; give one with its scheme and host, e.g. --callback https://example.com/hooks/doozer'],
-    [['mul', '2', '3', '--callback', 'ftp://example.com/hook'], '--callback "ftp://example.com/hook" is a ftp: URL; the service calls only http: and https: URLs, e.g. --callback https://example.com/hooks/doozer'],
+    [['mul', '2', '3', '--callback', 'ftp://example.com/hook'], '--callback "ftp://example.com/hook" uses ftp:; the service calls only http: and https: URLs, e.g. --callback https://example.com/hooks/doozer'],
     [['run', 'sleep', '{"ms":1}', '--callback', 'https:example.com'], '--callback "https:example.com" needs // and a host after https:, e.g. --callback https://example.com/hooks/doozer'],
     [['add', '1', '--callback', ''], '--callback needs a URL, e.g. --callback https://example.com/hooks/doozer'],
   ])('refuses a URL that is not absolute http(s) with exit 2, sending nothing: doozer %j', async (args, message) => {
