@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
 import { BATCH_CONCURRENCY, type LifecycleResult, measureLifecycle } from './lifecycle.ts';
-import { type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { type Call, type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
 import { type LoginFloodResult, measureLoginFlood } from './login-flood.ts';
 import { type StartupResult, measureStartup } from './startup.ts';
 import { type Ceiling, type UnitCosts, ceilingFromUnitCosts, measureUnitCosts } from './unit-costs.ts';
@@ -307,8 +307,6 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   });
   return { settings, client, stop };
 }
-
-export type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
 
 interface TaskAnswer {
   readonly id?: string;

@@ -195,3 +195,21 @@ function difference(before: Readonly<Record<string, number>>, after: Readonly<Re
   }
   return result;
 }
+
+/** No calls: what `sumCounts` starts from, and `perTask`'s baseline for counts already summed. */
+export const ZERO_COUNTS: CallCounts = { aws: {}, invocations: {}, records: {}, apiRequests: 0 };
+
+/** Several counts (of the rounds of a phase) added together. */
+export function sumCounts(all: readonly CallCounts[]): CallCounts {
+  const add = (pick: (counts: CallCounts) => Readonly<Record<string, number>>) => {
+    const total: Record<string, number> = {};
+    for (const counts of all) for (const [key, count] of Object.entries(pick(counts))) total[key] = (total[key] ?? 0) + count;
+    return total;
+  };
+  return {
+    aws: add((counts) => counts.aws),
+    invocations: add((counts) => counts.invocations),
+    records: add((counts) => counts.records),
+    apiRequests: all.reduce((total, counts) => total + counts.apiRequests, 0),
+  };
+}

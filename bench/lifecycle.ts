@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RESOURCE_NAMES } from '../local/settings.ts';
-import { type CallCounter, type CallCounts, type PerTaskCalls, perTask } from './call-counter.ts';
+import { type CallCounter, type PerTaskCalls, ZERO_COUNTS, perTask, sumCounts } from './call-counter.ts';
 import { type CpuMeter, type CpuSample, type PhaseCpu, phaseCpu } from './cpu.ts';
-import { type LatencySummary, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { type Call, type LatencySummary, type Outcome, runClosedLoop, summarize } from './load.ts';
 
 /**
  * The task lifecycle through batches against single submissions (issue 12): the same number of
@@ -33,8 +33,6 @@ export const POLL_INTERVAL_MS = 200;
 const LIST_PAGE = 100;
 
 export type LifecycleSideName = 'batch' | 'single';
-
-export type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
 
 /** One side of one round. */
 export interface LifecycleRun {
@@ -502,22 +500,6 @@ export function summarizeLifecycle(runs: readonly LifecycleRun[], { tasksPerSide
     single,
     ratio,
     met: { accepted: ratio.accepted >= LIFECYCLE_TARGET, completed: ratio.completed >= LIFECYCLE_TARGET },
-  };
-}
-
-const ZERO_COUNTS: CallCounts = { aws: {}, invocations: {}, records: {}, apiRequests: 0 };
-
-function sumCounts(all: readonly CallCounts[]): CallCounts {
-  const add = (pick: (counts: CallCounts) => Readonly<Record<string, number>>) => {
-    const total: Record<string, number> = {};
-    for (const counts of all) for (const [key, count] of Object.entries(pick(counts))) total[key] = (total[key] ?? 0) + count;
-    return total;
-  };
-  return {
-    aws: add((counts) => counts.aws),
-    invocations: add((counts) => counts.invocations),
-    records: add((counts) => counts.records),
-    apiRequests: all.reduce((total, counts) => total + counts.apiRequests, 0),
   };
 }
 

@@ -61,6 +61,9 @@ export class LoopbackClient {
   }
 }
 
+/** One API request as the phases make it (through a LoopbackClient with the bench user's token): its status and body. */
+export type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
+
 /** What one operation of a closed loop reports: whether it counts as done, and what went wrong if not. */
 export type Outcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEVELOPMENT_WEBHOOK_SECRET } from '../lib/webhooks/signing.ts';
 import { startWebhookReceiver } from '../local/webhook-receiver.ts';
-import { type CallCounter, type CallCounts, type PerTaskCalls, perTask } from './call-counter.ts';
+import { type CallCounter, type PerTaskCalls, ZERO_COUNTS, perTask, sumCounts } from './call-counter.ts';
 import { median } from './lifecycle.ts';
-import { type LatencySummary, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { type Call, type LatencySummary, type Outcome, runClosedLoop, summarize } from './load.ts';
 
 /**
  * Completion webhooks against the sync path: does asking for a webhook slow down the answer? The
@@ -34,8 +34,6 @@ export const DELIVERY_WAIT_MS = 30_000;
 const DELIVERY_POLL_MS = 25;
 
 export type WebhookSideName = 'without' | 'with';
-
-export type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; body: string }>;
 
 /** One delivery as the receiver got it: when (performance.now()) and whether its signature verified. */
 export interface Receipt {
@@ -433,22 +431,6 @@ export function webhookFailures(result: WebhookResult): WebhookFailure[] {
     failures.push({ code: 'webhook_unexpected', count: delivery.unexpected, message: `${delivery.unexpected} completion webhooks came for tasks sent without a callbackUrl` });
   }
   return failures;
-}
-
-const ZERO_COUNTS: CallCounts = { aws: {}, invocations: {}, records: {}, apiRequests: 0 };
-
-function sumCounts(all: readonly CallCounts[]): CallCounts {
-  const add = (pick: (counts: CallCounts) => Readonly<Record<string, number>>) => {
-    const total: Record<string, number> = {};
-    for (const counts of all) for (const [key, count] of Object.entries(pick(counts))) total[key] = (total[key] ?? 0) + count;
-    return total;
-  };
-  return {
-    aws: add((counts) => counts.aws),
-    invocations: add((counts) => counts.invocations),
-    records: add((counts) => counts.records),
-    apiRequests: all.reduce((total, counts) => total + counts.apiRequests, 0),
-  };
 }
 
 function round2(value: number): number {

@@ -1,7 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type Admission, type AttemptRule, type LoginAttemptStore, rollingWindow } from '../auth/login-throttle.ts';
 import { UnavailableError } from '../errors.ts';
+import { DynamoDbItems } from './dynamodb-items.ts';
 
 export interface DynamoDbLoginAttemptsOptions {
   readonly client: DynamoDBDocumentClient;
@@ -25,12 +25,10 @@ const MAX_ROUNDS = 5;
  * whose `expiresAt` says until when.
  */
 export class DynamoDbLoginAttempts implements LoginAttemptStore {
-  readonly #client: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #items: DynamoDbItems;
 
   constructor(options: DynamoDbLoginAttemptsOptions) {
-    this.#client = options.client;
-    this.#table = options.tableName;
+    this.#items = new DynamoDbItems(options.client, options.tableName, 'login attempt store');
   }
 
   async admit(key: string, attemptId: string, atMs: number, rule: AttemptRule): Promise<Admission> {
@@ -38,7 +36,7 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
     const expiresAt = Math.ceil(atMs / 1000) + rule.windowSeconds;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       // The common case: the item exists with room for one more.
-      const added = await this.#update({
+      const added = await this.#items.update({
         Key: { id },
         UpdateExpression: 'SET attempts.#attempt = :at, expiresAt = :expiresAt',
         ConditionExpression: 'attribute_exists(attempts) AND size(attempts) < :limit',
@@ -47,10 +45,10 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
       });
       if (added) return { admitted: true };
 
-      const attempts = (await this.#item(id))?.attempts as Record<string, number> | undefined;
+      const attempts = (await this.#items.get(id))?.attempts as Record<string, number> | undefined;
       if (attempts === undefined) {
         // First attempt under this key: a nested path cannot be set before its map exists.
-        const created = await this.#update({
+        const created = await this.#items.update({
           Key: { id },
           UpdateExpression: 'SET attempts = :attempts, expiresAt = :expiresAt',
           ConditionExpression: 'attribute_not_exists(attempts)',
@@ -68,7 +66,7 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
       // Removing an entry that a concurrent caller removed first is harmless: REMOVE of a missing
       // map key does nothing.
       const names = Object.fromEntries(stale.map((entry, index) => [`#stale${index}`, entry]));
-      await this.#update({
+      await this.#items.update({
         Key: { id },
         UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `attempts.${name}`).join(', ')}`,
         ConditionExpression: 'attribute_exists(attempts)',
@@ -79,7 +77,7 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
   }
 
   async forget(key: string, attemptId: string): Promise<void> {
-    await this.#update({
+    await this.#items.update({
       Key: { id: itemId(key) },
       UpdateExpression: 'REMOVE attempts.#attempt',
       ConditionExpression: 'attribute_exists(attempts)',
@@ -88,38 +86,14 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
   }
 
   async trust(key: string, untilMs: number): Promise<void> {
-    await this.#call(() =>
-      this.#client.send(new PutCommand({ TableName: this.#table, Item: { id: itemId(key), expiresAt: Math.ceil(untilMs / 1000) } })),
+    await this.#items.send((client, table) =>
+      client.send(new PutCommand({ TableName: table, Item: { id: itemId(key), expiresAt: Math.ceil(untilMs / 1000) } })),
     );
   }
 
   async isTrusted(key: string, atMs: number): Promise<boolean> {
-    const expiresAt = (await this.#item(itemId(key)))?.expiresAt;
+    const expiresAt = (await this.#items.get(itemId(key)))?.expiresAt;
     return typeof expiresAt === 'number' && expiresAt * 1000 > atMs;
-  }
-
-  async #item(id: string): Promise<Record<string, unknown> | undefined> {
-    const output = await this.#call(() => this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true })));
-    return output.Item;
-  }
-
-  /** A conditional update; false when its condition failed. */
-  async #update(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
-    try {
-      await this.#call(() => this.#client.send(new UpdateCommand({ TableName: this.#table, ...input })));
-      return true;
-    } catch (error) {
-      if (error instanceof UnavailableError && error.cause instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  async #call<T>(send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      throw new UnavailableError('the login attempt store is unavailable', { cause: error });
-    }
   }
 }
 

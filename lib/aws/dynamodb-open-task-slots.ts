@@ -1,7 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { backoff, eachConcurrently } from '../concurrency.ts';
 import { UnavailableError } from '../errors.ts';
+import { DynamoDbItems } from './dynamodb-items.ts';
 import type { OpenTaskSlots, SlotReservation, SlotTask } from '../limits/ports.ts';
 import { TERMINAL_STATES, type TaskState } from '../tasks/task.ts';
 
@@ -61,13 +61,11 @@ const REMEMBERED_OWNERS = 10_000;
  * table's TTL must never drop slots still held; an owner's empty map is a few bytes.
  */
 export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
-  readonly #client: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #items: DynamoDbItems;
   readonly #checkedAt = new Map<string, number>();
 
   constructor(options: DynamoDbOpenTaskSlotsOptions) {
-    this.#client = options.client;
-    this.#table = options.tableName;
+    this.#items = new DynamoDbItems(options.client, options.tableName, 'open task store');
   }
 
   async reserve(owner: string, tasks: readonly SlotTask[], limit: number, nowMs: number): Promise<SlotReservation> {
@@ -82,7 +80,7 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
     const values = Object.fromEntries([...batch.values()].map((expiresAt, index) => [`:e${index}`, expiresAt]));
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       // The common case: the map exists with room for the whole batch.
-      const added = await this.#update({
+      const added = await this.#items.update({
         Key: { id },
         UpdateExpression: `SET ${Object.keys(names).map((name, index) => `slots.${name} = :e${index}`).join(', ')}, lastReservedMs = :now`,
         ConditionExpression: 'size(slots) <= :room',
@@ -91,12 +89,12 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
       });
       if (added) return { admitted: true };
 
-      const item = await this.#item(id);
+      const item = await this.#items.get(id);
       const slots = item?.slots as Record<string, number> | undefined;
       if (slots === undefined) {
         if (batch.size > limit) return { admitted: false, open: 0 };
         // The owner's first reservation: a nested path cannot be set before its map exists.
-        const created = await this.#update({
+        const created = await this.#items.update({
           Key: { id },
           UpdateExpression: 'SET slots = :slots, lastReservedMs = :now',
           ConditionExpression: 'attribute_not_exists(slots)',
@@ -154,11 +152,11 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
     await eachConcurrently(chunks, BATCH_GET_CONCURRENCY, async (chunk) => {
       let keys: Record<string, unknown>[] = chunk.map((taskId) => ({ id: taskId }));
       for (let retry = 0; ; retry += 1) {
-        const output = await this.#call(() =>
-          this.#client.send(
+        const output = await this.#items.send((client, table) =>
+          client.send(
             new BatchGetCommand({
               RequestItems: {
-                [this.#table]: {
+                [table]: {
                   Keys: keys,
                   ProjectionExpression: 'id, #state',
                   ExpressionAttributeNames: { '#state': 'state' },
@@ -168,8 +166,8 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
             }),
           ),
         );
-        for (const item of output.Responses?.[this.#table] ?? []) states.set(item.id as string, item.state as TaskState);
-        keys = output.UnprocessedKeys?.[this.#table]?.Keys ?? [];
+        for (const item of output.Responses?.[this.#items.table] ?? []) states.set(item.id as string, item.state as TaskState);
+        keys = output.UnprocessedKeys?.[this.#items.table]?.Keys ?? [];
         if (keys.length === 0) return;
         // Unread keys would count as missing tasks, their slots as lost: never guess, fail instead.
         if (retry === BATCH_GET_RETRIES) throw new UnavailableError('the open task store could not read the tasks of a full owner');
@@ -184,37 +182,12 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
     for (const chunk of chunked(taskIds, MAX_SLOT_IDS_PER_CALL)) {
       const names = Object.fromEntries(chunk.map((taskId, index) => [`#t${index}`, taskId]));
       // The condition keeps a REMOVE on a new owner from creating an item without a map.
-      await this.#update({
+      await this.#items.update({
         Key: { id },
         UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `slots.${name}`).join(', ')}`,
         ConditionExpression: 'attribute_exists(slots)',
         ExpressionAttributeNames: names,
       });
-    }
-  }
-
-  async #item(id: string): Promise<Record<string, unknown> | undefined> {
-    const output = await this.#call(() => this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true })));
-    return output.Item;
-  }
-
-  /** A conditional update; false when its condition failed. */
-  async #update(input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
-    try {
-      await this.#call(() => this.#client.send(new UpdateCommand({ TableName: this.#table, ...input })));
-      return true;
-    } catch (error) {
-      if (error instanceof UnavailableError && error.cause instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  async #call<T>(send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof UnavailableError) throw error;
-      throw new UnavailableError('the open task store is unavailable', { cause: error });
     }
   }
 }

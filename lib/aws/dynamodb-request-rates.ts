@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
+import { DynamoDbItems } from './dynamodb-items.ts';
 import type { RequestRateStore } from '../limits/ports.ts';
 import { type GcraWrites, type RateDecision, type UserLimits, admittedDecision, gcraWrites, takeToken } from '../limits/user-limits.ts';
 
@@ -35,13 +35,11 @@ type Variant = 'idle' | 'busy';
  * between): a consistent read tells which, and gives the refusal its Retry-After.
  */
 export class DynamoDbRequestRates implements RequestRateStore {
-  readonly #client: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #items: DynamoDbItems;
   readonly #lastTat = new Map<string, number>();
 
   constructor(options: DynamoDbRequestRatesOptions) {
-    this.#client = options.client;
-    this.#table = options.tableName;
+    this.#items = new DynamoDbItems(options.client, options.tableName, 'request rate store');
   }
 
   async take(user: string, nowMs: number, limits: UserLimits): Promise<RateDecision> {
@@ -90,24 +88,12 @@ export class DynamoDbRequestRates implements RequestRateStore {
               ':expiresAt': writes.expiresAt,
             },
           };
-    try {
-      const output = await this.#call(() =>
-        this.#client.send(new UpdateCommand({ TableName: this.#table, Key: { id }, ReturnValues: 'UPDATED_NEW', ...input })),
-      );
-      return output.Attributes?.tat as number;
-    } catch (error) {
-      if (error instanceof UnavailableError && error.cause instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    const written = await this.#items.update({ Key: { id }, ReturnValues: 'UPDATED_NEW', ...input });
+    return written?.tat as number | undefined;
   }
 
   async #readTat(id: string): Promise<number | undefined> {
-    const output = await this.#call(() =>
-      this.#client.send(
-        new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true, ProjectionExpression: 'tat' }),
-      ),
-    );
-    const tat = output.Item?.tat;
+    const tat = (await this.#items.get(id, 'tat'))?.tat;
     return typeof tat === 'number' ? tat : undefined;
   }
 
@@ -116,14 +102,6 @@ export class DynamoDbRequestRates implements RequestRateStore {
     this.#lastTat.delete(user);
     this.#lastTat.set(user, tat);
     if (this.#lastTat.size > REMEMBERED_USERS) this.#lastTat.delete(this.#lastTat.keys().next().value!);
-  }
-
-  async #call<T>(send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      throw new UnavailableError('the request rate store is unavailable', { cause: error });
-    }
   }
 }
 

@@ -7,8 +7,6 @@ import type { FailedDeliveries, NotifierQueue, WebhookDeliveryStore, WebhookSecr
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, LEASE_SECONDS, EARLY_TOLERANCE_MS, RESEND_AFTER_SECONDS } from './delivery-schedule.ts';
 import { signWebhook } from './signing.ts';
 
-export { DEFAULT_RETRY_SCHEDULE_SECONDS, RESEND_AFTER_SECONDS, decodeNotice, encodeNotice, notifyAtAfterEnd } from './delivery-schedule.ts';
-
 export interface WebhookNotifierOptions {
   readonly store: WebhookDeliveryStore;
   /** The notifier's own queue: a retry due within the queue's reach is sent back to it, delayed. */

@@ -13,7 +13,8 @@ import { type Task, type WebhookDelivery, toTaskView, webhookIdOf } from '../../
 import type { SendResult, WebhookRequest, WebhookSender } from '../../lib/webhooks/http-sender.ts';
 import { DEVELOPMENT_WEBHOOK_SECRET } from '../../lib/webhooks/signing.ts';
 import { RefreshingWebhookSecrets } from '../../lib/webhooks/webhook-secrets.ts';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, RESEND_AFTER_SECONDS, WebhookNotifier, notifyAtAfterEnd } from '../../lib/webhooks/webhook-notifier.ts';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, RESEND_AFTER_SECONDS, notifyAtAfterEnd } from '../../lib/webhooks/delivery-schedule.ts';
+import { WebhookNotifier } from '../../lib/webhooks/webhook-notifier.ts';
 import { RecordingQueue } from '../support/memory-task-store.ts';
 
 const CALLBACK = 'https://hooks.example.com/doozer';
