@@ -27,7 +27,6 @@ import type { TaskCatalog } from '../tasks/task-catalog.ts';
 import { runTask } from '../tasks/task-runner.ts';
 import type { BatchItem, BatchResult, TaskService } from '../tasks/task-service.ts';
 import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
-import { serveApiDocs } from './api-docs.ts';
 import { openApiJson } from './openapi.ts';
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './json-limits.ts';
 import { BatchBodySchema, CredentialsSchema, bySchema, jsonBody } from './request-body.ts';
@@ -210,9 +209,8 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     await checkReadiness(deps.readiness ?? [], logger);
     return c.json({ status: 'ready' });
   });
-  // The API document (OpenAPI 3.1, generated from the schemas below) and a page that renders it.
+  // The API document (OpenAPI 3.1, generated from the schemas below); the web function renders it at /docs.
   app.get('/openapi.json', (c) => c.body(openApiJson(deps.catalog), 200, { 'content-type': 'application/json' }));
-  app.get('/docs', serveApiDocs);
   app.get('/task-types', (c) => c.body(taskTypesJson(deps.catalog), 200, { 'content-type': 'application/json' }));
 
   app.post('/auth/token', limitBody, jsonBody(bySchema(CredentialsSchema)), async (c) => {

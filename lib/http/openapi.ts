@@ -1,13 +1,27 @@
 import * as z from 'zod/mini';
 import packageJson from '../../package.json' with { type: 'json' };
 import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../auth/login-throttle.ts';
-import { DEFAULT_STATUS, type ErrorCode } from '../errors.ts';
+import {
+  DoozerError,
+  IdempotencyKeyReusedError,
+  InvalidRequestError,
+  MethodNotAllowedError,
+  OpenTaskLimitError,
+  PayloadTooLargeError,
+  RequestInProgressError,
+  TaskEndedError,
+  TaskNotFoundError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  UnavailableError,
+} from '../errors.ts';
 import { DEFAULT_USER_LIMITS } from '../limits/user-limits.ts';
 import { TERMINAL_STATES, type TaskView, isTerminal } from '../tasks/task.ts';
+import { MAX_WAIT_SECONDS } from '../tasks/wait-policy.ts';
 import type { TaskCatalog } from '../tasks/task-catalog.ts';
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES } from './json-limits.ts';
 import { CredentialsSchema } from './request-body.ts';
-import { IdempotencyKeySchema, ListQuerySchema, TaskIdSchema } from './request-params.ts';
+import { IdempotencyKeySchema, ListQuerySchema, MAX_LIST_LIMIT, TaskIdSchema } from './request-params.ts';
 import {
   BatchItemErrorSchema,
   ErrorResponseSchema,
@@ -56,17 +70,17 @@ function withoutRootKeywords({ $schema: _schema, $id: _id, ...rest }: JsonSchema
   return rest;
 }
 
-/** A parameter whose description and example come from its schema. */
-function parameter(name: string, where: 'query' | 'header' | 'path', schema: z.ZodMiniType): JsonSchema {
-  const { description, examples, ...rest } = jsonSchema(schema, 'input');
-  return {
-    name,
-    in: where,
-    required: where === 'path',
-    description,
-    schema: rest,
-    ...(Array.isArray(examples) && { example: examples[0] }),
-  };
+/**
+ * A parameter whose description comes from its schema, or from `description` where this operation
+ * needs other words. Never with an example, its schema's included: Swagger UI's Try it out fills a
+ * parameter in with its example (or its schema's `example` or `default`) and sends it, and each of
+ * these would change what the request does: a shared Idempotency-Key replays another caller's task,
+ * `wait=0` answers 202 rather than waiting, an example task id is always a 404. Values to try are
+ * written in the descriptions instead.
+ */
+function parameter(name: string, where: 'query' | 'header' | 'path', schema: z.ZodMiniType, description?: string): JsonSchema {
+  const { description: described, examples: _examples, example: _example, default: _default, ...rest } = jsonSchema(schema, 'input');
+  return { name, in: where, required: where === 'path', description: description ?? described, schema: rest };
 }
 
 /** A JSON request or response body, its examples taken from the schema's (those that `fits`). */
@@ -141,72 +155,175 @@ const CALLBACK_REFUSALS =
   'or your user has no webhook secret to sign it with';
 
 /**
- * The error answers, one per status. `codes` are ErrorCodes, so the compiler checks their names; the
- * statuses come from lib/errors.ts except 415, which is `invalid_request` with another status.
+ * The task ids of the error examples: an ended task (the first TaskView example, which succeeded)
+ * and a well-formed id of no task.
+ */
+const ENDED_TASK_ID = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
+const UNKNOWN_TASK_ID = 'task_5f0c2b7e-8d14-4a3b-b6c9-2e7f1a0d4c58';
+
+/**
+ * What the app sends at 500 and above in place of the error's own message (GENERIC_MESSAGES in
+ * lib/http/app.ts); test/unit/openapi.test.ts holds these examples to the app's real answers.
+ */
+const UNAVAILABLE_MESSAGE = 'the service is temporarily unavailable; try again shortly';
+const INTERNAL_MESSAGE = 'internal error';
+
+/**
+ * The error answers, one per status of an operation. Each is given the errors it answers with, one
+ * per code, each with the message the caller gets: they make its example bodies, its codes (the
+ * compiler checks their names) and its status (lib/errors.ts, or the error's own, as for 415).
  *
  * An answer given only behind a bearer token declares the caller's RateLimit-* headers itself; one
  * that the routes without a token give too has an `Authenticated…` twin that declares them, for the
- * task routes (a response `$ref` cannot add headers).
+ * task routes (a response `$ref` cannot add headers). Built with the document, for the catalog: the
+ * examples of a refused task list the known tasks.
  */
-const PUBLIC_ERROR_RESPONSES = {
-  BadRequest: errorResponse(['invalid_request'], 'The request is malformed: see `message`.'),
-  Unauthorized: errorResponse(
-    ['unauthorized'],
-    'No bearer token, or a bad, expired or oversized (over 4 KiB) one; or wrong credentials.',
-    ['WWW-Authenticate'],
-  ),
-  PayloadTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BODY_BYTES} bytes.`),
-  UnsupportedMediaType: errorResponse(
-    ['invalid_request'],
-    'The body is not `application/json` (a `+json` type or parameters are fine).',
-    [],
-    415,
-  ),
-  TooManyRequests: errorResponse(
-    ['too_many_requests'],
-    loginLimitsText(),
-    ['Retry-After'],
-  ),
-  Unavailable: errorResponse(['unavailable'], 'The queue or the store is unreachable: try again after `Retry-After`.', ['Retry-After']),
-  NotReady: errorResponse(['unavailable'], 'The store or the queue did not answer; `message` names which.', ['Retry-After']),
-  MethodNotAllowed: errorResponse(['method_not_allowed'], 'The path exists, but not for this method: see `Allow`.', ['Allow']),
-  Internal: errorResponse(['internal'], 'A bug; the detail is logged, never sent.'),
-} as const;
+function errorResponses(catalog: TaskCatalog) {
+  const publicResponses = {
+    BadLoginRequest: errorResponse(
+      'The body is not a JSON object `{"username", "password"}` of two non-empty strings, or repeats a key: `message` names ' +
+        'the fault.',
+      [new InvalidRequestError('password is required')],
+    ),
+    WrongCredentials: errorResponse(
+      'The user name or the password is wrong (an unknown user answers alike).',
+      [new UnauthorizedError('wrong username or password')],
+      ['WWW-Authenticate'],
+    ),
+    PayloadTooLarge: errorResponse(`The body is larger than ${MAX_BODY_BYTES} bytes.`, [new PayloadTooLargeError(MAX_BODY_BYTES)]),
+    UnsupportedMediaType: errorResponse('The body is not `application/json` (a `+json` type or parameters are fine).', [
+      new InvalidRequestError('send the body as JSON with Content-Type: application/json (got text/plain)', { status: 415 }),
+    ]),
+    TooManyRequests: errorResponse(loginLimitsText(), [loginRefusal()], ['Retry-After']),
+    Unavailable: errorResponse('The queue or the store is unreachable: try again after `Retry-After`.', [new UnavailableError(UNAVAILABLE_MESSAGE)], [
+      'Retry-After',
+    ]),
+    NotReady: errorResponse(
+      'The store or the queue did not answer; `message` names which.',
+      [new UnavailableError('not ready: the store did not answer', { expose: true })],
+      ['Retry-After'],
+    ),
+    MethodNotAllowed: errorResponse(
+      'The path exists, but not for this method: see `Allow`.',
+      [new MethodNotAllowedError('GET', '/tasks/batch', ['POST', 'OPTIONS'])],
+      ['Allow'],
+    ),
+    Internal: errorResponse('A bug; the detail is logged, never sent.', [new DoozerError('internal', INTERNAL_MESSAGE)]),
+  };
+  // An args fault of add, or, should the catalog not have add, a body without a name (refused whatever the tasks).
+  const argsFault = refusalOf(catalog, { name: 'add', args: [1, 2.5] });
+  const badRequest = argsFault?.code === 'invalid_request' ? argsFault : refusalOf(catalog, { args: [1, 2] })!;
+  // A well-formed name of no task, so that `GET /tasks?name=` refuses it alike.
+  let unknownName = 'pow';
+  while (catalog.get(unknownName)) unknownName += '2';
+  const unknownTask = refusalOf(catalog, { name: unknownName, args: [2, 10] })!;
+  const { burst, requestsPerSecond, openTasks } = DEFAULT_USER_LIMITS;
+  const rateRefusal = new TooManyRequestsError(
+    `more than ${burst} requests at once or ${requestsPerSecond} a second on average; try again in 1 s`,
+    1,
+  );
+  return {
+    ...publicResponses,
+    BadTaskRequest: errorResponse(
+      'The request is malformed, or its args fail the task\'s schema (`message` names up to three faults, each field and its rule); ' +
+        '`unknown_task` when no task has that name (`message` lists the known ones). ' +
+        `Also \`invalid_request\` for a \`callbackUrl\` (the task's own, or your default) that is refused: ${CALLBACK_REFUSALS}; ` +
+        '`message` says why.',
+      [badRequest, unknownTask],
+      RATE_LIMIT,
+    ),
+    BadListRequest: errorResponse(
+      'A query parameter is malformed, unknown or given twice, or `cursor` was altered or given to another user: `message` ' +
+        'names the fault; `unknown_task` when `name` is no task type (`message` lists the known ones).',
+      [new InvalidRequestError(`query.limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`), unknownTask],
+      RATE_LIMIT,
+    ),
+    BadBatchRequest: errorResponse(
+      `The body is malformed or not \`{"tasks": [...]}\` with 1 to ${MAX_BATCH_TASKS} items, it holds more tasks than your ` +
+        'open-task limit (split it), or the request has a query (a batch never waits): `message` says which. An item\'s ' +
+        'own fault refuses only that item, in the 200.',
+      [new InvalidRequestError(`a batch holds at most ${MAX_BATCH_TASKS} tasks (got ${MAX_BATCH_TASKS + 1}); split it`)],
+      RATE_LIMIT,
+    ),
+    BadTaskId: errorResponse(
+      '`id` is not a task id (`task_` and a UUID v4: paste the `id` of a `POST /tasks` answer); on `GET /tasks/{id}`, also a ' +
+        '`wait` that is not a number of seconds in range. `message` says which.',
+      [new InvalidRequestError('"1" is not a task id; task ids look like task_<uuid>')],
+      RATE_LIMIT,
+    ),
+    Unauthorized: errorResponse(
+      'No bearer token, or a bad, expired or oversized (over 4 KiB) one: get one from `POST /auth/token` (on this page: ' +
+        'Authorize).',
+      [new UnauthorizedError('a bearer token is required; get one from POST /auth/token')],
+      ['WWW-Authenticate'],
+    ),
+    TaskNotFound: errorResponse(
+      'No such task: unknown, expired or another user\'s (all answer alike).',
+      [new TaskNotFoundError(UNKNOWN_TASK_ID)],
+      RATE_LIMIT,
+    ),
+    RequestInProgress: errorResponse(
+      'The first request with this `Idempotency-Key` has not recorded its task yet: try again after `Retry-After`.',
+      [new RequestInProgressError('a request with this Idempotency-Key is still being processed; retry shortly')],
+      ['Retry-After', ...RATE_LIMIT],
+    ),
+    CancelConflict: errorResponse(
+      '`task_ended`: the task has already ended (SUCCESS or FAILURE) and cannot be cancelled; `state` says which. ' +
+        '`request_in_progress`: its state kept changing while it was being cancelled; try again after `Retry-After`.',
+      [
+        new TaskEndedError(ENDED_TASK_ID, 'SUCCESS'),
+        new RequestInProgressError('the task changed state while it was being cancelled; try again'),
+      ],
+      ['Retry-After', ...RATE_LIMIT],
+    ),
+    BatchTooLarge: errorResponse(
+      `The body is larger than ${MAX_BATCH_BODY_BYTES} bytes: split the batch.`,
+      [new PayloadTooLargeError(MAX_BATCH_BODY_BYTES)],
+      RATE_LIMIT,
+    ),
+    IdempotencyKeyReused: errorResponse(
+      'This `Idempotency-Key` was used for a different request.',
+      [new IdempotencyKeyReusedError('this Idempotency-Key was already used for a different request; use a new key for a new request')],
+      RATE_LIMIT,
+    ),
+    RateLimited: errorResponse(rateLimitText(), [rateRefusal], ['Retry-After', ...RATE_LIMIT]),
+    RateOrOpenTaskLimited: errorResponse(
+      `${rateLimitText()} Or, ${openTaskLimitText()}`,
+      [
+        rateRefusal,
+        new OpenTaskLimitError(
+          `you have ${openTasks} open tasks and may have at most ${openTasks} at once, so another cannot be accepted; ` +
+            'wait for some to end, or cancel some (POST /tasks/{id}/cancel)',
+          1,
+        ),
+      ],
+      ['Retry-After', ...RATE_LIMIT],
+    ),
+    AuthenticatedPayloadTooLarge: authenticated(publicResponses.PayloadTooLarge),
+    AuthenticatedUnsupportedMediaType: authenticated(publicResponses.UnsupportedMediaType),
+    AuthenticatedUnavailable: authenticated(
+      publicResponses.Unavailable,
+      'The `RateLimit-*` headers are missing when it is the rate limit\'s own store that did not answer.',
+    ),
+    AuthenticatedInternal: authenticated(publicResponses.Internal),
+  } as const;
+}
 
-const ERROR_RESPONSES = {
-  ...PUBLIC_ERROR_RESPONSES,
-  BadTaskRequest: errorResponse(
-    ['invalid_request', 'unknown_task'],
-    'The request is malformed, or its args fail the task\'s schema (`message` names up to three faults, each field and its rule); ' +
-      '`unknown_task` when no task has that name (`message` lists the known ones). ' +
-      `Also \`invalid_request\` for a \`callbackUrl\` (the task's own, or your default) that is refused: ${CALLBACK_REFUSALS}; ` +
-      '`message` says why.',
-    RATE_LIMIT,
-  ),
-  TaskNotFound: errorResponse(['task_not_found'], 'No such task: unknown, expired or another user\'s (all answer alike).', RATE_LIMIT),
-  RequestInProgress: errorResponse(
-    ['request_in_progress'],
-    'The first request with this `Idempotency-Key` has not recorded its task yet: try again after `Retry-After`.',
-    ['Retry-After', ...RATE_LIMIT],
-  ),
-  BatchTooLarge: errorResponse(['payload_too_large'], `The body is larger than ${MAX_BATCH_BODY_BYTES} bytes: split the batch.`, RATE_LIMIT),
-  TaskEnded: errorResponse(
-    ['task_ended'],
-    'The task has already ended (SUCCESS or FAILURE) and cannot be cancelled; `state` says which.',
-    RATE_LIMIT,
-  ),
-  IdempotencyKeyReused: errorResponse(['idempotency_key_reused'], 'This `Idempotency-Key` was used for a different request.', RATE_LIMIT),
-  RateLimited: errorResponse(['too_many_requests'], rateLimitText(), ['Retry-After', ...RATE_LIMIT]),
-  RateOrOpenTaskLimited: errorResponse(['too_many_requests', 'open_task_limit'], `${rateLimitText()} Or, ${openTaskLimitText()}`, ['Retry-After', ...RATE_LIMIT]),
-  AuthenticatedBadRequest: authenticated(PUBLIC_ERROR_RESPONSES.BadRequest),
-  AuthenticatedPayloadTooLarge: authenticated(PUBLIC_ERROR_RESPONSES.PayloadTooLarge),
-  AuthenticatedUnsupportedMediaType: authenticated(PUBLIC_ERROR_RESPONSES.UnsupportedMediaType),
-  AuthenticatedUnavailable: authenticated(
-    PUBLIC_ERROR_RESPONSES.Unavailable,
-    'The `RateLimit-*` headers are missing when it is the rate limit\'s own store that did not answer.',
-  ),
-  AuthenticatedInternal: authenticated(PUBLIC_ERROR_RESPONSES.Internal),
-} as const;
+type ErrorResponseName = keyof ReturnType<typeof errorResponses>;
+
+/** The error `POST /tasks` answers `body` with when the catalog refuses it (`taskBody` in app.ts). */
+function refusalOf(catalog: TaskCatalog, body: unknown): DoozerError | undefined {
+  const prepared = catalog.prepareRequest(body);
+  if (prepared.ok) return undefined;
+  const { code, message } = prepared.refused;
+  return code === 'unknown_task' ? new DoozerError('unknown_task', message) : new InvalidRequestError(message);
+}
+
+/** A login refused by the limit of one user name from one address, just after it locked (lib/auth/login-throttle.ts). */
+function loginRefusal(): DoozerError {
+  const { windowSeconds } = DEFAULT_LOGIN_LIMITS.perUserAndAddress;
+  return new TooManyRequestsError(`too many failed logins for this user from this address; try again in ${windowSeconds} s`, windowSeconds);
+}
 
 /** The request rate, in words, with the defaults of lib/limits/user-limits.ts. */
 function rateLimitText(): string {
@@ -242,14 +359,28 @@ function loginLimitsText(): string {
   );
 }
 
-function errorResponse(codes: ErrorCode[], description: string, headers: readonly HeaderName[] = [], status?: number) {
-  const [first] = codes;
+/**
+ * An error answer: the status of `examples` (all alike), and a description that ends with their
+ * codes. Each example is the body the app answers that error with (`errorResponse` in app.ts); with
+ * several codes they are named by code, so Swagger UI offers each in a list.
+ */
+function errorResponse(description: string, examples: readonly [DoozerError, ...DoozerError[]], headers: readonly HeaderName[] = []) {
+  const bodies = examples.map((error) => ({
+    error: { code: error.code, message: error.message, ...(error instanceof TaskEndedError && { state: error.state }) },
+  }));
   return {
-    status: status ?? DEFAULT_STATUS[first as ErrorCode],
+    status: examples[0].status,
     response: {
-      description: `${description} Code: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
+      description: `${description} Code: ${examples.map(({ code }) => `\`${code}\``).join(', ')}.`,
       ...(headers.length > 0 && { headers: headerRefs(headers) }),
-      content: { 'application/json': { schema: ref('ErrorResponse') } },
+      content: {
+        'application/json': {
+          schema: ref('ErrorResponse'),
+          ...(bodies.length === 1
+            ? { example: bodies[0] }
+            : { examples: Object.fromEntries(bodies.map((body) => [body.error.code, { value: body }])) }),
+        },
+      },
     },
   };
 }
@@ -267,11 +398,6 @@ function authenticated(entry: ErrorEntry, note?: string): ErrorEntry {
       headers: { ...headers, ...headerRefs(RATE_LIMIT) },
     },
   };
-}
-
-/** `{"400": {$ref}, "401": {$ref}, …}` for the named error answers. */
-function errors(...names: (keyof typeof ERROR_RESPONSES)[]): Record<string, JsonSchema> {
-  return Object.fromEntries(names.map((name) => [String(ERROR_RESPONSES[name].status), { $ref: `#/components/responses/${name}` }]));
 }
 
 const BEARER = [{ bearerAuth: [] }];
@@ -398,6 +524,35 @@ function durationText(seconds: number): string {
   return `${seconds / 3600} h`;
 }
 
+/**
+ * The request body Try it out fills in on `POST /tasks` (the first example): the answer it gets is
+ * what the page's instructions promise (`tryItOutText`).
+ */
+const FIRST_TASK_EXAMPLE = { name: 'add', args: [1, 2, 3, 4, 5, 6] };
+
+/**
+ * How to call the API from the page that renders this document (Swagger UI at `/docs`), shown at its
+ * top: a token first, then the task the first request body example submits. The token's life is the
+ * default of DOOZER_JWT_TTL_SECONDS (lib/config.ts), which test/unit/openapi.test.ts checks.
+ */
+function tryItOutText(catalog: TaskCatalog): string {
+  const submit = catalog.get('add')
+    ? `its example body, \`${JSON.stringify(FIRST_TASK_EXAMPLE)}\`, answers 200 with \`"result": 21\``
+    : 'its example body answers 200 with the task\'s result';
+  return [
+    '**Try it out on this page:**',
+    '1. Open `POST /auth/token` (click **Try it out** if its body cannot be edited yet), put your user name and password ' +
+      'in the body (locally, the user `npm start` prints: `doozer` / `doozer` unless you set another), and click **Execute**.',
+    '2. Copy the `token` of the answer, without its quotes.',
+    '3. Click **Authorize**, paste the token as it is (without `Bearer `, which is added for you), click **Authorize**, then **Close**.',
+    `4. Open \`POST /tasks\` (**Try it out** again if need be) and click **Execute**: ${submit}. ` +
+      'Paste the `id` of an answer into `GET /tasks/{id}` to look the task up again.',
+    '',
+    'The token lasts `expiresIn` seconds (an hour unless the deployment sets another) and is kept only in this browser tab; ' +
+      'once it has expired (a 401), get another the same way.',
+  ].join('\n');
+}
+
 /** Builds the document for the tasks of `catalog`. Pure: `openApiJson()` keeps a serialized copy. */
 export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
   const requests = {
@@ -409,7 +564,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
         'A key repeated in one object is refused (400); ' +
         `the body must be \`application/json\` (else 415) of at most ${MAX_BODY_BYTES} bytes (else 413).`,
       examples: [
-        { name: 'add', args: [1, 2, 3, 4, 5, 6] },
+        FIRST_TASK_EXAMPLE,
         { name: 'mul', args: ['123456789012345678901234567890', 2] },
         { name: 'sleep', args: { ms: 3000 } },
         { name: 'add', args: [1, 2], delaySeconds: 60 },
@@ -475,6 +630,18 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
   };
   const schemas = { ...requests, ...responses, ...lists, Task: taskOfEachType(catalog), TaskEndedPayload: taskEndedPayload(responses) };
   const webhookHeaders = webhookParameters();
+  const errorAnswers = errorResponses(catalog);
+  /**
+   * `{"400": {$ref}, "401": {$ref}, …}` for the named error answers. Two answers of one status would
+   * leave only the last (as a cancel's 409 once lost `task_ended`): they must be one answer, with a
+   * code each.
+   */
+  const errors = (...names: ErrorResponseName[]): Record<string, JsonSchema> => {
+    const statuses = names.map((name) => String(errorAnswers[name].status));
+    const repeated = statuses.find((status, index) => statuses.indexOf(status) !== index);
+    if (repeated !== undefined) throw new Error(`two error answers for ${repeated}: ${names.join(', ')}`);
+    return Object.fromEntries(names.map((name, index) => [statuses[index], { $ref: `#/components/responses/${name}` }]));
+  };
   const taskAnswer = (description: string, headers: readonly HeaderName[], ended?: boolean) => ({
     description,
     headers: headerRefs(headers),
@@ -494,8 +661,9 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
       title: 'doozer',
       version: packageJson.version,
       description:
-        'Run named tasks: get the answer within seconds, or a task id to look up later. ' +
-        'Get a token from `POST /auth/token` and send it as `Authorization: Bearer <token>`. ' +
+        'Run named tasks: get the answer within seconds, or a task id to look up later.\n\n' +
+        tryItOutText(catalog) +
+        '\n\nOutside this page, send the token as `Authorization: Bearer <token>`. ' +
         'Every error has one shape, `{"error":{"code","message"}}`; an unknown route is a 404 `not_found`, ' +
         'and a known path asked with another method a 405 `method_not_allowed` with `Allow` (OPTIONS: 204 with `Allow`). ' +
         'Each user has a request rate and a limit of open tasks: every answer behind a token carries `RateLimit-Limit`, ' +
@@ -507,7 +675,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
     tags: [
       { name: 'tasks', description: 'Submit tasks (now, later, or in batches), look them up, list and cancel them.' },
       { name: 'auth', description: 'Bearer tokens.' },
-      { name: 'meta', description: 'Health, readiness and this document.' },
+      { name: 'meta', description: 'Health, readiness, this document, and the web pages.' },
       { name: 'webhooks', description: 'What doozer sends to your `callbackUrl`.' },
     ],
     paths: {
@@ -544,8 +712,8 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           responses: {
             200: { description: 'A token for the user.', content: jsonContent('TokenResponse', schemas) },
             ...errors(
-              'BadRequest',
-              'Unauthorized',
+              'BadLoginRequest',
+              'WrongCredentials',
               'PayloadTooLarge',
               'UnsupportedMediaType',
               'TooManyRequests',
@@ -573,7 +741,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           ],
           responses: {
             200: { description: 'A page of tasks.', headers: headerRefs(RATE_LIMIT), content: jsonContent('TaskList', schemas) },
-            ...errors('BadTaskRequest', 'Unauthorized', 'RateLimited', 'AuthenticatedUnavailable', 'AuthenticatedInternal'),
+            ...errors('BadListRequest', 'Unauthorized', 'RateLimited', 'AuthenticatedUnavailable', 'AuthenticatedInternal'),
           },
         },
         post: {
@@ -581,7 +749,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           tags: ['tasks'],
           summary: 'Submit a task and wait for it to end',
           description:
-            'Records the task, queues it, and waits (5 s unless `?wait=` or `Prefer` says otherwise) for it to end: ' +
+            `Records the task, queues it, and waits (${MAX_WAIT_SECONDS} s unless \`?wait=\` or \`Prefer\` says otherwise) for it to end: ` +
             '200 with the result, else 202 with the task to look up later. With a `callbackUrl` (or your default one), ' +
             'the task is also POSTed there when it ends: see the `taskEnded` webhook.',
           security: BEARER,
@@ -639,7 +807,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
               content: jsonContent('BatchResponse', schemas),
             },
             ...errors(
-              'AuthenticatedBadRequest',
+              'BadBatchRequest',
               'Unauthorized',
               'RequestInProgress',
               'BatchTooLarge',
@@ -667,11 +835,10 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           responses: {
             200: taskAnswer('The task, CANCELLED.', RATE_LIMIT, true),
             ...errors(
-              'AuthenticatedBadRequest',
+              'BadTaskId',
               'Unauthorized',
               'TaskNotFound',
-              'TaskEnded',
-              'RequestInProgress',
+              'CancelConflict',
               'RateLimited',
               'AuthenticatedUnavailable',
               'AuthenticatedInternal',
@@ -693,7 +860,7 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           ],
           responses: {
             200: taskAnswer('The task; `Retry-After` is set while it has not ended.', ['Retry-After', 'Preference-Applied', ...RATE_LIMIT]),
-            ...errors('AuthenticatedBadRequest', 'Unauthorized', 'TaskNotFound', 'RateLimited', 'AuthenticatedUnavailable', 'AuthenticatedInternal'),
+            ...errors('BadTaskId', 'Unauthorized', 'TaskNotFound', 'RateLimited', 'AuthenticatedUnavailable', 'AuthenticatedInternal'),
           },
         },
       },
@@ -718,11 +885,24 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
           },
         },
       },
+      // The web pages are served by the web function (handlers/web.ts), from the deployment's own
+      // files, not by the API app: test/unit/openapi.test.ts holds every other path to the app's routes.
+      '/': {
+        get: {
+          operationId: 'getWebPage',
+          tags: ['meta'],
+          summary: 'The web page',
+          description: 'The web page to sign in, submit, and watch tasks.',
+          security: [],
+          responses: { 200: { description: 'An HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } },
+        },
+      },
       '/docs': {
         get: {
           operationId: 'getDocs',
           tags: ['meta'],
           summary: 'This document, rendered',
+          description: 'Swagger UI, served from this deployment\'s own files; renders `/openapi.json`.',
           security: [],
           responses: {
             200: {
@@ -759,14 +939,19 @@ export function buildOpenApiDocument(catalog: TaskCatalog): JsonSchema {
       },
       schemas,
       parameters: {
-        taskId: parameter('id', 'path', TaskIdSchema),
+        taskId: parameter(
+          'id',
+          'path',
+          TaskIdSchema,
+          'The task\'s id: paste the `id` of a `POST /tasks` answer (`task_` and a UUID v4).',
+        ),
         wait: parameter('wait', 'query', WaitQuerySchema),
         Prefer: parameter('Prefer', 'header', PreferHeaderSchema),
         IdempotencyKey: parameter('Idempotency-Key', 'header', IdempotencyKeySchema),
         ...webhookHeaders,
       },
       headers: HEADERS,
-      responses: Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([name, { response }]) => [name, response])),
+      responses: Object.fromEntries(Object.entries(errorAnswers).map(([name, { response }]) => [name, response])),
     },
   };
 }

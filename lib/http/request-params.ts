@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import * as z from 'zod/mini';
 import { InvalidRequestError } from '../errors.ts';
 import { TASK_NAME_PATTERN } from '../tasks/define-task.ts';
+import { IDEMPOTENCY_WINDOW_SECONDS } from '../tasks/idempotency.ts';
 import { describeIssues } from '../tasks/schema-issues.ts';
 import { TASK_ID_PATTERN, TASK_STATES } from '../tasks/task.ts';
 import type { TaskListRequest } from '../tasks/task-service.ts';
@@ -19,7 +20,9 @@ const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /**
  * The `Idempotency-Key` header of `POST /tasks`: 1 to 255 printable ASCII characters (space to
- * tilde). Checked here only: the service receives keys this has accepted.
+ * tilde). Checked here only: the service receives keys this has accepted. Its example value is in
+ * the description, not in `examples`: the API document's Try it out would send it, and every user of
+ * a deployment that shares a login (the local one) would replay the same task.
  */
 export const IdempotencyKeySchema = z.string().check(
   z.minLength(1),
@@ -27,12 +30,13 @@ export const IdempotencyKeySchema = z.string().check(
   z.regex(/^[\x20-\x7e]*$/),
   z.meta({
     description:
-      `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters. The same key from the same user within 24 h ` +
-      '(never longer than the task lives) stands for one task, created and queued once: a repeat with the same task ' +
-      'and args answers with that task (200 or 202, `Idempotent-Replayed: true`); with another body it is a 422 ' +
+      `1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters. The same key from the same user within ` +
+      `${IDEMPOTENCY_WINDOW_SECONDS / 3600} h (never longer than the task lives) stands for one task (on \`POST /tasks/batch\`, ` +
+      'one batch), created and queued once: a repeat with the same body answers with the same task or tasks, ' +
+      'with `Idempotent-Replayed: true`; with another body it is a 422 ' +
       '`idempotency_key_reused`; while the first request has not recorded its task, a 409 `request_in_progress`. ' +
-      'A request that fails with 503 frees its key.',
-    examples: ['2f1c9a0e-order-42'],
+      'A request that fails with 503 frees its key. Leave it out for a request you will not repeat; for one you may ' +
+      '(a retry after a lost answer), make up a key of your own, such as a UUID or `2f1c9a0e-order-42`, and send it with every try.',
   }),
 );
 

@@ -11,32 +11,37 @@ export interface WaitPreference {
 /**
  * Decimal seconds from 0 to MAX_WAIT_SECONDS, written as a pattern so the API document states the
  * range exactly: leading zeros allowed, any fraction below the maximum, only zeros after it. It
- * assumes a one-digit maximum; test/unit/wait-preference.test.ts checks it against the arithmetic.
+ * assumes a one-digit maximum; test/unit/request-schemas.test.ts checks it against the arithmetic.
  */
 const WAIT_SECONDS = new RegExp(`^0*(?:[0-${MAX_WAIT_SECONDS - 1}](?:\\.\\d+)?|${MAX_WAIT_SECONDS}(?:\\.0+)?)$`);
 
-/** `?wait=N` on `POST /tasks` and `GET /tasks/{id}`. */
+/**
+ * `?wait=N` on `POST /tasks` and `GET /tasks/{id}`. No `examples`: the API document's Try it out
+ * would send one, and any wait changes what the request does (lib/http/openapi.ts, `parameter`).
+ */
 export const WaitQuerySchema = z.string().check(
   z.regex(WAIT_SECONDS),
   z.meta({
     description:
-      `Seconds to wait for the task to end, 0 to ${MAX_WAIT_SECONDS} (decimals allowed); anything else is a 400. ` +
-      'Wins over a `Prefer` header. `POST /tasks` waits up to 5 s without it, `GET /tasks/{id}` does not wait.',
-    examples: ['0', '2.5'],
+      `Seconds to wait for the task to end, 0 to ${MAX_WAIT_SECONDS} (decimals allowed, e.g. \`2.5\`); anything else is a 400. ` +
+      '`0` answers at once (on `POST /tasks`, 202 unless the task has already ended). Wins over a `Prefer` header. ' +
+      `Leave it out to wait the default: up to ${MAX_WAIT_SECONDS} s on \`POST /tasks\`, none on \`GET /tasks/{id}\`.`,
   }),
 );
 
 /** The value of `wait=` in a Prefer header: whole seconds. */
 const PreferWaitSchema = z.string().check(z.regex(/^\d+$/));
 
-/** The Prefer header (RFC 7240): a hint, so what it cannot use is ignored rather than refused. */
+/**
+ * The Prefer header (RFC 7240): a hint, so what it cannot use is ignored rather than refused. No
+ * `examples`, as for `?wait=`: a prefilled `respond-async` would stop Try it out from waiting.
+ */
 export const PreferHeaderSchema = z.string().check(
   z.meta({
     description:
-      `\`wait=N\` (whole seconds, capped at ${MAX_WAIT_SECONDS}) sets how long to wait for the task to end; ` +
+      `\`wait=N\` (whole seconds, capped at ${MAX_WAIT_SECONDS}; e.g. \`wait=2\`) sets how long to wait for the task to end; ` +
       '`respond-async` alone means do not wait. An honoured preference is echoed in `Preference-Applied`; ' +
       'anything else is ignored, never refused. `?wait=` wins over it.',
-    examples: ['wait=2', 'respond-async'],
   }),
 );
 

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../lib/auth/passwords.ts';
 import { MAX_WAIT_SECONDS } from '../../lib/tasks/wait-policy.ts';
@@ -41,6 +42,11 @@ const ALARM_EMAIL = 'oncall@example.com';
  * CommonJS package, the notifier's alone) fails here.
  */
 const API_BUNDLE_BUDGET_BYTES = 750_000;
+/**
+ * The web bundle carries its files gzipped (Swagger UI's script is most of it): a Lambda response
+ * holds at most 6 MB, and the bundle is only loaded, never parsed as code beyond Hono and the server.
+ */
+const WEB_BUNDLE_BUDGET_BYTES = 1_000_000;
 
 let prod: PackagedService;
 let dev: PackagedService;
@@ -150,7 +156,7 @@ describe('the prod template', () => {
 
   it('gives each function a role of its own, which only Lambda may assume', () => {
     const roles = functions(prod.template).map(([, fn]) => roleOf(fn));
-    expect(roles).toHaveLength(5);
+    expect(roles).toHaveLength(6);
     expect(new Set(roles).size).toBe(roles.length);
     for (const role of roles) {
       expect(prod.template.Resources[role]!.Type).toBe('AWS::IAM::Role');
@@ -269,6 +275,13 @@ describe('the prod template', () => {
     });
   });
 
+  it('lets the web function write its own logs and nothing else: it serves files it carries', () => {
+    expect(grantsOf(prod.template, 'WebRole')).toEqual(
+      [`logs:CreateLogStream on ${logStreamsOf('WebLogGroup')}`, `logs:PutLogEvents on ${logStreamsOf('WebLogGroup')}`].sort(),
+    );
+    expect(resource(prod.template, 'WebLambdaFunction').Environment?.Variables ?? {}).not.toHaveProperty('DOOZER_USERS_PARAMETER');
+  });
+
   it('throttles the whole API stage in front of the per-user limits', () => {
     expect(resource(prod.template, 'HttpApiStage').DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
   });
@@ -296,7 +309,7 @@ describe('the prod template', () => {
       });
     expect(offending).toEqual([]);
     // The trust policies have no Resource; each role has its log statement and nothing wider.
-    expect([...ownLogStreams.keys()].sort()).toEqual(['ApiRole', 'DeadLetterRole', 'NotifierRole', 'SweeperRole', 'WorkerRole']);
+    expect([...ownLogStreams.keys()].sort()).toEqual(['ApiRole', 'DeadLetterRole', 'NotifierRole', 'SweeperRole', 'WebRole', 'WorkerRole']);
   });
 
   it('uses a wildcard in a Deny only to refuse the deployment bucket to requests without TLS', () => {
@@ -318,12 +331,14 @@ describe('the prod template', () => {
     expect(integration.TimeoutInMillis).toBeGreaterThan(api.Timeout * 1000);
   });
 
-  it('routes the documentation and every API route to the API function', () => {
-    const routes = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.RouteKey);
-    expect(routes.sort()).toEqual(
+  it('routes the page, the docs and their files to the web function, and every API route to the API function', () => {
+    const routes = ofType(prod.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r);
+    const targetOf = (route: Properties) => JSON.stringify(route.Target).match(/HttpApiIntegration(\w+)/)?.[1];
+    const web = routes.filter((route) => targetOf(route) === 'Web').map((route) => route.RouteKey);
+    expect(web.sort()).toEqual(['GET /', 'GET /docs', 'GET /docs/{path+}', 'GET /ui/{file}']);
+    expect(routes.filter((route) => targetOf(route) === 'Api').map((route) => route.RouteKey).sort()).toEqual(
       [
         '$default',
-        'GET /docs',
         'GET /health',
         'GET /ready',
         'GET /openapi.json',
@@ -487,7 +502,7 @@ describe('the function bundles', () => {
   });
 
   it('packages one bundle per function', () => {
-    expect(bundles.map((b) => b.fn).sort()).toEqual(['api', 'deadLetter', 'notifier', 'sweeper', 'worker']);
+    expect(bundles.map((b) => b.fn).sort()).toEqual(['api', 'deadLetter', 'notifier', 'sweeper', 'web', 'worker']);
   });
 
   it(`keeps the API bundle under ${API_BUNDLE_BUDGET_BYTES / 1000} KB`, () => {
@@ -572,19 +587,58 @@ describe('the function bundles', () => {
       // Booleans, not the text: a failure should not print 700 KB of bundle.
       expect(bundle.text.includes('aws-sdk/lib/'), `${bundle.fn} has aws-sdk/lib/`).toBe(false);
       expect(/AWS\.config\.update|new AWS\.[A-Z]/.test(bundle.text), `${bundle.fn} uses AWS.config or new AWS.*`).toBe(false);
-      expect(bundle.sources.some((source) => source.includes('node_modules/@aws-sdk/')), bundle.fn).toBe(true);
+      // The web function calls no AWS service.
+      expect(bundle.sources.some((source) => source.includes('node_modules/@aws-sdk/')), bundle.fn).toBe(bundle.fn !== 'web');
+    }
+  });
+
+  it('carries the page and the docs in the web bundle alone, and serves them from it as Lambda would', async () => {
+    const web = bundles.find((b) => b.fn === 'web')!;
+    expect(web.code.size).toBeLessThan(WEB_BUNDLE_BUDGET_BYTES);
+    for (const bundle of bundles.filter((b) => b.fn !== 'web')) {
+      expect(bundle.text.includes('SwaggerUIBundle') || bundle.text.includes('swagger-ui-bundle'), `${bundle.fn} holds Swagger UI`).toBe(false);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'doozer-web-bundle-'));
+    try {
+      await writeFile(join(dir, 'web.mjs'), web.text);
+      const gzipped = { 'accept-encoding': 'gzip, deflate, br' };
+      const [page, docs, identity] = await invokeBundle(join(dir, 'web.mjs'), { AWS_REGION: 'us-east-1' }, [
+        httpApiEvent('GET', '/', undefined, gzipped),
+        httpApiEvent('GET', '/docs', undefined, gzipped),
+        httpApiEvent('GET', '/docs'),
+      ]);
+      const html = (result: typeof page) => gunzipSync(Buffer.from(result!.body, 'base64')).toString('utf8');
+      expect(page).toMatchObject({ statusCode: 200, isBase64Encoded: true, headers: { 'content-encoding': 'gzip' } });
+      expect(html(page)).toContain('<main id="main"');
+      const scripts = [...html(docs).matchAll(/<script src="([^"]+)"/g)].map((match) => match[1]!);
+      expect(scripts.some((src) => src.startsWith('/docs/swagger-ui/'))).toBe(true);
+      expect(identity).toMatchObject({ statusCode: 200, isBase64Encoded: false });
+      expect(identity!.body).toBe(html(docs));
+      // Each file the docs page loads comes from the same bundle: no CDN.
+      const files = await invokeBundle(join(dir, 'web.mjs'), { AWS_REGION: 'us-east-1' }, scripts.map((src) => httpApiEvent('GET', src, undefined, gzipped)));
+      expect(files.map((file) => file.statusCode)).toEqual(scripts.map(() => 200));
+      expect(html(files[0]!)).toContain('SwaggerUIBundle');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
 
+interface InvokeResult {
+  statusCode: number;
+  body: string;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string>;
+}
+
 /** An API Gateway HTTP API (payload 2.0) event, as the api function receives it. */
-function httpApiEvent(method: string, path: string, body?: unknown) {
+function httpApiEvent(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath: path,
     rawQueryString: '',
-    headers: { host: 'api.example.com', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { host: 'api.example.com', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     requestContext: {
       accountId: '123456789012',
       apiId: 'api',
@@ -611,7 +665,7 @@ async function invokeBundle(
   bundle: string,
   env: Record<string, string>,
   events: unknown[],
-): Promise<{ statusCode: number; body: string }[]> {
+): Promise<InvokeResult[]> {
   const out = `${bundle}.results.json`;
   const script = `
     import { writeFileSync } from 'node:fs';
@@ -633,5 +687,5 @@ async function invokeBundle(
       (error, stdout, stderr) => (error ? reject(new Error(`the bundle failed:\n${stdout}\n${stderr}`)) : resolve()),
     );
   });
-  return JSON.parse(await readFile(out, 'utf8')) as { statusCode: number; body: string }[];
+  return JSON.parse(await readFile(out, 'utf8')) as InvokeResult[];
 }

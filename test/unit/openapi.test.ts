@@ -2,14 +2,17 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserProfiles } from '../../lib/auth/user-profiles.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
-import { OPENAPI_PATH, SWAGGER_UI_VERSION } from '../../lib/http/api-docs.ts';
+import { loadApiConfig } from '../../lib/config.ts';
+import { DEFAULT_STATUS, type ErrorCode } from '../../lib/errors.ts';
 import { createApp } from '../../lib/http/app.ts';
 import { buildOpenApiDocument, openApiJson } from '../../lib/http/openapi.ts';
 import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import { ERROR_CODES } from '../../lib/http/response-schemas.ts';
+import { DEFAULT_USER_LIMITS } from '../../lib/limits/user-limits.ts';
 import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { taskInputDigest } from '../../lib/tasks/task.ts';
 import { TASK_STATES, type Task, toTaskView, webhookIdOf, webhookPayloadOf } from '../../lib/tasks/task.ts';
@@ -20,8 +23,9 @@ import { DEVELOPMENT_WEBHOOK_SECRET, signWebhook } from '../../lib/webhooks/sign
 import { FakeClock } from '../support/fake-clock.ts';
 import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
 import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
 import { MemoryOpenTaskSlots, MemoryRequestRates } from '../support/memory-user-limits.ts';
-import { testUserDirectory } from '../support/test-users.ts';
+import { testPasswordHash, testUserDirectory } from '../support/test-users.ts';
 import { catalog } from '../support/catalog.ts';
 
 /* The API document against the app that serves it: valid OpenAPI 3.1, the same routes, and the same
@@ -61,6 +65,8 @@ const parameterSchema = (name: string) => validatorFor(doc.components.parameters
 const requestSchema = (path: string, method: string) => validatorFor(doc.paths[path][method].requestBody.content['application/json'].schema);
 
 const USER = { username: 'doozer', password: 'doozer' };
+/** A well-formed task id that no test creates: the one of the document's 404 example. */
+const NO_SUCH_TASK = 'task_5f0c2b7e-8d14-4a3b-b6c9-2e7f1a0d4c58';
 const tokens = new TokenIssuer({
   secret: 'an-openapi-test-secret-of-at-least-32-characters',
   issuer: 'doozer',
@@ -193,8 +199,11 @@ describe('the OpenAPI document', () => {
   });
 });
 
+/** The pages the web function serves (lib/web/web-app.ts), which the document lists beside the API's routes. */
+const WEB_PAGES = ['GET /', 'GET /docs'];
+
 describe('the document and the routes the app serves', () => {
-  it('has exactly the paths and methods of the app, both ways', () => {
+  it('has exactly the paths and methods of the app, both ways, and the web pages', () => {
     const { app } = harness();
     const served = new Set(
       app.routes
@@ -206,7 +215,15 @@ describe('the document and the routes the app serves', () => {
         Object.keys(methods as Json).map((method) => `${method.toUpperCase()} ${path}`),
       ),
     );
-    expect([...documented].sort()).toEqual([...served].sort());
+    expect([...documented].filter((route) => !WEB_PAGES.includes(route)).sort()).toEqual([...served].sort());
+    for (const page of WEB_PAGES) {
+      const [method, path] = page.split(' ') as [string, string];
+      const operation = doc.paths[path][method.toLowerCase()];
+      expect(operation, page).toMatchObject({ tags: ['meta'], security: [] });
+      expect(Object.keys(operation.responses['200'].content), page).toEqual(['text/html']);
+    }
+    expect(doc.paths['/'].get.operationId).toBe('getWebPage');
+    expect(doc.paths['/docs'].get.description).toContain('/openapi.json');
   });
 });
 
@@ -223,57 +240,286 @@ describe('GET /openapi.json', () => {
   });
 });
 
-describe('GET /docs', () => {
-  it('serves an HTML page without a token that renders /openapi.json', async () => {
-    const response = await harness().app.request('/docs');
-    await expectDocumented('/docs', 'get', response.clone());
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-    const html = await response.text();
-    expect(OPENAPI_PATH).toBe('/openapi.json');
-    expect(html).toContain(`url: '${OPENAPI_PATH}'`);
-    expect(html).toContain(`swagger-ui-dist@${SWAGGER_UI_VERSION}/swagger-ui-bundle.js`);
+/** Every operation of the document's paths (not its webhooks), by name. */
+const pathOperations = (): { name: string; operation: Json }[] =>
+  Object.entries(doc.paths as Json).flatMap(([path, methods]) =>
+    Object.entries(methods as Json).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })),
+  );
+
+/**
+ * What Swagger UI 5's Try it out fills a parameter in with (ParameterRow's setDefaultValue): its
+ * `examples` (the first), its content's `example`, its own `example`, or its schema's `example` or
+ * `default`. Schema `examples` too, should a later version read them.
+ */
+function prefillsOf(parameter: Json): unknown[] {
+  const content = Object.values((parameter.content ?? {}) as Json).map((media) => media.example);
+  const examples = Object.values((parameter.examples ?? {}) as Json).map((example) => example.value);
+  const { example, default: fallback, examples: schemaExamples } = (parameter.schema ?? {}) as Json;
+  return [parameter.example, ...examples, ...content, example, fallback, ...(schemaExamples ?? [])].filter((value) => value !== undefined);
+}
+
+describe('Try it out on the rendered document (Swagger UI at /docs)', () => {
+  it('fills in no parameter: no Idempotency-Key, wait, Prefer or task id is sent unless the user types one', () => {
+    const seen = new Set<string>();
+    for (const { name, operation } of pathOperations()) {
+      for (const parameter of ((operation.parameters ?? []) as Json[]).map(resolve)) {
+        seen.add(parameter.name);
+        expect(prefillsOf(parameter), `${name} ${parameter.name}`).toEqual([]);
+      }
+    }
+    expect([...seen]).toEqual(expect.arrayContaining(['Idempotency-Key', 'wait', 'Prefer', 'id']));
+    const id = doc.components.parameters.taskId;
+    expect(id).toMatchObject({ in: 'path', required: true, description: expect.stringContaining('paste the `id` of a `POST /tasks` answer') });
   });
 
-  it('loads Swagger UI only with integrity hashes, from a pinned version, with the online validator off', async () => {
-    const html = await (await harness().app.request('/docs')).text();
-    const external = [...html.matchAll(/<(?:script|link)\b[^>]*(?:src|href)="(https:[^"]+)"[^>]*>/g)];
-    expect(external).toHaveLength(2);
-    for (const [tag, url] of external) {
-      expect(url).toMatch(/^https:\/\/cdn\.jsdelivr\.net\/npm\/swagger-ui-dist@\d+\.\d+\.\d+\//);
-      expect(tag).toMatch(/integrity="sha384-[A-Za-z0-9+/]{64}"/);
-      expect(tag).toContain('crossorigin="anonymous"');
+  it('fills POST /tasks in with add 1..6, which answers 200 with the result the page promises', async () => {
+    const [first] = Object.values(doc.paths['/tasks'].post.requestBody.content['application/json'].examples as Json);
+    expect(first.value).toEqual({ name: 'add', args: [1, 2, 3, 4, 5, 6] });
+    const { app, bearer } = harness();
+    const response = await app.request('/tasks', jsonPost(first.value, { authorization: await bearer() }));
+    expect(response.status).toBe(200);
+    const view = (await expectDocumented('/tasks', 'post', response)) as Json;
+    expect(view).toMatchObject({ state: 'SUCCESS', result: 21 });
+    expect(doc.info.description).toContain(`\`${JSON.stringify(first.value)}\`, answers 200 with \`"result": ${view.result}\``);
+  });
+
+  it('says at the top how to authorize: a token from POST /auth/token pasted into Authorize, kept in the tab for its life', async () => {
+    const { description } = doc.info;
+    for (const step of ['`POST /auth/token`', '**Execute**', '**Authorize**', 'without `Bearer `', '`POST /tasks`', 'browser tab']) {
+      expect(description).toContain(step);
     }
-    expect(html).toContain("validatorUrl: 'none'");
+    // The field to copy is the one the token answer has.
+    expect(description).toContain('Copy the `token`');
+    expect(doc.components.schemas.TokenResponse.required).toContain('token');
+    // Locally, the user of the login example, which logs in.
+    const [login] = Object.values(doc.paths['/auth/token'].post.requestBody.content['application/json'].examples as Json);
+    expect(description).toContain(`\`${login.value.username}\` / \`${login.value.password}\``);
+    expect((await harness().app.request('/auth/token', jsonPost(login.value))).status).toBe(200);
+    // "An hour": the default of DOOZER_JWT_TTL_SECONDS.
+    expect(description).toContain('an hour unless the deployment sets another');
+    const config = loadApiConfig({
+      DOOZER_STAGE: 'local',
+      DOOZER_TABLE_NAME: 'tasks',
+      DOOZER_QUEUE_URL: 'http://localhost:9324/000000000000/tasks',
+      DOOZER_JWT_SECRET: 's'.repeat(32),
+      DOOZER_USERS: JSON.stringify([{ username: 'alice', passwordHash: await testPasswordHash('pw') }]),
+    });
+    expect(config.auth.ttlSeconds).toBe(3600);
+  });
+});
+
+/** The example bodies of an error answer: its `example`, or its named `examples`. */
+function errorExamples(answer: Json): Json[] {
+  const content = answer.content['application/json'];
+  if (content.example !== undefined) return [content.example];
+  return Object.values((content.examples ?? {}) as Json).map(({ value }) => value);
+}
+
+/** The codes of lib/errors.ts that answer with `status`; 415 is `invalid_request` with a status of its own. */
+function codesOfStatus(status: number): ErrorCode[] {
+  return status === 415 ? ['invalid_request'] : ERROR_CODES.filter((code) => DEFAULT_STATUS[code] === status);
+}
+
+describe('the error answers in the document', () => {
+  const errorAnswers = () =>
+    pathOperations().flatMap(({ name, operation }) =>
+      Object.entries(operation.responses as Json)
+        .filter(([status]) => Number(status) >= 400)
+        .map(([status, answer]) => ({ name, status: Number(status), answer: resolve(answer) })),
+    );
+
+  it('show, for each status, an example of each code it names and only of codes that status answers with', () => {
+    expect(errorAnswers().length).toBeGreaterThan(40);
+    const validate = validatorFor({ $ref: '#/components/schemas/ErrorResponse' });
+    for (const { name, status, answer } of errorAnswers()) {
+      const examples = errorExamples(answer);
+      expect(examples.length, `${name} ${status}`).toBeGreaterThan(0);
+      const codes = examples.map((example) => example.error.code);
+      for (const example of examples) expect(validate(example), `${name} ${status}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      for (const code of codes) expect(codesOfStatus(status), `${name} ${status}`).toContain(code);
+      // The description ends with the codes the answer has: "… Code: `a`, `b`."
+      const named = [...(answer.description as string).split('Code: ').at(-1)!.matchAll(/`(\w+)`/g)].map(([, code]) => code);
+      expect(codes, `${name} ${status}: one example per code`).toEqual(named);
+      const content = answer.content['application/json'];
+      if (codes.length > 1) expect(Object.keys(content.examples), `${name} ${status}`).toEqual(codes);
+    }
+  });
+
+  it('give every error answer of the components an example, the unreferenced 405 included', () => {
+    for (const [name, answer] of Object.entries(doc.components.responses as Json)) {
+      expect(errorExamples(answer).length, name).toBeGreaterThan(0);
+    }
+    expect(errorExamples(doc.components.responses.MethodNotAllowed)).toMatchObject([{ error: { code: 'method_not_allowed' } }]);
+  });
+
+  it('give the statuses of one operation examples of their own', () => {
+    for (const { name, operation } of pathOperations()) {
+      const shown = Object.entries(operation.responses as Json)
+        .filter(([status]) => Number(status) >= 400)
+        .map(([, answer]) => JSON.stringify(errorExamples(resolve(answer))));
+      expect(new Set(shown).size, name).toBe(shown.length);
+    }
+  });
+});
+
+/** A task id in a message, to compare an answer about one task with an example about another. */
+const TASK_ID = /task_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/**
+ * Checks an error answer against the document (expectDocumented), then that the example of its code
+ * is its very body, but for the id of the task it is about.
+ */
+async function expectExampleAnswer(path: string, method: string, response: Response, expected: { status: number; code: ErrorCode }) {
+  expect(response.status, `${method.toUpperCase()} ${path}`).toBe(expected.status);
+  const body = (await expectDocumented(path, method, response)) as Json;
+  const examples = errorExamples(resolve(doc.paths[path][method].responses[String(response.status)]));
+  const example = examples.find((candidate) => candidate.error.code === body.error.code);
+  expect(example, `${method.toUpperCase()} ${path} ${response.status} ${body.error.code}`).toBeDefined();
+  const [exampleId] = (example!.error.message as string).match(TASK_ID) ?? [];
+  const message = exampleId === undefined ? body.error.message : (body.error.message as string).replace(TASK_ID, exampleId);
+  expect({ ...body, error: { ...body.error, message } }).toEqual(example);
+  expect(body.error.code).toBe(expected.code);
+}
+
+describe('the error examples are what the app answers', () => {
+  it('on the routes without a token: a bad, wrong, oversized or non-JSON login, and a store that is not ready', async () => {
+    const { app } = harness();
+    const post = (body: unknown, headers?: Record<string, string>) => app.request('/auth/token', jsonPost(body, headers));
+    await expectExampleAnswer('/auth/token', 'post', await post({ username: 'doozer' }), { status: 400, code: 'invalid_request' });
+    await expectExampleAnswer('/auth/token', 'post', await post({ ...USER, password: 'wrong' }), { status: 401, code: 'unauthorized' });
+    await expectExampleAnswer('/auth/token', 'post', await post({ ...USER, password: 'x'.repeat(MAX_BODY_BYTES) }), { status: 413, code: 'payload_too_large' });
+    const text = await app.request('/auth/token', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    await expectExampleAnswer('/auth/token', 'post', text, { status: 415, code: 'invalid_request' });
+    const notReady = createApp({
+      catalog,
+      ...harnessDeps(),
+      readiness: [{ name: 'store', check: () => Promise.reject(new Error('down')) }, { name: 'queue', check: async () => {} }],
+    });
+    await expectExampleAnswer('/ready', 'get', await notReady.request('/ready'), { status: 503, code: 'unavailable' });
+  });
+
+  it('past the login limit of one user name from one address', async () => {
+    const clock = new FakeClock();
+    const app = createApp({ catalog, ...harnessDeps(), loginThrottle: new LoginThrottle({ store: new MemoryLoginAttempts(), clock }) });
+    let answer: Response | undefined;
+    for (let attempt = 0; attempt < 10 && answer?.status !== 429; attempt += 1) {
+      answer = await app.request('/auth/token', jsonPost({ ...USER, password: 'wrong' }));
+    }
+    await expectExampleAnswer('/auth/token', 'post', answer!, { status: 429, code: 'too_many_requests' });
+  });
+
+  it('on the task routes: each refusal of a request, and a task that is not there or has ended', async () => {
+    const { app, bearer } = harness();
+    const authorization = await bearer();
+    const get = (path: string, headers: Record<string, string> = { authorization }) => app.request(path, { headers });
+    const post = (path: string, body: unknown) => app.request(path, jsonPost(body, { authorization }));
+    await expectExampleAnswer('/tasks', 'get', await get('/tasks', {}), { status: 401, code: 'unauthorized' });
+    await expectExampleAnswer('/tasks', 'get', await get('/tasks?limit=abc'), { status: 400, code: 'invalid_request' });
+    await expectExampleAnswer('/tasks', 'get', await get('/tasks?name=pow'), { status: 400, code: 'unknown_task' });
+    await expectExampleAnswer('/tasks', 'post', await post('/tasks', { name: 'add', args: [1, 2.5] }), { status: 400, code: 'invalid_request' });
+    await expectExampleAnswer('/tasks', 'post', await post('/tasks', { name: 'pow', args: [2, 10] }), { status: 400, code: 'unknown_task' });
+    await expectExampleAnswer('/tasks', 'post', await post('/tasks', { name: 'add', args: ['1'.repeat(MAX_BODY_BYTES)] }), {
+      status: 413,
+      code: 'payload_too_large',
+    });
+    const text = await app.request('/tasks', { method: 'POST', headers: { authorization, 'content-type': 'text/plain' }, body: '{}' });
+    await expectExampleAnswer('/tasks', 'post', text, { status: 415, code: 'invalid_request' });
+    const tooMany = { tasks: Array.from({ length: 101 }, () => ({ name: 'add', args: [1] })) };
+    await expectExampleAnswer('/tasks/batch', 'post', await post('/tasks/batch', tooMany), { status: 400, code: 'invalid_request' });
+    const big = { tasks: [{ name: 'add', args: ['1'.repeat(1024 * 1024)] }] };
+    await expectExampleAnswer('/tasks/batch', 'post', await post('/tasks/batch', big), { status: 413, code: 'payload_too_large' });
+    await expectExampleAnswer('/tasks/{id}', 'get', await get('/tasks/1'), { status: 400, code: 'invalid_request' });
+    await expectExampleAnswer('/tasks/{id}/cancel', 'post', await post('/tasks/1/cancel', undefined), { status: 400, code: 'invalid_request' });
+    await expectExampleAnswer('/tasks/{id}', 'get', await get(`/tasks/${NO_SUCH_TASK}`), { status: 404, code: 'task_not_found' });
+    await expectExampleAnswer('/tasks/{id}/cancel', 'post', await post(`/tasks/${NO_SUCH_TASK}/cancel`, undefined), {
+      status: 404,
+      code: 'task_not_found',
+    });
+    const done = (await (await post('/tasks', { name: 'add', args: [1] })).json()) as { id: string };
+    await expectExampleAnswer('/tasks/{id}/cancel', 'post', await post(`/tasks/${done.id}/cancel`, undefined), { status: 409, code: 'task_ended' });
+    const wrongMethod = await get('/tasks/batch');
+    expect(wrongMethod.status).toBe(405);
+    expect(await wrongMethod.json()).toEqual(errorExamples(doc.components.responses.MethodNotAllowed)[0]);
+  });
+
+  it('for an Idempotency-Key reused or still in progress, an outage and a bug', async () => {
+    const { app, bearer, store, clock, idempotency } = harness({ worker: false });
+    const authorization = await bearer();
+    const submit = (args: number[], key: string) => app.request('/tasks?wait=0', jsonPost({ name: 'add', args }, { authorization, 'idempotency-key': key }));
+    expect((await submit([1], 'k1')).status).toBe(202);
+    await expectExampleAnswer('/tasks', 'post', await submit([2], 'k1'), { status: 422, code: 'idempotency_key_reused' });
+    const nowMs = clock.now();
+    const claimId = idempotencyClaimId(USER.username, 'k2');
+    idempotency.claims.set(claimId, {
+      id: claimId,
+      owner: USER.username,
+      taskId: 'task_00000000-0000-4000-8000-000000000000',
+      requestDigest: taskInputDigest({ name: 'add', args: [3] }),
+      createdAt: new Date(nowMs).toISOString(),
+      expiresAt: Math.floor(nowMs / 1000) + 3600,
+    });
+    await expectExampleAnswer('/tasks', 'post', await submit([3], 'k2'), { status: 409, code: 'request_in_progress' });
+    store.failNext('create');
+    await expectExampleAnswer('/tasks', 'post', await submit([4], 'k3'), { status: 503, code: 'unavailable' });
+    const tasks = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 86_400 });
+    tasks.list = () => Promise.reject(new TypeError('a bug'));
+    const buggy = createApp({ catalog, tasks, users, tokens });
+    await expectExampleAnswer('/tasks', 'get', await buggy.request('/tasks', { headers: { authorization } }), { status: 500, code: 'internal' });
+  });
+
+  it('past the default request rate, and past the default open-task limit', async () => {
+    const profiles = new UserProfiles([{ username: USER.username, passwordHash: 'unused' }], {
+      defaultLimits: DEFAULT_USER_LIMITS,
+      stage: 'test',
+      callbackPolicy: { allowLoopback: true },
+    });
+    const store = new MemoryTaskStore();
+    const slots = new MemoryOpenTaskSlots({ tasks: store });
+    const tasks = new TaskService({
+      store,
+      queue: new RecordingQueue(),
+      taskTtlSeconds: 86_400,
+      slots,
+      openTaskLimit: (owner) => profiles.limitsOf(owner).openTasks,
+      endings: new TaskEndings({ slots }),
+    });
+    const app = createApp({ catalog, tasks, users, tokens, profiles, rates: new MemoryRequestRates() });
+    const authorization = `Bearer ${(await tokens.issue(USER.username)).token}`;
+    const fill = { tasks: Array.from({ length: DEFAULT_USER_LIMITS.openTasks }, () => ({ name: 'add', args: [1] })) };
+    expect((await app.request('/tasks/batch', jsonPost(fill, { authorization }))).status).toBe(200);
+    const full = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [1] }, { authorization }));
+    await expectExampleAnswer('/tasks', 'post', full, { status: 429, code: 'open_task_limit' });
+    let limited: Response | undefined;
+    for (let attempt = 0; attempt < 10 * DEFAULT_USER_LIMITS.burst && limited?.status !== 429; attempt += 1) {
+      limited = await app.request('/tasks?limit=1', { headers: { authorization } });
+    }
+    await expectExampleAnswer('/tasks', 'get', limited!, { status: 429, code: 'too_many_requests' });
   });
 });
 
 describe('requests built from the document', () => {
-  it('accepts the documented request body examples, with every documented parameter example', async () => {
+  it('accepts the documented request body examples, with the parameter values the descriptions suggest', async () => {
     const { app, bearer } = harness();
     const login = doc.paths['/auth/token'].post.requestBody.content['application/json'].examples;
     for (const { value } of Object.values(login as Json)) {
       await expectDocumented('/auth/token', 'post', await app.request('/auth/token', jsonPost(value)));
     }
     const { parameters } = doc.components;
-    const query = `?wait=${encodeURIComponent(parameters.wait.example)}`;
+    for (const [name, value] of [['wait', '0'], ['wait', '2.5'], ['Prefer', 'wait=2'], ['IdempotencyKey', '2f1c9a0e-order-42']] as const) {
+      expect(parameterSchema(name)(value), `${name}: ${value}`).toBe(true);
+      expect(parameters[name].description, name).toContain(`\`${value}\``);
+    }
     const tasks = doc.paths['/tasks'].post.requestBody.content['application/json'].examples;
     for (const [index, { value }] of Object.values(tasks as Json).entries()) {
-      const headers = {
-        authorization: await bearer(),
-        prefer: parameters.Prefer.example,
-        'idempotency-key': `${parameters.IdempotencyKey.example}-${index}`,
-      };
-      const response = await app.request(`/tasks${query}`, jsonPost(value, headers));
+      const headers = { authorization: await bearer(), prefer: 'wait=2', 'idempotency-key': `2f1c9a0e-order-42-${index}` };
+      const response = await app.request('/tasks?wait=0', jsonPost(value, headers));
       expect(response.status).toBe(202);
       const view = (await expectDocumented('/tasks', 'post', response)) as { id: string };
-      const lookup = await app.request(`/tasks/${view.id}?wait=${encodeURIComponent(parameters.wait.example)}`, {
-        headers: { authorization: await bearer(), prefer: parameters.Prefer.example },
-      });
+      const lookup = await app.request(`/tasks/${view.id}?wait=2.5`, { headers: { authorization: await bearer(), prefer: 'wait=2' } });
       expect(lookup.status).toBe(200);
       await expectDocumented('/tasks/{id}', 'get', lookup);
     }
-    const unknown = await app.request(`/tasks/${parameters.taskId.example}`, { headers: { authorization: await bearer() } });
+    const unknown = await app.request(`/tasks/${NO_SUCH_TASK}`, { headers: { authorization: await bearer() } });
     expect(unknown.status).toBe(404);
     await expectDocumented('/tasks/{id}', 'get', unknown);
   });
@@ -460,7 +706,7 @@ describe('requests built from the document', () => {
     const anonymous = await app.request('/tasks', jsonPost({ name: 'add', args: [1] }));
     expect(anonymous.status).toBe(401);
     await expectDocumented('/tasks', 'post', anonymous);
-    const badToken = await app.request(`/tasks/${doc.components.parameters.taskId.example}`, { headers: { authorization: 'Bearer x' } });
+    const badToken = await app.request(`/tasks/${NO_SUCH_TASK}`, { headers: { authorization: 'Bearer x' } });
     expect(badToken.status).toBe(401);
     await expectDocumented('/tasks/{id}', 'get', badToken);
     const wrong = await app.request('/auth/token', jsonPost({ username: 'doozer', password: 'wrong' }));
@@ -535,7 +781,7 @@ describe('the lifecycle routes answer as documented', () => {
     const ended = await running.request(`/tasks/${done.id}/cancel`, { method: 'POST', headers: { authorization: runningAuth } });
     expect(ended.status).toBe(409);
     expect(await expectDocumented('/tasks/{id}/cancel', 'post', ended)).toMatchObject({ error: { code: 'task_ended', state: 'SUCCESS' } });
-    const unknown = await app.request(`/tasks/${doc.components.parameters.taskId.example}/cancel`, { method: 'POST', headers: { authorization } });
+    const unknown = await app.request(`/tasks/${NO_SUCH_TASK}/cancel`, { method: 'POST', headers: { authorization } });
     expect(unknown.status).toBe(404);
     await expectDocumented('/tasks/{id}/cancel', 'post', unknown);
   });
@@ -663,7 +909,7 @@ describe('the per-user limits in the document', () => {
     const bad = await app.request('/tasks', jsonPost(badItem, { authorization }));
     expect(bad.status).toBe(400);
     await expectDocumented('/tasks', 'post', bad);
-    const unknown = await app.request(`/tasks/${doc.components.parameters.taskId.example}`, { headers: { authorization } });
+    const unknown = await app.request(`/tasks/${NO_SUCH_TASK}`, { headers: { authorization } });
     expect(unknown.status).toBe(404);
     await expectDocumented('/tasks/{id}', 'get', unknown);
     // One task open from the batch: one more fits, then neither a task nor a batch does.
