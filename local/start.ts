@@ -74,6 +74,7 @@ const cliUrl = settings.apiPort === 3000 ? '' : `DOOZER_URL=${settings.apiUrl} `
 console.log(`
 doozer is running locally (stage local).
 
+  web page   ${settings.apiUrl}/   (API docs: ${settings.apiUrl}/docs)
   API        ${settings.apiUrl}
   user       ${username} / ${password}${settings.localUsers.length > 0 ? `\n  also       ${settings.localUsers.map((user) => user.username).join(', ')} (DOOZER_LOCAL_USERS)` : ''}${limitsLine(settings.userLimits)}
   webhooks   signed with the development secret; npm run webhook-receiver takes them on http://127.0.0.1:3005/webhooks
@@ -83,7 +84,7 @@ doozer is running locally (stage local).
   AWS creds  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
   CLI        ${cliUrl}npx doozer add --i 1,2,3
 
-Try it:
+Try it: open ${settings.apiUrl}/ in a browser and sign in, or from a shell:
   TOKEN=$(curl -s ${settings.apiUrl}/auth/token -H 'content-type: application/json' \\
     -d '{"username":"${username}","password":"${password}"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')
   curl -s ${settings.apiUrl}/tasks -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
