@@ -33,11 +33,14 @@ export function createWebApp(assets: readonly WebAsset[]): Hono {
     app.get(asset.path, (c) => {
       c.header('content-type', asset.contentType);
       c.header('cache-control', asset.cacheControl);
-      c.header('etag', asset.etag);
       c.header('vary', 'accept-encoding');
       for (const [name, value] of Object.entries(asset.headers)) c.header(name, value);
-      if (matchesEtag(c.req.header('if-none-match'), asset.etag)) return c.body(null, 304);
-      if (acceptsGzip(c.req.header('accept-encoding'))) {
+      const gzip = acceptsGzip(c.req.header('accept-encoding'));
+      // Each encoding is a representation of its own, with an entity tag of its own (RFC 9110 §8.8.3).
+      const etag = gzip ? asset.etag.replace(/"$/, '-gz"') : asset.etag;
+      c.header('etag', etag);
+      if (matchesEtag(c.req.header('if-none-match'), etag)) return c.body(null, 304);
+      if (gzip) {
         c.header('content-encoding', 'gzip');
         return c.body(asset.gzip as Uint8Array<ArrayBuffer>, 200);
       }

@@ -32,8 +32,14 @@ describe('the web page and /docs in Chromium', () => {
   };
   const tokenFor = async () => (await api<{ token: string }>('/auth/token', { method: 'POST', body: JSON.stringify({ username: USER, password: PASSWORD }) })).body.token;
 
-  /** A fresh context (its own sessionStorage and cookies), watched for requests elsewhere and errors. */
-  const open = async (options: { colorScheme?: 'light' | 'dark'; javaScriptEnabled?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> => {
+  /**
+   * A fresh context (its own sessionStorage and cookies), watched for requests elsewhere and errors.
+   * `refusals`: the test expects the API to answer 401, which the browser logs as an error.
+   */
+  const open = async ({
+    refusals = false,
+    ...options
+  }: { colorScheme?: 'light' | 'dark'; javaScriptEnabled?: boolean; refusals?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options });
     const page = await context.newPage();
     page.on('request', (request) => {
@@ -41,8 +47,9 @@ describe('the web page and /docs in Chromium', () => {
     });
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
-      // The one expected console error is the browser's own line for the wrong password's 401.
-      if (message.type() === 'error' && !/status of 401/.test(message.text())) pageErrors.push(message.text());
+      if (message.type() !== 'error') return;
+      if (refusals && /status of 401/.test(message.text())) return;
+      pageErrors.push(message.text());
     });
     return { context, page };
   };
@@ -103,7 +110,7 @@ describe('the web page and /docs in Chromium', () => {
   });
 
   it('shows the API’s own message for a wrong password, and keeps the token for the tab only once signed in', async () => {
-    const { context, page } = await open();
+    const { context, page } = await open({ refusals: true });
     try {
       await signIn(page, 'not-the-password');
       const refused = await api<{ error: { message: string } }>('/auth/token', { method: 'POST', body: JSON.stringify({ username: USER, password: 'nope' }) });
@@ -162,21 +169,97 @@ describe('the web page and /docs in Chromium', () => {
       await eventually(async () => expect(Number(await bar.getAttribute('value'))).toBeGreaterThan(first), { timeoutMs: 15_000, intervalMs: 200 });
       await page.screenshot({ path: join(SCREENSHOTS, 'web-page-progress.png'), fullPage: true });
       const id = await answerId(page);
-      await page.getByRole('button', { name: 'Cancel task' }).click();
+      // The keyboard's focus stays on Cancel while the detail is redrawn with new progress.
+      const cancel = page.getByRole('button', { name: 'Cancel task' });
+      await cancel.focus();
+      const before = Number(await bar.getAttribute('value'));
+      await eventually(async () => expect(Number(await bar.getAttribute('value'))).toBeGreaterThan(before), { timeoutMs: 15_000, intervalMs: 200 });
+      expect(await page.evaluate("document.activeElement?.getAttribute('data-focus')")).toBe('cancel');
+      await page.keyboard.press('Enter');
       await page.locator('.answer [data-state="CANCELLED"]').waitFor();
       expect(await page.locator('.answer .state').textContent()).toBe('CANCELLED');
       const token = (await page.evaluate("sessionStorage.getItem('doozer.token')")) as string;
       expect((await api<TaskView>(`/tasks/${id}`, {}, token)).body.state).toBe('CANCELLED');
       // The list shows it too, and filtering by state keeps it and drops the others.
       await page.locator(`tr[data-task-id="${id}"][data-state="CANCELLED"]`).waitFor();
+      await page.locator('tbody tr[data-state="SUCCESS"], tbody tr[data-state="PENDING"]').first().waitFor();
       await page.getByLabel('State').selectOption('CANCELLED');
       await page.waitForURL(/state=CANCELLED/);
+      await eventually(
+        async () => {
+          const states = await page.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-state')));
+          expect(new Set(states)).toEqual(new Set(['CANCELLED']));
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
       await page.locator(`tr[data-task-id="${id}"]`).waitFor();
-      const states = await page.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-state')));
-      expect(new Set(states)).toEqual(new Set(['CANCELLED']));
+      // Only the list changed: the form and the answer beside it are as they were.
+      expect(await page.locator('#task-name').inputValue()).toBe('sleep');
+      expect(await page.getByLabel('ms').inputValue()).toBe('20000');
+      expect(await page.locator('.answer .state').textContent()).toBe('CANCELLED');
     } finally {
       await context.close();
     }
+  });
+
+  it('follows an open task with about one ?wait= lookup a second, and stops when the reader moves to another task', async () => {
+    const { context, page } = await open();
+    try {
+      await signIn(page);
+      await page.getByText(`Signed in as ${USER}`).waitFor();
+      const token = (await page.evaluate("sessionStorage.getItem('doozer.token')")) as string;
+      const sleeping = (await api<TaskView>('/tasks?wait=0', { method: 'POST', body: JSON.stringify({ name: 'sleep', args: { ms: 30_000 } }) }, token)).body;
+      const ended = (await api<TaskView>('/tasks', { method: 'POST', body: JSON.stringify({ name: 'add', args: [1, 2] }) }, token)).body;
+      const lookups: number[] = [];
+      page.on('request', (request) => {
+        if (request.url().includes(`/tasks/${sleeping.id}`)) lookups.push(Date.now());
+      });
+      await page.goto(`${stack.apiUrl}/#/tasks/${sleeping.id}`);
+      await page.locator('article.task progress').waitFor();
+      lookups.length = 0;
+      const from = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const perSecond = lookups.length / ((Date.now() - from) / 1000);
+      console.info(`An open task's page: ${lookups.length} lookups in ${Date.now() - from} ms`);
+      // Each lookup waits a second on the API: at most about one a second, and never none.
+      expect(perSecond).toBeGreaterThan(0.3);
+      expect(perSecond).toBeLessThanOrEqual(1.5);
+      await page.goto(`${stack.apiUrl}/#/tasks/${ended.id}`);
+      await page.locator('article.task[data-state="SUCCESS"]').waitFor();
+      lookups.length = 0;
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(lookups).toEqual([]);
+      await api(`/tasks/${sleeping.id}/cancel`, { method: 'POST' }, token);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('brings the sign-in form back, saying why, when the API refuses the tab’s token', async () => {
+    const { context, page } = await open({ refusals: true });
+    try {
+      await signIn(page);
+      await page.getByText(`Signed in as ${USER}`).waitFor();
+      // A token the API no longer takes (as an expired one), then the page's next request.
+      await page.evaluate("sessionStorage.setItem('doozer.token', 'eyJhbGciOiJIUzI1NiJ9.e30.bm90LWEtc2lnbmF0dXJl')");
+      await page.reload();
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      expect(await page.locator('.notice').textContent()).toMatch(/^Your session ended \(.+\)\. Sign in again\.$/);
+      expect(await page.evaluate("sessionStorage.getItem('doozer.token')")).toBeNull();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('answers HEAD and OPTIONS on the pages through the stack, and another method with a JSON 405', async () => {
+    const head = await fetch(`${stack.apiUrl}/docs`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const options = await fetch(`${stack.apiUrl}/`, { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    const posted = await fetch(`${stack.apiUrl}/docs`, { method: 'POST' });
+    expect(posted.status).toBe(405);
+    expect(((await posted.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
   });
 
   it('is readable in the dark scheme too', async () => {
@@ -252,6 +335,24 @@ describe('the web page and /docs in Chromium', () => {
       } finally {
         await context.close();
       }
+    }
+  });
+
+  it('opens /docs from the page’s link already authorized with the tab’s token', async () => {
+    const { context, page } = await open();
+    try {
+      await signIn(page);
+      await page.getByText(`Signed in as ${USER}`).waitFor();
+      await page.getByRole('link', { name: 'API docs' }).click();
+      const operation = page.locator('#operations-tasks-submitTask');
+      await operation.waitFor();
+      await operation.locator('.opblock-summary-control').click();
+      await operation.locator('.btn.execute').click();
+      const status = operation.locator('.live-responses-table tbody .response-col_status');
+      await status.waitFor({ timeout: 15_000 });
+      expect((await status.textContent())!.trim()).toBe('200');
+    } finally {
+      await context.close();
     }
   });
 

@@ -87,11 +87,20 @@ describe('the web function', () => {
     const first = await app.request('/', { headers: GZIP });
     const etag = first.headers.get('etag')!;
     expect(etag).toMatch(/^"[\w-]+"$/);
-    const again = await app.request('/', { headers: { ...GZIP, 'if-none-match': `W/${etag}` } });
+    const again = await app.request('/', { headers: { ...GZIP, 'if-none-match': `"elsewhere", W/${etag}` } });
     expect(again.status).toBe(304);
+    expect(again.headers.get('etag')).toBe(etag);
     expect(await again.text()).toBe('');
     const stale = await app.request('/', { headers: { ...GZIP, 'if-none-match': '"an-older-page"' } });
     expect(stale.status).toBe(200);
+  });
+
+  it('tags the gzipped and the plain bytes apart, so a cache never takes one for the other', async () => {
+    const gzipped = (await app.request('/', { headers: GZIP })).headers.get('etag')!;
+    const plain = (await app.request('/')).headers.get('etag')!;
+    expect(gzipped).not.toBe(plain);
+    expect((await app.request('/', { headers: { 'if-none-match': gzipped } })).status).toBe(200);
+    expect((await app.request('/', { headers: { 'if-none-match': plain } })).status).toBe(304);
   });
 
   it('caches content-named files for good', async () => {
@@ -120,9 +129,13 @@ describe('the web function', () => {
     expect(((await posted.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
   });
 
-  it('answers HEAD like GET, without a body', async () => {
+  it('answers HEAD like GET, without a body, and OPTIONS with what it allows', async () => {
     const response = await app.request('/', { method: 'HEAD', headers: GZIP });
     expect(response.status).toBe(200);
     expect(response.headers.get('etag')).toBeTruthy();
+    expect((await response.arrayBuffer()).byteLength).toBe(0);
+    const options = await app.request('/docs', { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
   });
 });

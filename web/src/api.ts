@@ -80,7 +80,9 @@ async function call<T>(path: string, { method = 'GET', body, signal, auth = true
     error?.message ?? `The API answered ${response.status} ${response.statusText}.`,
     Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
   );
-  if (response.status === 401 && auth && token) {
+  // Only for the token still in use: a late answer to a request made before signing in again must
+  // not end the new session.
+  if (response.status === 401 && auth && token && session.token === token) {
     session.end();
     onSignedOut(`Your session ended (${failure.message}). Sign in again.`);
   }

@@ -18,6 +18,25 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
   return element;
 }
 
+/**
+ * Replaces what `parent` holds, keeping the keyboard focus where it was: on the element of the new
+ * content with the same `data-focus` or link target. A view redrawn as a task progresses must not
+ * pull focus from its Cancel button or links.
+ */
+export function redraw(parent: Element, ...children: Child[]): void {
+  const active = document.activeElement;
+  const key = active && parent.contains(active) ? focusKey(active) : undefined;
+  show(parent, ...children);
+  if (key) parent.querySelector<HTMLElement>(key)?.focus();
+}
+
+function focusKey(element: Element): string | undefined {
+  const key = element.getAttribute('data-focus');
+  if (key) return `[data-focus="${CSS.escape(key)}"]`;
+  const href = element.getAttribute('href');
+  return href ? `a[href="${CSS.escape(href)}"]` : undefined;
+}
+
 /** Replaces what `parent` holds. */
 export function show(parent: Element, ...children: Child[]): void {
   parent.replaceChildren();
@@ -44,7 +63,8 @@ export function time(iso: string | undefined): HTMLElement | string {
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    // An endless pause waits for the signal alone (setTimeout would take Infinity as 0).
+    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
     signal.addEventListener('abort', done, { once: true });
     function done() {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 import type { TaskPage, TaskType, TaskView } from '../../client/src/types.ts';
 import { TASK_STATES } from '../../client/src/types.ts';
 import { ApiError, api, backoffMs, session, whenSignedOut } from './api.ts';
-import { announce, h, pause, prose, show, time, whenVisible } from './dom.ts';
+import { announce, h, pause, prose, redraw, show, time, whenVisible } from './dom.ts';
 import { FieldError, argsForm } from './schema-form.ts';
 import { isEnded, progressBar, resultText, stateBadge, watchTask } from './task-view.ts';
 
@@ -19,8 +19,14 @@ let taskTypes: Promise<TaskType[]> | undefined;
 whenSignedOut((message) => {
   signedOutMessage = message;
   route();
+  announce(message);
 });
 window.addEventListener('hashchange', route);
+// The skip link moves the focus; as a fragment link it would change the route.
+document.querySelector('.skip')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
 document.getElementById('sign-out')?.addEventListener('click', () => {
   session.end();
   signedOutMessage = 'You signed out.';
@@ -30,6 +36,8 @@ document.getElementById('sign-out')?.addEventListener('click', () => {
 route();
 
 function route(): void {
+  // Only `#/…` names a view; any other fragment is a place on the page, not a route.
+  if (location.hash !== '' && !location.hash.startsWith('#/')) return;
   viewSignal.abort();
   viewSignal = new AbortController();
   const signal = viewSignal.signal;
@@ -40,7 +48,7 @@ function route(): void {
   if (!session.token) return signInView();
   const [path = '', query = ''] = location.hash.replace(/^#/, '').split('?');
   const taskId = /^\/tasks\/([^/]+)$/.exec(path)?.[1];
-  if (taskId) return taskView(decodeURIComponent(taskId), signal);
+  if (taskId) return taskView(decodedOrSelf(taskId), signal);
   homeView(new URLSearchParams(query), signal);
 }
 
@@ -109,7 +117,8 @@ function runForm(panel: HTMLElement, types: TaskType[], refreshList: () => void,
   const description = h('p', { class: 'hint', id: 'task-description' });
   const fields = h('div');
   const error = h('p', { class: 'error', role: 'alert' });
-  const answer = h('div', { class: 'answer', 'aria-live': 'polite' });
+  // Not a live region: it is redrawn as the task progresses; its ending is announced once.
+  const answer = h('div', { class: 'answer' });
   const button = h('button', { type: 'submit' }, 'Run');
   let form = argsForm(types[0] as TaskType);
   let watching: AbortController | undefined;
@@ -150,6 +159,8 @@ function runForm(panel: HTMLElement, types: TaskType[], refreshList: () => void,
             // A second's wait: a quick task answers 200 with its result, a longer one 202 and is
             // then watched live, its progress shown as it comes.
             const { task } = await api.submit(select.value, args, 1);
+            // The reader may have moved to another view meanwhile: nothing is left watching.
+            if (signal.aborted) return;
             refreshList();
             watching = new AbortController();
             signal.addEventListener('abort', () => watching?.abort(), { once: true });
@@ -175,24 +186,31 @@ function runForm(panel: HTMLElement, types: TaskType[], refreshList: () => void,
 }
 
 /** The caller's tasks, newest first, filtered, and kept current while open ones are shown. */
-function taskList(panel: HTMLElement, query: URLSearchParams, signal: AbortSignal): { refresh: () => void } {
+function taskList(panel: HTMLElement, initial: URLSearchParams, signal: AbortSignal): { refresh: () => void } {
+  let query = new URLSearchParams(initial);
   const state = h('select', { id: 'filter-state', name: 'state' }, h('option', { value: '' }, 'Any state'), ...TASK_STATES.map((s) => h('option', { value: s }, s)));
   const name = h('select', { id: 'filter-name', name: 'name' }, h('option', { value: '' }, 'Any task type'));
   state.value = query.get('state') ?? '';
   const body = h('div', { class: 'list-body' });
-  const status = h('p', { class: 'muted', role: 'status' });
+  const status = h('p', { class: 'muted small' });
+  // A filter changes the list alone, in place: the form beside it, its answer and the focus stay.
   const apply = () => {
-    const next = new URLSearchParams();
-    if (state.value) next.set('state', state.value);
-    if (name.value) next.set('name', name.value);
-    location.hash = `#/${next.size ? `?${next}` : ''}`;
+    query = new URLSearchParams();
+    if (state.value) query.set('state', state.value);
+    if (name.value) query.set('name', name.value);
+    history.replaceState(null, '', `#/${query.size ? `?${query}` : ''}`);
+    show(body, h('p', { class: 'muted' }, 'Loading…'));
+    refresh();
   };
   state.addEventListener('change', apply);
   name.addEventListener('change', apply);
-  void (taskTypes ??= api.taskTypes()).then((types) => {
-    name.append(...types.map((t) => h('option', { value: t.name }, t.name)));
-    name.value = query.get('name') ?? '';
-  }, () => {});
+  void (taskTypes ??= api.taskTypes()).then(
+    (types) => {
+      name.append(...types.map((t) => h('option', { value: t.name }, t.name)));
+      name.value = query.get('name') ?? '';
+    },
+    () => {},
+  );
   show(
     panel,
     h('h2', { id: 'list-heading' }, 'Your tasks'),
@@ -206,12 +224,14 @@ function taskList(panel: HTMLElement, query: URLSearchParams, signal: AbortSigna
     body,
   );
 
+  // Each pass waits on `wake`, which a refresh (or leaving the view) aborts.
   let wake = new AbortController();
+  signal.addEventListener('abort', () => wake.abort(), { once: true });
   const refresh = () => wake.abort();
   void (async () => {
     while (!signal.aborted) {
       await whenVisible(signal);
-      const step = AbortSignal.any([signal, wake.signal]);
+      const step = wake.signal;
       try {
         const page = await api.list(query, signal);
         if (signal.aborted) return;
@@ -221,14 +241,21 @@ function taskList(panel: HTMLElement, query: URLSearchParams, signal: AbortSigna
         // an ending shows at once: 2 s while it reports progress, 5 s otherwise. With none open
         // the list is looked at again every 15 s.
         const open = page.tasks.find((task) => !isEnded(task));
-        if (open) await api.task(open.id, open.progress ? 2 : 5, step).catch(() => pause(1000, step));
+        if (open) await api.task(open.id, open.progress ? 2 : 5, step).catch((error: unknown) => pause(backoffMs(error), step));
         else await pause(15_000, step);
       } catch (error) {
         if (signal.aborted) return;
-        status.textContent = message(error);
-        await pause(backoffMs(error), step);
+        if (error instanceof ApiError && error.status === 400) {
+          // A cursor or filter the API refuses (an old link): asking again cannot help.
+          show(body, h('p', { role: 'alert', class: 'error' }, error.message), h('p', {}, h('a', { href: '#/' }, 'Show all your tasks')));
+          status.textContent = '';
+          await pause(Number.POSITIVE_INFINITY, step);
+        } else {
+          status.textContent = message(error);
+          await pause(backoffMs(error), step);
+        }
       }
-      if (wake.signal.aborted) wake = new AbortController();
+      if (wake.signal.aborted && !signal.aborted) wake = new AbortController();
     }
   })();
   return { refresh };
@@ -260,7 +287,7 @@ function renderList(body: HTMLElement, page: TaskPage, query: URLSearchParams): 
     older.set('cursor', page.next);
     pages.push(h('a', { href: `#/?${older}` }, 'Older tasks'));
   }
-  show(
+  redraw(
     body,
     h(
       'table',
@@ -287,6 +314,15 @@ function taskView(id: string, signal: AbortSignal): void {
   show(main, h('p', {}, h('a', { href: '#/' }, '← All tasks')), h('h1', { tabindex: -1 }, 'Task'), h('section', { class: 'card' }, detail));
   focusHeading();
   void watchTask(detail, id, signal);
+}
+
+/** A fragment's part as written when it is not valid percent-encoding (`%E0`): it names no task. */
+function decodedOrSelf(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 function message(error: unknown): string {

@@ -63,8 +63,13 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
   const common = { id, name, required, 'aria-describedby': hintText ? hintId : undefined };
 
   if (Array.isArray(schema.enum)) {
-    const select = h('select', common, ...(schema.enum as unknown[]).map((value) => h('option', { value: JSON.stringify(value) }, String(value))));
-    return { name, element: labelled(select), read: () => JSON.parse(select.value) };
+    const select = h(
+      'select',
+      common,
+      required ? null : h('option', { value: '' }, '(none)'),
+      ...(schema.enum as unknown[]).map((value) => h('option', { value: JSON.stringify(value) }, String(value))),
+    );
+    return { name, element: labelled(select), read: () => (select.value === '' ? undefined : JSON.parse(select.value)) };
   }
   if (schema.type === 'integer' || schema.type === 'number') {
     const input = h('input', {
@@ -79,6 +84,8 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
       name,
       element: labelled(input),
       read: () => {
+        // What a number field cannot parse ("1,000", "abc") reads as empty: say what is wrong with it.
+        if (input.validity.badInput) throw new FieldError(input, `${label} must be a number.`);
         if (input.value.trim() === '') {
           if (required) throw new FieldError(input, `${label} is required.`);
           return undefined;
@@ -91,7 +98,7 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
   }
   if (schema.type === 'boolean') {
     const input = h('input', { ...common, type: 'checkbox', required: false });
-    return { name, element: labelled(input), read: () => input.checked };
+    return { name, element: labelled(input), read: () => (input.checked || required ? input.checked : undefined) };
   }
   if (schema.type === 'string') {
     const input = h('input', { ...common, type: 'text', autocomplete: 'off' });
@@ -105,7 +112,10 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
       element: labelled(input),
       read: () => {
         const words = input.value.split(/[\s,]+/).filter((word) => word !== '');
-        if (words.length === 0 && required) throw new FieldError(input, `${label}: give at least one value.`);
+        if (words.length === 0) {
+          if (required) throw new FieldError(input, `${label}: give at least one value.`);
+          return undefined;
+        }
         return words.map((word) => listItem(word, kinds, input, label));
       },
     };

@@ -1,7 +1,7 @@
 import type { TaskState, TaskView } from '../../client/src/types.ts';
 import { TERMINAL_STATES } from '../../client/src/types.ts';
 import { ApiError, api, backoffMs } from './api.ts';
-import { announce, h, pause, show, time, whenVisible } from './dom.ts';
+import { announce, h, pause, redraw, show, time, whenVisible } from './dom.ts';
 
 const CANCELLABLE: readonly TaskState[] = ['SCHEDULED', 'PENDING', 'RETRY'];
 
@@ -43,7 +43,7 @@ export async function watchTask(container: HTMLElement, first: TaskView | string
   const id = typeof first === 'string' ? first : first.id;
   let notice: string | undefined;
   const render = () => {
-    if (task) show(container, taskDetails(task, notice, cancel));
+    if (task) redraw(container, taskDetails(task, notice, cancel));
   };
   const cancel = async (button: HTMLButtonElement) => {
     button.disabled = true;
@@ -59,7 +59,8 @@ export async function watchTask(container: HTMLElement, first: TaskView | string
   };
   if (task) render();
   else show(container, h('p', { class: 'muted' }, 'Loading…'));
-  let wait = 0;
+  // A task just submitted was read a moment ago: the first look already waits.
+  let wait = task ? 1 : 0;
   while (!signal.aborted && !(task && isEnded(task))) {
     await whenVisible(signal);
     try {
@@ -70,7 +71,7 @@ export async function watchTask(container: HTMLElement, first: TaskView | string
       if (signal.aborted) return;
       render();
       if (ended) announce(`Task ${task.name} ended: ${task.state}`);
-      wait = task.progress ? 1 : 5;
+      wait = waitSeconds(task);
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ApiError && (error.status === 404 || error.status === 400 || error.status === 401)) {
@@ -85,9 +86,15 @@ export async function watchTask(container: HTMLElement, first: TaskView | string
   }
 }
 
+/** How long each look waits: a second while it reports progress, longer for one not yet running. */
+function waitSeconds(task: TaskView): number {
+  if (task.progress) return 1;
+  return task.state === 'SCHEDULED' ? 5 : 2;
+}
+
 function taskDetails(task: TaskView, notice: string | undefined, cancel: (button: HTMLButtonElement) => void): HTMLElement {
   const cancelButton = CANCELLABLE.includes(task.state)
-    ? h('button', { type: 'button', class: 'danger', onclick: (event: Event) => cancel(event.currentTarget as HTMLButtonElement) }, 'Cancel task')
+    ? h('button', { type: 'button', class: 'danger', 'data-focus': 'cancel', onclick: (event: Event) => cancel(event.currentTarget as HTMLButtonElement) }, 'Cancel task')
     : null;
   const row = (term: string, ...value: (Node | string | null)[]) => [h('dt', {}, term), h('dd', {}, ...value)];
   return h(
@@ -108,9 +115,15 @@ function taskDetails(task: TaskView, notice: string | undefined, cancel: (button
       ...row('Created', time(task.createdAt)),
       ...(task.runAt ? row('Runs at', time(task.runAt)) : []),
       ...row(isEnded(task) ? 'Ended' : 'Updated', time(task.updatedAt)),
-      ...(isEnded(task) ? row('Took', `${((Date.parse(task.updatedAt) - Date.parse(task.createdAt)) / 1000).toFixed(2)} s`) : []),
+      ...(isEnded(task) ? row('Took', `${(ranFor(task) / 1000).toFixed(2)} s`) : []),
       ...(task.webhook ? row('Webhook', `${task.webhook.state} after ${task.webhook.attempts} attempt${task.webhook.attempts === 1 ? '' : 's'}`) : []),
       ...row('Kept until', time(task.expiresAt)),
     ),
   );
+}
+
+/** Milliseconds from when the task was to start (submitted, or its runAt) to when it ended. */
+function ranFor(task: TaskView): number {
+  const start = Math.max(Date.parse(task.createdAt), task.runAt ? Date.parse(task.runAt) : 0);
+  return Math.max(0, Date.parse(task.updatedAt) - start);
 }
