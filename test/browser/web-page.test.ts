@@ -100,7 +100,8 @@ describe('the web page and /docs in Chromium', () => {
       expect(first.map((r) => r.url.replace(/-[A-Z0-9]{8}\./, '-*.')).sort()).toEqual(['/', '/ui/app-*.js', '/ui/style-*.css']);
       expect(total).toBeLessThan(12_000);
       loaded.length = 0;
-      await page.goto(`${stack.apiUrl}/docs`, { waitUntil: 'networkidle' });
+      await Promise.all([page.waitForResponse(`${stack.apiUrl}/openapi.json`), page.goto(`${stack.apiUrl}/docs`)]);
+      await page.locator('.swagger-ui .info .title').waitFor();
       const docs = loaded.reduce((sum, r) => sum + r.bytes, 0);
       console.info(`/docs's first load: ${loaded.length} requests, ${docs} bytes with headers (${loaded.map((r) => `${r.url} ${r.bytes}`).join(', ')})`);
       expect(loaded.map((r) => r.url)).toContain('/openapi.json');
@@ -112,6 +113,9 @@ describe('the web page and /docs in Chromium', () => {
   it('shows the API’s own message for a wrong password, and keeps the token for the tab only once signed in', async () => {
     const { context, page } = await open({ refusals: true });
     try {
+      await page.goto(`${stack.apiUrl}/`);
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
       await signIn(page, 'not-the-password');
       const refused = await api<{ error: { message: string } }>('/auth/token', { method: 'POST', body: JSON.stringify({ username: USER, password: 'nope' }) });
       const alert = page.locator('#sign-in-error');
@@ -177,6 +181,8 @@ describe('the web page and /docs in Chromium', () => {
       expect(await page.evaluate("document.activeElement?.getAttribute('data-focus')")).toBe('cancel');
       await page.keyboard.press('Enter');
       await page.locator('.answer [data-state="CANCELLED"]').waitFor();
+      // Cancel is gone with the open task: the focus moves to the task, not back to the page.
+      expect(await page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe('Task sleep');
       expect(await page.locator('.answer .state').textContent()).toBe('CANCELLED');
       const token = (await page.evaluate("sessionStorage.getItem('doozer.token')")) as string;
       expect((await api<TaskView>(`/tasks/${id}`, {}, token)).body.state).toBe('CANCELLED');
@@ -260,6 +266,52 @@ describe('the web page and /docs in Chromium', () => {
     const posted = await fetch(`${stack.apiUrl}/docs`, { method: 'POST' });
     expect(posted.status).toBe(405);
     expect(((await posted.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+  });
+
+  it('checks the form’s values against the schema before sending, marking the field at fault, and sends nothing', async () => {
+    const { context, page } = await open();
+    try {
+      await signIn(page);
+      await page.getByRole('heading', { name: 'Run a task' }).waitFor();
+      const posts: string[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().includes('/tasks')) posts.push(request.url());
+      });
+      const error = page.locator('form p.error');
+      await page.locator('#task-name').selectOption('add');
+      await page.getByLabel('Integers').fill('1 two 3');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      expect(await error.textContent()).toBe('Integers: value 2, "two", is not a whole number (digits, with an optional minus sign).');
+      expect(await page.getByLabel('Integers').getAttribute('aria-invalid')).toBe('true');
+      expect(await page.evaluate('document.activeElement?.id')).toBe(await page.getByLabel('Integers').getAttribute('id'));
+      await page.locator('#task-name').selectOption('sleep');
+      await page.getByLabel('ms').fill('120001');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      expect(await error.textContent()).toBe('ms must be from 0 to 120,000 (got 120,001).');
+      expect(posts).toEqual([]);
+      // A value within bounds goes, and the field is no longer marked.
+      await page.getByLabel('ms').fill('10');
+      await page.getByRole('button', { name: 'Run', exact: true }).click();
+      await page.locator('.answer [data-state="SUCCESS"]').waitFor();
+      expect(await page.getByLabel('ms').getAttribute('aria-invalid')).toBeNull();
+      expect(posts).toHaveLength(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('fits a phone’s width: nothing wider than 390 px, the task list scrolling inside its card', async () => {
+    const { context, page } = await open();
+    try {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await signIn(page);
+      await runTask(page, 'add', (p) => p.getByLabel('Integers').fill('1 2 3 4 5 6'));
+      await page.locator('tbody tr').first().waitFor();
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await page.screenshot({ path: join(SCREENSHOTS, 'web-page-phone.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
   });
 
   it('is readable in the dark scheme too', async () => {

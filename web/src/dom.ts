@@ -27,7 +27,8 @@ export function redraw(parent: Element, ...children: Child[]): void {
   const active = document.activeElement;
   const key = active && parent.contains(active) ? focusKey(active) : undefined;
   show(parent, ...children);
-  if (key) parent.querySelector<HTMLElement>(key)?.focus();
+  // The focused element may be gone (Cancel, once the task has ended): the new content's own place takes it.
+  if (key) (parent.querySelector<HTMLElement>(key) ?? parent.querySelector<HTMLElement>('[data-focus-fallback]'))?.focus();
 }
 
 function focusKey(element: Element): string | undefined {

@@ -61,6 +61,10 @@ function signInView(): void {
   const username = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true });
   const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
   const message = h('p', { class: 'error', role: 'alert', id: 'sign-in-error' });
+  // A refusal is about what was typed: it goes once the reader types again.
+  const clear = () => (message.textContent = '');
+  username.addEventListener('input', clear);
+  password.addEventListener('input', clear);
   const button = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
     'form',
@@ -140,19 +144,23 @@ function runForm(panel: HTMLElement, types: TaskType[], refreshList: () => void,
         novalidate: true,
         onsubmit: async (event: Event) => {
           event.preventDefault();
+          // Busy, not disabled: a disabled button would drop the keyboard's focus to the page.
+          if (button.getAttribute('aria-disabled') === 'true') return;
           error.textContent = '';
+          fields.querySelectorAll('[aria-invalid]').forEach((input) => input.removeAttribute('aria-invalid'));
           let args: unknown;
           try {
             args = form.read();
           } catch (problem) {
             if (!(problem instanceof FieldError)) throw problem;
+            watching?.abort();
+            show(answer);
             error.textContent = problem.message;
             problem.input.setAttribute('aria-invalid', 'true');
             problem.input.focus();
             return;
           }
-          fields.querySelectorAll('[aria-invalid]').forEach((input) => input.removeAttribute('aria-invalid'));
-          button.disabled = true;
+          button.setAttribute('aria-disabled', 'true');
           watching?.abort();
           show(answer, h('p', { class: 'muted' }, `Running ${select.value}…`));
           try {
@@ -172,7 +180,7 @@ function runForm(panel: HTMLElement, types: TaskType[], refreshList: () => void,
             show(answer);
             error.textContent = message(problem);
           } finally {
-            button.disabled = false;
+            button.removeAttribute('aria-disabled');
           }
         },
       },
@@ -273,7 +281,7 @@ function renderList(body: HTMLElement, page: TaskPage, query: URLSearchParams): 
       h('td', {}, h('a', { href: `#/tasks/${task.id}` }, task.name), h('div', { class: 'muted small' }, h('code', {}, task.id.slice(5, 13)))),
       h('td', {}, stateBadge(task)),
       h('td', {}, summary(task)),
-      h('td', {}, time(task.createdAt)),
+      h('td', { class: 'col-created' }, time(task.createdAt)),
     ),
   );
   const pages: HTMLElement[] = [];
@@ -293,7 +301,7 @@ function renderList(body: HTMLElement, page: TaskPage, query: URLSearchParams): 
       'table',
       {},
       h('caption', { class: 'visually-hidden' }, 'Your tasks, newest first'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Task'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Result or progress'), h('th', { scope: 'col' }, 'Created'))),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Task'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Result or progress'), h('th', { scope: 'col', class: 'col-created' }, 'Created'))),
       h('tbody', {}, ...rows),
     ),
     pages.length ? h('nav', { class: 'pages', 'aria-label': 'Pages of tasks' }, ...pages) : null,

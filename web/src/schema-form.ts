@@ -92,6 +92,12 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
         }
         const value = Number(input.value);
         if (!Number.isFinite(value)) throw new FieldError(input, `${label} must be a number.`);
+        if (schema.type === 'integer' && !Number.isInteger(value)) throw new FieldError(input, `${label} must be a whole number.`);
+        // The schema's bounds, checked here so the message says them as the hint does.
+        const [min, max] = [schema.minimum, schema.maximum].map((bound) => (typeof bound === 'number' ? bound : undefined));
+        if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+          throw new FieldError(input, `${label} must be ${boundsText(min, max)} (got ${value.toLocaleString()}).`);
+        }
         return value;
       },
     };
@@ -116,7 +122,11 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
           if (required) throw new FieldError(input, `${label}: give at least one value.`);
           return undefined;
         }
-        return words.map((word) => listItem(word, kinds, input, label));
+        const [fewest, most] = [schema.minItems, schema.maxItems];
+        if ((typeof fewest === 'number' && words.length < fewest) || (typeof most === 'number' && words.length > most)) {
+          throw new FieldError(input, `${label}: give ${boundsText(fewest as number | undefined, most as number | undefined)} values (got ${words.length.toLocaleString()}).`);
+        }
+        return words.map((word, index) => listItem(word, schema.items as JsonSchema, input, `${label}: value ${index + 1}`));
       },
     };
   }
@@ -135,18 +145,33 @@ function field(name: string, schema: JsonSchema, required: boolean, label = name
   };
 }
 
-/** A word of a list field: an integer as a JSON number when exact, else as a decimal string. */
-function listItem(word: string, kinds: Set<string>, input: HTMLElement, label: string): unknown {
-  if (kinds.has('integer')) {
-    if (/^-?\d+$/.test(word)) {
-      const value = Number(word);
-      return Number.isSafeInteger(value) ? value : kinds.has('string') ? word : value;
-    }
-    if (!kinds.has('string')) throw new FieldError(input, `${label}: ${JSON.stringify(word)} is not an integer.`);
+/**
+ * A word of a list field, as the item schema takes it: an integer as a JSON number when exact (a
+ * longer one as its decimal string, where the schema takes those), a number, or a string that
+ * matches the schema's pattern. Counted from 1 in messages, as a reader counts.
+ */
+function listItem(word: string, item: JsonSchema, input: HTMLElement, label: string): unknown {
+  const variants = Array.isArray(item.anyOf) ? (item.anyOf as JsonSchema[]) : [item];
+  const integer = variants.some((v) => v.type === 'integer');
+  const strings = variants.filter((v) => v.type === 'string');
+  const fitsString = strings.some((v) => typeof v.pattern !== 'string' || new RegExp(v.pattern).test(word));
+  if (integer && /^-?\d+$/.test(word)) {
+    const value = Number(word);
+    if (Number.isSafeInteger(value)) return value;
+    if (fitsString) return word;
   }
-  if (kinds.has('number') && Number.isFinite(Number(word))) return Number(word);
-  if (kinds.has('string')) return word;
-  throw new FieldError(input, `${label}: ${JSON.stringify(word)} is not a number.`);
+  if (variants.some((v) => v.type === 'number') && word.trim() !== '' && Number.isFinite(Number(word))) return Number(word);
+  if (strings.length > 0 && fitsString && !integer) return word;
+  if (integer && fitsString) return word;
+  const kind = integer ? 'a whole number (digits, with an optional minus sign)' : strings.length > 0 ? 'in the expected form' : 'a number';
+  throw new FieldError(input, `${label}, ${JSON.stringify(word)}, is not ${kind}.`);
+}
+
+/** "from 0 to 120,000", "at least 2", "at most 5". */
+function boundsText(min: number | undefined, max: number | undefined): string {
+  if (min !== undefined && max !== undefined) return `from ${min.toLocaleString()} to ${max.toLocaleString()}`;
+  if (min !== undefined) return `at least ${min.toLocaleString()}`;
+  return `at most ${(max as number).toLocaleString()}`;
 }
 
 /** The scalar types a schema admits (`anyOf` included): integer, number, string. */

@@ -7,10 +7,13 @@ const CANCELLABLE: readonly TaskState[] = ['SCHEDULED', 'PENDING', 'RETRY'];
 
 export const isEnded = (task: Pick<TaskView, 'state'>) => TERMINAL_STATES.includes(task.state);
 
-/** The state as a badge: its word is always shown, the colour only adds to it. */
+/**
+ * The state as a badge: its word is always shown, the colour only adds to it. It is the API's state
+ * (what the filter and the API take); a PENDING task that reports progress is also marked running.
+ */
 export function stateBadge(task: Pick<TaskView, 'state' | 'progress'>): HTMLElement {
   const running = task.state === 'PENDING' && task.progress !== undefined;
-  return h('span', { class: `state state-${task.state.toLowerCase()}` }, running ? 'RUNNING' : task.state);
+  return h('span', {}, h('span', { class: `state state-${task.state.toLowerCase()}` }, task.state), running ? h('span', { class: 'running' }, 'running') : null);
 }
 
 /** A progress bar with its words: "40% · 3 s to go". */
@@ -46,7 +49,9 @@ export async function watchTask(container: HTMLElement, first: TaskView | string
     if (task) redraw(container, taskDetails(task, notice, cancel));
   };
   const cancel = async (button: HTMLButtonElement) => {
-    button.disabled = true;
+    // Busy, not disabled: a disabled button would drop the keyboard's focus to the page.
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    button.setAttribute('aria-disabled', 'true');
     try {
       task = await api.cancel(id);
       notice = undefined;
@@ -99,10 +104,10 @@ function taskDetails(task: TaskView, notice: string | undefined, cancel: (button
   const row = (term: string, ...value: (Node | string | null)[]) => [h('dt', {}, term), h('dd', {}, ...value)];
   return h(
     'article',
-    { class: 'task', 'aria-label': `Task ${task.name}`, 'data-state': task.state },
+    { class: 'task', 'aria-label': `Task ${task.name}`, 'data-state': task.state, tabindex: -1, 'data-focus': 'task', 'data-focus-fallback': true },
     h('div', { class: 'task-head' }, h('span', { class: 'task-name' }, task.name), stateBadge(task), cancelButton),
     progressBar(task, `Progress of ${task.name}`),
-    task.state === 'SUCCESS' ? h('div', { class: 'outcome' }, h('h3', {}, 'Result'), h('pre', { class: 'result' }, resultText(task.result))) : null,
+    task.state === 'SUCCESS' ? h('div', { class: 'outcome' }, h('h3', {}, 'Result'), h('pre', { class: 'result', tabindex: 0 }, resultText(task.result))) : null,
     task.error
       ? h('div', { class: 'outcome' }, h('h3', {}, 'Error'), h('p', { class: 'error' }, h('code', {}, task.error.code), ' ', task.error.message))
       : null,
@@ -111,7 +116,7 @@ function taskDetails(task: TaskView, notice: string | undefined, cancel: (button
       'dl',
       { class: 'facts' },
       ...row('Id', h('code', {}, task.id)),
-      ...row('Args', h('pre', { class: 'args' }, JSON.stringify(task.args))),
+      ...row('Args', h('pre', { class: 'args', tabindex: 0 }, JSON.stringify(task.args))),
       ...row('Created', time(task.createdAt)),
       ...(task.runAt ? row('Runs at', time(task.runAt)) : []),
       ...row(isEnded(task) ? 'Ended' : 'Updated', time(task.updatedAt)),
