@@ -1,93 +1,30 @@
 // zod/mini: the same schemas at a fraction of the bundle size and import time (cold start).
 import * as z from 'zod/mini';
-import { isPasswordHash } from './auth/passwords.ts';
-import { MAX_QUEUE_DELAY_SECONDS } from './tasks/ports.ts';
+import type { UserLimits } from './limits/user-limits.ts';
+import { MAX_QUEUE_DELAY_SECONDS } from './ports.ts';
 import type { RunLaterLimits } from './tasks/run-later.ts';
-import { DEFAULT_USER_LIMITS, MAX_OPEN_TASK_LIMIT, type UserLimits } from './limits/user-limits.ts';
-import { DEVELOPMENT_WEBHOOK_SECRET, isWebhookSecret } from './webhooks/secrets.ts';
 import { type BackoffSchedule, DEFAULT_BACKOFF } from './tasks/wait-policy.ts';
+import { deepFreeze, describeIssues, misconfigured, optional, parse, unsetIfEmpty, withDefault } from './config/env-schema.ts';
+import { type ApiSecretValues, LOCAL_STAGE, ParameterName, checkStageRules, parseSecrets, webhookSecretsOf } from './config/stage-rules.ts';
+import { LimitSettings, limitDefaults } from './config/users.ts';
 
 /**
  * Configuration, parsed once at cold start from the environment. A bad or missing setting fails
  * fast with every problem listed; the core receives the typed, frozen result and never reads
- * `process.env` itself.
+ * `process.env` itself. Each function's settings and its load*Config are here; how settings are
+ * parsed and reported is lib/config/env-schema.ts, the users and their limits lib/config/users.ts,
+ * and what depends on the stage (secrets in SSM, the development settings) lib/config/stage-rules.ts.
  */
 
-// `${env:X, ''}` in serverless.yml hands functions empty strings for unset values: treat them as unset.
-const unsetIfEmpty = z.transform((value: unknown) => (value === '' ? undefined : value));
-const optional = <T extends z.ZodMiniType>(schema: T) => z.pipe(unsetIfEmpty, z.optional(schema));
-const withDefault = <T extends z.ZodMiniType<unknown, unknown>>(schema: T, fallback: z.input<T>) =>
-  z.pipe(
-    z.transform((value: unknown): unknown => (value === '' || value === undefined ? fallback : value)),
-    schema,
-  );
-
-/** The stage of `npm start`, the only one that may run with the development settings below. */
-export const LOCAL_STAGE = 'local';
-/** Only for the local stage: long enough for HS256, and refused anywhere else. */
-export const DEVELOPMENT_JWT_SECRET = 'doozer-local-development-secret-not-for-production';
-/**
- * The local stack's user (`doozer` / `doozer`, printed by `npm start` and in the README). Its name
- * and password are public, so no other stage may have a user of that name.
- */
-export const DEVELOPMENT_USERNAME = 'doozer';
-
-/** A user's own limits, each overriding the deployment's default (DOOZER_RATE_LIMIT_PER_SECOND…). */
-const UserLimitsSchema = z.strictObject({
-  requestsPerSecond: z.optional(z.number().check(z.positive(), z.lte(10_000))),
-  burst: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
-  openTasks: z.optional(z.int().check(z.gte(1), z.lte(MAX_OPEN_TASK_LIMIT))),
-});
-
-const UserSchema = z.object({
-  username: z.string().check(z.minLength(1)),
-  passwordHash: z.string().check(z.refine(isPasswordHash, 'must be an scrypt hash made by `npm run hash-password`')),
-  /** Signs the user's completion webhooks (Standard Webhooks); without one, the user cannot ask for them outside the local stage. */
-  webhookSecret: z.optional(z.string().check(z.refine(isWebhookSecret, 'must be whsec_ and base64 of 24 to 64 random bytes'))),
-  /** Where the user's tasks are POSTed when they end, unless a task names its own. */
-  callbackUrl: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
-  limits: z.optional(UserLimitsSchema),
-});
-
-const UsersSchema = z.pipe(
-  z.transform((value: unknown, ctx) => {
-    if (typeof value !== 'string') return value;
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.issues.push({ code: 'custom', message: 'must be a JSON array of {"username","passwordHash"}', input: value });
-      return z.NEVER;
-    }
-  }),
-  z
-    .array(UserSchema, { error: (issue) => (issue.input === undefined ? 'is missing' : 'must be a JSON array of {"username","passwordHash"}') })
-    .check(z.minLength(1, 'must list at least one user')),
-);
+export { ConfigError } from './config/env-schema.ts';
+export { type ApiSecretValues, DEVELOPMENT_JWT_SECRET, LOCAL_STAGE, webhookSecretOf, webhookSecretsOf } from './config/stage-rules.ts';
+export { DEVELOPMENT_USERNAME } from './config/users.ts';
 
 const AwsSettings = {
   AWS_REGION: withDefault(z.string().check(z.minLength(1)), 'us-east-1'),
   DOOZER_TABLE_NAME: z.string().check(z.minLength(1)),
   /** Set only for emulators (the local stack, LocalStack); unset on AWS. */
   DOOZER_DYNAMODB_ENDPOINT: optional(z.url()),
-};
-
-/** The settings that name the SSM parameters holding the API's secrets outside the local stage. */
-const PARAMETER_OF = { DOOZER_JWT_SECRET: 'DOOZER_JWT_SECRET_PARAMETER', DOOZER_USERS: 'DOOZER_USERS_PARAMETER' } as const;
-type SecretSetting = keyof typeof PARAMETER_OF;
-const SECRET_SETTINGS = Object.keys(PARAMETER_OF) as SecretSetting[];
-const WHAT_IT_HOLDS: Record<SecretSetting, string> = {
-  DOOZER_JWT_SECRET: 'the JWT secret',
-  DOOZER_USERS: 'the users (a JSON array of {"username","passwordHash"})',
-};
-
-// An SSM parameter name (or ARN), up to 2048 characters; SSM itself says which names do not exist.
-const ParameterName = z.string().check(z.minLength(1), z.maxLength(2048));
-
-/** Every user's limits unless their own entry in the users says otherwise (UserLimitsSchema). */
-const LimitSettings = {
-  DOOZER_RATE_LIMIT_PER_SECOND: withDefault(z.coerce.number().check(z.positive(), z.lte(10_000)), DEFAULT_USER_LIMITS.requestsPerSecond),
-  DOOZER_RATE_LIMIT_BURST: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(100_000)), DEFAULT_USER_LIMITS.burst),
-  DOOZER_OPEN_TASK_LIMIT: withDefault(z.coerce.number().check(z.int(), z.gte(1), z.lte(MAX_OPEN_TASK_LIMIT)), DEFAULT_USER_LIMITS.openTasks),
 };
 
 const ApiEnvSchema = z.object({
@@ -98,7 +35,7 @@ const ApiEnvSchema = z.object({
   DOOZER_QUEUE_URL: z.url(),
   DOOZER_SQS_ENDPOINT: optional(z.url()),
   // The secrets themselves are checked by ApiSecretsSchema, wherever they come from (the environment
-  // on the local stage, SSM elsewhere); here only which source the stage allows (checkSecretSources).
+  // on the local stage, SSM elsewhere); here only which source the stage allows (checkStageRules).
   DOOZER_JWT_SECRET: optional(z.string()),
   DOOZER_USERS: optional(z.string()),
   DOOZER_JWT_SECRET_PARAMETER: optional(ParameterName),
@@ -106,12 +43,10 @@ const ApiEnvSchema = z.object({
   DOOZER_JWT_TTL_SECONDS: withDefault(z.coerce.number().check(z.int(), z.positive()), 3600),
   // At least an hour: a shorter life would expire tasks while their callers still wait for them.
   DOOZER_TASK_TTL_DAYS: withDefault(z.coerce.number().check(z.gte(1 / 24, 'must be at least 1 hour (0.0417 days)')), 7),
-  /** `true` serves POST /bench/floor, the benchmark's floor (`npm run bench`); only the local stage may. */
   // When the wait loop first reads the store, in ms (then the gap doubles up to 250 ms). 20 on AWS,
   // where the SQS -> Lambda hop alone takes ~13 ms or more (BENCHMARKS.md, "On AWS, by model"); the
   // local stage sets 5, its hop being a few ms.
   DOOZER_WAIT_FIRST_READ_MS: withDefault(z.coerce.number().check(z.int(), z.positive(), z.lte(1000)), DEFAULT_BACKOFF.initialDelayMs),
-  DOOZER_BENCH_FLOOR: optional(z.enum(['true', 'false'], { error: 'must be true or false' })),
   // A task to run later than this (seconds) waits in the store as SCHEDULED; sooner, its message is
   // sent with SQS's own delay, whose limit (900) is the default. Tests shorten it.
   DOOZER_MAX_QUEUE_DELAY_SECONDS: withDefault(z.coerce.number().check(z.int(), z.gte(0), z.lte(MAX_QUEUE_DELAY_SECONDS)), MAX_QUEUE_DELAY_SECONDS),
@@ -122,22 +57,6 @@ const ApiEnvSchema = z.object({
 }).check(
   z.superRefine(checkStageRules, {
     // Also when another setting was refused, so that one ConfigError lists every problem.
-    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
-  }),
-);
-
-const mustBeSet = (issue: { input: unknown }) => (issue.input === undefined ? 'is missing' : 'must be a string');
-
-/**
- * The API's secrets, checked alike whether the local stage's environment or an SSM parameter gave
- * them. A plain object: `stage` decides whether the development settings are allowed.
- */
-const ApiSecretsSchema = z.object({
-  stage: z.string(),
-  DOOZER_JWT_SECRET: z.string({ error: mustBeSet }).check(z.minLength(32, 'must be at least 32 characters')),
-  DOOZER_USERS: UsersSchema,
-}).check(
-  z.superRefine(refuseDevelopmentSecrets, {
     when: (payload) => typeof payload.value === 'object' && payload.value !== null,
   }),
 );
@@ -188,101 +107,6 @@ const NotifierEnvSchema = z.object({
   DOOZER_WEBHOOK_RETRY_SECONDS: optional(RetrySchedule),
 });
 
-type RawSettings = Partial<Record<string, unknown>>;
-
-const isSet = (value: unknown) => value !== undefined && value !== '';
-
-/**
- * The rules that depend on the stage, for the settings themselves (the secrets' values are checked by
- * ApiSecretsSchema). The local stage takes its secrets from the environment and names no SSM
- * parameter (it makes no SSM call). Every other stage reads them from SSM SecureString parameters and
- * refuses them in the environment: anyone allowed `lambda:GetFunctionConfiguration` can read a
- * function's environment, while a SecureString also needs `ssm:GetParameters` and `kms:Decrypt`.
- * Outside the local stage the benchmark's floor route, an unmetered way to make the api function
- * compute, is refused too. It runs even when other settings failed, so values are read defensively.
- */
-function checkStageRules(env: RawSettings, ctx: z.core.$RefinementCtx<unknown>): void {
-  const stage = env.DOOZER_STAGE;
-  // Without a stage there is no telling where the secrets belong; the missing stage is reported.
-  if (typeof stage !== 'string' || stage === '') return;
-  const thisStage = `this is stage ${JSON.stringify(stage)}`;
-  for (const setting of SECRET_SETTINGS) {
-    const parameter = PARAMETER_OF[setting];
-    if (stage === LOCAL_STAGE) {
-      if (isSet(env[parameter])) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [parameter],
-          message: `is read only outside the ${LOCAL_STAGE} stage, which takes ${setting} from the environment and makes no SSM call`,
-        });
-      }
-      continue;
-    }
-    if (isSet(env[setting])) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [setting],
-        message:
-          `must not be set outside the ${LOCAL_STAGE} stage (${thisStage}): anyone allowed lambda:GetFunctionConfiguration ` +
-          `can read a function's environment. Put ${WHAT_IT_HOLDS[setting]} in an SSM SecureString parameter and name it in ${parameter}`,
-      });
-    }
-    if (!isSet(env[parameter])) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [parameter],
-        message: `must name the SSM SecureString parameter that holds ${WHAT_IT_HOLDS[setting]} (required outside the ${LOCAL_STAGE} stage; ${thisStage})`,
-      });
-    }
-  }
-  if (stage !== LOCAL_STAGE && env.DOOZER_BENCH_FLOOR === 'true') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['DOOZER_BENCH_FLOOR'],
-      message: `turns on the benchmark's floor route, which only the ${LOCAL_STAGE} stage may serve (${thisStage})`,
-    });
-  }
-}
-
-/**
- * Outside the local stage, refuses the secrets everyone can read in this repository, wherever they
- * came from: the development JWT secret (anyone could sign tokens) and the development user (anyone
- * could log in). It runs even when the other secret failed, so the values are read defensively.
- */
-function refuseDevelopmentSecrets(secrets: RawSettings, ctx: z.core.$RefinementCtx<unknown>): void {
-  const stage = secrets.stage;
-  if (stage === LOCAL_STAGE) return;
-  if (secrets.DOOZER_JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['DOOZER_JWT_SECRET'],
-      message:
-        `is the development secret, which only the ${LOCAL_STAGE} stage may use ` +
-        `(this is stage ${JSON.stringify(stage)}); set a secret of your own`,
-    });
-  }
-  const users: unknown[] = Array.isArray(secrets.DOOZER_USERS) ? secrets.DOOZER_USERS : [];
-  const withDevelopmentSecret = users.filter((user) => (user as { webhookSecret?: unknown } | null)?.webhookSecret === DEVELOPMENT_WEBHOOK_SECRET);
-  if (withDevelopmentSecret.length > 0) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['DOOZER_USERS'],
-      message:
-        `gives ${withDevelopmentSecret.map((user) => JSON.stringify((user as { username?: unknown }).username)).join(', ')} the development webhook secret, ` +
-        `which is public; only the ${LOCAL_STAGE} stage may use it (this is stage ${JSON.stringify(stage)}): make one with \`openssl rand -base64 32\` and prefix it with whsec_`,
-    });
-  }
-  if (users.some((user) => (user as { username?: unknown } | null)?.username === DEVELOPMENT_USERNAME)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['DOOZER_USERS'],
-      message:
-        `lists the user ${JSON.stringify(DEVELOPMENT_USERNAME)}, the development user, whose password is public; ` +
-        `only the ${LOCAL_STAGE} stage may have a user of that name (this is stage ${JSON.stringify(stage)})`,
-    });
-  }
-}
-
 export interface AwsConfig {
   readonly region: string;
   readonly tableName: string;
@@ -312,8 +136,6 @@ export interface ApiConfig {
   readonly runLater: RunLaterLimits;
   /** When the wait loop reads the store while a request waits for its task. */
   readonly waitSchedule: BackoffSchedule;
-  /** Serve POST /bench/floor (local stage only): see `benchFloor` in AppDependencies. */
-  readonly benchFloor: boolean;
   /** Every user's limits, where their own entry sets none. */
   readonly defaultLimits: UserLimits;
   readonly webhooks: {
@@ -340,16 +162,6 @@ export interface SweeperConfig {
   readonly staleAfterSeconds: number;
   readonly scheduleAheadSeconds: number;
   readonly webhookQueueUrl?: string;
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-/** The API's secrets as read from their SSM parameters, outside the local stage. */
-export interface ApiSecretValues {
-  readonly jwtSecret: string | undefined;
-  readonly users: string | undefined;
 }
 
 /** The names of the SSM parameters that hold the API's secrets. */
@@ -402,51 +214,9 @@ export function loadApiConfig(env: NodeJS.ProcessEnv, fromParameters?: ApiSecret
       initialDelayMs: e.DOOZER_WAIT_FIRST_READ_MS,
       maxDelayMs: Math.max(DEFAULT_BACKOFF.maxDelayMs, e.DOOZER_WAIT_FIRST_READ_MS),
     },
-    benchFloor: e.DOOZER_BENCH_FLOOR === 'true',
     defaultLimits: limitDefaults(e),
     webhooks: { allowLoopback: e.DOOZER_STAGE === LOCAL_STAGE, queueUrl: e.DOOZER_WEBHOOK_QUEUE_URL },
   });
-}
-
-function limitDefaults(e: { DOOZER_RATE_LIMIT_PER_SECOND: number; DOOZER_RATE_LIMIT_BURST: number; DOOZER_OPEN_TASK_LIMIT: number }): UserLimits {
-  return { requestsPerSecond: e.DOOZER_RATE_LIMIT_PER_SECOND, burst: e.DOOZER_RATE_LIMIT_BURST, openTasks: e.DOOZER_OPEN_TASK_LIMIT };
-}
-
-/**
- * A user's webhook secret: their own, or on the local stage the development one (DEVELOPMENT_WEBHOOK_SECRET,
- * public, for trying webhooks out); undefined for a user without one elsewhere.
- */
-export function webhookSecretOf(user: Pick<UserEntry, 'webhookSecret'> | undefined, stage: string): string | undefined {
-  return user?.webhookSecret ?? (stage === LOCAL_STAGE ? DEVELOPMENT_WEBHOOK_SECRET : undefined);
-}
-
-/**
- * The secrets from where this stage keeps them, checked; undefined (with the problems added) when
- * they are wrong or there is no telling where they are (no stage, or an SSM parameter not named:
- * both already reported by the environment's schema).
- */
-function parseSecrets(
-  env: NodeJS.ProcessEnv,
-  fromParameters: ApiSecretValues | undefined,
-  problems: string[],
-): z.output<typeof ApiSecretsSchema> | undefined {
-  const stage = env.DOOZER_STAGE;
-  if (!stage) return undefined;
-  const local = stage === LOCAL_STAGE;
-  if (!local && SECRET_SETTINGS.some((setting) => !isSet(env[PARAMETER_OF[setting]]))) return undefined;
-  const unsetIfEmpty = (value: string | undefined) => (value === '' ? undefined : value);
-  const result = ApiSecretsSchema.safeParse({
-    stage,
-    DOOZER_JWT_SECRET: unsetIfEmpty(local ? env.DOOZER_JWT_SECRET : fromParameters?.jwtSecret),
-    DOOZER_USERS: unsetIfEmpty(local ? env.DOOZER_USERS : fromParameters?.users),
-  });
-  if (result.success) return result.data;
-  const source = (setting: string): string => {
-    const parameter = PARAMETER_OF[setting as SecretSetting];
-    return local || !parameter ? setting : `SSM parameter ${env[parameter]} (${parameter})`;
-  };
-  problems.push(...describeIssues(result.error.issues, source));
-  return undefined;
 }
 
 export interface NotifierConfig {
@@ -493,22 +263,6 @@ export function loadNotifierConfig(env: NodeJS.ProcessEnv, usersFromParameter?: 
   });
 }
 
-/**
- * Each user's webhook secret from the users' JSON (`source` names where it came from in a
- * ConfigError), checked as the API checks the users: outside the local stage the development secret
- * is refused. The notifier calls it at cold start and again when it reloads the users.
- */
-export function webhookSecretsOf(usersJson: string | undefined, stage: string, source: string): ReadonlyMap<string, string> {
-  const users = ApiSecretsSchema.safeParse({ stage, DOOZER_JWT_SECRET: 'unused by the notifier, long enough for the check', DOOZER_USERS: usersJson });
-  if (!users.success) throw misconfigured(describeIssues(users.error.issues.filter((issue) => issue.path[0] === 'DOOZER_USERS'), () => source));
-  const secrets = new Map<string, string>();
-  for (const user of users.data.DOOZER_USERS) {
-    const secret = webhookSecretOf(user, stage);
-    if (secret !== undefined) secrets.set(user.username, secret);
-  }
-  return secrets;
-}
-
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const e = parse(WorkerEnvSchema, env);
   const queue =
@@ -539,31 +293,4 @@ function awsConfig(
   sqsEndpoint: string | undefined,
 ): AwsConfig {
   return { region: e.AWS_REGION, tableName: e.DOOZER_TABLE_NAME, dynamodbEndpoint: e.DOOZER_DYNAMODB_ENDPOINT, sqsEndpoint };
-}
-
-function parse<T extends z.ZodMiniType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
-  const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  throw misconfigured(describeIssues(result.error.issues));
-}
-
-/** One line per issue, `  SETTING.path: message`; `source` renames the setting a value came from. */
-function describeIssues(issues: readonly z.core.$ZodIssue[], source = (setting: string) => setting): string[] {
-  return issues.map((issue) => {
-    const [setting, ...rest] = issue.path.map(String);
-    const where = setting === undefined ? '(environment)' : [source(setting), ...rest].join('.');
-    return `  ${where}: ${issue.message}`;
-  });
-}
-
-function misconfigured(problems: readonly string[]): ConfigError {
-  return new ConfigError(`doozer is misconfigured:\n${problems.join('\n')}`);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -9,6 +9,7 @@ import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts'
 import { DynamoDbIdempotencyStore } from './aws/dynamodb-idempotency-store.ts';
 import { DynamoDbLoginAttempts } from './aws/dynamodb-login-attempts.ts';
 import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
+import { DynamoDbWebhookDeliveries } from './aws/dynamodb-webhook-deliveries.ts';
 import { SqsTaskQueue } from './aws/sqs-task-queue.ts';
 import { DynamoDbOpenTaskSlots } from './aws/dynamodb-open-task-slots.ts';
 import { DynamoDbRequestRates } from './aws/dynamodb-request-rates.ts';
@@ -22,7 +23,7 @@ import { ListCursors } from './tasks/list-cursor.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { TaskSweeper } from './tasks/task-sweeper.ts';
 import { TaskWorker } from './tasks/task-worker.ts';
-import type { MessageLease } from './tasks/ports.ts';
+import type { MessageLease } from './ports.ts';
 import { TaskCatalog } from './tasks/task-catalog.ts';
 import { TASKS } from '../tasks/index.ts';
 
@@ -100,7 +101,6 @@ export function createApiDependencies(config: ApiConfig, base = createLogger()):
       { name: 'queue', check: () => queue.ping() },
     ],
     logger,
-    benchFloor: config.benchFloor,
   };
 }
 
@@ -132,16 +132,18 @@ export function createTaskWorker(
 
 export function createTaskSweeper(config: SweeperConfig, base = createLogger()): TaskSweeper {
   const logger = scopedLogger(base);
-  const store = new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName });
+  const documents = createDynamoDbDocumentClient(config.aws);
   const sqs = createSqsClient(config.aws);
-  const queue = new SqsTaskQueue({ client: sqs, queueUrl: config.queueUrl });
   return new TaskSweeper({
-    store,
-    queue,
+    store: new DynamoDbTaskStore({ client: documents, tableName: config.aws.tableName }),
+    queue: new SqsTaskQueue({ client: sqs, queueUrl: config.queueUrl }),
     staleAfterSeconds: config.staleAfterSeconds,
     scheduleAheadSeconds: config.scheduleAheadSeconds,
     ...(config.webhookQueueUrl !== undefined && {
-      webhooks: { deliveries: store, notices: new SqsWebhookQueue({ client: sqs, queueUrl: config.webhookQueueUrl }) },
+      webhooks: {
+        deliveries: new DynamoDbWebhookDeliveries({ client: documents, tableName: config.aws.tableName }),
+        notices: new SqsWebhookQueue({ client: sqs, queueUrl: config.webhookQueueUrl }),
+      },
     }),
     logger,
   });

@@ -1,5 +1,5 @@
 import { createDynamoDbDocumentClient, createSqsClient } from './aws/clients.ts';
-import { DynamoDbTaskStore } from './aws/dynamodb-task-store.ts';
+import { DynamoDbWebhookDeliveries } from './aws/dynamodb-webhook-deliveries.ts';
 import { SqsWebhookQueue } from './aws/sqs-webhook-queues.ts';
 import type { NotifierConfig } from './config.ts';
 import { createLogger } from './dependencies.ts';
@@ -23,7 +23,7 @@ export function createWebhookNotifier(
   const logger = scopedLogger(base);
   const sqs = createSqsClient(config.aws);
   return new WebhookNotifier({
-    store: new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName }),
+    store: new DynamoDbWebhookDeliveries({ client: createDynamoDbDocumentClient(config.aws), tableName: config.aws.tableName }),
     queue: new SqsWebhookQueue({ client: sqs, queueUrl: config.queueUrl }),
     failed: new SqsWebhookQueue({ client: sqs, queueUrl: config.deadLetterQueueUrl }),
     sender: new HttpWebhookSender({ policy: { allowLoopback: config.allowLoopback } }),

@@ -1,37 +1,66 @@
 import {
-  type AttributeDefinition,
-  type AttributeValue,
-  BatchWriteItemCommand,
-  ConditionalCheckFailedException,
   CreateTableCommand,
   type CreateTableCommandInput,
-  DeleteTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   type DynamoDBClient,
-  DynamoDBServiceException,
-  GetItemCommand,
   type GlobalSecondaryIndex,
-  type ProjectionType,
-  PutItemCommand,
   ResourceInUseException,
-  ResourceNotFoundException,
-  ScanCommand,
-  UpdateItemCommand,
-  UpdateTableCommand,
-  type WriteRequest,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
-  waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DUE_TASKS_INDEX, OPEN_TASKS_INDEX, OWNER_TASKS_INDEX, WEBHOOK_DELIVERIES_INDEX, listKeyOf } from '../lib/aws/dynamodb-task-store.ts';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { QUEUE_SETTINGS } from './settings.ts';
+import { type TemplateResource, readServerlessYml, serverlessResources } from './serverless-resources.ts';
+import { STAGE } from './settings.ts';
+import { addIndexesInPlace, backfillListKeys, rebuildCopyOf, rebuildTaskTable, tableExists } from './task-table-upgrade.ts';
 
-/** The queue's redrive: after this many receives a message moves to the dead-letter queue. */
-export const MAX_RECEIVE_COUNT = QUEUE_SETTINGS.maxReceiveCount;
+/**
+ * The local stack's queues and task table, created as serverless.yml declares them for AWS: every
+ * property comes from its `resources` (local/serverless-resources.ts reads them as the Framework
+ * resolves them for the local stage), so the two cannot drift apart. What a local emulator has no
+ * use for (point-in-time recovery, tags, encryption) is left out, by name.
+ */
 
-/** Longer than a task lives (7 days), so a queued message outlasts any worker outage its task survives. */
-const FOURTEEN_DAYS = '1209600';
+const SERVERLESS_YML = await readServerlessYml();
+const QUEUE = 'AWS::SQS::Queue';
+const TABLE = 'AWS::DynamoDB::Table';
+
+/**
+ * serverless.yml's queues and table for the local stage. Its one setting from the environment is the
+ * task queue's visibility timeout (custom.visibilityOverride.local): the local stack hands
+ * serverless-offline the same DOOZER_VISIBILITY_TIMEOUT_SECONDS; unset, it follows the tasks' limits.
+ */
+function localResources(visibilityTimeoutSeconds?: number): Record<string, TemplateResource> {
+  const env = visibilityTimeoutSeconds === undefined ? {} : { DOOZER_VISIBILITY_TIMEOUT_SECONDS: String(visibilityTimeoutSeconds) };
+  return serverlessResources(SERVERLESS_YML, [QUEUE, TABLE], { stage: STAGE, env });
+}
+
+function resourceOf(resources: Record<string, TemplateResource>, logicalId: string, type: string): TemplateResource {
+  const resource = resources[logicalId];
+  if (resource?.Type !== type) throw new Error(`serverless.yml has no ${type} ${logicalId}`);
+  return resource;
+}
+
+/** The task table as serverless.yml declares it (TableName as there: the local stage's). */
+function taskTableTemplate(): Readonly<Record<string, unknown>> {
+  return resourceOf(localResources(), 'TaskTable', TABLE).Properties;
+}
+
+/** The logical id in serverless.yml of each queue that `QueueNames` names. */
+const QUEUE_IDS = {
+  queue: 'TaskQueue',
+  deadLetterQueue: 'DeadLetterQueue',
+  webhookQueue: 'WebhookQueue',
+  webhookDeadLetterQueue: 'WebhookDeadLetterQueue',
+} as const;
+
+/** The task table's secondary indexes, as serverless.yml declares them. */
+export const TASK_TABLE_INDEXES: readonly GlobalSecondaryIndex[] = taskTableTemplate().GlobalSecondaryIndexes as GlobalSecondaryIndex[];
+
+/** The task queue's redrive: after this many receives a message moves to the dead-letter queue. */
+export const MAX_RECEIVE_COUNT = Number(
+  (resourceOf(localResources(), QUEUE_IDS.queue, QUEUE).Properties.RedrivePolicy as { maxReceiveCount: unknown }).maxReceiveCount,
+);
 
 export interface Queues {
   readonly taskQueueUrl: string;
@@ -43,113 +72,128 @@ export interface Queues {
   readonly webhookDeadLetterQueueUrl: string;
 }
 
-/** As serverless.yml's WebhookQueue: the notifier's visibility timeout and redrive. */
-const WEBHOOK_VISIBILITY_TIMEOUT_SECONDS = '180';
-const WEBHOOK_MAX_RECEIVE_COUNT = 5;
+export interface QueueNames {
+  readonly queue: string;
+  readonly deadLetterQueue: string;
+  /** By default `<queue>-webhooks` and `<queue>-webhook-dead-letters`. */
+  readonly webhookQueue?: string;
+  readonly webhookDeadLetterQueue?: string;
+}
+
+/** CreateQueue's attributes that an AWS::SQS::Queue's properties of the same name give. */
+const QUEUE_ATTRIBUTES = new Set(['VisibilityTimeout', 'MessageRetentionPeriod', 'DelaySeconds', 'MaximumMessageSize', 'ReceiveMessageWaitTimeSeconds']);
+/** A queue's properties that change nothing an emulator does. */
+const QUEUE_PROPERTIES_LEFT_OUT = new Set(['Tags', 'KmsMasterKeyId', 'KmsDataKeyReusePeriodSeconds', 'SqsManagedSseEnabled']);
 
 /**
- * Creates the task queue and its dead-letter queue as serverless.yml declares them for AWS: redrive
- * after MAX_RECEIVE_COUNT receives, 14 days' retention. CreateQueue is idempotent.
+ * Creates every queue of serverless.yml, with its properties for the local stage: the visibility
+ * timeout (`visibilityTimeoutSeconds` overrides the task queue's, as DOOZER_VISIBILITY_TIMEOUT_SECONDS
+ * does), the retention, the redrive to its dead-letter queue. They are named `names` (tests name
+ * their own); a dead-letter queue is created before the queue it takes from. CreateQueue is
+ * idempotent.
  */
-export async function createQueues(
-  sqs: SQSClient,
-  names: { queue: string; deadLetterQueue: string; webhookQueue?: string; webhookDeadLetterQueue?: string },
-  visibilityTimeoutSeconds: number,
-): Promise<Queues> {
-  const webhooks = await createWebhookQueues(sqs, {
-    queue: names.webhookQueue ?? `${names.queue}-webhooks`,
-    deadLetterQueue: names.webhookDeadLetterQueue ?? `${names.queue}-webhook-dead-letters`,
-  });
-  const dlq = await sqs.send(
-    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: FOURTEEN_DAYS } }),
-  );
-  const deadLetterQueueUrl = dlq.QueueUrl!;
-  const deadLetterQueueArn = await queueArn(sqs, deadLetterQueueUrl);
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: names.queue,
-      Attributes: {
-        VisibilityTimeout: String(visibilityTimeoutSeconds),
-        MessageRetentionPeriod: FOURTEEN_DAYS,
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
-      },
-    }),
-  );
-  const taskQueueUrl = queue.QueueUrl!;
-  return { taskQueueUrl, taskQueueArn: await queueArn(sqs, taskQueueUrl), deadLetterQueueUrl, deadLetterQueueArn, ...webhooks };
-}
-
-async function createWebhookQueues(
-  sqs: SQSClient,
-  names: { queue: string; deadLetterQueue: string },
-): Promise<{ webhookQueueUrl: string; webhookDeadLetterQueueUrl: string }> {
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: FOURTEEN_DAYS } }));
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: names.queue,
-      Attributes: {
-        VisibilityTimeout: WEBHOOK_VISIBILITY_TIMEOUT_SECONDS,
-        MessageRetentionPeriod: FOURTEEN_DAYS,
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: await queueArn(sqs, dlq.QueueUrl!), maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT }),
-      },
-    }),
-  );
-  return { webhookQueueUrl: queue.QueueUrl!, webhookDeadLetterQueueUrl: dlq.QueueUrl! };
-}
-
-async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  return Attributes!.QueueArn!;
-}
-
-/**
- * The task table's secondary indexes, as serverless.yml declares them for AWS
- * (test/deploy/template.test.ts checks that the two agree). Every key attribute is a string.
- */
-export const TASK_TABLE_INDEXES: readonly GlobalSecondaryIndex[] = [
-  globalIndex(OPEN_TASKS_INDEX, ['openShard', 'createdAt'], 'KEYS_ONLY'),
-  globalIndex(OWNER_TASKS_INDEX, ['owner', 'listKey'], 'ALL'),
-  globalIndex(DUE_TASKS_INDEX, ['dueShard', 'runAt'], 'KEYS_ONLY'),
-  globalIndex(WEBHOOK_DELIVERIES_INDEX, ['notifyShard', 'notifyAt'], 'KEYS_ONLY'),
-];
-
-function globalIndex(name: string, [hash, range]: [string, string], projection: ProjectionType): GlobalSecondaryIndex {
+export async function createQueues(sqs: SQSClient, names: QueueNames, visibilityTimeoutSeconds?: number): Promise<Queues> {
+  const resources = localResources(visibilityTimeoutSeconds);
+  const nameOf: Record<string, string> = {
+    [QUEUE_IDS.queue]: names.queue,
+    [QUEUE_IDS.deadLetterQueue]: names.deadLetterQueue,
+    [QUEUE_IDS.webhookQueue]: names.webhookQueue ?? `${names.queue}-webhooks`,
+    [QUEUE_IDS.webhookDeadLetterQueue]: names.webhookDeadLetterQueue ?? `${names.queue}-webhook-dead-letters`,
+  };
+  const created = new Map<string, { url: string; arn: string }>();
+  const pending = Object.entries(resources).filter(([, resource]) => resource.Type === QUEUE);
+  while (pending.length > 0) {
+    const ready = pending.findIndex(([, { Properties }]) => {
+      const target = deadLetterTargetOf(Properties);
+      return target === undefined || created.has(target);
+    });
+    if (ready === -1) throw new Error(`serverless.yml: the queues ${pending.map(([id]) => id).join(', ')} redrive to no queue it declares`);
+    const [[id, { Properties }]] = pending.splice(ready, 1) as [[string, TemplateResource]];
+    const name = nameOf[id] ?? (Properties.QueueName as string);
+    created.set(id, await createQueue(sqs, name, Properties, (target) => created.get(target)!.arn));
+  }
+  const queue = (id: string) => {
+    const found = created.get(id);
+    if (!found) throw new Error(`serverless.yml declares no queue ${id}`);
+    return found;
+  };
   return {
-    IndexName: name,
-    KeySchema: [
-      { AttributeName: hash, KeyType: 'HASH' },
-      { AttributeName: range, KeyType: 'RANGE' },
-    ],
-    Projection: { ProjectionType: projection },
+    taskQueueUrl: queue(QUEUE_IDS.queue).url,
+    taskQueueArn: queue(QUEUE_IDS.queue).arn,
+    deadLetterQueueUrl: queue(QUEUE_IDS.deadLetterQueue).url,
+    deadLetterQueueArn: queue(QUEUE_IDS.deadLetterQueue).arn,
+    webhookQueueUrl: queue(QUEUE_IDS.webhookQueue).url,
+    webhookDeadLetterQueueUrl: queue(QUEUE_IDS.webhookDeadLetterQueue).url,
   };
 }
 
-/** The key attributes of `indexes` (and `id` with `table`), each once. */
-function attributesOf(indexes: readonly GlobalSecondaryIndex[], table = false): AttributeDefinition[] {
-  const names = new Set(table ? ['id'] : []);
-  for (const index of indexes) for (const key of index.KeySchema ?? []) names.add(key.AttributeName!);
-  return [...names].map((name) => ({ AttributeName: name, AttributeType: 'S' }));
+/** The logical id a queue's RedrivePolicy names (`!GetAtt <id>.Arn`), if it has one. */
+function deadLetterTargetOf(properties: Readonly<Record<string, unknown>>): string | undefined {
+  const redrive = properties.RedrivePolicy as { deadLetterTargetArn?: { 'Fn::GetAtt'?: [string, string] } } | undefined;
+  if (redrive === undefined) return undefined;
+  const target = redrive.deadLetterTargetArn?.['Fn::GetAtt'];
+  if (target?.[1] !== 'Arn') throw new Error('serverless.yml: a RedrivePolicy names its dead-letter queue other than by !GetAtt <queue>.Arn');
+  return target[0];
 }
 
+async function createQueue(
+  sqs: SQSClient,
+  name: string,
+  properties: Readonly<Record<string, unknown>>,
+  arnOf: (logicalId: string) => string,
+): Promise<{ url: string; arn: string }> {
+  const attributes: Record<string, string> = {};
+  for (const [property, value] of Object.entries(properties)) {
+    if (property === 'QueueName' || QUEUE_PROPERTIES_LEFT_OUT.has(property)) continue;
+    if (property === 'RedrivePolicy') {
+      const { maxReceiveCount } = value as { maxReceiveCount: unknown };
+      attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: arnOf(deadLetterTargetOf(properties)!), maxReceiveCount });
+    } else if (QUEUE_ATTRIBUTES.has(property)) {
+      attributes[property] = String(value);
+    } else {
+      throw new Error(`serverless.yml gives the queue ${name} a ${property}, which local/provision.ts does not know: add it there`);
+    }
+  }
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: QueueUrl!, AttributeNames: ['QueueArn'] }));
+  return { url: QueueUrl!, arn: Attributes!.QueueArn! };
+}
+
+/** A table's properties that CreateTable takes as they are. */
+const TABLE_INPUTS = new Set(['BillingMode', 'AttributeDefinitions', 'KeySchema', 'GlobalSecondaryIndexes']);
+/** A table's properties that change nothing an emulator does (TTL is set apart: enableTimeToLive). */
+const TABLE_PROPERTIES_LEFT_OUT = new Set([
+  'TableName',
+  'TimeToLiveSpecification',
+  'PointInTimeRecoverySpecification',
+  'SSESpecification',
+  'DeletionProtectionEnabled',
+  'ContributorInsightsSpecification',
+  'Tags',
+]);
+
+/** CreateTable's input for the task table, as serverless.yml declares it, named `tableName`. */
 function taskTableDefinition(tableName: string): CreateTableCommandInput {
-  return {
-    TableName: tableName,
-    AttributeDefinitions: attributesOf(TASK_TABLE_INDEXES, true),
-    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-    GlobalSecondaryIndexes: [...TASK_TABLE_INDEXES],
-    BillingMode: 'PAY_PER_REQUEST',
-  };
+  const definition: Record<string, unknown> = { TableName: tableName };
+  for (const [property, value] of Object.entries(taskTableTemplate())) {
+    if (TABLE_INPUTS.has(property)) definition[property] = value;
+    else if (!TABLE_PROPERTIES_LEFT_OUT.has(property)) {
+      throw new Error(`serverless.yml gives the task table a ${property}, which local/provision.ts does not know: add it there`);
+    }
+  }
+  return definition as unknown as CreateTableCommandInput;
 }
 
 /**
- * Creates the task table (keyed by id, on-demand, with TASK_TABLE_INDEXES) unless it exists, and
- * resolves once it is ACTIVE: a table still CREATING answers every read with ResourceNotFound (dynalite
- * writes its status to disk when it keeps its data there, which is not instant either).
+ * Creates the task table as serverless.yml declares it (keys, attribute definitions, billing,
+ * TASK_TABLE_INDEXES, TTL) unless it exists, and resolves once it is ACTIVE: a table still CREATING
+ * answers every read with ResourceNotFound (dynalite writes its status to disk when it keeps its data
+ * there, which is not instant either).
  *
  * A table kept from an earlier release (the data folder outlives a restart) gets the indexes it
  * lacks, keeping its items: CreateTable does not add them to a table that exists. UpdateTable adds
  * one at a time where the service can (DynamoDB, LocalStack); dynalite cannot (it refuses the
- * request, or accepts it and adds nothing), so there the table is rebuilt (rebuildTaskTable).
+ * request, or accepts it and adds nothing), so there the table is rebuilt (local/task-table-upgrade.ts).
  * Then tasks recorded before the owner index get its sort key (backfillListKeys).
  */
 export async function createTaskTable(
@@ -158,21 +202,23 @@ export async function createTaskTable(
   options: { readonly log?: (line: string) => void } = {},
 ): Promise<void> {
   const log = options.log ?? (() => {});
+  const definition = taskTableDefinition(tableName);
   if (await tableExists(dynamodb, rebuildCopyOf(tableName))) {
     log(`finishing the rebuild of the table ${tableName} that was interrupted`);
-    await rebuildTaskTable(dynamodb, tableName, log);
+    await rebuildTaskTable(dynamodb, definition, log);
   } else {
     try {
-      await dynamodb.send(new CreateTableCommand(taskTableDefinition(tableName)));
+      await dynamodb.send(new CreateTableCommand(definition));
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
     }
     await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
     const missing = await missingIndexes(dynamodb, tableName);
-    if (missing.length > 0 && !(await addIndexesInPlace(dynamodb, tableName, missing, log))) {
-      await rebuildTaskTable(dynamodb, tableName, log);
+    if (missing.length > 0 && !(await addIndexesInPlace(dynamodb, definition, missing, log))) {
+      await rebuildTaskTable(dynamodb, definition, log);
     }
   }
+  await enableTimeToLive(dynamodb, tableName);
   await backfillListKeys(dynamodb, tableName);
 }
 
@@ -183,193 +229,18 @@ async function missingIndexes(dynamodb: DynamoDBClient, tableName: string): Prom
 }
 
 /**
- * Adds each index with its own UpdateTable (DynamoDB creates one per call) and waits until it is
- * ACTIVE, as a Query of an index still CREATING fails. False when the service cannot add one.
- * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.OnlineOps.html
+ * Turns on the table's TTL as serverless.yml does, where the service has TTL (LocalStack). dynalite
+ * has none (it answers UnknownOperationException): there the local stack's TtlReaper deletes the
+ * expired items instead (local/ttl-reaper.ts).
  */
-async function addIndexesInPlace(
-  dynamodb: DynamoDBClient,
-  tableName: string,
-  indexes: readonly GlobalSecondaryIndex[],
-  log: (line: string) => void,
-): Promise<boolean> {
-  for (const index of indexes) {
-    log(`adding the index ${index.IndexName} to the table ${tableName}`);
-    try {
-      await dynamodb.send(
-        new UpdateTableCommand({
-          TableName: tableName,
-          AttributeDefinitions: attributesOf([index]),
-          GlobalSecondaryIndexUpdates: [{ Create: index }],
-        }),
-      );
-    } catch (error) {
-      // dynalite validates the request as for a provisioned table (it wants ProvisionedThroughput,
-      // which an on-demand table refuses on AWS): it cannot add the index.
-      if (error instanceof DynamoDBServiceException && error.name === 'ValidationException') return false;
-      throw error;
-    }
-    if (!(await untilIndexActive(dynamodb, tableName, index.IndexName!))) return false;
-  }
-  return true;
-}
-
-/** Polls until the index is ACTIVE; false if the table does not list it at all (the update was ignored). */
-async function untilIndexActive(dynamodb: DynamoDBClient, tableName: string, indexName: string): Promise<boolean> {
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-    const index = Table?.GlobalSecondaryIndexes?.find((candidate) => candidate.IndexName === indexName);
-    if (!index) return false;
-    if (index.IndexStatus === 'ACTIVE') return true;
-    if (Date.now() > deadline) throw new Error(`the index ${indexName} of the table ${tableName} is still ${index.IndexStatus} after 10 minutes`);
-    await sleep(500);
-  }
-}
-
-/** The table a rebuild keeps the items in meanwhile. */
-function rebuildCopyOf(tableName: string): string {
-  return `${tableName}-rebuild`;
-}
-
-/** Written last into the copy: the copy holds every item only when it holds this one. */
-const COPY_COMPLETE: Record<string, AttributeValue> = { id: { S: 'rebuild#complete' } };
-
-/**
- * Recreates the table with every index and the items it held. The items go first into a copy
- * table, marked complete by a last item; only then is the table deleted, created again and filled
- * from the copy, and the copy deleted. So an interrupted rebuild loses nothing and resumes on the
- * next start: from the beginning while the copy is incomplete (the table is untouched until then),
- * from the copy once it is complete.
- */
-async function rebuildTaskTable(dynamodb: DynamoDBClient, tableName: string, log: (line: string) => void): Promise<void> {
-  const copy = rebuildCopyOf(tableName);
-  if (!(await isCompleteCopy(dynamodb, copy))) {
-    log(`rebuilding the table ${tableName} with the indexes it lacks (this DynamoDB cannot add them to a table); its items are kept`);
-    await deleteTable(dynamodb, copy);
-    await createTable(dynamodb, {
-      TableName: copy,
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
-    await copyItems(dynamodb, tableName, copy);
-    await dynamodb.send(new PutItemCommand({ TableName: copy, Item: COPY_COMPLETE }));
-  }
-  await deleteTable(dynamodb, tableName);
-  await createTable(dynamodb, taskTableDefinition(tableName));
-  const copied = await copyItems(dynamodb, copy, tableName, (item) => item.id?.S !== COPY_COMPLETE.id!.S);
-  await deleteTable(dynamodb, copy);
-  log(`rebuilt the table ${tableName}: ${copied} items kept`);
-}
-
-async function isCompleteCopy(dynamodb: DynamoDBClient, copy: string): Promise<boolean> {
+async function enableTimeToLive(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  const ttl = taskTableTemplate().TimeToLiveSpecification as { AttributeName: string; Enabled: boolean } | undefined;
+  if (!ttl?.Enabled) return;
   try {
-    const { Item } = await dynamodb.send(new GetItemCommand({ TableName: copy, Key: COPY_COMPLETE, ConsistentRead: true }));
-    return Item !== undefined;
+    const { TimeToLiveDescription } = await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    if (TimeToLiveDescription?.TimeToLiveStatus === 'ENABLED' || TimeToLiveDescription?.TimeToLiveStatus === 'ENABLING') return;
+    await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true } }));
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
-    throw error;
+    if ((error as { name?: unknown }).name !== 'UnknownOperationException') throw error;
   }
-}
-
-async function tableExists(dynamodb: DynamoDBClient, tableName: string): Promise<boolean> {
-  try {
-    await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-    return true;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
-    throw error;
-  }
-}
-
-async function createTable(dynamodb: DynamoDBClient, definition: CreateTableCommandInput): Promise<void> {
-  await dynamodb.send(new CreateTableCommand(definition));
-  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: definition.TableName! });
-}
-
-async function deleteTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await dynamodb.send(new DeleteTableCommand({ TableName: tableName }));
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return;
-    throw error;
-  }
-  await waitUntilTableNotExists({ client: dynamodb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
-}
-
-/**
- * Copies every item (that `keep` keeps) as it is, in DynamoDB's own attribute values, so nothing
- * is lost to a conversion (numbers beyond 2^53 stay exact). Returns how many it copied.
- */
-async function copyItems(
-  dynamodb: DynamoDBClient,
-  from: string,
-  to: string,
-  keep: (item: Record<string, AttributeValue>) => boolean = () => true,
-): Promise<number> {
-  let copied = 0;
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await dynamodb.send(new ScanCommand({ TableName: from, ConsistentRead: true, ExclusiveStartKey: startKey }));
-    const items = (page.Items ?? []).filter(keep);
-    for (let start = 0; start < items.length; start += 25) {
-      await writeAll(dynamodb, to, items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } })));
-    }
-    copied += items.length;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return copied;
-}
-
-/** One BatchWriteItem, its unprocessed items sent again until none is left (a local table: few tries). */
-async function writeAll(dynamodb: DynamoDBClient, tableName: string, requests: WriteRequest[]): Promise<void> {
-  for (let attempt = 0; requests.length > 0; attempt += 1) {
-    if (attempt === 10) throw new Error(`the table ${tableName} left ${requests.length} items unwritten after 10 tries`);
-    if (attempt > 0) await sleep(50 * 2 ** attempt);
-    const { UnprocessedItems } = await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: requests } }));
-    requests = UnprocessedItems?.[tableName] ?? [];
-  }
-}
-
-/**
- * Gives each task recorded before the owner index (by a release that did not write `listKey`) its
- * sort key, so that listByOwner lists it: an item without it is not in the index. It runs on every
- * start, so an interrupted one finishes next time; once every task has it, it is a scan that
- * writes nothing (a laptop's table: tasks live 7 days).
- */
-async function backfillListKeys(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await dynamodb.send(
-      new ScanCommand({
-        TableName: tableName,
-        ConsistentRead: true,
-        ProjectionExpression: 'id, createdAt',
-        FilterExpression:
-          'begins_with(id, :task) AND attribute_type(createdAt, :string) AND attribute_type(#owner, :string) AND attribute_not_exists(listKey)',
-        ExpressionAttributeNames: { '#owner': 'owner' },
-        ExpressionAttributeValues: { ':task': { S: 'task_' }, ':string': { S: 'S' } },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const listKey = listKeyOf({ createdAt: item.createdAt!.S!, id: item.id!.S! });
-      try {
-        await dynamodb.send(
-          new UpdateItemCommand({
-            TableName: tableName,
-            Key: { id: item.id! },
-            UpdateExpression: 'SET listKey = :listKey',
-            // Never recreate an item deleted since the scan (the TTL reaper), nor touch a newer key.
-            ConditionExpression: 'attribute_exists(id) AND attribute_not_exists(listKey)',
-            ExpressionAttributeValues: { ':listKey': { S: listKey } },
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
 }

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -19,13 +17,10 @@ import { SqsEventSource, lambdaInvoker } from './event-source.ts';
 import { lockDataDir } from './data-dir.ts';
 import { startGateway } from './gateway.ts';
 import { assertPortsFree, freePorts, isListening } from './ports.ts';
-import { type Queues, createQueues, createTaskTable } from './provision.ts';
-import { LOCAL_CREDENTIALS, type LocalSettings, QUEUE_SETTINGS, REGION, RESOURCE_NAMES, STAGE } from './settings.ts';
+import type { Queues } from './provision.ts';
+import { hasExited, startServerlessOffline } from './serverless-offline.ts';
+import { LOCAL_CREDENTIALS, type LocalSettings, QUEUE_SETTINGS, REGION, RESOURCE_NAMES } from './settings.ts';
 import { TtlReaper } from './ttl-reaper.ts';
-
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
-const WATCHDOG = fileURLToPath(new URL('./child-watchdog.mjs', import.meta.url));
 
 export interface LocalStack {
   readonly queues: Queues;
@@ -47,6 +42,12 @@ export interface StartOptions {
   readonly observe?: StackObserver;
   /** Aborting mid-start (Ctrl-C) stops what has started, then rejects: nothing is left running. */
   readonly signal?: AbortSignal;
+  /**
+   * The Serverless configuration to run, a file in the project's root folder (the only place
+   * Serverless reads one from): serverless.yml unless given. The benchmark runs its own, with a
+   * function of its own added (serverless.bench.mjs).
+   */
+  readonly serverlessConfig?: string;
 }
 
 export interface StackObserver {
@@ -124,6 +125,9 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
       }
       if (settings.embedded.sqs) started.push(await startSqsEmulator(settings.sqsPort, { onRequest }));
       signal.throwIfAborted();
+      // Loaded here, not with this module: it reads serverless.yml with the Framework's reader (some
+      // tens of milliseconds), better spent while serverless-offline starts than before.
+      const { createQueues, createTaskTable } = await import('./provision.ts');
       const clients = createLocalClients(settings);
       const queues = await createQueues(clients.sqs, RESOURCE_NAMES, settings.visibilityTimeoutSeconds);
       await createTaskTable(clients.dynamodb, RESOURCE_NAMES.table, { log: options.log }).catch((error: Error) => {
@@ -144,7 +148,7 @@ export async function startLocalStack(settings: LocalSettings, options: StartOpt
 
     signal.throwIfAborted();
     const users = await passwordHashes;
-    const offline = startServerlessOffline(settings, offlinePort, {
+    const offline = startServerlessOffline(settings, offlinePort, options.serverlessConfig, {
       DOOZER_QUEUE_URL: taskQueueUrl,
       DOOZER_WEBHOOK_QUEUE_URL: queueUrls.webhookQueueUrl,
       DOOZER_WEBHOOK_DEAD_LETTER_QUEUE_URL: queueUrls.webhookDeadLetterQueueUrl,
@@ -296,71 +300,6 @@ function createLocalClients(settings: LocalSettings): LocalClients {
       dynamodb.destroy();
     },
   };
-}
-
-function startServerlessOffline(settings: LocalSettings, httpPort: number, env: Record<string, string>) {
-  const child = spawn(
-    process.execPath,
-    [
-      // The functions run in this process (--useInProcess): a task's stack trace in the log then
-      // names its source file and line (tasks/<name>.ts), not a column of the minified bundle.
-      '--enable-source-maps',
-      // Ends serverless-offline's group when this process dies, kill -9 included (see the file).
-      '--import',
-      WATCHDOG,
-      SERVERLESS_BIN,
-      'offline',
-      'start',
-      '--stage',
-      STAGE,
-      '--host',
-      settings.host,
-      '--httpPort',
-      String(httpPort),
-      '--lambdaPort',
-      String(settings.lambdaPort),
-      // Functions on the main thread rather than worker threads: measured warm worker invocations
-      // fell from 30-40 ms to 12-20 ms on this 2-core machine.
-      '--useInProcess',
-    ],
-    {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        ...env,
-        AWS_REGION: REGION,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      },
-      // The IPC channel is the watchdog's lifeline to this process; nothing is sent on it.
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // A group of its own, so stopping it reaches everything it started (esbuild's service).
-      detached: true,
-    },
-  );
-  return { child, stop: () => stopProcessGroup(child) };
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Stops a detached child and everything it started: SIGTERM to the group, SIGKILL after 5 s. */
-async function stopProcessGroup(child: ChildProcess): Promise<void> {
-  if (hasExited(child) || child.pid === undefined) return;
-  const exited = once(child, 'exit');
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  signalGroup('SIGTERM');
-  const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-  signalGroup('SIGKILL'); // Anything of the group that outlived its leader.
 }
 
 /**

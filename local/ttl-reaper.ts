@@ -1,10 +1,26 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type ServerlessYml, readServerlessYml, serverlessResources } from './serverless-resources.ts';
+import { STAGE } from './settings.ts';
 
 /** Items read per scan request, and the pause between two: a pass yields to the emulators' requests. */
 const PAGE_ITEMS = 250;
 const PAUSE_BETWEEN_PAGES_MS = 5;
+
+/**
+ * The attribute serverless.yml gives the task table's TTL (`expiresAt`, epoch seconds), read from the
+ * template as local/provision.ts reads the rest of the table; undefined when TTL is off there, and
+ * then, as on AWS, nothing expires.
+ */
+const TTL_ATTRIBUTE = ttlAttributeOf(await readServerlessYml());
+
+function ttlAttributeOf(yml: ServerlessYml): string | undefined {
+  const table = serverlessResources(yml, ['AWS::DynamoDB::Table'], { stage: STAGE, env: {} }).TaskTable;
+  if (!table) throw new Error('serverless.yml has no AWS::DynamoDB::Table TaskTable');
+  const ttl = table.Properties.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+  return ttl?.Enabled ? ttl.AttributeName : undefined;
+}
 
 export interface TtlReaperOptions {
   readonly documents: DynamoDBDocumentClient;
@@ -17,12 +33,12 @@ export interface TtlReaperOptions {
 
 /**
  * The local stand-in for DynamoDB's Time to Live, which dynalite lacks: at start and every ten
- * minutes a pass scans the table and deletes the items whose `expiresAt` (epoch seconds, the
- * attribute serverless.yml gives TTL) has passed, so a local stack that keeps its data across
- * restarts does not grow without bound. The scan goes a page of a few hundred items at a time with
- * a pause between pages: it runs in the process that also serves both emulators, and must not
- * stall them. On AWS, TTL does this. Each delete is conditioned on the item still being expired,
- * since some items (login attempts) push their expiry forward as they change.
+ * minutes a pass scans the table and deletes the items whose TTL attribute (TTL_ATTRIBUTE, epoch
+ * seconds) has passed, so a local stack that keeps its data across restarts does not grow without
+ * bound. The scan goes a page of a few hundred items at a time with a pause between pages: it runs
+ * in the process that also serves both emulators, and must not stall them. On AWS, TTL does this.
+ * Each delete is conditioned on the item still being expired, since some items (login attempts)
+ * push their expiry forward as they change.
  */
 export class TtlReaper {
   readonly #options: TtlReaperOptions;
@@ -48,6 +64,8 @@ export class TtlReaper {
   /** One pass: deletes every expired item; returns how many. */
   async reap(): Promise<number> {
     const { documents, tableName } = this.#options;
+    if (TTL_ATTRIBUTE === undefined) return 0;
+    const names = { '#ttl': TTL_ATTRIBUTE };
     const nowSeconds = Math.floor((this.#options.now ?? Date.now)() / 1000);
     let deleted = 0;
     let startKey: Record<string, unknown> | undefined;
@@ -56,7 +74,8 @@ export class TtlReaper {
         new ScanCommand({
           TableName: tableName,
           ProjectionExpression: 'id',
-          FilterExpression: 'expiresAt <= :now',
+          FilterExpression: '#ttl <= :now',
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: { ':now': nowSeconds },
           ExclusiveStartKey: startKey,
           Limit: PAGE_ITEMS,
@@ -68,7 +87,8 @@ export class TtlReaper {
             new DeleteCommand({
               TableName: tableName,
               Key: { id: item.id },
-              ConditionExpression: 'expiresAt <= :now',
+              ConditionExpression: '#ttl <= :now',
+              ExpressionAttributeNames: names,
               ExpressionAttributeValues: { ':now': nowSeconds },
             }),
           );

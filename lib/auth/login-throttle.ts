@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { TooManyRequestsError } from '../errors.ts';
-import { type Clock, systemClock } from '../tasks/wait-policy.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import type { LoginAttemptStore } from '../ports.ts';
 
 /** At most `limit` attempts within any `windowSeconds` (a rolling window, not fixed ones). */
 export interface AttemptRule {
@@ -28,26 +29,6 @@ export function rollingWindow(
     live: liveTimes.length,
     retryAfterMs: liveTimes.length === 0 ? 0 : Math.min(...liveTimes) + windowMs - atMs,
   };
-}
-
-/**
- * Login attempts per key, in rolling windows. One implementation keeps them in DynamoDB
- * (lib/aws/dynamodb-login-attempts.ts), so every API instance sees the same attempts.
- */
-export interface LoginAttemptStore {
-  /**
-   * Records attempt `attemptId`, made at `atMs`, under `key` unless `rule.limit` attempts made
-   * within `rule.windowSeconds` before it are recorded there already. Atomic: however many calls run
-   * at once, at most `rule.limit` attempts within any window are ever admitted. A refusal says when
-   * the oldest of them leaves the window.
-   */
-  admit(key: string, attemptId: string, atMs: number, rule: AttemptRule): Promise<Admission>;
-  /** Removes one recorded attempt; nothing happens if it is gone. */
-  forget(key: string, attemptId: string): Promise<void>;
-  /** Remembers `key` (a user name at an address that logged in) until `untilMs`. */
-  trust(key: string, untilMs: number): Promise<void>;
-  /** Whether `key` is remembered at `atMs`. */
-  isTrusted(key: string, atMs: number): Promise<boolean>;
 }
 
 /** The limits on `POST /auth/token`. Every attempt counts until its password proves right. */

@@ -1,8 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { UnavailableError } from '../errors.ts';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { IdempotencyClaim } from '../tasks/idempotency.ts';
-import type { IdempotencyStore } from '../tasks/ports.ts';
+import type { IdempotencyStore } from '../ports.ts';
+import { DynamoDbItems } from './dynamodb-items.ts';
 
 export interface DynamoDbIdempotencyStoreOptions {
   readonly client: DynamoDBDocumentClient;
@@ -17,12 +16,10 @@ export interface DynamoDbIdempotencyStoreOptions {
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
  */
 export class DynamoDbIdempotencyStore implements IdempotencyStore {
-  readonly #client: DynamoDBDocumentClient;
-  readonly #table: string;
+  readonly #items: DynamoDbItems;
 
   constructor(options: DynamoDbIdempotencyStoreOptions) {
-    this.#client = options.client;
-    this.#table = options.tableName;
+    this.#items = new DynamoDbItems(options.client, options.tableName, 'idempotency store');
   }
 
   async claim(claim: IdempotencyClaim, options: { nowMs: number; replacing?: string }): Promise<'claimed' | 'taken'> {
@@ -32,10 +29,10 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       values[':replacing'] = options.replacing;
       condition += ' OR taskId = :replacing';
     }
-    return this.#conditional('claim the idempotency key', 'claimed', 'taken', () =>
-      this.#client.send(
+    return this.#conditional('claim the idempotency key', 'claimed', 'taken', (client, table) =>
+      client.send(
         new PutCommand({
-          TableName: this.#table,
+          TableName: table,
           Item: claim,
           ConditionExpression: condition,
           ExpressionAttributeValues: values,
@@ -45,19 +42,14 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   }
 
   async get(id: string): Promise<IdempotencyClaim | undefined> {
-    try {
-      const output = await this.#client.send(new GetCommand({ TableName: this.#table, Key: { id }, ConsistentRead: true }));
-      return output.Item as IdempotencyClaim | undefined;
-    } catch (error) {
-      throw new UnavailableError('the idempotency store could not read the key', { cause: error });
-    }
+    return (await this.#items.get(id, { what: 'read the key' })) as IdempotencyClaim | undefined;
   }
 
   async release(id: string, taskId: string): Promise<boolean> {
-    return this.#conditional('release the idempotency key', true, false, () =>
-      this.#client.send(
+    return this.#conditional('release the idempotency key', true, false, (client, table) =>
+      client.send(
         new DeleteCommand({
-          TableName: this.#table,
+          TableName: table,
           Key: { id },
           // Never delete a claim that another request has taken over since.
           ConditionExpression: 'taskId = :taskId',
@@ -68,10 +60,10 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   }
 
   async settle(id: string, taskId: string, notAccepted: readonly number[]): Promise<boolean> {
-    return this.#conditional('settle the idempotency key', true, false, () =>
-      this.#client.send(
+    return this.#conditional('settle the idempotency key', true, false, (client, table) =>
+      client.send(
         new UpdateCommand({
-          TableName: this.#table,
+          TableName: table,
           Key: { id },
           UpdateExpression: 'SET settled = :settled',
           ConditionExpression: 'taskId = :taskId',
@@ -82,13 +74,11 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   }
 
   /** A failed condition becomes `failed`; any other AWS failure becomes UnavailableError. */
-  async #conditional<T>(what: string, passed: T, failed: T, send: () => Promise<unknown>): Promise<T> {
-    try {
-      await send();
+  async #conditional<T>(what: string, passed: T, failed: T, send: (client: DynamoDBDocumentClient, table: string) => Promise<unknown>): Promise<T> {
+    const call = async (client: DynamoDBDocumentClient, table: string) => {
+      await send(client, table);
       return passed;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return failed;
-      throw new UnavailableError(`the idempotency store could not ${what}`, { cause: error });
-    }
+    };
+    return this.#items.send(call, { what, onConditionFailed: () => failed });
   }
 }

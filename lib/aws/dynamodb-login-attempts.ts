@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { type Admission, type AttemptRule, type LoginAttemptStore, rollingWindow } from '../auth/login-throttle.ts';
+import { type Admission, type AttemptRule, rollingWindow } from '../auth/login-throttle.ts';
+import type { LoginAttemptStore } from '../ports.ts';
 import { UnavailableError } from '../errors.ts';
 import { DynamoDbItems } from './dynamodb-items.ts';
 
@@ -65,24 +66,13 @@ export class DynamoDbLoginAttempts implements LoginAttemptStore {
       }
       // Removing an entry that a concurrent caller removed first is harmless: REMOVE of a missing
       // map key does nothing.
-      const names = Object.fromEntries(stale.map((entry, index) => [`#stale${index}`, entry]));
-      await this.#items.update({
-        Key: { id },
-        UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `attempts.${name}`).join(', ')}`,
-        ConditionExpression: 'attribute_exists(attempts)',
-        ExpressionAttributeNames: names,
-      });
+      await this.#items.removeFromMap(id, 'attempts', stale);
     }
     throw new UnavailableError('the login attempt store is busy with this key; try again shortly');
   }
 
   async forget(key: string, attemptId: string): Promise<void> {
-    await this.#items.update({
-      Key: { id: itemId(key) },
-      UpdateExpression: 'REMOVE attempts.#attempt',
-      ConditionExpression: 'attribute_exists(attempts)',
-      ExpressionAttributeNames: { '#attempt': attemptId },
-    });
+    await this.#items.removeFromMap(itemId(key), 'attempts', [attemptId]);
   }
 
   async trust(key: string, untilMs: number): Promise<void> {

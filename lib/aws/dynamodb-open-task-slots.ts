@@ -2,7 +2,7 @@ import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynam
 import { backoff, eachConcurrently } from '../concurrency.ts';
 import { UnavailableError } from '../errors.ts';
 import { DynamoDbItems } from './dynamodb-items.ts';
-import type { OpenTaskSlots, SlotReservation, SlotTask } from '../limits/ports.ts';
+import type { OpenTaskSlots, SlotReservation, SlotTask } from '../ports.ts';
 import { TERMINAL_STATES, type TaskState } from '../tasks/task.ts';
 
 export interface DynamoDbOpenTaskSlotsOptions {
@@ -179,16 +179,8 @@ export class DynamoDbOpenTaskSlots implements OpenTaskSlots {
 
   /** Removes slots, 100 a call; missing ones and a missing map are no change. */
   async #remove(id: string, taskIds: readonly string[]): Promise<void> {
-    for (const chunk of chunked(taskIds, MAX_SLOT_IDS_PER_CALL)) {
-      const names = Object.fromEntries(chunk.map((taskId, index) => [`#t${index}`, taskId]));
-      // The condition keeps a REMOVE on a new owner from creating an item without a map.
-      await this.#items.update({
-        Key: { id },
-        UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `slots.${name}`).join(', ')}`,
-        ConditionExpression: 'attribute_exists(slots)',
-        ExpressionAttributeNames: names,
-      });
-    }
+    // A new owner's REMOVE creates no item: removeFromMap's condition is that the map exists.
+    for (const chunk of chunked(taskIds, MAX_SLOT_IDS_PER_CALL)) await this.#items.removeFromMap(id, 'slots', chunk);
   }
 }
 

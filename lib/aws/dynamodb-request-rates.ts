@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../errors.ts';
 import { DynamoDbItems } from './dynamodb-items.ts';
-import type { RequestRateStore } from '../limits/ports.ts';
+import type { RequestRateStore } from '../ports.ts';
 import { type GcraWrites, type RateDecision, type UserLimits, admittedDecision, gcraWrites, takeToken } from '../limits/user-limits.ts';
 
 export interface DynamoDbRequestRatesOptions {
@@ -93,7 +93,7 @@ export class DynamoDbRequestRates implements RequestRateStore {
   }
 
   async #readTat(id: string): Promise<number | undefined> {
-    const tat = (await this.#items.get(id, 'tat'))?.tat;
+    const tat = (await this.#items.get(id, { projection: 'tat' }))?.tat;
     return typeof tat === 'number' ? tat : undefined;
   }
 

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type Logger, scopedLogger, withLogKeys } from '../logger.ts';
-import type { MessageLease } from '../tasks/ports.ts';
+import type { MessageLease } from '../ports.ts';
 import type { ProcessOutcome, TaskWorker } from '../tasks/task-worker.ts';
 
 export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;

@@ -7,8 +7,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../errors.ts';
+import { awsUnavailable, callAws } from './aws-errors.ts';
 import { backoff, eachConcurrently } from '../concurrency.ts';
-import type { MessageLease, QueuedMessage, TaskQueue } from '../tasks/ports.ts';
+import type { MessageLease, QueuedMessage, TaskQueue } from '../ports.ts';
 import { type TaskMessage, encodeTaskMessage } from '../tasks/task-message.ts';
 
 /**
@@ -34,7 +35,7 @@ export interface SqsTaskQueueOptions {
   readonly queueUrl: string;
 }
 
-/** The task queue on SQS. Any failure to send becomes UnavailableError. */
+/** The task queue on SQS. Any failure to send becomes UnavailableError (aws-errors.ts). */
 export class SqsTaskQueue implements TaskQueue {
   readonly #client: SQSClient;
   readonly #queueUrl: string;
@@ -46,22 +47,18 @@ export class SqsTaskQueue implements TaskQueue {
 
   /** Reads the queue's ARN: shows the queue exists and answers, for the API's readiness. */
   async ping(): Promise<void> {
-    try {
-      await this.#client.send(new GetQueueAttributesCommand({ QueueUrl: this.#queueUrl, AttributeNames: ['QueueArn'] }));
-    } catch (error) {
-      throw new UnavailableError('the task queue could not be reached', { cause: error });
-    }
+    await callAws('the task queue could not be reached', () =>
+      this.#client.send(new GetQueueAttributesCommand({ QueueUrl: this.#queueUrl, AttributeNames: ['QueueArn'] })),
+    );
   }
 
   /** With `delaySeconds` (up to 900, SQS's limit) no worker receives the message before then. */
   async send(message: TaskMessage, options: { readonly delaySeconds?: number } = {}): Promise<void> {
-    try {
-      await this.#client.send(
+    await callAws('the task queue could not accept the task', () =>
+      this.#client.send(
         new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: encodeTaskMessage(message), ...delayOf(options.delaySeconds) }),
-      );
-    } catch (error) {
-      throw new UnavailableError('the task queue could not accept the task', { cause: error });
-    }
+      ),
+    );
   }
 
   /**
@@ -99,7 +96,7 @@ export class SqsTaskQueue implements TaskQueue {
         }
         pending = left.filter((entry) => !senderFaults.has(entry.request.Id));
       } catch (cause) {
-        const error = new UnavailableError('the task queue could not accept the tasks', { cause });
+        const error = awsUnavailable('the task queue could not accept the tasks', cause);
         for (const entry of pending) unsent.set(entry.taskId, error);
         return unsent;
       }
@@ -114,13 +111,11 @@ export class SqsTaskQueue implements TaskQueue {
   lease(receiptHandle: string): MessageLease {
     return {
       extend: async (seconds) => {
-        try {
-          await this.#client.send(
+        await callAws('the task queue could not change a message\'s visibility', () =>
+          this.#client.send(
             new ChangeMessageVisibilityCommand({ QueueUrl: this.#queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.ceil(seconds) }),
-          );
-        } catch (error) {
-          throw new UnavailableError('the task queue could not change a message\'s visibility', { cause: error });
-        }
+          ),
+        );
       },
     };
   }

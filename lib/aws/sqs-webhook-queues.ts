@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { UnavailableError } from '../errors.ts';
-import type { FailedDeliveries, NotifierQueue } from '../webhooks/ports.ts';
+import { callAws } from './aws-errors.ts';
+import type { FailedDeliveries, NotifierQueue } from '../ports.ts';
 import { encodeNotice } from '../webhooks/delivery-schedule.ts';
 
 export interface SqsWebhookQueueOptions {
@@ -11,7 +11,7 @@ export interface SqsWebhookQueueOptions {
 /**
  * The notifier's queue on SQS (a message is a task id: "its webhook may be due"), or, as
  * FailedDeliveries, its dead-letter queue, where a delivery whose retries are spent is put with why.
- * Any failure to send becomes UnavailableError.
+ * Any failure to send becomes UnavailableError (aws-errors.ts).
  */
 export class SqsWebhookQueue implements NotifierQueue, FailedDeliveries {
   readonly #client: SQSClient;
@@ -33,10 +33,8 @@ export class SqsWebhookQueue implements NotifierQueue, FailedDeliveries {
   }
 
   async #send(body: string, delay: { DelaySeconds?: number }): Promise<void> {
-    try {
-      await this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: body, ...delay }));
-    } catch (error) {
-      throw new UnavailableError('the webhook queue could not accept the message', { cause: error });
-    }
+    await callAws('the webhook queue could not accept the message', () =>
+      this.#client.send(new SendMessageCommand({ QueueUrl: this.#queueUrl, MessageBody: body, ...delay })),
+    );
   }
 }

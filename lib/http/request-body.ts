@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import * as z from 'zod/mini';
-import { InvalidRequestError } from '../errors.ts';
+import { InvalidRequestError, PayloadTooLargeError } from '../errors.ts';
 import { describeIssues } from '../tasks/schema-issues.ts';
-import { MAX_BATCH_TASKS, MAX_NESTING, findDuplicateKey, nestingDepth } from './json-limits.ts';
+import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS, MAX_BODY_BYTES, MAX_NESTING, findDuplicateKey, nestingDepth } from './json-limits.ts';
 
 /**
  * The body of `POST /tasks/batch` as far as the batch itself goes: `{"tasks": [...]}` with 1 to
@@ -34,6 +35,22 @@ export const CredentialsSchema = z
       examples: [{ username: 'doozer', password: 'doozer' }],
     }),
   );
+
+/** Middleware that answers 413 to a body over `maxSize` bytes: by its Content-Length, or as it is read. */
+function limitBodyTo(maxSize: number) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new PayloadTooLargeError(maxSize);
+    },
+  });
+}
+
+/** The size limit of every JSON body but a batch's. */
+export const limitBody = limitBodyTo(MAX_BODY_BYTES);
+
+/** The size limit of the body of `POST /tasks/batch`. */
+export const limitBatchBody = limitBodyTo(MAX_BATCH_BODY_BYTES);
 
 /**
  * Middleware that reads the JSON body and hands it to `parse`, Hono's validator pattern: the route's

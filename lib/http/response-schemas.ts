@@ -5,7 +5,7 @@ import { TASK_ID_PATTERN, TASK_STATES, type TaskProgress, type WebhookDeliveryVi
 import { TaskIdSchema } from './request-params.ts';
 
 /**
- * What the API answers, as schemas for the API document (lib/http/openapi.ts). The app builds its
+ * What the API answers, as schemas for the API document (lib/http/openapi/). The app builds its
  * answers from the types named below; the assertions at the end of this file make the compiler
  * refuse a schema that no longer matches its type, and test/unit/openapi.test.ts checks real answers
  * against the document.
@@ -107,7 +107,7 @@ export const WebhookDeliverySchema = z
 
 /**
  * A task as the API shows it (`toTaskView` in lib/tasks/task.ts), any task type: the API document
- * narrows `args` and `result` for each task from its schemas (lib/http/openapi.ts).
+ * narrows `args` and `result` for each task from its schemas (lib/http/openapi/schemas.ts).
  */
 export const TaskViewSchema = z
   .strictObject({

@@ -17,7 +17,7 @@ const WAIT_SECONDS = new RegExp(`^0*(?:[0-${MAX_WAIT_SECONDS - 1}](?:\\.\\d+)?|$
 
 /**
  * `?wait=N` on `POST /tasks` and `GET /tasks/{id}`. No `examples`: the API document's Try it out
- * would send one, and any wait changes what the request does (lib/http/openapi.ts, `parameter`).
+ * would send one, and any wait changes what the request does (`parameter` in lib/http/openapi/parameters.ts).
  */
 export const WaitQuerySchema = z.string().check(
   z.regex(WAIT_SECONDS),

@@ -1,6 +1,6 @@
 /**
  * Per-user limits of the API: a request rate with a burst, and a ceiling on open tasks. This file
- * is the arithmetic only (no I/O); the stores (lib/limits/ports.ts) keep the state.
+ * is the arithmetic only (no I/O); the stores (lib/ports.ts) keep the state.
  *
  * The rate is a GCRA (generic cell rate algorithm): a token bucket stored as one number, the
  * theoretical arrival time `tat` (epoch ms). With the emission interval T = 1000 / requestsPerSecond

@@ -4,7 +4,7 @@ import { type TaskInput, taskInputDigest } from './task.ts';
 
 /**
  * Idempotency keys on `POST /tasks`: the pure part (key rules, claim ids, request digests, expiry).
- * The one place that does I/O is the IdempotencyStore (lib/tasks/ports.ts).
+ * The one place that does I/O is the IdempotencyStore (lib/ports.ts).
  */
 
 /** How long a key is remembered, in seconds: 24 h (never longer than the task it points to lives). */

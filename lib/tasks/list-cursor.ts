@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidRequestError } from '../errors.ts';
-import type { ListPosition } from './ports.ts';
+import type { ListPosition } from '../ports.ts';
 import { TASK_ID_PATTERN } from './task.ts';
 
 /**

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { InvalidRequestError } from '../errors.ts';
-import { MAX_QUEUE_DELAY_SECONDS } from './ports.ts';
+import { MAX_QUEUE_DELAY_SECONDS } from '../ports.ts';
 
 /**
  * Running a task later: the pure rules. A submission may carry `runAt` (an ISO time) or

@@ -1,6 +1,5 @@
-import type { OpenTaskSlots } from '../limits/ports.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import type { NotifierQueue } from '../webhooks/ports.ts';
+import type { NotifierQueue, OpenTaskSlots } from '../ports.ts';
 import type { Task } from './task.ts';
 
 export interface TaskEndingsOptions {

@@ -5,7 +5,7 @@ import type { TaskContext } from './define-task.ts';
 import { describeIssues } from './schema-issues.ts';
 import type { Json, TaskFailure, TaskProgress } from './task.ts';
 import type { PreparedTask } from './task-catalog.ts';
-import { type Clock, systemClock } from './wait-policy.ts';
+import { type Clock, systemClock } from '../clock.ts';
 
 /** The largest result kept, as JSON: a DynamoDB item stops at 400 KB, and the task's input is in it too. */
 export const MAX_RESULT_BYTES = 256 * 1024;

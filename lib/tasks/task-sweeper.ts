@@ -1,10 +1,9 @@
 import { type Logger, silentLogger } from '../logger.ts';
-import { MAX_QUEUE_DELAY_SECONDS, type TaskQueue, type TaskStore } from './ports.ts';
+import { MAX_QUEUE_DELAY_SECONDS, type NotifierQueue, type TaskQueue, type TaskStore, type WebhookDeliveryStore } from '../ports.ts';
 import { delayUntil } from './run-later.ts';
 import { type Task, isExpired, isTerminal } from './task.ts';
 import { eachConcurrently } from '../concurrency.ts';
-import { type Clock, systemClock } from './wait-policy.ts';
-import type { NotifierQueue, WebhookDeliveryStore } from '../webhooks/ports.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import { RESEND_AFTER_SECONDS } from '../webhooks/delivery-schedule.ts';
 
 export interface TaskSweeperOptions {

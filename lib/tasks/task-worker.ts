@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../logger.ts';
 import { notifyAtAfterEnd } from '../webhooks/delivery-schedule.ts';
-import type { MessageLease, StateChange, TaskStore } from './ports.ts';
+import type { MessageLease, StateChange, TaskStore } from '../ports.ts';
 import { RUNNABLE_STATES, type Task, type TaskFailure, type TaskProgress, isExpired, isSameInput, isTerminal } from './task.ts';
 import type { TaskEndings } from './task-endings.ts';
 import type { TaskCatalog } from './task-catalog.ts';
 import { type TaskMessage, decodeTaskMessage } from './task-message.ts';
 import { type RunOutcome, runTask } from './task-runner.ts';
-import { type Clock, systemClock } from './wait-policy.ts';
+import { type Clock, systemClock } from '../clock.ts';
 
 export interface TaskWorkerOptions {
   readonly store: TaskStore;

@@ -1,4 +1,5 @@
 import { setTimeout as sleepMs } from 'node:timers/promises';
+import { type Clock, systemClock } from '../clock.ts';
 
 /**
  * How often the API reads the store while it waits for a result. The first read lands a few
@@ -49,12 +50,6 @@ export function dueOffsets(offsets: readonly number[], elapsed: number): number[
   if (ahead === 0 || offsets.length === 0) return [...offsets];
   return [elapsed, ...(ahead === -1 ? [] : offsets.slice(ahead))];
 }
-
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 export interface PollOptions {
   readonly budgetMs: number;

@@ -1,9 +1,8 @@
+import { type Clock, systemClock } from '../clock.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import { MAX_QUEUE_DELAY_SECONDS } from '../tasks/ports.ts';
+import { type FailedDeliveries, MAX_QUEUE_DELAY_SECONDS, type NotifierQueue, type WebhookDeliveryStore, type WebhookSecrets } from '../ports.ts';
 import { type Task, type WebhookDelivery, isTerminal, webhookIdOf, webhookPayloadOf } from '../tasks/task.ts';
-import { type Clock, systemClock } from '../tasks/wait-policy.ts';
 import type { SendResult, WebhookSender } from './http-sender.ts';
-import type { FailedDeliveries, NotifierQueue, WebhookDeliveryStore, WebhookSecrets } from './ports.ts';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, LEASE_SECONDS, EARLY_TOLERANCE_MS, RESEND_AFTER_SECONDS } from './delivery-schedule.ts';
 import { signWebhook } from './signing.ts';
 

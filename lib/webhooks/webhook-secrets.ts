@@ -1,6 +1,6 @@
+import { type Clock, systemClock } from '../clock.ts';
 import { type Logger, silentLogger } from '../logger.ts';
-import { type Clock, systemClock } from '../tasks/wait-policy.ts';
-import type { WebhookSecrets } from './ports.ts';
+import type { WebhookSecrets } from '../ports.ts';
 
 export interface RefreshingWebhookSecretsOptions {
   /** The secrets as read at cold start. */

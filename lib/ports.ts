@@ -1,7 +1,17 @@
-import type { UnavailableError } from '../errors.ts';
-import type { IdempotencyClaim } from './idempotency.ts';
-import type { Json, Task, TaskFailure, TaskInput, TaskProgress, TaskState } from './task.ts';
-import type { TaskMessage } from './task-message.ts';
+/**
+ * The ports of the core: every store and queue it takes, as small interfaces, in one place. lib/aws
+ * holds their only implementations (DynamoDB, SQS), each of which turns AWS errors into domain
+ * errors (lib/aws/aws-errors.ts) and does nothing else; test/support holds in-memory ones. The core
+ * (lib/tasks, lib/auth, lib/limits, lib/webhooks, lib/http) imports these, never an adapter.
+ */
+import type { Admission, AttemptRule } from './auth/login-throttle.ts';
+import type { UnavailableError } from './errors.ts';
+import type { RateDecision, UserLimits } from './limits/user-limits.ts';
+import type { IdempotencyClaim } from './tasks/idempotency.ts';
+import type { Json, Task, TaskFailure, TaskInput, TaskProgress, TaskState, WebhookDelivery } from './tasks/task.ts';
+import type { TaskMessage } from './tasks/task-message.ts';
+
+// Tasks: their records (DynamoDB), and the queue that hands them to workers (SQS).
 
 /**
  * Where tasks live. One implementation talks to DynamoDB (lib/aws/dynamodb-task-store.ts); it turns
@@ -148,6 +158,8 @@ export interface TaskQueue {
   sendMany(messages: readonly QueuedMessage[]): Promise<ReadonlyMap<string, UnavailableError>>;
 }
 
+// Idempotency-Key claims (DynamoDB).
+
 /**
  * Idempotency-key claims. One implementation talks to DynamoDB (lib/aws/dynamodb-idempotency-store.ts);
  * it turns a failed condition into a result and any other AWS error into UnavailableError.
@@ -167,4 +179,129 @@ export interface IdempotencyStore {
    * (IdempotencyClaim.settled); false when the claim no longer stands for it.
    */
   settle(id: string, taskId: string, notAccepted: readonly number[]): Promise<boolean>;
+}
+
+// Each user's limits: the request rate and the open tasks (DynamoDB).
+
+/**
+ * Each user's request rate (a GCRA bucket, see lib/limits/user-limits.ts). One implementation keeps the
+ * buckets in DynamoDB (lib/aws/dynamodb-request-rates.ts), so every API instance sees the same one.
+ */
+export interface RequestRateStore {
+  /**
+   * Takes one token from `user`'s bucket at `nowMs`, or refuses with `retryAfterSeconds`. Atomic:
+   * however many calls race, a bucket admits no more than the GCRA allows (200 simultaneous calls on
+   * a full bucket of `burst: 20` admit exactly 20). Throws UnavailableError when the store cannot
+   * answer.
+   */
+  take(user: string, nowMs: number, limits: UserLimits): Promise<RateDecision>;
+}
+
+/** A task that holds an open-task slot, and when it expires (epoch seconds, the task's `expiresAt`). */
+export interface SlotTask {
+  readonly id: string;
+  readonly expiresAt: number;
+}
+
+export type SlotReservation = { readonly admitted: true } | { readonly admitted: false; readonly open: number };
+
+/**
+ * Each owner's open tasks, counted against a ceiling. One implementation keeps them in DynamoDB
+ * (lib/aws/dynamodb-open-task-slots.ts).
+ */
+export interface OpenTaskSlots {
+  /**
+   * Takes a slot for every task of `tasks`, or none: a batch of 100 needs 100 free, with `limit`
+   * slots in all. Atomic under concurrency. A refusal says how many slots are `open` (held) once
+   * stale ones were cleared: those whose task has expired, ended, or (after a grace for a task still
+   * being recorded) does not exist, which heals a release that was lost. At most 100 tasks a call.
+   */
+  reserve(owner: string, tasks: readonly SlotTask[], limit: number, nowMs: number): Promise<SlotReservation>;
+  /** Gives the slots of `taskIds` back; an id holding no slot is ignored. */
+  release(owner: string, taskIds: readonly string[]): Promise<void>;
+}
+
+// Login attempts (DynamoDB).
+
+/**
+ * Login attempts per key, in rolling windows. One implementation keeps them in DynamoDB
+ * (lib/aws/dynamodb-login-attempts.ts), so every API instance sees the same attempts.
+ */
+export interface LoginAttemptStore {
+  /**
+   * Records attempt `attemptId`, made at `atMs`, under `key` unless `rule.limit` attempts made
+   * within `rule.windowSeconds` before it are recorded there already. Atomic: however many calls run
+   * at once, at most `rule.limit` attempts within any window are ever admitted. A refusal says when
+   * the oldest of them leaves the window.
+   */
+  admit(key: string, attemptId: string, atMs: number, rule: AttemptRule): Promise<Admission>;
+  /** Removes one recorded attempt; nothing happens if it is gone. */
+  forget(key: string, attemptId: string): Promise<void>;
+  /** Remembers `key` (a user name at an address that logged in) until `untilMs`. */
+  trust(key: string, untilMs: number): Promise<void>;
+  /** Whether `key` is remembered at `atMs`. */
+  isTrusted(key: string, atMs: number): Promise<boolean>;
+}
+
+// Completion webhooks: their deliveries (on the task records), the notifier's queues, the signing secrets.
+
+/**
+ * Where completion webhooks' deliveries are recorded: on the task's own record (one implementation,
+ * lib/aws/dynamodb-webhook-deliveries.ts, which DynamoDbTaskStore serves too). Every write is
+ * conditional, so duplicate messages and racing notifiers make one attempt at a time and never
+ * record over each other.
+ */
+export interface WebhookDeliveryStore {
+  /** A strongly consistent read of the task. */
+  get(id: string): Promise<Task | undefined>;
+  /** Takes up the next attempt; the task as it now is, or undefined when another took it or it is done. */
+  claimAttempt(id: string, claim: AttemptClaim): Promise<Task | undefined>;
+  /** Records how an attempt went; false when a later attempt has been taken up since. */
+  recordAttempt(id: string, record: AttemptRecord): Promise<boolean>;
+  /** Deliveries whose `notifyAt` is at or before `dueBy` (ISO time), soonest first: the sweeper's candidates. May lag a write (an index). */
+  listDueDeliveries(dueBy: string, limit: number): Promise<DueDelivery[]>;
+  /** Moves a delivery's `notifyAt` only if it is still `seenNotifyAt`; false otherwise. */
+  postponeDelivery(id: string, seenNotifyAt: string, notifyAt: string): Promise<boolean>;
+}
+
+export interface AttemptClaim {
+  /** The delivery as read before the claim (undefined before the first attempt). */
+  readonly previous: WebhookDelivery | undefined;
+  /** The delivery with this attempt counted and leased. */
+  readonly next: WebhookDelivery;
+  /** When the sweeper sends the delivery again should this attempt never be recorded (its notifier died). */
+  readonly notifyAt: string;
+  readonly at: string;
+  /**
+   * The task's new `expiresAt` (epoch seconds), when its delivery's retries would outlive it: the
+   * table's TTL must not delete a task whose webhook is still being delivered.
+   */
+  readonly expiresAt?: number;
+}
+
+export interface AttemptRecord {
+  readonly delivery: WebhookDelivery;
+  /** When the next attempt is due (it stays in the webhook index); undefined when the delivery is done. */
+  readonly notifyAt?: string;
+}
+
+export interface DueDelivery {
+  readonly id: string;
+  readonly notifyAt: string;
+}
+
+/** Messages to the notifier: a task id, and when to deliver (SQS DelaySeconds, up to 900). */
+export interface NotifierQueue {
+  send(taskId: string, options?: { readonly delaySeconds?: number }): Promise<void>;
+}
+
+/** Where deliveries that spent their retries are put aside for an operator (a dead-letter queue, alarmed). */
+export interface FailedDeliveries {
+  put(taskId: string, why: string): Promise<void>;
+}
+
+/** Each user's webhook signing secret (`whsec_…`). */
+export interface WebhookSecrets {
+  /** Undefined for a user who has none (yet: the users may have changed since they were read). */
+  secretOf(owner: string): Promise<string | undefined>;
 }
