@@ -1,17 +1,16 @@
-import { type LocalSettings, loadLocalSettings } from '../local/settings.ts';
-import { type LocalStack, type StackObserver, startLocalStack } from '../local/stack.ts';
-import { freeStackPorts } from '../local/ports.ts';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { startBenchStack } from './bench-stack.ts';
 import { CallCounter, type PerTaskCalls, perTask } from './call-counter.ts';
 import { CpuMeter, type PhaseCpu, phaseCpu } from './cpu.ts';
-import { BATCH_CONCURRENCY, type LifecycleResult, measureLifecycle } from './lifecycle.ts';
-import { type Call, type LatencySummary, type LoopResult, LoopbackClient, type Outcome, runClosedLoop, summarize } from './load.ts';
+import { BATCH_CONCURRENCY, type LifecycleResult } from './lifecycle-figures.ts';
+import { measureLifecycle } from './lifecycle.ts';
+import { type LatencySummary, type LoopResult, type Outcome, runClosedLoop, summarize } from './load.ts';
 import { type LoginFloodResult, measureLoginFlood } from './login-flood.ts';
+import { login, operations } from './operations.ts';
 import { type StartupResult, measureStartup } from './startup.ts';
 import { type Ceiling, type UnitCosts, ceilingFromUnitCosts, measureUnitCosts } from './unit-costs.ts';
-import { type WebhookResult, measureWebhooks } from './webhooks.ts';
+import type { WebhookResult } from './webhooks-figures.ts';
+import { measureWebhooks } from './webhooks.ts';
 
 /** How much load each phase sends. `npm run bench` uses FULL_COUNTS; `--quick` QUICK_COUNTS. */
 export interface BenchCounts {
@@ -117,8 +116,8 @@ export interface BenchResult {
 
 /**
  * Starts the local stack as `npm start` does (emulators and the event-source pollers in this
- * process, serverless-offline as a child) on free loopback ports, with the floor route on and the
- * calls counted, then runs the phases one after the other and stops the stack.
+ * process, serverless-offline as a child) on free loopback ports, with the floor function and the
+ * calls counted (startBenchStack), then runs the phases one after the other and stops the stack.
  */
 export async function runBenchmark(options: BenchOptions): Promise<BenchResult> {
   const { counts, log } = options;
@@ -248,117 +247,6 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchResult> 
   }
 }
 
-export interface BenchStackOptions {
-  readonly observe: StackObserver;
-  /** Keep-alive sockets of the load generator's client. */
-  readonly sockets: number;
-  readonly requestTimeoutMs: number;
-  readonly offlineLog: boolean;
-  readonly log: (line: string) => void;
-}
-
-export interface BenchStack {
-  readonly settings: LocalSettings;
-  readonly client: LoopbackClient;
-  /** Stops the client and the stack (also done on SIGINT/SIGTERM). */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts the local stack as `npm start` does (emulators and the event-source pollers in this
- * process, serverless-offline as a child) on free loopback ports, with the floor route on and the
- * sweeper's schedule off, and a keep-alive client for its API. `npm run bench` and its trace use it.
- */
-export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
-  const { log } = options;
-  // A table of its own, removed when the bench stops: the figures start from an empty store.
-  const dataDir = await mkdtemp(join(tmpdir(), 'doozer-bench-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(await freeStackPorts()).env, DOOZER_DATA_DIR: dataDir };
-  // The calls are counted at the embedded emulators: running services elsewhere would count nothing.
-  delete env.DOOZER_SQS_ENDPOINT;
-  delete env.DOOZER_DYNAMODB_ENDPOINT;
-  const settings = loadLocalSettings(env);
-  // serverless-offline (a child) inherits this process's environment: the api function reads it.
-  process.env.DOOZER_BENCH_FLOOR = 'true';
-  // The sweeper is a once-a-minute schedule off the hot path; its Query must not land in a phase's counts.
-  process.env.DOOZER_SWEEPER_ENABLED = 'false';
-  // One user makes every request, at thousands a second: its limits must not be what is measured.
-  // They are counted all the same (a write each), as on every stack.
-  process.env.DOOZER_RATE_LIMIT_PER_SECOND ??= '10000';
-  process.env.DOOZER_RATE_LIMIT_BURST ??= '100000';
-  process.env.DOOZER_OPEN_TASK_LIMIT ??= '5000';
-  // serverless-offline prints two notice lines per invocation; at 10,000 requests that buries the table.
-  if (!options.offlineLog) process.env.SLS_LOG_LEVEL ??= 'warning';
-
-  log(`starting the local stack on ${settings.apiUrl}`);
-  const stack: LocalStack = await startLocalStack(settings, {
-    workers: true,
-    log: (line) => log(`stack: ${line}`),
-    observe: options.observe,
-  }).catch(async (error: unknown) => {
-    await rm(dataDir, { recursive: true, force: true });
-    throw error;
-  });
-  const client = new LoopbackClient(settings.apiUrl, { sockets: options.sockets, timeoutMs: options.requestTimeoutMs });
-  const stop = onSignalStop(async () => {
-    client.close();
-    await stack.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  return { settings, client, stop };
-}
-
-interface TaskAnswer {
-  readonly id?: string;
-  readonly state?: string;
-  readonly result?: unknown;
-}
-
-/** The measured operations. Each checks the answer: a wrong sum is an error, not a fast request. */
-export function operations(call: Call) {
-  const addBody = (index: number) => ({ name: 'add', args: [index, 1] });
-  const expectSum = (index: number, status: number, text: string, path: string): Outcome => {
-    if (status !== 200) return { ok: false, error: `${path} answered ${status}: ${text.slice(0, 120)}` };
-    const task = JSON.parse(text) as TaskAnswer;
-    if (task.state !== 'SUCCESS' || task.result !== index + 1) {
-      return { ok: false, error: `${path} answered ${task.state} with ${JSON.stringify(task.result)}, expected SUCCESS with ${index + 1}` };
-    }
-    return { ok: true };
-  };
-  return {
-    /** POST /tasks add, measured until the 200 with the sum arrives. */
-    sync: async (index: number): Promise<Outcome> => {
-      const answer = await call('POST', '/tasks', addBody(index));
-      return expectSum(index, answer.status, answer.body, 'POST /tasks');
-    },
-    /** The same add computed inline by the api function: same server, same auth, no queue, no store. */
-    floor: async (index: number): Promise<Outcome> => {
-      const answer = await call('POST', '/bench/floor', addBody(index));
-      return expectSum(index, answer.status, answer.body, 'POST /bench/floor');
-    },
-    /** POST ?wait=0 (202), then GET ?wait=5 until SUCCESS, measured from the POST to the SUCCESS. */
-    deferred: async (index: number, onLookup: () => void): Promise<Outcome> => {
-      const posted = await call('POST', '/tasks?wait=0', addBody(index));
-      if (posted.status !== 202) return { ok: false, error: `POST /tasks?wait=0 answered ${posted.status}, expected 202` };
-      const { id } = JSON.parse(posted.body) as TaskAnswer;
-      // Five long polls of up to 5 s: a task that needs more is an error of the deferred path.
-      for (let lookup = 0; lookup < 5; lookup += 1) {
-        onLookup();
-        const answer = await call('GET', `/tasks/${id}?wait=5`);
-        const task = answer.status === 200 ? (JSON.parse(answer.body) as TaskAnswer) : undefined;
-        if (task?.state === 'SUCCESS' || answer.status !== 200) return expectSum(index, answer.status, answer.body, 'GET /tasks/<id>');
-      }
-      return { ok: false, error: `task ${id} did not succeed within 5 lookups of 5 s` };
-    },
-  };
-}
-
-export async function login(client: LoopbackClient, user: { username: string; password: string }): Promise<string> {
-  const answer = await client.send('POST', '/auth/token', { body: user });
-  if (answer.status !== 200) throw new Error(`POST /auth/token answered ${answer.status}: ${answer.body}`);
-  return (JSON.parse(answer.body) as { token: string }).token;
-}
-
 function latencyPhase(result: LoopResult & { cpu: PhaseCpu }, concurrency: number, floor?: LatencyPhase): LatencyPhase {
   const summary = summarize(result.latenciesMs);
   const seconds = result.elapsedMs / 1000;
@@ -381,25 +269,6 @@ function latencyPhase(result: LoopResult & { cpu: PhaseCpu }, concurrency: numbe
         perSecond: round(perSecond / floor.perSecond, 3),
       },
     }),
-  };
-}
-
-/**
- * serverless-offline runs in its own process group, which a Ctrl-C in the terminal does not reach:
- * stop the stack on SIGINT/SIGTERM, then exit. Returns the stop to call when the run ends normally.
- */
-function onSignalStop(stop: () => Promise<void>): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  const once = () => (stopping ??= stop());
-  const onSignal = (signal: NodeJS.Signals) => {
-    void once().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return async () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await once();
   };
 }
 

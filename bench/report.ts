@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PerTaskCalls } from './call-counter.ts';
 import type { BenchResult, LatencyPhase } from './benchmark.ts';
-import type { LifecycleResult, LifecycleSideSummary } from './lifecycle.ts';
+import { lifecycleSection } from './lifecycle-report.ts';
 import type { LoginFloodResult } from './login-flood.ts';
-import type { WebhookResult, WebhookSideSummary } from './webhooks.ts';
+import { fixed, ms } from './report-format.ts';
+import { webhooksSection } from './webhooks-report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -112,11 +113,38 @@ export async function writeReport(report: BenchReport, dir: string): Promise<str
   return markdown;
 }
 
+/**
+ * The latest full run's table, committed: BENCHMARKS.md links it, and its history is the file's
+ * history in git (`git log -p bench/LATEST.md`), so no run needs to be copied into prose.
+ */
+export const LATEST_FILE = join(ROOT, 'bench', 'LATEST.md');
+
+/** Why `report` may not stand as the latest run (a failure, a source edited mid-run), or nothing. */
+export function reasonNotToPublish(report: BenchReport, failures: number): string | undefined {
+  if (failures > 0) return `${failures} failures`;
+  const changed = report.environment.sourcesChangedDuringRun;
+  if (changed.length > 0) return `sources changed during the run (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? '…' : ''})`;
+  return undefined;
+}
+
+/** Writes `markdown` (toMarkdown's) to LATEST_FILE, under a heading that says what the file is. */
+export async function publishLatest(markdown: string): Promise<void> {
+  const preface = [
+    '# The latest benchmark run',
+    '',
+    'Written by `npm run bench` at the end of a full run (the default counts, no `--out`, no failure, no source',
+    'edited during the run); what each figure means, the targets and how to reproduce them are in',
+    '[BENCHMARKS.md](../BENCHMARKS.md). Earlier runs are in git: `git log -p bench/LATEST.md`.',
+    '',
+  ];
+  await writeFile(LATEST_FILE, `${preface.join('\n')}\n${markdown.trimEnd()}\n`);
+}
+
 export function toMarkdown(report: BenchReport): string {
   const { environment: env, counts, floor, sync, deferred, calls } = report;
   const c = counts.concurrency;
   const lines: string[] = [];
-  lines.push(`### doozer benchmark, ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '');
+  lines.push(`## doozer benchmark, ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '');
   lines.push(
     `${env.machine.cpu}, ${env.machine.cores} cores, ${env.machine.memoryGiB} GiB, ${env.machine.platform}; Node ${env.node}; ` +
       `commit ${env.commit ? `${env.commit.id}${env.commit.dirty ? ' with uncommitted changes' : ''}` : 'unknown'}. ` +
@@ -181,7 +209,7 @@ export function toMarkdown(report: BenchReport): string {
     `| **DynamoDB reads** | ${columns.map(([, per]) => `**${fixed(per.dynamodbReads)}**`).join(' | ')} |`,
     `| **DynamoDB writes** | ${columns.map(([, per]) => `**${fixed(per.dynamodbWrites)}**`).join(' | ')} |`,
     `| **AWS calls (SQS + DynamoDB)** | ${columns.map(([, per]) => `**${fixed(per.aws)}**`).join(' | ')} |`,
-    `| Lambda: api (one per API request) | ${columns.map(([, per]) => fixed(per.lambda.api)).join(' | ')} |`,
+    `| Lambda: api, or the bench's floor function (one per API request) | ${columns.map(([, per]) => fixed(per.lambda.api)).join(' | ')} |`,
     ...functions.map(
       (name) => `| Lambda: ${name} (event source) | ${columns.map(([, per]) => fixed(per.lambda.byFunction[name] ?? 0)).join(' | ')} |`,
     ),
@@ -240,14 +268,6 @@ function phaseRow(label: string, phase: LatencyPhase): string {
   return `| ${label} | ${phase.completed} | ${phase.errors} | ${ms(phase.p50)} | ${ms(phase.p90)} | ${ms(phase.p99)} | ${ms(phase.max)} | ${phase.perSecond.toFixed(0)} | ${ratio ? `${ratio.p50.toFixed(1)}×` : '1×'} | ${ratio ? `${ratio.p99.toFixed(1)}×` : '1×'} | ${ratio ? ratio.perSecond.toFixed(2) : '1'} |`;
 }
 
-function ms(value: number): string {
-  return Number.isNaN(value) ? 'n/a' : value < 10 ? value.toFixed(2) : value.toFixed(1);
-}
-
-function fixed(value: number, digits = 3): string {
-  return Number.isNaN(value) ? 'n/a' : value.toFixed(digits);
-}
-
 /** Sync task latency beside the login floods, against idle in the same run. */
 function loginFloodSection(report: BenchReport): string[] {
   const { idle, floods } = report.loginFlood;
@@ -270,154 +290,4 @@ function loginFloodSection(report: BenchReport): string[] {
       ]),
     ),
   ];
-}
-
-/** Batches against single submissions: accepted and completed per second, medians of the rounds, and the ratios. */
-export function lifecycleSection(lifecycle: LifecycleResult, concurrency: number): string[] {
-  const { batch, single, ratio, target, met } = lifecycle;
-  const perSecond = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(0));
-  const seconds = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(2));
-  const times = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
-  const row = (label: string, side: LifecycleSideSummary) =>
-    `| ${label} | ${side.completed} | ${side.errors} | ${ms(side.requestP50Ms)} | ${seconds(side.submitSeconds)} | ${perSecond(side.acceptedPerSecond)} | ${seconds(side.completeSeconds)} | ${perSecond(side.completedPerSecond)} | ${seconds(side.drainSeconds)} | ${side.listRequests} |`;
-  const verdict = (value: number, ok: boolean) => `**${times(value)}** (${ok ? 'met' : 'not met'})`;
-  const lines = [
-    `Task lifecycle, batches against single submissions: ${lifecycle.tasksPerSide} add tasks a side in each of ${lifecycle.rounds} round(s), the sides' order alternating; ` +
-      'figures are medians of the rounds, counts are sums. Accepted/s: tasks acknowledged ÷ the submissions\' wall time (first request sent to last answer). ' +
-      'Completed/s: tasks SUCCESS with the right sum ÷ the time from the first request to the latest `updatedAt` of the side\'s tasks (the worker\'s SUCCESS write). ' +
-      `Completion is read by listing \`GET /tasks?limit=100\` newest first: walked once after the submissions, then the oldest page still open again every ${lifecycle.pollIntervalMs} ms (its requests are in the counts):`,
-    '',
-    '| Side | tasks completed | errors | request p50 ms | submitted in s | accepted/s | completed in s | completed/s | last SUCCESS after the last answer, s | list requests |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-    row(`Batches: \`POST /tasks/batch\` of ${batch.tasksPerRequest}, c=${batch.concurrency}`, batch),
-    row(`Single: \`POST /tasks?wait=0\`, c=${single.concurrency}`, single),
-    `| **Batches ÷ single** (target ${target}×) | | | | | ${verdict(ratio.accepted, met.accepted)} | | ${verdict(ratio.completed, met.completed)} | | |`,
-    '',
-  ];
-  if (batch.truncated || single.truncated) lines.push('**A side hit its time bound and stopped early.**', '');
-  if (lifecycle.rounds > 1) {
-    lines.push(
-      'Each round, in the order run:',
-      '',
-      '| Round | side | accepted/s | completed/s | last SUCCESS after the last answer, s | errors |',
-      '|--:|---|--:|--:|--:|--:|',
-      ...lifecycle.runs.map(
-        (run) => `| ${run.round + 1} | ${run.side} | ${perSecond(run.acceptedPerSecond)} | ${perSecond(run.completedPerSecond)} | ${seconds(run.drainSeconds)} | ${run.errors} |`,
-      ),
-      '',
-    );
-  }
-  const sides: [string, LifecycleSideSummary][] = [
-    [`batches (${batch.calls.tasks})`, batch],
-    [`single c=${concurrency} (${single.calls.tasks})`, single],
-  ];
-  const cpu = (pick: (side: LifecycleSideSummary) => number | undefined, digits: number) =>
-    sides.map(([, side]) => {
-      const value = pick(side);
-      return value === undefined ? 'n/a' : value.toFixed(digits);
-    });
-  const both = (submit: (side: LifecycleSideSummary) => number | undefined, whole: (side: LifecycleSideSummary) => number | undefined, digits: number) => {
-    const a = cpu(submit, digits);
-    const b = cpu(whole, digits);
-    return a.map((value, index) => `${value} / ${b[index]}`).join(' | ');
-  };
-  const callNames = [...new Set(sides.flatMap(([, side]) => Object.keys(side.calls.byCall)))].sort();
-  const functions = [...new Set(sides.flatMap(([, side]) => Object.keys(side.calls.lambda.byFunction)))].sort();
-  lines.push(
-    'Where each side\'s work goes, per task (completed tasks in brackets, all rounds): CPU in ms over the submissions (per accepted task) / from the first request to the last task seen done (per completed task), and the calls counted over the side:',
-    '',
-    `| Per task | ${sides.map(([name]) => name).join(' | ')} |`,
-    `|---|${sides.map(() => '--:').join('|')}|`,
-    `| CPU, bench process (emulators, pollers, load): submission / whole | ${both((s) => s.cpu.submit.benchMsPerOp, (s) => s.cpu.whole.benchMsPerOp, 2)} |`,
-    `| CPU, serverless-offline (HTTP and Lambda emulation, functions): submission / whole | ${both((s) => s.cpu.submit.offlineMsPerOp, (s) => s.cpu.whole.offlineMsPerOp, 2)} |`,
-    `| cores busy: submission / whole | ${both((s) => s.cpu.submit.coresBusy, (s) => s.cpu.whole.coresBusy, 2)} |`,
-    `| CPU ceiling, tasks/s: submission / whole | ${both((s) => s.cpu.submit.cpuCeilingPerSecond, (s) => s.cpu.whole.cpuCeilingPerSecond, 0)} |`,
-    ...callNames.map((name) => `| ${name} | ${sides.map(([, side]) => fixed(side.calls.byCall[name] ?? 0)).join(' | ')} |`),
-    `| **AWS calls (SQS + DynamoDB)** | ${sides.map(([, side]) => `**${fixed(side.calls.aws)}**`).join(' | ')} |`,
-    `| Lambda: api (one per API request, list requests included) | ${sides.map(([, side]) => fixed(side.calls.lambda.api)).join(' | ')} |`,
-    ...functions.map((name) => `| Lambda: ${name} (event source) | ${sides.map(([, side]) => fixed(side.calls.lambda.byFunction[name] ?? 0)).join(' | ')} |`),
-    ...functions.map(
-      (name) => `| records per ${name} invocation | ${sides.map(([, side]) => fixed(side.calls.recordsPerInvocation[name] ?? 0, 2)).join(' | ')} |`,
-    ),
-    '',
-    'The worker\'s invocations by the SQS event source (one receive loop per queue, up to 16 invocations at once), each timed in this process from the call to serverless-offline\'s Lambda API to its answer; at once = their summed time ÷ the completion time:',
-    '',
-    `| Worker invocations | ${sides.map(([name]) => name).join(' | ')} |`,
-    `|---|${sides.map(() => '--:').join('|')}|`,
-    `| invocations | ${sides.map(([, side]) => side.workers.invocations).join(' | ')} |`,
-    `| per s, first request to last SUCCESS (median of the rounds) | ${sides.map(([, side]) => perSecond(side.workers.perSecond)).join(' | ')} |`,
-    `| mean ms each | ${sides.map(([, side]) => ms(side.workers.meanMs)).join(' | ')} |`,
-    `| at once: mean / most | ${sides.map(([, side]) => `${fixed(side.workers.meanInFlight, 2)} / ${side.workers.peakInFlight}`).join(' | ')} |`,
-  );
-  return lines;
-}
-
-/** Sync tasks with a callbackUrl against without (the ratio of the medians), and the deliveries checked. */
-export function webhooksSection(webhooks: WebhookResult): string[] {
-  const { without, with: withCallback, ratio, delivery } = webhooks;
-  const times = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
-  const row = (label: string, side: WebhookSideSummary) => `| ${label} | ${side.completed} | ${side.errors} | ${ms(side.p50Ms)} | ${ms(side.p99Ms)} |`;
-  const lines = [
-    `Completion webhooks: sync p50 with a callbackUrl against without. ${webhooks.tasksPerSide} sync add tasks at c=1 a side in each of ${webhooks.rounds} round(s), the sides' order alternating; ` +
-      'p50 and p99 are medians of the rounds, counts are sums. With a callbackUrl the worker writes the end, then sends one message to the notifier\'s queue; ' +
-      'the notifier POSTs the task to a receiver in the bench process on 127.0.0.1, which verifies each delivery\'s Standard Webhooks signature with the development secret. ' +
-      `After each side with callbacks, its deliveries are awaited (at most ${webhooks.deliveryWaitMs / 1000} s) before the next side starts:`,
-    '',
-    '| Sync tasks, c=1: `POST /tasks` add until the 200 | n | errors | p50 ms | p99 ms |',
-    '|---|--:|--:|--:|--:|',
-    row('without a callbackUrl', without),
-    row('with a callbackUrl (delivered by the notifier)', withCallback),
-    `| **With ÷ without** | | | **${times(ratio.p50)}** | **${times(ratio.p99)}** |`,
-    '',
-    ...(webhooks.paced
-      ? [
-          `Paced: ${webhooks.paced.tasksPerSide} tasks a side in each round, each sent once the stack had made no call for 20 ms (the previous task's worker and delivery done), so no delivery shares the two cores with a task's path (on AWS the notifier is a Lambda of its own):`,
-          '',
-          '| Sync tasks, c=1, paced | n | errors | p50 ms | p99 ms |',
-          '|---|--:|--:|--:|--:|',
-          row('without a callbackUrl', webhooks.paced.without),
-          row('with a callbackUrl', webhooks.paced.with),
-          `| **With ÷ without, paced** | | | **${times(webhooks.paced.ratio.p50)}** | **${times(webhooks.paced.ratio.p99)}** |`,
-          '',
-        ]
-      : []),
-    'Deliveries of the tasks with a callbackUrl (delivered: received at least once with a valid signature; duplicates: deliveries beyond one a task; lag: from the 200 reaching the bench to the first delivery, medians of the rounds):',
-    '',
-    '| Deliveries | expected | delivered | missing | invalid signatures | duplicates | of tasks without a callbackUrl | lag p50 ms | lag p99 ms |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
-    `| all rounds | ${delivery.expected} | ${delivery.delivered} | ${delivery.missing} | ${delivery.invalidSignatures} | ${delivery.duplicates} | ${delivery.unexpected} | ${ms(delivery.lagP50Ms)} | ${ms(delivery.lagP99Ms)} |`,
-    '',
-  ];
-  if (without.truncated || withCallback.truncated) lines.push('**A side hit its time bound and stopped early.**', '');
-  if (delivery.truncated) lines.push(`**Deliveries were still missing after ${webhooks.deliveryWaitMs / 1000} s.**`, '');
-  if (webhooks.rounds > 1) {
-    lines.push(
-      'Each round, in the order run:',
-      '',
-      '| Round | side | n | errors | p50 ms | p99 ms | delivered / expected | lag p50 ms |',
-      '|--:|---|--:|--:|--:|--:|--:|--:|',
-      ...webhooks.runs.map(
-        (run) =>
-          `| ${run.round + 1} | ${run.side}${run.paced ? ', paced' : ''} | ${run.completed} | ${run.errors} | ${ms(run.latency.p50)} | ${ms(run.latency.p99)} | ${run.delivery ? `${run.delivery.delivered} / ${run.delivery.expected}` : ''} | ${run.delivery ? ms(run.delivery.lagMs.p50) : ''} |`,
-      ),
-      '',
-    );
-  }
-  const sides: [string, WebhookSideSummary][] = [
-    [`without (${without.calls.tasks})`, without],
-    [`with (${withCallback.calls.tasks})`, withCallback],
-  ];
-  const callNames = [...new Set(sides.flatMap(([, side]) => Object.keys(side.calls.byCall)))].sort();
-  const functions = [...new Set(sides.flatMap(([, side]) => Object.keys(side.calls.lambda.byFunction)))].sort();
-  lines.push(
-    'Calls per task, counted over each side from its first request until its deliveries were done (so the notifier\'s work is in the side with callbacks):',
-    '',
-    `| Call | ${sides.map(([name]) => name).join(' | ')} |`,
-    `|---|${sides.map(() => '--:').join('|')}|`,
-    ...callNames.map((name) => `| ${name} | ${sides.map(([, side]) => fixed(side.calls.byCall[name] ?? 0)).join(' | ')} |`),
-    `| **AWS calls (SQS + DynamoDB)** | ${sides.map(([, side]) => `**${fixed(side.calls.aws)}**`).join(' | ')} |`,
-    `| Lambda: api (one per API request) | ${sides.map(([, side]) => fixed(side.calls.lambda.api)).join(' | ')} |`,
-    ...functions.map((name) => `| Lambda: ${name} (event source) | ${sides.map(([, side]) => fixed(side.calls.lambda.byFunction[name] ?? 0)).join(' | ')} |`),
-  );
-  return lines;
 }

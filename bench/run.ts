@@ -3,16 +3,17 @@
  * results. See HELP (or `npm run bench -- --help`).
  */
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './command-line.ts';
 import { type BenchCounts, FULL_COUNTS, QUICK_COUNTS, runBenchmark } from './benchmark.ts';
-import { type BenchReport, describeEnvironment, writeReport } from './report.ts';
-import { DELIVERY_WAIT_MS, webhookFailures } from './webhooks.ts';
+import { type BenchReport, LATEST_FILE, describeEnvironment, publishLatest, reasonNotToPublish, writeReport } from './report.ts';
+import { webhookFailures } from './webhooks-figures.ts';
+import { DELIVERY_WAIT_MS } from './webhooks.ts';
 
 const HELP = `Usage: npm run bench [-- options]
 
 Times \`npm start\` itself (to /health and to its banner), then starts the local stack as
-\`npm start\` does (on free loopback ports, with the floor route POST /bench/floor turned on),
-then measures in one run, over keep-alive HTTP on loopback:
+\`npm start\` does (on free loopback ports, with the bench's own floor function beside the
+product's: serverless.bench.mjs), then measures in one run, over keep-alive HTTP on loopback:
   floor     POST /bench/floor at c=1 and at c=16: the same server and auth, the add computed inline
   sync      POST /tasks add until the 200, at c=1 (latency) and at c=16 (tasks/s)
   deferred  POST /tasks?wait=0 (202), then GET /tasks/<id>?wait=5 until SUCCESS, at c=1
@@ -38,9 +39,11 @@ Then sync tasks at c=1 idle and beside two floods of failed logins with ever-new
 one address, and from 200 loopback addresses in turn): the task latency under a flood as a ratio.
 Then the unit costs: the CPU of one SDK call (client side, from a child process, and at the
 emulators) per kind, from which it builds up the CPU ceiling a sync task allows on this machine.
-Writes <out>/latest.json and <out>/latest.md and prints the table. Exits 1 if any request failed,
-or a completion webhook was missing, had a bad signature, or came for a task without a callbackUrl.
-Where the time of one sync task goes, step by step: npm run bench:trace (bench/trace.ts).
+Writes <out>/latest.json and <out>/latest.md and prints the table; a full run (no count flag, no
+--out) with no failure and no source edited meanwhile also writes the table to bench/LATEST.md,
+the committed latest run that BENCHMARKS.md links. Exits 1 if any request failed, or a completion
+webhook was missing, had a bad signature, or came for a task without a callbackUrl.
+Where the time of one sync task goes, step by step: npm run bench:trace (bench/trace/).
 
 Options:
   --quick              small counts (about a tenth), for a look in under a minute
@@ -60,59 +63,33 @@ Options:
   --webhook-rounds N   rounds of both webhook sides, alternating the order (${FULL_COUNTS.webhookRounds}; quick ${QUICK_COUNTS.webhookRounds})
   --max-seconds N      time bound of each phase; a phase past it stops early (300)
   --offline-log        keep serverless-offline's per-request log lines, as npm start prints them
-  --out DIR            where to write the results (bench/results)
+  --out DIR            where to write the results (bench/results); bench/LATEST.md is then left alone
   --json               print the JSON result instead of the Markdown table
   -h, --help           this text`;
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results', import.meta.url));
 
-function parseCount(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < min) usage(`--${name} must be an integer of at least ${min}, got ${JSON.stringify(value)}`);
-  return count;
-}
-
-function usage(message: string): never {
-  console.error(`bench: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      warmup: { type: 'string' },
-      floor: { type: 'string' },
-      sync: { type: 'string' },
-      throughput: { type: 'string' },
-      deferred: { type: 'string' },
-      concurrency: { type: 'string' },
-      'unit-calls': { type: 'string' },
-      'startup-runs': { type: 'string' },
-      flood: { type: 'string' },
-      lifecycle: { type: 'string' },
-      'lifecycle-rounds': { type: 'string' },
-      webhooks: { type: 'string' },
-      'webhooks-paced': { type: 'string' },
-      'webhook-rounds': { type: 'string' },
-      'max-seconds': { type: 'string' },
-      'offline-log': { type: 'boolean', default: false },
-      out: { type: 'string', default: DEFAULT_OUT },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  }));
-} catch (error) {
-  usage((error as Error).message);
-}
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+const { values, usage, count: parseCount } = readCommandLine('bench', HELP, {
+  quick: { type: 'boolean', default: false },
+  warmup: { type: 'string' },
+  floor: { type: 'string' },
+  sync: { type: 'string' },
+  throughput: { type: 'string' },
+  deferred: { type: 'string' },
+  concurrency: { type: 'string' },
+  'unit-calls': { type: 'string' },
+  'startup-runs': { type: 'string' },
+  flood: { type: 'string' },
+  lifecycle: { type: 'string' },
+  'lifecycle-rounds': { type: 'string' },
+  webhooks: { type: 'string' },
+  'webhooks-paced': { type: 'string' },
+  'webhook-rounds': { type: 'string' },
+  'max-seconds': { type: 'string' },
+  'offline-log': { type: 'boolean', default: false },
+  out: { type: 'string' },
+  json: { type: 'boolean', default: false },
+});
 
 const base = values.quick ? QUICK_COUNTS : FULL_COUNTS;
 const counts: BenchCounts = {
@@ -145,9 +122,10 @@ try {
     log,
   });
   const report: BenchReport = { schema: 'doozer-bench/1', ...result, environment: await describeEnvironment(result.startedAt) };
-  const markdown = await writeReport(report, values.out);
+  const out = values.out ?? DEFAULT_OUT;
+  const markdown = await writeReport(report, out);
   console.log(values.json ? JSON.stringify(report, null, 2) : markdown);
-  log(`results in ${values.out}/latest.json and latest.md`);
+  log(`results in ${out}/latest.json and latest.md`);
   const phases = [
     report.floor.c1,
     report.floor.concurrent,
@@ -168,6 +146,14 @@ try {
   if (failures.length > 0) {
     log(failures.map((failure) => failure.message).join('; '));
     process.exitCode = 1;
+  }
+  const fullRun = values.out === undefined && (Object.keys(FULL_COUNTS) as (keyof BenchCounts)[]).every((key) => counts[key] === FULL_COUNTS[key]);
+  const notPublished = fullRun ? reasonNotToPublish(report, errors + failures.length) : 'not a full run';
+  if (notPublished === undefined) {
+    await publishLatest(markdown);
+    log(`the table is in ${LATEST_FILE} too: commit it`);
+  } else {
+    log(`${LATEST_FILE} left as it was: ${notPublished}`);
   }
 } catch (error) {
   log(`the benchmark failed: ${(error as Error).stack ?? error}`);

@@ -1,30 +1,26 @@
 import { describe, expect, it } from 'vitest';
+import { type FittedModel, type LatencyModel, PUBLISHED_MODEL, fitModel } from '../../bench/aws-model/latency-model.ts';
+import { PRICES, costPerMillion, taskUsage } from '../../bench/aws-model/prices.ts';
 import {
   type Evaluated,
-  type FittedModel,
-  type LatencyModel,
-  PRICES,
-  PUBLISHED_MODEL,
   RECOMMENDED_BACKOFF,
-  Z90,
   backoffCandidate,
   bestWithinReads,
-  costPerMillion,
-  fitLogNormal,
-  fitModel,
-  fitShiftedLogNormal,
   firstReadCandidate,
+  paretoFront,
+} from '../../bench/aws-model/schedules.ts';
+import { simulate, simulateTask, simulateWaitLoop } from '../../bench/aws-model/simulation.ts';
+import {
+  Z90,
+  fitLogNormal,
+  fitShiftedLogNormal,
   logNormalQuantile,
   mulberry32,
-  paretoFront,
   quantile,
   sampleLogNormal,
-  simulate,
-  simulateTask,
-  simulateWaitLoop,
-  taskUsage,
-} from '../../bench/aws-model.ts';
-import { type BackoffSchedule, type Clock, DEFAULT_BACKOFF, pollUntil, readOffsets } from '../../lib/tasks/wait-policy.ts';
+} from '../../bench/aws-model/statistics.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { type BackoffSchedule, DEFAULT_BACKOFF, pollUntil, readOffsets } from '../../lib/tasks/wait-policy.ts';
 
 function sampleQuantiles(draw: () => number, n: number, qs: readonly number[]): number[] {
   const values = Float64Array.from({ length: n }, draw).sort();

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { CallCounts } from '../../bench/call-counter.ts';
 import { CallCounter, perTask } from '../../bench/call-counter.ts';
-import { type LifecycleRun, type ListPage, median, summarizeLifecycle, watchCompletion } from '../../bench/lifecycle.ts';
-import { lifecycleSection } from '../../bench/report.ts';
+import { type LifecycleRun, summarizeLifecycle } from '../../bench/lifecycle-figures.ts';
+import { lifecycleSection } from '../../bench/lifecycle-report.ts';
+import { type ListPage, watchCompletion } from '../../bench/lifecycle-watch.ts';
+import { median } from '../../bench/load.ts';
 
 /**
  * A user's task list as `GET /tasks` answers it: newest first, pages of `limit` after a cursor

@@ -8,7 +8,7 @@ import {
   breakdown,
   correlate,
   taskOfBody,
-} from '../../bench/trace-analysis.ts';
+} from '../../bench/trace/analysis.ts';
 
 /**
  * One task's events as the trace records them, at hand-picked times (ms), starting at `t0`:
@@ -50,7 +50,7 @@ function oneTask(id: string, t0: number): { client: ClientSpan; exchanges: Excha
   };
 }
 
-describe('the trace of sync tasks (bench/trace-analysis.ts)', () => {
+describe('the trace of sync tasks (bench/trace/analysis.ts)', () => {
   it('finds each call of a task and cuts its path into segments that add up to its latency', () => {
     const a = oneTask('task_a', 0);
     const b = oneTask('task_b', 100);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { type CallCounts, perTask } from '../../bench/call-counter.ts';
-import { webhooksSection } from '../../bench/report.ts';
 import {
   type DeliveryFigures,
   type Receipt,
@@ -10,7 +9,8 @@ import {
   tallyDeliveries,
   unexpectedDeliveries,
   webhookFailures,
-} from '../../bench/webhooks.ts';
+} from '../../bench/webhooks-figures.ts';
+import { webhooksSection } from '../../bench/webhooks-report.ts';
 
 const valid = (at: number): Receipt => ({ at, signatureValid: true });
 const forged = (at: number): Receipt => ({ at, signatureValid: false });

@@ -1,5 +1,5 @@
 /**
- * The analysis of `npm run bench:trace` (bench/trace.ts): per sync task, the timestamps seen at the
+ * The analysis of `npm run bench:trace` (bench/trace/run.ts): per sync task, the timestamps seen at the
  * client, at the embedded emulators and at the event source, correlated by task id, then cut into
  * the consecutive segments of the path that decides when the 200 arrives. Pure: no clock, no I/O.
  *
@@ -7,7 +7,7 @@
  * both emulators and the event-source pollers; serverless-offline and the functions run in a child
  * and are seen only through the requests they make and answer).
  */
-import { type LatencySummary, summarize } from './load.ts';
+import { type LatencySummary, summarize } from '../load.ts';
 
 /** One request an emulator received. */
 export interface Exchange {
