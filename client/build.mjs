@@ -1,5 +1,6 @@
-// Bundles the CLI and the typed client into dist/ (run by `prepare`, so `npm install` at the
-// project root builds them and links `doozer` into node_modules/.bin), then emits type declarations.
+// Bundles the CLI and the typed client into dist/, then emits the client's type declarations. Run
+// by the project root's `prepare` (after `npm ci`) and by `prepack` (before `npm pack`); the package
+// has no install script, so installing it runs nothing.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -17,7 +18,9 @@ const common = {
   // commander is CommonJS and requires Node built-ins; give the ESM bundle a require to do it with.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 };
-await build({ ...common, entryPoints: { doozer: 'src/cli.ts' }, banner: { js: `#!/usr/bin/env node\n${common.banner.js}` } });
+// Split: `doozer --version` loads the entry alone, the rest (commander, the client) comes with main.
+// The entry's #! line is its own, kept by esbuild.
+await build({ ...common, entryPoints: { doozer: 'src/cli.ts' }, splitting: true, chunkNames: 'cli/[name]-[hash]' });
 chmodSync('dist/doozer.mjs', 0o755);
 await build({ ...common, entryPoints: { index: 'src/index.ts' } });
 

@@ -302,3 +302,39 @@ export function formatOutcome(outcome: LineOutcome, { now, numberWidth }: { now:
   const note = taskNote(outcome.task, now);
   return `${label}  ${outcome.task.id}  ${outcome.task.state}${note === '' ? '' : `  ${note}`}`;
 }
+
+/** What stopped a --wait before its deadline: an outage, or a login that failed, with its message. */
+export interface WaitStop {
+  readonly kind: FailureKind;
+  readonly error: Error;
+}
+
+/**
+ * The lines for stderr after the outcomes: why lines were not accepted (a failed login, or outages,
+ * which may be sent again as they are), and what became of the wait: cut short by `stopped`, or run
+ * out after `timeoutSeconds` with tasks still open (not those set to run after `deadline`).
+ */
+export function batchNotes(
+  outcomes: readonly LineOutcome[],
+  { wait, stopped }: { wait?: { timeoutSeconds: number; deadline: number }; stopped?: WaitStop | undefined } = {},
+): string[] {
+  const notes: string[] = [];
+  const errors = outcomes.flatMap((outcome) => ('error' in outcome ? [outcome.error] : []));
+  const authError = errors.find((error) => failureKind(error) === 'auth');
+  const outages = errors.filter((error) => failureKind(error) === 'outage').length;
+  if (authError) {
+    notes.push(`doozer: authentication failed: ${authError.message}. Check --username/--password (or DOOZER_USERNAME/DOOZER_PASSWORD, or the config file); the lines after it were not sent.`);
+  } else if (outages > 0) {
+    const [count, them] = outages === 1 ? ['1 line was', 'it'] : [`${outages} lines were`, 'them'];
+    const maybe = errors.some((error) => error.code === 'unreachable') ? ' (those unreachable may have been accepted: --idempotency-key makes that safe)' : '';
+    notes.push(`doozer: ${count} not accepted for an outage (unavailable, too_many_requests, unreachable or not_sent); nothing is wrong with ${them}: send ${them} again later${maybe}.`);
+  }
+  if (stopped) {
+    const why = stopped.kind === 'auth' ? `authentication failed: ${stopped.error.message} (check --username/--password)` : stopped.error.message;
+    notes.push(`doozer: stopped waiting: ${why}; the tasks were accepted: see how they end with: doozer list, or doozer lookup <id>`);
+  } else if (wait) {
+    const open = outcomes.filter((outcome) => 'task' in outcome && !isTerminal(outcome.task) && !runsAfter(outcome.task, wait.deadline)).length;
+    if (open > 0) notes.push(`${open} of the tasks still open after ${wait.timeoutSeconds} s; see how they end with: doozer list, or doozer lookup <id>`);
+  }
+  return notes;
+}

@@ -1,151 +1,44 @@
+/**
+ * DoozerClient: the typed client of the doozer API that the CLI is a shell over. Its options and
+ * answers are in client-options.ts; how requests and answers look on the wire, in wire.ts.
+ */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DoozerApiError,
-  DoozerClientError,
-  DoozerConnectionError,
-  DoozerRateLimitError,
-  DoozerTaskEndedError,
-  type RateLimitInfo,
-} from './errors.ts';
+import type {
+  BatchItemOf,
+  BatchOptions,
+  BatchSubmitResult,
+  DoozerClientOptions,
+  FetchLike,
+  FetchResponse,
+  ListFilter,
+  ListPageOptions,
+  RetryOn429Options,
+  RunOptions,
+  RunResult,
+  SubmitResult,
+  WaitForOptions,
+  WaitOptions,
+} from './client-options.ts';
+import { DoozerApiError, DoozerClientError, DoozerConnectionError, DoozerRateLimitError } from './errors.ts';
 import { MemoryTokenCache, type TokenCache } from './token-cache.ts';
-import {
-  type AnyTaskList,
-  type ApiErrorBody,
-  type BatchItemResult,
-  type BatchResponse,
-  type TaskArgs,
-  type TaskList,
-  type TaskName,
-  type TaskNameOf,
-  type TaskPage,
-  type TaskState,
-  type TaskType,
-  type TaskView,
-  type TaskViewOf,
-  type TokenResponse,
-  type WireInteger,
-  isTerminal,
+import type {
+  AnyTaskList,
+  BatchResponse,
+  TaskArgs,
+  TaskList,
+  TaskName,
+  TaskNameOf,
+  TaskPage,
+  TaskType,
+  TaskView,
+  TaskViewOf,
+  TokenResponse,
+  WireInteger,
 } from './types.ts';
+import { isTerminal } from './types.ts';
 import { verifyWebhook } from './webhooks.ts';
-
-export { verifyWebhook, type WebhookHeaders } from './webhooks.ts';
-
-export interface DoozerClientOptions {
-  /** The API's base URL, e.g. http://127.0.0.1:3000. */
-  readonly url: string;
-  readonly username: string;
-  readonly password: string;
-  /** Keeps tokens between calls (and, with FileTokenCache, between runs). */
-  readonly tokenCache?: TokenCache;
-  readonly fetch?: typeof globalThis.fetch;
-  /**
-   * Waits out a 429 and sends the request once more, when its `Retry-After` is at most
-   * `maxWaitSeconds`. Off by default: a 429 throws DoozerRateLimitError at once.
-   */
-  readonly retryOn429?: RetryOn429Options;
-}
-
-export interface RetryOn429Options {
-  /** The longest `Retry-After` waited for, in seconds (default 5); a 429 asking for longer is thrown at once. */
-  readonly maxWaitSeconds?: number;
-  /** Hears each retry before its wait, e.g. to say so. */
-  readonly onRetry?: (retry: RateLimitRetry) => void;
-}
-
-/** A request refused with a 429 that is sent again after `waitSeconds`. */
-export interface RateLimitRetry {
-  readonly method: string;
-  /** The path and query, e.g. `/tasks?wait=5`. */
-  readonly path: string;
-  readonly waitSeconds: number;
-  /** The refusal: its message, `rateLimit` headers and whether it was the login's. */
-  readonly error: DoozerRateLimitError;
-}
-
-/** A completion webhook for the task: where the API POSTs its view, signed, when it ends. */
-export interface CallbackOptions {
-  /** An absolute http(s) URL the API can reach. */
-  readonly callbackUrl?: string | URL;
-}
-
-export interface SubmitResult<View extends TaskView = TaskView> {
-  readonly task: View;
-  /** True when the API answered 202: the task outlived the wait; look it up later. */
-  readonly deferred: boolean;
-}
-
-/** What `run` gives: the task, finished or deferred. */
-export type RunResult<View extends TaskView = TaskView> = SubmitResult<View>;
-
-export interface WaitOptions {
-  /** Seconds the API may hold the request open for a result (0 to 5). */
-  readonly wait?: number;
-}
-
-/**
- * When to run a task, if not now: at `runAt` (a Date, or an ISO 8601 time with `Z` or an offset) or
- * `delaySeconds` from now (an integer), up to 7 days ahead; not both. The API answers at once
- * (`deferred`, state PENDING or SCHEDULED, `runAt` set) and never waits for such a task; a time in
- * the past or too far ahead is a DoozerApiError 400 naming the limit.
- */
-export type RunLaterOptions =
-  | { readonly runAt?: Date | string; readonly delaySeconds?: undefined }
-  | { readonly delaySeconds?: number; readonly runAt?: undefined };
-
-/** Options of `run` and `submit`. */
-export type RunOptions = WaitOptions & RunLaterOptions & CallbackOptions;
-
-/** What `list` shows: the caller's tasks, newest first, filtered by state and task name. */
-export interface ListFilter<N extends string = string> {
-  readonly state?: TaskState;
-  readonly name?: N;
-  /** Tasks per request, 1 to 100 (the API's default is 20). */
-  readonly pageSize?: number;
-}
-
-/** One page of `listPage`: the filter, its size, and where it starts. */
-export interface ListPageOptions<N extends string = string> {
-  readonly state?: TaskState;
-  readonly name?: N;
-  /** Tasks in the page, 1 to 100 (the API's default is 20). */
-  readonly limit?: number;
-  /** The `next` of the page before; without it, the newest tasks. */
-  readonly cursor?: string;
-}
-
-/** One task request of a batch: the body of `POST /tasks`, without a wait. */
-export type BatchItemOf<T extends TaskList = AnyTaskList> = {
-  [K in TaskNameOf<T>]: { readonly name: K; readonly args: TaskArgs<T, K> } & RunLaterOptions & CallbackOptions;
-}[TaskNameOf<T>];
-
-export interface BatchOptions {
-  /**
-   * Makes the batch safe to send again: the same key and items from the same user within 24 h stand
-   * for one batch, whose tasks are created once (`replayed` on the repeats). 1 to 255 printable ASCII
-   * characters; the same key with other items is a DoozerApiError 422 `idempotency_key_reused`.
-   */
-  readonly idempotencyKey?: string;
-}
-
-/** What `submitBatch` gives: one result per item, in order. */
-export interface BatchSubmitResult<View extends TaskView = TaskView> {
-  readonly results: BatchItemResult<View>[];
-  /** True when the API answered with the tasks of an earlier request with the same Idempotency-Key. */
-  readonly replayed: boolean;
-}
-
-export interface WaitForOptions<View extends TaskView = TaskView> {
-  /** Give up after this many milliseconds and return the task as last seen. */
-  readonly timeoutMs: number;
-  /** Called with every non-final view, e.g. to show its `progress`. */
-  readonly onProgress?: (task: View) => void;
-  /**
-   * The longest the API may hold each look-up, in seconds (0 to 5; default 5). The API answers a
-   * look-up early only when the task ends, so a shorter one reports progress more often.
-   */
-  readonly pollSeconds?: number;
-}
+import { RawJson, answerError, describeConnectionError, encodeBody, safeToRepeat, toWire } from './wire.ts';
 
 /** Tokens are renewed this long before they expire, so one never lapses mid-request. */
 const EXPIRY_MARGIN_MS = 60_000;
@@ -173,7 +66,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
   readonly #password: string;
   readonly #cache: TokenCache;
   readonly #cacheKey: string;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #fetch: FetchLike;
   readonly #retryOn429: RetryOn429Options | undefined;
 
   /** verifyWebhook, for those who have the class at hand: checks a completion webhook and returns its task. */
@@ -412,7 +305,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
     const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: FetchResponse;
     try {
       response = await this.#fetch(url, {
         method,
@@ -441,23 +334,7 @@ export class DoozerClient<T extends TaskList = AnyTaskList> {
       if (body === undefined) throw new DoozerClientError('invalid_response', `${url} answered ${response.status} without JSON`);
       return body as T;
     }
-    const error = (body as ApiErrorBody | undefined)?.error;
-    if (response.status === 429) {
-      throw new DoozerRateLimitError(error?.code ?? 'too_many_requests', error?.message ?? `${url} answered 429 ${response.statusText}`, {
-        retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
-        rateLimit: rateLimitOf(response.headers),
-        login: path === TOKEN_PATH,
-        retried,
-      });
-    }
-    if (response.status === 409 && error?.code === 'task_ended' && typeof error.state === 'string') {
-      throw new DoozerTaskEndedError(error.message, error.state);
-    }
-    throw new DoozerApiError(
-      response.status,
-      error?.code ?? `http_${response.status}`,
-      error?.message ?? `${url} answered ${response.status} ${response.statusText}`,
-    );
+    throw answerError(response, body, { url, login: path === TOKEN_PATH, retried });
   }
 }
 
@@ -466,63 +343,5 @@ interface SendOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly waitSeconds?: number;
   /** Sees the response before its body is read: its status and headers. */
-  readonly onResponse?: (response: Response) => void;
-}
-
-/** A body that is JSON text already, sent as it is. */
-/**
- * JSON text, sent as it is: a batch's items as a file gave them, or `doozer run`'s args as typed, so
- * the API judges exactly what the user wrote (a key given twice, a number JSON cannot hold).
- */
-export class RawJson {
-  constructor(readonly text: string) {}
-}
-
-function encodeBody(body: unknown): string {
-  if (body instanceof RawJson) return body.text;
-  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? toWire(value) : value));
-}
-
-function toWire(value: bigint): WireInteger {
-  const asNumber = Number(value);
-  return Number.isSafeInteger(asNumber) ? asNumber : value.toString();
-}
-
-/**
- * Whether a request that was refused may be sent again without doing twice what it asked: a read
- * always; a POST when it carries an Idempotency-Key (the API answers a repeat with the first
- * request's outcome), or when the refusal came before anything was recorded, as every 429 does.
- */
-function safeToRepeat(method: string, headers: SendOptions['headers'], refusal: DoozerApiError): boolean {
-  if (method === 'GET' || method === 'HEAD') return true;
-  if (headers?.['idempotency-key'] !== undefined) return true;
-  return refusal.status === 429;
-}
-
-/** Retry-After as seconds to wait: delay-seconds, or an HTTP date (RFC 9110 §10.2.3); undefined when absent or not either. */
-export function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
-  const at = Date.parse(text);
-  return Number.isNaN(at) || !/[a-z]/i.test(text) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
-}
-
-/** The RateLimit-Limit, -Remaining and -Reset headers (IETF draft, delta seconds), those given; undefined for none. */
-function rateLimitOf(headers: Headers): RateLimitInfo | undefined {
-  const read = (name: string) => {
-    const value = headers.get(name)?.trim();
-    return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
-  };
-  const info = { limit: read('ratelimit-limit'), remaining: read('ratelimit-remaining'), resetSeconds: read('ratelimit-reset') };
-  const given = Object.fromEntries(Object.entries(info).filter(([, value]) => value !== undefined)) as RateLimitInfo;
-  return Object.keys(given).length > 0 ? given : undefined;
-}
-
-function describeConnectionError(url: string, error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if ((error as Error).name === 'TimeoutError') return `${url} did not answer in time`;
-  if (cause?.code === 'ECONNREFUSED') return `nothing answers at ${url} (connection refused)`;
-  if (cause?.code === 'ENOTFOUND' || cause?.code === 'EAI_AGAIN') return `cannot resolve the host of ${url}`;
-  return `cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`;
+  readonly onResponse?: (response: FetchResponse) => void;
 }

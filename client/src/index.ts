@@ -1,23 +1,6 @@
-export {
-  type BatchItemOf,
-  type BatchOptions,
-  type BatchSubmitResult,
-  type CallbackOptions,
-  DoozerClient,
-  type DoozerClientOptions,
-  type ListFilter,
-  type ListPageOptions,
-  type RateLimitRetry,
-  type RetryOn429Options,
-  type RunLaterOptions,
-  type RunOptions,
-  type RunResult,
-  type SubmitResult,
-  type WaitForOptions,
-  type WaitOptions,
-  type WebhookHeaders,
-  verifyWebhook,
-} from './doozer-client.ts';
+export type * from './client-options.ts';
+export { DoozerClient } from './doozer-client.ts';
+export { type WebhookHeaders, verifyWebhook } from './webhooks.ts';
 export {
   DoozerApiError,
   DoozerClientError,

@@ -8,6 +8,24 @@ export class InputError extends Error {
   override readonly name = 'InputError';
 }
 
+/** The most characters of an argument that a message repeats; the rest is cut, with an ellipsis. */
+const MAX_QUOTED_LENGTH = 60;
+
+/** `text` cut to MAX_QUOTED_LENGTH characters, with `…` when it was longer. */
+export function clip(text: string): string {
+  return text.length > MAX_QUOTED_LENGTH ? `${text.slice(0, MAX_QUOTED_LENGTH)}…` : text;
+}
+
+/** An argument as a message repeats it: quoted, and clipped (a 1,000-digit number, a file of JSON pasted in). */
+export function quote(text: string): string {
+  return JSON.stringify(clip(text));
+}
+
+/** A message from commander with each 'quoted' argument in it clipped. */
+export function clipQuoted(message: string): string {
+  return message.replace(/'([^']*)'/g, (_whole, inner: string) => `'${clip(inner)}'`);
+}
+
 const INTEGER = /^-?\d+$/;
 
 /**
@@ -17,14 +35,14 @@ const INTEGER = /^-?\d+$/;
  */
 export function parseIntegers(command: string, lists: readonly string[], positional: readonly string[]): WireInteger[] {
   const values: WireInteger[] = [];
-  const sources = [...lists.map((list) => ({ label: `--i ${JSON.stringify(list)}`, list })), ...positional.map((list) => ({ label: `argument ${JSON.stringify(list)}`, list }))];
+  const sources = [...lists.map((list) => ({ label: `--i ${quote(list)}`, list })), ...positional.map((list) => ({ label: `argument ${quote(list)}`, list }))];
   for (const { label, list } of sources) {
     list.split(',').forEach((raw, index, parts) => {
       const value = raw.trim();
       const where = parts.length > 1 ? `${label}: value ${index + 1}` : label;
       if (value === '') throw new InputError(`${where} is empty; separate integers with single commas, e.g. --i 1,2,3`);
       if (!INTEGER.test(value)) {
-        throw new InputError(`${where}: ${JSON.stringify(value)} is not an integer; use whole numbers such as 42 or -7`);
+        throw new InputError(`${where}: ${quote(value)} is not an integer; use whole numbers such as 42 or -7`);
       }
       const digits = value.replace('-', '').length;
       if (digits > MAX_ARG_DIGITS) throw new InputError(`${where} has ${digits} digits; at most ${MAX_ARG_DIGITS} are allowed`);
@@ -40,7 +58,7 @@ export function parseIntegers(command: string, lists: readonly string[], positio
 /** A task id as the API issues them; anything else is a usage error. */
 export function parseTaskId(value: string | undefined, command = 'lookup'): string {
   if (!value) throw new InputError(`give the task id, e.g. doozer ${command} --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006`);
-  if (!isTaskId(value)) throw new InputError(`${JSON.stringify(value)} is not a task id; task ids look like task_<uuid>`);
+  if (!isTaskId(value)) throw new InputError(`${quote(value)} is not a task id; task ids look like task_<uuid>`);
   return value;
 }
 
@@ -51,7 +69,7 @@ export function parseTaskId(value: string | undefined, command = 'lookup'): stri
 export function parseTaskIdArgs(positional: string | undefined, uuid: string | undefined, command = 'lookup'): string {
   if (positional !== undefined && uuid !== undefined && positional !== uuid) {
     throw new InputError(
-      `two task ids given: ${JSON.stringify(shorten(positional))} as an argument and ${JSON.stringify(shorten(uuid))} with --uuid; ` +
+      `two task ids given: ${quote(positional)} as an argument and ${quote(uuid)} with --uuid; ` +
         `give the id once, e.g. doozer ${command} task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006`,
     );
   }
@@ -74,7 +92,7 @@ export function parseRunArgs(task: string, json: string | undefined, pairs: read
     } catch (error) {
       throw new InputError(
         // V8 repeats the whole input in some messages ('Unexpected token 'a', "abc" is not valid JSON').
-        `the args ${JSON.stringify(shorten(json))} are not valid JSON (${(error as Error).message.replace(/, ".*" is not valid JSON$/s, '')}); ` +
+        `the args ${quote(json)} are not valid JSON (${(error as Error).message.replace(/, ".*" is not valid JSON$/s, '')}); ` +
           `quote them for the shell, e.g. doozer run sleep '{"ms":3000}', or use --arg key=value`,
       );
     }
@@ -83,9 +101,9 @@ export function parseRunArgs(task: string, json: string | undefined, pairs: read
   const entries = new Map<string, unknown>();
   for (const pair of pairs) {
     const equals = pair.indexOf('=');
-    if (equals <= 0) throw new InputError(`--arg ${JSON.stringify(shorten(pair))} is not key=value; give one like --arg ms=3000`);
+    if (equals <= 0) throw new InputError(`--arg ${quote(pair)} is not key=value; give one like --arg ms=3000`);
     const key = pair.slice(0, equals);
-    if (entries.has(key)) throw new InputError(`--arg ${key} is given twice; give each key once`);
+    if (entries.has(key)) throw new InputError(`--arg ${clip(key)} is given twice; give each key once`);
     entries.set(key, readValue(pair.slice(equals + 1)));
   }
   // fromEntries defines own properties: a key such as __proto__ stays a plain key.
@@ -101,9 +119,6 @@ function readValue(text: string): unknown {
   }
 }
 
-function shorten(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
 
 /** `--in`: days, hours, minutes and seconds, largest first, each at most once (`1h30m`, `1d 12h`). */
 const DURATION = /^(?:(\d+)d\s*)?(?:(\d+)h\s*)?(?:(\d+)m\s*)?(?:(\d+)s)?$/;
@@ -120,11 +135,11 @@ export function parseDelay(text: string): number {
   const trimmed = text.trim().toLowerCase();
   const match = /^\d+$/.test(trimmed) ? ([trimmed, undefined, undefined, undefined, trimmed] as const) : DURATION.exec(trimmed);
   if (trimmed === '' || !match) {
-    throw new InputError(`--in ${JSON.stringify(text)} is not a duration; give one such as ${DURATION_EXAMPLES}`);
+    throw new InputError(`--in ${quote(text)} is not a duration; give one such as ${DURATION_EXAMPLES}`);
   }
   const seconds = DURATION_UNITS.reduce((total, unit, index) => total + Number(match[index + 1] ?? 0) * unit, 0);
-  if (!Number.isSafeInteger(seconds)) throw new InputError(`--in ${JSON.stringify(text)} is too long`);
-  if (seconds === 0) throw new InputError(`--in ${JSON.stringify(text)} is no delay at all; to run the task now, leave --in out`);
+  if (!Number.isSafeInteger(seconds)) throw new InputError(`--in ${quote(text)} is too long`);
+  if (seconds === 0) throw new InputError(`--in ${quote(text)} is no delay at all; to run the task now, leave --in out`);
   return seconds;
 }
 
@@ -161,7 +176,7 @@ export function checkDelayWords(argv: readonly string[]): void {
     if (value === undefined || next === undefined) continue;
     const joined = joinedDelay(value, next);
     if (joined === undefined) continue;
-    const given = JSON.stringify(`${word} ${inline ? '' : `${value} `}${next}`);
+    const given = quote(`${word} ${inline ? '' : `${value} `}${next}`);
     throw new InputError(
       joined === null
         ? `--in takes the duration as one word, in whole units: --in 90s, --in 20m, --in 1h30m (got ${given})`
@@ -216,7 +231,7 @@ export function parseRunAt(text: string): Date {
   const match = DATE_TIME.exec(trimmed.toLowerCase());
   if (!match) {
     const hint = /^\d{4}-\d{2}-\d{2}$/.test(trimmed) ? 'give a time as well as the date' : 'give an ISO 8601 time';
-    throw new InputError(`--at ${JSON.stringify(text)} is not a time; ${hint}, ${AT_EXAMPLES}`);
+    throw new InputError(`--at ${quote(text)} is not a time; ${hint}, ${AT_EXAMPLES}`);
   }
   const [year, month, day, hour, minute, second = 0] = match.slice(1, 7).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number];
   const ms = Number(`0.${match[7] ?? '0'}`) * 1000;
@@ -225,12 +240,12 @@ export function parseRunAt(text: string): Date {
   const offsetMinutes = zone === undefined || zone === 'z' ? 0 : zoneOffsetMinutes(zone);
   const outOfRange =
     month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate() || hour > 23 || minute > 59 || second > 59 || offsetMinutes === undefined;
-  if (outOfRange) throw new InputError(`--at ${JSON.stringify(text)} is not a valid date and time; give one ${AT_EXAMPLES}`);
+  if (outOfRange) throw new InputError(`--at ${quote(text)} is not a valid date and time; give one ${AT_EXAMPLES}`);
   if (zone !== undefined) return new Date(Date.UTC(...fields) - offsetMinutes * 60_000);
   const local = new Date(...fields);
   // The Date constructor moves a skipped local time (02:30 on the night clocks go forward) silently.
   if (local.getHours() !== hour || local.getMinutes() !== minute || local.getDate() !== day) {
-    throw new InputError(`--at ${JSON.stringify(text)} does not exist in the local time zone (the clocks skip it); give another time, or one with a zone`);
+    throw new InputError(`--at ${quote(text)} does not exist in the local time zone (the clocks skip it); give another time, or one with a zone`);
   }
   return local;
 }
@@ -247,7 +262,7 @@ function zoneOffsetMinutes(zone: string): number | undefined {
 /** The `--state` of list: one of the task states, in any case. */
 export function parseState(text: string): TaskState {
   const state = TASK_STATES.find((candidate) => candidate === text.trim().toUpperCase());
-  if (!state) throw new InputError(`--state ${JSON.stringify(text)} is not a task state; give one of ${TASK_STATES.join(', ')}`);
+  if (!state) throw new InputError(`--state ${quote(text)} is not a task state; give one of ${TASK_STATES.join(', ')}`);
   return state;
 }
 
@@ -258,7 +273,7 @@ export const MAX_LIST_LIMIT = 1_000;
 export function parseListLimit(text: string): number {
   const limit = Number(text);
   if (!/^\d+$/.test(text.trim()) || limit < 1 || limit > MAX_LIST_LIMIT) {
-    throw new InputError(`--limit ${JSON.stringify(text)} is not a number of tasks from 1 to ${MAX_LIST_LIMIT}`);
+    throw new InputError(`--limit ${quote(text)} is not a number of tasks from 1 to ${MAX_LIST_LIMIT}`);
   }
   return limit;
 }
@@ -270,7 +285,7 @@ const CALLBACK_EXAMPLE = 'https://example.com/hooks/doozer';
  * the API may call it (a public address, a length it takes) is the service's to judge.
  */
 export function parseCallbackUrl(text: string): string {
-  const given = `--callback ${JSON.stringify(text)}`;
+  const given = `--callback ${quote(text)}`;
   if (text.trim() === '') throw new InputError(`--callback needs a URL, e.g. --callback ${CALLBACK_EXAMPLE}`);
   if (text !== text.trim()) throw new InputError(`${given} has spaces around it; give the URL alone, e.g. --callback ${CALLBACK_EXAMPLE}`);
   let url: URL;
@@ -281,7 +296,7 @@ export function parseCallbackUrl(text: string): string {
     throw new InputError(`${given} is not an absolute URL; give one with its scheme and host, e.g. --callback ${CALLBACK_EXAMPLE}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InputError(`${given} uses ${url.protocol}; the service calls only http: and https: URLs, e.g. --callback ${CALLBACK_EXAMPLE}`);
+    throw new InputError(`${given} uses ${clip(url.protocol)}; the service calls only http: and https: URLs, e.g. --callback ${CALLBACK_EXAMPLE}`);
   }
   // WHATWG URLs take `https:example.com` and `http:/x` for https://example.com/ and http://x/: a typo, more likely than not.
   if (!/^https?:\/\/[^/]/i.test(text)) throw new InputError(`${given} needs // and a host after ${url.protocol}, e.g. --callback ${CALLBACK_EXAMPLE}`);

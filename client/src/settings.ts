@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as z from 'zod/mini';
+import { quote } from './input.ts';
 
 /** Defaults: the local stack that `npm start` runs, and its development user. */
 export const DEFAULTS = { url: 'http://127.0.0.1:3000', username: 'doozer', password: 'doozer' } as const;
@@ -22,13 +22,6 @@ export interface SettingsSources {
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
 }
-
-// zod/mini: the same checks at a fraction of the CLI's bundle size and start-up time.
-const ConfigFileSchema = z.strictObject({
-  url: z.optional(z.url()),
-  username: z.optional(z.string().check(z.minLength(1))),
-  password: z.optional(z.string().check(z.minLength(1))),
-});
 
 /** `$XDG_CONFIG_HOME/doozer/config.json`, by default `~/.config/doozer/config.json`. */
 export function configFilePath(env: NodeJS.ProcessEnv): string {
@@ -51,7 +44,7 @@ export async function resolveSettings({ flags, env }: SettingsSources): Promise<
   const file = await readConfigFile(configFilePath(env));
   const url = flags.url ?? (env.DOOZER_URL || undefined) ?? file.url ?? DEFAULTS.url;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-    throw new SettingsError(`the URL ${JSON.stringify(url)} is not an http(s) URL; give one like ${DEFAULTS.url}`);
+    throw new SettingsError(`the URL ${quote(url)} is not an http(s) URL; give one like ${DEFAULTS.url}`);
   }
   return {
     url,
@@ -61,23 +54,21 @@ export async function resolveSettings({ flags, env }: SettingsSources): Promise<
   };
 }
 
-async function readConfigFile(path: string): Promise<z.infer<typeof ConfigFileSchema>> {
+/** What a config file may say; every field optional. */
+export interface ConfigFile {
+  readonly url?: string;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+async function readConfigFile(path: string): Promise<ConfigFile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
     return {};
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new SettingsError(`the config file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  const result = ConfigFileSchema.safeParse(parsed);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(file)'}: ${issue.message}`);
-    throw new SettingsError(`the config file ${path} is not valid: ${problems.join('; ')}`);
-  }
-  return result.data;
+  // Its schema (zod) is loaded only for a file there is: most runs have none, and need not load it.
+  const { parseConfigFile } = await import('./config-file.ts');
+  return parseConfigFile(path, text);
 }

@@ -98,5 +98,11 @@ describe('the doozer CLI against the local stack', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('value 2 is empty');
     });
+
+    it('exits 6 with the service message for what it refuses, a time in the past', async () => {
+      const result = await doozer('add', '1', '--at', '2020-01-01T00:00Z');
+      expect(result.code).toBe(6);
+      expect(result.stderr).toMatch(/^doozer: the service refused the request \(400 invalid_request\): runAt .* is in the past/);
+    });
   });
 });

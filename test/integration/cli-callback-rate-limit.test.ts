@@ -5,18 +5,12 @@
  * any state) and records each request's body as the CLI sent it; and against the real app
  * (test/support/cli-server.ts) for what it judges of a callback URL.
  */
-import { readdir } from 'node:fs/promises';
-import { realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../client/src/types.ts';
 import { type CliServer, startCliServer } from '../support/cli-server.ts';
-import { cliEnvironment, runCli } from '../support/run-cli.ts';
+import { checkBundleIsFresh, cliEnvironment, runCli } from '../support/run-cli.ts';
 import { type ScriptedAnswer, type ScriptedApi, type ScriptedRequest, startScriptedApi } from '../support/scripted-api.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DOOZER = realpathSync(join(ROOT, 'node_modules/.bin/doozer'));
 const ID = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
 const HOOK = 'https://example.com/hooks/doozer';
 
@@ -61,10 +55,7 @@ function tooMany(retryAfter?: number, message = 'too many requests: at most 60 a
 }
 
 beforeAll(async () => {
-  // A stale bundle would test yesterday's code: fail with the fix instead.
-  const built = statSync(DOOZER).mtimeMs;
-  const stale = (await readdir(join(ROOT, 'client/src'))).filter((file) => statSync(join(ROOT, 'client/src', file)).mtimeMs > built);
-  if (stale.length > 0) throw new Error(`${DOOZER} is older than client/src/${stale.join(', ')}; run \`npm run build -w client\``);
+  await checkBundleIsFresh();
   [api, server] = await Promise.all([startScriptedApi(), startCliServer()]);
 });
 
@@ -129,9 +120,9 @@ describe('--callback against the real app', () => {
     expect(looked).toEqual({ code: 0, stdout: 'Status : SUCCESS\nResult : 3\nWebhook : pending (not sent yet)\n', stderr: '' });
   });
 
-  it("passes on the service's refusal of a URL it will not call: exit 2 with its reason", async () => {
+  it("passes on the service's refusal of a URL it will not call: exit 6 with its reason", async () => {
     const run = await real(['add', '1', '2', '--callback', 'https://169.254.169.254/latest/meta-data']);
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(6);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^doozer: the service refused the request \(400 invalid_request\): .*callbackUrl/);
   });

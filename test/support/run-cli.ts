@@ -1,11 +1,25 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { realpathSync, statSync } from 'node:fs';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The `doozer` binary as npm links it for `npx doozer`. */
 export const DOOZER_BIN = fileURLToPath(new URL('../../node_modules/.bin/doozer', import.meta.url));
+const CLIENT_SOURCES = fileURLToPath(new URL('../../client/src', import.meta.url));
+
+/**
+ * Throws, naming the fix, when a file of client/src is newer than the bundle the binary runs: a
+ * stale bundle would test yesterday's code.
+ */
+export async function checkBundleIsFresh(): Promise<void> {
+  const bundle = realpathSync(DOOZER_BIN);
+  const built = statSync(bundle).mtimeMs;
+  const files = await readdir(CLIENT_SOURCES, { recursive: true });
+  const stale = files.filter((file) => statSync(join(CLIENT_SOURCES, file)).mtimeMs > built);
+  if (stale.length > 0) throw new Error(`${bundle} is older than client/src/${stale.join(', ')}; run \`npm run build -w client\``);
+}
 
 export interface CliResult {
   readonly code: number | null;

@@ -1,5 +1,6 @@
 import { type IncomingHttpHeaders, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TaskView } from '../../client/src/types.ts';
 
 /** One request as the scripted API received it, its body as sent, byte for byte. */
 export interface ScriptedRequest {
@@ -38,6 +39,20 @@ export interface ScriptedApi {
 
 /** `/tasks/{id}` and what follows it (`/cancel`); not `/tasks/batch`. */
 const TASK_PATH = /^\/tasks\/(?!batch$)[^/]+/;
+
+/** A task as the API shows it: an add of 1 and 2, PENDING, of 2026-12-01 12:00 UTC, but for `overrides`. */
+export function taskView(overrides: Partial<TaskView> = {}): TaskView {
+  return {
+    id: 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006',
+    name: 'add',
+    args: [1, 2],
+    state: 'PENDING',
+    createdAt: '2026-12-01T12:00:00.000Z',
+    updatedAt: '2026-12-01T12:00:00.000Z',
+    expiresAt: '2026-12-08T12:00:00.000Z',
+    ...overrides,
+  };
+}
 
 /**
  * An HTTP server on 127.0.0.1 that answers as a test scripts it, for what the real app (cli-server.ts)

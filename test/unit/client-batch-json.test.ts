@@ -2,31 +2,16 @@
  * DoozerClient.submitBatchJson, which `doozer batch` sends with: each item's own JSON text, as it
  * is, to the real app in-process (in-memory adapters), so the API judges what the file says.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DoozerClient } from '../../client/src/doozer-client.ts';
 import { DoozerApiError, DoozerClientError } from '../../client/src/errors.ts';
 import { MemoryTokenCache } from '../../client/src/token-cache.ts';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import type { UserDirectory } from '../../lib/auth/users.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { catalog } from '../support/catalog.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
-import { testUserDirectory } from '../support/test-users.ts';
-
-const tokens = new TokenIssuer({ issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3_600, secret: 'a-client-batch-json-test-secret-of-32-bytes-or-more' });
-let users: UserDirectory;
-
-beforeAll(async () => {
-  users = await testUserDirectory({ alice: 'alice-password' });
-});
+import { systemClock } from '../../lib/clock.ts';
+import { createTestApp } from '../support/app-harness.ts';
 
 /** The app over in-memory adapters with no worker, a client whose fetch calls it, and the batch bodies it was sent. */
 function harness() {
-  const store = new MemoryTaskStore();
-  const tasks = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 3_600, idempotency: new MemoryIdempotencyStore() });
-  const app = createApp({ catalog, tasks, users, tokens });
+  const { app, store } = createTestApp({ worker: false, clock: systemClock, taskTtlSeconds: 3_600 });
   const bodies: string[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     if (new URL(input instanceof Request ? input.url : input).pathname === '/tasks/batch') bodies.push(String(init?.body));
@@ -38,10 +23,7 @@ function harness() {
 
 /** Awaits `promise` expecting a DoozerClientError and returns it. */
 async function clientError(promise: Promise<unknown>): Promise<DoozerClientError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
+  const error = await promise.then(() => undefined, (caught: unknown) => caught);
   expect(error).toBeInstanceOf(DoozerClientError);
   return error as DoozerClientError;
 }

@@ -21,21 +21,11 @@ import {
 import { DoozerApiError, DoozerConnectionError, DoozerRateLimitError } from '../../client/src/errors.ts';
 import { InputError } from '../../client/src/input.ts';
 import type { BatchItemResult, TaskView } from '../../client/src/types.ts';
+import { taskView } from '../support/scripted-api.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 
-function view(id: string, overrides: Partial<TaskView> = {}): TaskView {
-  return {
-    id,
-    name: 'add',
-    args: [1, 2],
-    state: 'PENDING',
-    createdAt: '2026-12-01T12:00:00.000Z',
-    updatedAt: '2026-12-01T12:00:00.000Z',
-    expiresAt: '2026-12-08T12:00:00.000Z',
-    ...overrides,
-  };
-}
+const view = (id: string, overrides: Partial<TaskView> = {}): TaskView => taskView({ id, ...overrides });
 
 /** Lines `first..first+count-1`, each a request `{"name":"add","args":[n]}`. */
 function requestLines(count: number, first = 1): { line: number; json: string }[] {

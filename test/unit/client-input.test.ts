@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   InputError,
   checkDelayWords,
+  clipQuoted,
   parseCallbackUrl,
   parseDelay,
   parseIntegers,
@@ -11,6 +12,7 @@ import {
   parseState,
   parseTaskId,
   parseTaskIdArgs,
+  quote,
 } from '../../client/src/input.ts';
 
 /** Runs `parse` expecting an InputError and returns its message. */
@@ -78,9 +80,9 @@ describe('parseIntegers', () => {
     expect(inputError(() => parseIntegers('add', lists, positional))).toContain(message);
   });
 
-  it('refuses an integer of 1,001 digits, saying how many are allowed', () => {
+  it('refuses an integer of 1,001 digits, saying how many are allowed, the argument clipped', () => {
     const message = inputError(() => parseIntegers('add', [], ['1'.repeat(1_001)]));
-    expect(message).toBe(`argument "${'1'.repeat(1_001)}" has 1001 digits; at most 1000 are allowed`);
+    expect(message).toBe(`argument "${'1'.repeat(60)}…" has 1001 digits; at most 1000 are allowed`);
   });
 
   it('does not count the sign as a digit', () => {
@@ -435,3 +437,35 @@ describe('parseCallbackUrl (--callback)', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
+
+describe('arguments in messages', () => {
+  const long = `{"ms":${'9'.repeat(5_000)}}`;
+
+  it('quotes an argument of up to 60 characters whole, and a longer one clipped with an ellipsis', () => {
+    expect(quote('x'.repeat(60))).toBe(`"${'x'.repeat(60)}"`);
+    expect(quote('x'.repeat(61))).toBe(`"${'x'.repeat(60)}…"`);
+    expect(quote('say "hi"')).toBe('"say \\"hi\\""');
+  });
+
+  it.each<[string, () => unknown]>([
+    ['--i', () => parseIntegers('add', [`1,${'x'.repeat(5_000)}`], [])],
+    ['a task id', () => parseTaskId(long)],
+    ['--in', () => parseDelay(long)],
+    ['--at', () => parseRunAt(long)],
+    ['--state', () => parseState(long)],
+    ['--limit', () => parseListLimit(long)],
+    ['--callback', () => parseCallbackUrl(`${'x'.repeat(5_000)}:/hook`)],
+    ['run args', () => parseRunArgs('sleep', `${long},`, [])],
+    ['--arg given twice', () => parseRunArgs('sleep', undefined, [`${'k'.repeat(5_000)}=1`, `${'k'.repeat(5_000)}=2`])],
+    ['--arg without =', () => parseRunArgs('sleep', undefined, [long])],
+  ])('clips a 5,000-character %s in its message', (_what, parse) => {
+    const message = inputError(parse);
+    expect(message.length).toBeLessThan(400);
+    expect(message).toContain('…');
+  });
+
+  it("clips each 'quoted' argument of commander's messages, and leaves short ones be", () => {
+    expect(clipQuoted(`error: unknown command '${'a'.repeat(500)}'`)).toBe(`error: unknown command '${'a'.repeat(60)}…'`);
+    expect(clipQuoted("error: unknown option '--bogus' (Did you mean '--wait'?)")).toBe("error: unknown option '--bogus' (Did you mean '--wait'?)");
+  });
+});

@@ -1,21 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { DoozerClient, type RateLimitRetry, RawJson, type RetryOn429Options, retryAfterSeconds } from '../../client/src/doozer-client.ts';
+import type { RateLimitRetry, RetryOn429Options } from '../../client/src/client-options.ts';
+import { DoozerClient } from '../../client/src/doozer-client.ts';
 import { DoozerApiError, DoozerRateLimitError } from '../../client/src/errors.ts';
 import type { TaskView } from '../../client/src/types.ts';
+import { RawJson, retryAfterSeconds } from '../../client/src/wire.ts';
+import { taskView } from '../support/scripted-api.ts';
 
 const URL_BASE = 'http://doozer.test';
 const ID = 'task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006';
 
-const view = (overrides: Partial<TaskView> = {}): TaskView => ({
-  id: ID,
-  name: 'add',
-  args: [1, 2],
-  state: 'PENDING',
-  createdAt: '2026-12-01T12:00:00.000Z',
-  updatedAt: '2026-12-01T12:00:00.000Z',
-  expiresAt: '2026-12-08T12:00:00.000Z',
-  ...overrides,
-});
+const view = (overrides: Partial<TaskView> = {}): TaskView => taskView({ id: ID, ...overrides });
 
 /** A 429 as the API gives it: its error, Retry-After (when given) and the RateLimit headers. */
 function tooMany(retryAfter: string | undefined, message = 'too many requests; try again shortly', remaining = 0): Response {
@@ -60,10 +54,7 @@ function stub(...answers: (() => Response)[]) {
 
 /** Awaits `promise` expecting a DoozerRateLimitError and returns it. */
 async function rateLimited(promise: Promise<unknown>): Promise<DoozerRateLimitError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
+  const error = await promise.then(() => undefined, (caught: unknown) => caught);
   expect(error).toBeInstanceOf(DoozerRateLimitError);
   return error as DoozerRateLimitError;
 }

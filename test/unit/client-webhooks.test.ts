@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { DoozerClient, verifyWebhook } from '../../client/src/doozer-client.ts';
+import { DoozerClient } from '../../client/src/doozer-client.ts';
 import { DoozerClientError, WebhookVerificationError } from '../../client/src/errors.ts';
 import type { TaskView } from '../../client/src/types.ts';
+import { verifyWebhook } from '../../client/src/webhooks.ts';
 
 const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const SECRET = secret();

@@ -1,19 +1,16 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { DoozerClient, type DoozerClientOptions } from '../../client/src/doozer-client.ts';
+import { describe, expect, it } from 'vitest';
+import type { DoozerClientOptions } from '../../client/src/client-options.ts';
+import { DoozerClient } from '../../client/src/doozer-client.ts';
 import { DoozerApiError, DoozerConnectionError, DoozerTaskEndedError } from '../../client/src/errors.ts';
 import { type CachedToken, MemoryTokenCache } from '../../client/src/token-cache.ts';
 import type { TaskView } from '../../client/src/types.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { systemClock } from '../../lib/clock.ts';
 import type { TASKS } from '../../tasks/index.ts';
+import { createTestApp } from '../support/app-harness.ts';
 import { catalog } from '../support/catalog.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import type { MemoryTaskStore } from '../support/memory-task-store.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
-import { testUserDirectory } from '../support/test-users.ts';
 
 const URL_BASE = 'http://doozer.test';
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
@@ -21,11 +18,6 @@ const TOKEN_SETTINGS = { issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3
 const tokens = new TokenIssuer({ ...TOKEN_SETTINGS, secret: 'a-doozer-client-test-secret-of-32-bytes-or-more' });
 /** Same issuer and audience, another key: its tokens look right but the API refuses them. */
 const foreignTokens = new TokenIssuer({ ...TOKEN_SETTINGS, secret: 'another-secret-the-api-does-not-know-about-at-all' });
-let users: UserDirectory;
-
-beforeAll(async () => {
-  users = await testUserDirectory({ alice: 'alice-password', bob: 'bob-password' });
-});
 
 interface Call {
   readonly route: string;
@@ -47,23 +39,22 @@ type Consumer = 'now' | 'never' | 'on-lookup';
  * `ids`, new tasks get these ids in turn, so a test can name one before it exists.
  */
 function harness({ consumer = 'now' as Consumer, ids = undefined as readonly string[] | undefined } = {}) {
-  const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store, catalog });
   let release!: () => void;
   const lookedUp = new Promise<void>((resolve) => (release = resolve));
-  const queue = new RecordingQueue(
-    consumer === 'never'
-      ? undefined
-      : async (body) => {
-          if (consumer === 'on-lookup') await lookedUp;
-          return worker.process(body);
-        },
-  );
-  const idempotency = new MemoryIdempotencyStore();
-  const newId = ids && (() => ids[issued++]!);
   let issued = 0;
-  const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600, idempotency, ...(newId && { newId }) });
-  const app = createApp({ catalog, tasks, users, tokens });
+  const { app, store, queue, worker } = createTestApp({
+    clock: systemClock,
+    taskTtlSeconds: 3_600,
+    tokens,
+    worker:
+      consumer === 'never'
+        ? false
+        : async (body, { worker }) => {
+            if (consumer === 'on-lookup') await lookedUp;
+            return worker.process(body);
+          },
+    ...(ids && { service: { newId: () => ids[issued++]! } }),
+  });
   const calls: Call[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : input);
@@ -97,10 +88,7 @@ class SeededTokenCache extends MemoryTokenCache {
 
 /** Awaits `promise` expecting a DoozerApiError and returns it. */
 async function apiError(promise: Promise<unknown>): Promise<DoozerApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
+  const error = await promise.then(() => undefined, (caught: unknown) => caught);
   expect(error).toBeInstanceOf(DoozerApiError);
   return error as DoozerApiError;
 }
