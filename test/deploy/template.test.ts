@@ -144,9 +144,9 @@ describe('the prod template', () => {
     expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
-  it('gives the table the indexes the local stack gives it, each key attribute defined as a string', () => {
-    // The store queries these by name (OPEN_TASKS_INDEX, OWNER_TASKS_INDEX, DUE_TASKS_INDEX); a local
-    // table that differs from the deployed one would let tests pass that AWS fails.
+  it('packages the indexes serverless.yml declares (the local table is made from them too), each key attribute defined as a string', () => {
+    // The local stack reads the same definition (local/serverless-resources.ts); what the packaging
+    // step makes of it is what AWS gets. test/integration/local-resources.test.ts checks the store's queries against it.
     const table = resource(prod.template, 'TaskTable');
     expect(table.GlobalSecondaryIndexes).toEqual(TASK_TABLE_INDEXES);
     const keys = ['id', ...TASK_TABLE_INDEXES.flatMap((index) => index.KeySchema!.map((key) => key.AttributeName!))];

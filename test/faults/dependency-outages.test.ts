@@ -1,21 +1,17 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
-import { createApp } from '../../lib/http/app.ts';
-import type { TaskQueue } from '../../lib/tasks/ports.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
+import { systemClock } from '../../lib/clock.ts';
+import type { TaskQueue } from '../../lib/ports.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
 import { REGION } from '../../local/settings.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
-import { testUserDirectory } from '../support/test-users.ts';
-import { catalog } from '../support/catalog.ts';
+import { type TestApp, createTestApp } from '../support/app-harness.ts';
 
 /**
  * SQS or DynamoDB going away at each step of a task's life, with the production adapters and SDK
@@ -25,7 +21,7 @@ describe('SQS and DynamoDB outages', () => {
   let emulators: RestartableEmulators;
   let store: CountingStore;
   let queue: SqsTaskQueue;
-  let app: ReturnType<typeof createApp>;
+  let app: TestApp['app'];
   let token: string;
   let sources: SqsEventSource[] = [];
 
@@ -40,9 +36,9 @@ describe('SQS and DynamoDB outages', () => {
     const aws = { region: REGION, tableName: emulators.tableName, dynamodbEndpoint: emulators.dynamodbEndpoint, sqsEndpoint: emulators.sqsEndpoint };
     store = new CountingStore(new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(aws), tableName: aws.tableName }));
     queue = new SqsTaskQueue({ client: createSqsClient(aws), queueUrl: emulators.queues.taskQueueUrl });
-    const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
-    token = (await tokens.issue('alice')).token;
-    app = buildApp(queue, tokens, await testUserDirectory({ alice: 'pw' }));
+    const harness = buildApp(queue);
+    app = harness.app;
+    token = await harness.tokenFor('alice');
   });
 
   afterEach(async () => {
@@ -51,8 +47,9 @@ describe('SQS and DynamoDB outages', () => {
     await emulators.stop();
   });
 
-  function buildApp(taskQueue: TaskQueue, tokens: TokenIssuer, users: UserDirectory) {
-    return createApp({ catalog, tasks: new TaskService({ store, queue: taskQueue, taskTtlSeconds: 3600 }), users, tokens });
+  /** The app over the adapters under test, on the system clock; nothing consumes `taskQueue` but the workers a test starts. */
+  function buildApp(taskQueue: TaskQueue) {
+    return createTestApp({ store, queue: taskQueue, clock: systemClock, taskTtlSeconds: 3600 });
   }
 
   const submit = (body: unknown, query = '?wait=0') =>
@@ -130,8 +127,7 @@ describe('SQS and DynamoDB outages', () => {
       },
       sendMany: () => Promise.reject(new Error('not used by this test')),
     };
-    const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
-    app = buildApp(stopStoreAfterSend, tokens, new UserDirectory([]));
+    app = buildApp(stopStoreAfterSend).app;
     const response = await submit({ name: 'add', args: [40, 2] }, '?wait=1');
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };

@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { createDynamoDbDocumentClient, createSqsClient } from '../../lib/aws/clients.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
-import { createApp } from '../../lib/http/app.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { isTerminal } from '../../lib/tasks/task.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
 import { REGION } from '../../local/settings.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, type RestartableEmulators, report, startRestartableEmulators } from './support.ts';
-import { testUserDirectory } from '../support/test-users.ts';
-import { catalog } from '../support/catalog.ts';
+import { createTestApp } from '../support/app-harness.ts';
 
 const TASKS = 1_000;
 const CONCURRENCY = 16;
@@ -41,13 +38,8 @@ describe('both emulators restarted during a run of 1,000 tasks', () => {
     const aws = { region: REGION, tableName: emulators.tableName, dynamodbEndpoint: emulators.dynamodbEndpoint, sqsEndpoint: emulators.sqsEndpoint };
     const store = new CountingStore(new DynamoDbTaskStore({ client: createDynamoDbDocumentClient(aws), tableName: aws.tableName }));
     const queue = new SqsTaskQueue({ client: createSqsClient(aws), queueUrl: emulators.queues.taskQueueUrl });
-    const tokens = new TokenIssuer({ secret: 'a-fault-suite-secret-of-at-least-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
-    const app = createApp({ catalog,
-      tasks: new TaskService({ store, queue, taskTtlSeconds: 3600 }),
-      users: await testUserDirectory({ alice: 'pw' }),
-      tokens,
-    });
-    const token = (await tokens.issue('alice')).token;
+    const { app, tokenFor } = createTestApp({ store, queue, clock: systemClock, taskTtlSeconds: 3600 });
+    const token = await tokenFor('alice');
 
     const source = startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store, maxConcurrency: 4 });
     // The sweeper's schedule, compressed: tasks open 2 s after they were queued are queued again.

@@ -1,5 +1,5 @@
 import type { Task, TaskInput, TaskProgress } from '../../lib/tasks/task.ts';
-import type { OwnerTaskQuery, StateChange, TaskStore } from '../../lib/tasks/ports.ts';
+import type { OwnerTaskQuery, StateChange, TaskStore } from '../../lib/ports.ts';
 import { isTerminal } from '../../lib/tasks/task.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { createTestTasks } from '../support/app-harness.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { CountingStore, report } from './support.ts';
@@ -13,20 +14,13 @@ import { CountingStore, report } from './support.ts';
 const DYING_WORKER = fileURLToPath(new URL('./fixtures/dying-worker.ts', import.meta.url));
 
 describe('a worker killed after receiving a task and before writing its result', () => {
-  let emulators: TestEmulators;
-
-  beforeAll(async () => {
-    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 2 });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
-  });
+  const emulators = useEmulators({ visibilityTimeoutSeconds: 2 });
 
   it('leaves the message to come back, and the task ends SUCCESS exactly once', async () => {
     const store = new CountingStore(new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName }));
     const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
-    const task = await new TaskService({ store, queue, taskTtlSeconds: 3600 }).submit('alice', { name: 'mul', args: [6, 7] }, 0);
+    const { tasks } = createTestTasks({ store, queue, clock: systemClock, taskTtlSeconds: 3600 });
+    const task = await tasks.submit('alice', { name: 'mul', args: [6, 7] }, 0);
 
     const child = spawn(process.execPath, ['--import', 'tsx', DYING_WORKER], {
       env: {

@@ -5,21 +5,20 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { realpathSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import clientPackage from '../../client/package.json' with { type: 'json' };
 import { CONSUMER_FAILURE, type CliServer, TEST_USERS, startCliServer } from '../support/cli-server.ts';
 import { freePorts } from '../support/local-stack-process.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
 import { catalog } from '../support/catalog.ts';
+import { DOOZER_BIN, checkBundleIsFresh } from '../support/run-cli.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The file `npm install` links as `doozer`: what a user's shell runs. */
-const DOOZER = realpathSync(join(ROOT, 'node_modules/.bin/doozer'));
+const DOOZER = realpathSync(DOOZER_BIN);
 const WRONG_PASSWORD = 'wrong-pw-c0ffee42';
 /** Passwords that must never be printed. (`doozer` is the default user's, and the program's name.) */
 const SECRETS = [TEST_USERS.alice, TEST_USERS.bob, TEST_USERS.carol, WRONG_PASSWORD];
@@ -119,11 +118,7 @@ async function storedTask(overrides: Parameters<typeof pendingTask>[0] = {}) {
 }
 
 beforeAll(async () => {
-  // A stale bundle would test yesterday's code: fail with the fix instead.
-  const built = statSync(DOOZER).mtimeMs;
-  const sources = await readdir(join(ROOT, 'client/src'));
-  const stale = sources.filter((file) => statSync(join(ROOT, 'client/src', file)).mtimeMs > built);
-  if (stale.length > 0) throw new Error(`${DOOZER} is older than client/src/${stale.join(', ')}; run \`npm run build -w client\``);
+  await checkBundleIsFresh();
   server = await startCliServer();
   closedUrl = `http://127.0.0.1:${(await freePorts(1))[0]}`;
 });
@@ -309,7 +304,7 @@ describe('exit codes', () => {
     [['add', '--i', '1.5'], 'doozer: --i "1.5": "1.5" is not an integer; use whole numbers such as 42 or -7'],
     [['mul', '--i', 'abc'], 'doozer: --i "abc": "abc" is not an integer; use whole numbers such as 42 or -7'],
     [['add', '1', 'x'], 'doozer: argument "x": "x" is not an integer; use whole numbers such as 42 or -7'],
-    [['add', '1'.repeat(1_001)], `doozer: argument "${'1'.repeat(1_001)}" has 1001 digits; at most 1000 are allowed`],
+    [['add', '1'.repeat(1_001)], `doozer: argument "${'1'.repeat(60)}…" has 1001 digits; at most 1000 are allowed`],
     [['add'], 'doozer: give the integers to add, e.g. doozer add --i 1,2,3'],
     [['lookup', 'task_123'], 'doozer: "task_123" is not a task id; task ids look like task_<uuid>'],
     [['lookup'], 'doozer: give the task id, e.g. doozer lookup --uuid=task_1db8fd1f-aff0-4db6-9c9a-ada3d20cb006'],
@@ -337,8 +332,6 @@ describe('exit codes', () => {
     expect(server.requests).toEqual([]);
   });
 
-  // cli.ts checks --timeout only inside waitFor, after the task was submitted: a finished task
-  // ignores the bad flag (exit 0), a deferred one is submitted and then reported as a usage error.
   it.each([['--username'], ['--password'], ['--url']])('2 for an empty %s, before any request', async (flag) => {
     const run = await doozer(['add', '1', flag, '']);
     expect(run.code).toBe(2);
@@ -489,12 +482,12 @@ describe('run', () => {
     expect(server.queue.sent.at(-1)?.name).toBe(args[1]);
   });
 
-  it('sends JSON args as typed, so the API judges a repeated key or a number JSON cannot hold, exit 2', async () => {
+  it('sends JSON args as typed, so the API judges a repeated key or a number JSON cannot hold, exit 6', async () => {
     const repeated = await doozer(['run', 'sleep', '{"ms":1,"ms":100000000}']);
-    expect(repeated.code).toBe(2);
+    expect(repeated.code).toBe(6);
     expect(repeated.stderr).toContain('the body has the key "ms" more than once in one object');
     const huge = await doozer(['run', 'add', '[1e400]']);
-    expect(huge.code).toBe(2);
+    expect(huge.code).toBe(6);
     expect(huge.stderr).toContain('got Infinity');
     const later = await doozer(['--json', 'run', 'add', ' [1, 2] ', '--in', '20m']);
     expect(later.code).toBe(0);
@@ -569,9 +562,9 @@ describe('run', () => {
     [['run', 'sleep', '--arg', 'ms=fast'], 'invalid_request', 'args.ms'],
     [['run', 'sleep'], 'invalid_request', 'args is required (doozer tasks sleep shows its args)'],
     [['run', 'nope', '{}'], 'unknown_task', `unknown task "nope"; known tasks: ${catalog.names.join(', ')}`],
-  ])('2 for args the service refuses, with its message: doozer %j', async (args, code, message) => {
+  ])('6 for args the service refuses, with its message: doozer %j', async (args, code, message) => {
     const run = await doozer(args);
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(6);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(new RegExp(`^doozer: the service refused the request \\(400 ${code}\\): `));
     expect(run.stderr).toContain(message);
@@ -634,12 +627,12 @@ describe('tasks', () => {
     expect(JSON.parse(run.stdout)).toEqual(served);
   });
 
-  it('shows one task type when named, and 2 for an unknown one', async () => {
+  it('shows one task type when named, and 6 for an unknown one, as run says it', async () => {
     const run = await doozer(['tasks', 'sleep']);
     expect(run.code).toBe(0);
     expect(lines(run.stdout)[0]).toBe('sleep — time limit 120 s, no retries');
     expect(run.stdout).not.toContain('primes —');
-    expect(await doozer(['tasks', 'nope'])).toEqual({ code: 2, stdout: '', stderr: `doozer: unknown task "nope"; known tasks: ${catalog.names.join(', ')}\n` });
+    expect(await doozer(['tasks', 'nope'])).toEqual({ code: 6, stdout: '', stderr: `doozer: unknown task "nope"; known tasks: ${catalog.names.join(', ')}\n` });
   });
 
   it('4 when nothing listens at the URL', async () => {
@@ -747,13 +740,13 @@ describe('list', () => {
     expect(server.requests).toEqual([]);
   });
 
-  it("2 for what the service refuses (a name that cannot be a task's, a cursor it did not give), with its message", async () => {
+  it("6 for what the service refuses (a name that cannot be a task's, a cursor it did not give), with its message", async () => {
     const name = await doozer(['list', '--name', 'Not A Name']);
-    expect(name.code).toBe(2);
+    expect(name.code).toBe(6);
     expect(name.stderr).toMatch(/^doozer: the service refused the request \(400 invalid_request\): query\.name /);
     const cursor = await doozer(['list', '--cursor', 'not-a-cursor']);
     expect(cursor).toEqual({
-      code: 2,
+      code: 6,
       stdout: '',
       stderr:
         'doozer: the service refused the request (400 invalid_request): the cursor is not one this API gave you for this listing ' +
@@ -875,16 +868,16 @@ describe('--at and --in: tasks to run later', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ runAt: at.toISOString() });
   });
 
-  it('2 for --at in the past or --in beyond 7 days, with the service message', async () => {
+  it('6 for --at in the past or --in beyond 7 days, with the service message', async () => {
     const past = await doozer(['add', '1', '--at', '2020-01-01T00:00Z']);
     expect(past).toEqual({
-      code: 2,
+      code: 6,
       stdout: '',
       stderr:
         'doozer: the service refused the request (400 invalid_request): runAt 2020-01-01T00:00:00.000Z is in the past; give a time in the future (tasks can run at most 7 days (604800 s) ahead)\n',
     });
     const far = await doozer(['run', 'sleep', '--arg', 'ms=1', '--in', '8d']);
-    expect(far.code).toBe(2);
+    expect(far.code).toBe(6);
     expect(far.stderr).toContain('delaySeconds is 691200; tasks can run at most 7 days (604800 s) ahead');
     expect(far.stderr).not.toContain('doozer tasks sleep');
     expect(server.count('POST /tasks')).toBe(2);
@@ -1240,11 +1233,13 @@ describe('help', () => {
     '  0  done (or deferred, without --wait; or set to run later)',
     '  1  the task failed or was cancelled, no such task, a task to cancel had ended,',
     '     or a batch line was refused for something in it',
-    '  2  usage error: a bad flag, number, JSON or setting, or args the service refused',
+    '  2  usage error, found before any request: a bad flag, number, JSON or setting',
     '  3  authentication failed, or logins refused for a while (too many wrong passwords)',
     '  4  the service is unreachable or answered 5xx, or 429 (too many requests) still',
     '     after one retry or asking to wait over 5 s (batch: lines refused only for those)',
     '  5  deferred, and --wait timed out',
+    '  6  the service refused the request (a 4xx: bad args, an unknown task, a --at in',
+    '     the past, a callback URL it will not call), with its message',
   ];
 
   it.each([[['help']], [['--help']], [[]]])('doozer %j lists the commands, the flags and the exit codes', async (args) => {

@@ -1,32 +1,24 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AttemptRule, DEFAULT_LOGIN_LIMITS, LoginThrottle } from '../../lib/auth/login-throttle.ts';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AttemptRule, DEFAULT_LOGIN_LIMITS } from '../../lib/auth/login-throttle.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { sourceIpOf } from '../../lib/aws/api-gateway.ts';
 import { DynamoDbLoginAttempts } from '../../lib/aws/dynamodb-login-attempts.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { type TestApp, createTestApp } from '../support/app-harness.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { testPasswordHash } from '../support/test-users.ts';
-import { catalog } from '../support/catalog.ts';
 
 const RULE: AttemptRule = { limit: 5, windowSeconds: 900 };
 const T0 = 1_800_000_000_000;
 
 describe('DynamoDbLoginAttempts (dynalite)', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators();
   let attempts: DynamoDbLoginAttempts;
   let key = 0;
   const freshKey = () => `key-${(key += 1)}`;
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
+  beforeAll(() => {
     attempts = new DynamoDbLoginAttempts({ client: emulators.documents, tableName: emulators.tableName });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
   });
 
   it('admits exactly the limit of 50 attempts made at once on a new key', async () => {
@@ -81,7 +73,7 @@ describe('DynamoDbLoginAttempts (dynalite)', () => {
 
   describe('through the app: bursts of simultaneous logins', () => {
     let checked: { wrong: number; right: number };
-    let app: ReturnType<typeof createApp>;
+    let app: TestApp['app'];
 
     beforeEach(async () => {
       checked = { wrong: 0, right: 0 };
@@ -94,13 +86,12 @@ describe('DynamoDbLoginAttempts (dynalite)', () => {
           return super.authenticate(username, password);
         }
       })(users, { maxConcurrentChecks: 1, maxWaitingChecks: 100 });
-      app = createApp({ catalog,
-        tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 3600 }),
+      ({ app } = createTestApp({
         users: directory,
-        tokens: new TokenIssuer({ secret: 'a-login-burst-test-secret-of-32-chars!!', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 }),
-        loginThrottle: new LoginThrottle({ store: new DynamoDbLoginAttempts({ client: emulators.documents, tableName: emulators.tableName }) }),
+        loginThrottle: { store: new DynamoDbLoginAttempts({ client: emulators.documents, tableName: emulators.tableName }) },
         clientAddress: sourceIpOf,
-      });
+        clock: systemClock,
+      }));
     });
 
     const login = (username: string, password: string, address: string) =>

@@ -4,27 +4,19 @@
  * only what it wrote.
  */
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
-import type { ListPosition, OwnerTaskQuery } from '../../lib/tasks/ports.ts';
+import type { ListPosition, OwnerTaskQuery } from '../../lib/ports.ts';
 import type { Task } from '../../lib/tasks/task.ts';
 import { createTaskTable } from '../../local/provision.ts';
-import { startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
 
 const BASE_MS = Date.parse('2030-03-04T05:06:07.000Z');
 const NOW_MS = BASE_MS + 60_000;
 
 describe('DynamoDbTaskStore lists against dynalite', () => {
-  let emulators: TestEmulators;
-
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
-  });
+  const emulators = useEmulators();
 
   /** A store on a new, empty table of the same emulator. */
   async function freshStore(): Promise<{ store: DynamoDbTaskStore; tableName: string }> {

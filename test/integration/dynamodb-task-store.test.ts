@@ -5,7 +5,7 @@ import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import { CANCELLABLE_STATES, RUNNABLE_STATES, type Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
+import { unreachableDocumentClient, useEmulators } from '../support/emulators.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
 import { catalog } from '../support/catalog.ts';
 
@@ -13,16 +13,11 @@ import { catalog } from '../support/catalog.ts';
 const AT = new Date(Date.now() + 60_000).toISOString();
 
 describe('DynamoDbTaskStore against dynalite', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators();
   let store: DynamoDbTaskStore;
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
+  beforeAll(() => {
     store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
   });
 
   describe('create and get', () => {

@@ -1,20 +1,20 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnavailableError } from '../../lib/errors.ts';
 import { DynamoDbOpenTaskSlots, MISSING_TASK_GRACE_MS } from '../../lib/aws/dynamodb-open-task-slots.ts';
 import { DynamoDbRequestRates } from '../../lib/aws/dynamodb-request-rates.ts';
 import type { UserLimits } from '../../lib/limits/user-limits.ts';
 import { newTaskId } from '../../lib/tasks/task.ts';
 import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
-import { type TestEmulators, startTestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
+import { unreachableDocumentClient, useEmulators } from '../support/emulators.ts';
 
 const T0 = 1_800_000_000_000;
 /** Expires an hour after T0, in epoch seconds as tasks keep it. */
 const LATER = T0 / 1000 + 3600;
 
 describe('per-user limits in DynamoDB (dynalite)', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators();
   let name = 0;
   const fresh = (prefix: string) => `${prefix}-${(name += 1)}`;
 
@@ -34,14 +34,6 @@ describe('per-user limits in DynamoDB (dynalite)', () => {
 
   const item = async (id: string) =>
     (await emulators.documents.send(new GetCommand({ TableName: emulators.tableName, Key: { id }, ConsistentRead: true }))).Item;
-
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
-  });
 
   afterEach(() => {
     vi.unstubAllEnvs();

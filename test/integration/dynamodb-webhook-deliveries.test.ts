@@ -3,27 +3,22 @@
  * task with a callbackUrl in the webhook-deliveries index, attempts are taken up and recorded with
  * conditional writes (one winner however many race), and a delivery that is done leaves the index.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import type { Task, WebhookDelivery } from '../../lib/tasks/task.ts';
 import { createTaskTable } from '../../local/provision.ts';
-import { startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
 
 const NOW_MS = Date.parse('2030-03-04T05:06:07.000Z');
 const iso = (offsetMs: number) => new Date(NOW_MS + offsetMs).toISOString();
 
 describe('DynamoDbTaskStore webhook deliveries against dynalite', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators();
   let store: DynamoDbTaskStore;
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
+  beforeAll(() => {
     store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
   });
 
   async function ended(overrides: Partial<Task> = {}, notifyAt = iso(300_000)): Promise<Task> {

@@ -11,13 +11,13 @@ import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { type SqsBatchHandler, createSqsBatchHandler, taskRecordProcessor } from '../../lib/aws/sqs-batch-handler.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { UnavailableError } from '../../lib/errors.ts';
-import type { TaskStore } from '../../lib/tasks/ports.ts';
+import type { TaskStore } from '../../lib/ports.ts';
 import type { Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { MAX_RECEIVE_COUNT } from '../../local/provision.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
 import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
-import { startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
 import { catalog } from '../support/catalog.ts';
@@ -31,19 +31,17 @@ interface Invocation {
 }
 
 describe('SqsEventSource feeding the worker handler (fauxqs + dynalite)', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators({ visibilityTimeoutSeconds: 1, each: true });
   let store: DynamoDbTaskStore;
   let sources: SqsEventSource[];
 
-  beforeEach(async () => {
-    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 1 });
+  beforeEach(() => {
     store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
     sources = [];
   });
 
   afterEach(async () => {
     await Promise.all(sources.map((source) => source.stop()));
-    await emulators?.stop();
   });
 
   /** Starts an event source on `queueUrl` and records every invocation it makes. */

@@ -6,7 +6,7 @@ import type { Task } from '../../lib/tasks/task.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
 import { REGION } from '../../local/settings.ts';
-import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
@@ -21,12 +21,11 @@ const SETTLE = { timeoutMs: 15_000 } as const;
  * none of them may change the task. The genuine message still completes it afterwards.
  */
 describe('forged and mismatched queue messages (fauxqs + dynalite)', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators({ visibilityTimeoutSeconds: 1, each: true });
   let store: DynamoDbTaskStore;
   let sources: SqsEventSource[];
 
-  beforeEach(async () => {
-    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 1 });
+  beforeEach(() => {
     store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
     sources = [startTaskWorkerSource({ sqs: emulators.sqs, queues: emulators.queues, store })];
     const deadLetters = new TaskWorker({ catalog, store });
@@ -45,7 +44,6 @@ describe('forged and mismatched queue messages (fauxqs + dynalite)', () => {
 
   afterEach(async () => {
     await Promise.all(sources.map((source) => source.stop()));
-    await emulators?.stop();
   });
 
   const send = (queueUrl: string, body: string) => emulators.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));

@@ -1,22 +1,19 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
 import { createDynamoDbDocumentClient } from '../../lib/aws/clients.ts';
 import { DynamoDbIdempotencyStore } from '../../lib/aws/dynamodb-idempotency-store.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { UnavailableError } from '../../lib/errors.ts';
-import { createApp } from '../../lib/http/app.ts';
 import { type IdempotencyClaim, idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { taskInputDigest } from '../../lib/tasks/task.ts';
 import { newTaskId, type Task, type TaskView } from '../../lib/tasks/task.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { startTestEmulators, type TestEmulators, unreachableDocumentClient } from '../support/emulators.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { type TestApp, createTestApp } from '../support/app-harness.ts';
+import { unreachableDocumentClient, useEmulators } from '../support/emulators.ts';
 import { eventually } from '../support/eventually.ts';
-import { catalog } from '../support/catalog.ts';
 
 const NOW_MS = Date.parse('2030-01-01T00:00:00.000Z');
 const NOW_SECONDS = NOW_MS / 1000;
@@ -34,16 +31,11 @@ function claimFor(owner: string, key: string, overrides: Partial<IdempotencyClai
 }
 
 describe('DynamoDbIdempotencyStore against dynalite', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators();
   let claims: DynamoDbIdempotencyStore;
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
+  beforeAll(() => {
     claims = new DynamoDbIdempotencyStore({ client: emulators.documents, tableName: emulators.tableName });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
   });
 
   it('claims a free key, refuses it to a second claim as "taken", and reads back the first', async () => {
@@ -177,44 +169,24 @@ class HeldTaskStore extends DynamoDbTaskStore {
 }
 
 describe('POST /tasks with an Idempotency-Key, raced through the app against dynalite and fauxqs', () => {
-  const tokens = new TokenIssuer({
-    secret: 'an-idempotency-race-secret-of-32-characters',
-    issuer: 'doozer',
-    audience: 'doozer-api',
-    ttlSeconds: 3600,
-  });
-  let emulators: TestEmulators;
-  let app: ReturnType<typeof createApp>;
+  const emulators = useEmulators();
+  let postAs: TestApp['post'];
   let store: HeldTaskStore;
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
+  beforeAll(() => {
     const tableName = emulators.tableName;
     store = new HeldTaskStore({ client: emulators.documents, tableName });
-    const tasks = new TaskService({
+    ({ post: postAs } = createTestApp({
       store,
       queue: new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl }),
       idempotency: new DynamoDbIdempotencyStore({ client: emulators.documents, tableName }),
-      taskTtlSeconds: 86_400,
-    });
-    app = createApp({ catalog, tasks, users: new UserDirectory([]), tokens });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
+      clock: systemClock,
+    }));
   });
 
   /** POSTs as `user` with `key`; no worker runs, so a task stays PENDING and the wait runs out (202). */
   async function post(user: string, key: string, body: unknown, wait = '1'): Promise<Response> {
-    return app.request(`/tasks?wait=${wait}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${(await tokens.issue(user)).token}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
-    });
+    return postAs(`/tasks?wait=${wait}`, body, { user, headers: { 'idempotency-key': key } });
   }
 
   /** The ids of `user`'s items in the table, tasks and claims apart. */

@@ -11,22 +11,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSqsClient } from '../../lib/aws/clients.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { UnavailableError } from '../../lib/errors.ts';
-import type { QueuedMessage } from '../../lib/tasks/ports.ts';
+import type { QueuedMessage } from '../../lib/ports.ts';
 import { type TaskMessage, decodeTaskMessage, encodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { newTaskId } from '../../lib/tasks/task.ts';
 import { LOCAL_CREDENTIALS, REGION } from '../../local/settings.ts';
-import { closedPort, startTestEmulators, type TestEmulators } from '../support/emulators.ts';
+import { closedPort, useEmulators } from '../support/emulators.ts';
 
 describe('SqsTaskQueue against fauxqs', () => {
-  let emulators: TestEmulators;
-
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
-  });
+  const emulators = useEmulators();
 
   it('sends a body that a worker decodes back into the same task message', async () => {
     const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });

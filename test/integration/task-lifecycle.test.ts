@@ -1,19 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbIdempotencyStore } from '../../lib/aws/dynamodb-idempotency-store.ts';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
 import { RequestInProgressError } from '../../lib/errors.ts';
-import type { StateChange } from '../../lib/tasks/ports.ts';
-import { type BatchItem, TaskService } from '../../lib/tasks/task-service.ts';
+import type { StateChange } from '../../lib/ports.ts';
+import type { BatchItem, TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
-import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { createTestTasks } from '../support/app-harness.ts';
+import { useEmulators } from '../support/emulators.ts';
 
 /**
  * Bursts against the real emulators: the steps that must be one atomic conditional write (cancel,
  * the scheduler's release, a batch's Idempotency-Key) met by many requests at once, in dynalite.
  */
 describe('the task lifecycle under bursts, in DynamoDB', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators();
   let store: CountingStore;
   let service: TaskService;
   let sweeper: TaskSweeper;
@@ -28,18 +30,14 @@ describe('the task lifecycle under bursts, in DynamoDB', () => {
     }
   }
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
+  beforeAll(() => {
     store = new CountingStore({ client: emulators.documents, tableName: emulators.tableName });
     const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
     const idempotency = new DynamoDbIdempotencyStore({ client: emulators.documents, tableName: emulators.tableName });
     // Tasks more than a second ahead wait as SCHEDULED, so the scheduler's path takes a moment here.
-    service = new TaskService({ store, queue, idempotency, taskTtlSeconds: 3600, runLater: { maxAheadSeconds: 3600, maxQueueDelaySeconds: 1 } });
+    const runLater = { maxAheadSeconds: 3600, maxQueueDelaySeconds: 1 };
+    ({ tasks: service } = createTestTasks({ store, queue, idempotency, clock: systemClock, taskTtlSeconds: 3600, service: { runLater } }));
     sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 300, scheduleAheadSeconds: 60 });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
   });
 
   it('gives 50 concurrent cancels of one task one write and the same answer', async () => {

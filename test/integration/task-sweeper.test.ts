@@ -1,25 +1,21 @@
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbTaskStore } from '../../lib/aws/dynamodb-task-store.ts';
 import { SqsTaskQueue } from '../../lib/aws/sqs-task-queue.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
-import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { createTestTasks } from '../support/app-harness.ts';
+import { useEmulators } from '../support/emulators.ts';
 import { startTaskWorkerSource } from '../support/task-worker-source.ts';
 import { eventually } from '../support/eventually.ts';
 import { pendingTask } from '../support/task-fixtures.ts';
 
 describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
-  let emulators: TestEmulators;
+  const emulators = useEmulators({ visibilityTimeoutSeconds: 1 });
   let store: DynamoDbTaskStore;
 
-  beforeAll(async () => {
-    emulators = await startTestEmulators({ visibilityTimeoutSeconds: 1 });
+  beforeAll(() => {
     store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
   });
 
   it('lists open tasks created up to a time, and drops them once they end', async () => {
@@ -50,7 +46,7 @@ describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
 
   it('finishes a task whose queued message was lost', async () => {
     const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
-    const service = new TaskService({ store, queue, taskTtlSeconds: 3600 });
+    const { tasks: service } = createTestTasks({ store, queue, clock: systemClock, taskTtlSeconds: 3600 });
     const submitted = await service.submit('alice', { name: 'add', args: [20, 22] }, 0);
     // The message vanishes before any worker sees it (a purged or recreated queue).
     await emulators.sqs.send(new PurgeQueueCommand({ QueueUrl: emulators.queues.taskQueueUrl }));
@@ -71,33 +67,30 @@ describe('the open-tasks index and the sweeper (dynalite + fauxqs)', () => {
 });
 
 describe('TaskSweeper.requeueNow (dynalite + fauxqs)', () => {
+  const emulators = useEmulators();
+
   it('queues each open task it is given once, at once, whatever its backoff, and nothing that has ended, expired or is gone', async () => {
-    const emulators = await startTestEmulators();
-    try {
-      const store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
-      const open = Array.from({ length: 30 }, (_, i) => pendingTask({ args: [String(i), '1'], ...(i % 3 === 0 && { state: 'RETRY' as const }) }));
-      const ended = pendingTask({ state: 'SUCCESS', result: 2 });
-      const expired = pendingTask({ expiresAt: Math.floor(Date.now() / 1000) - 1 });
-      for (const task of [...open, ended, expired]) await store.create(task);
-      // Requeued a moment ago by a sweep: its backoff does not hold requeueNow back.
-      await store.recordRequeue(open[0]!.id, 0, new Date().toISOString());
+    const store = new DynamoDbTaskStore({ client: emulators.documents, tableName: emulators.tableName });
+    const open = Array.from({ length: 30 }, (_, i) => pendingTask({ args: [String(i), '1'], ...(i % 3 === 0 && { state: 'RETRY' as const }) }));
+    const ended = pendingTask({ state: 'SUCCESS', result: 2 });
+    const expired = pendingTask({ expiresAt: Math.floor(Date.now() / 1000) - 1 });
+    for (const task of [...open, ended, expired]) await store.create(task);
+    // Requeued a moment ago by a sweep: its backoff does not hold requeueNow back.
+    await store.recordRequeue(open[0]!.id, 0, new Date().toISOString());
 
-      const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
-      const ids = [...open, ended, expired].map((task) => task.id);
-      ids.push('task_00000000-0000-4000-8000-000000000000');
-      expect(await new TaskSweeper({ store, queue, staleAfterSeconds: 300 }).requeueNow(ids)).toBe(30);
+    const queue = new SqsTaskQueue({ client: emulators.sqs, queueUrl: emulators.queues.taskQueueUrl });
+    const ids = [...open, ended, expired].map((task) => task.id);
+    ids.push('task_00000000-0000-4000-8000-000000000000');
+    expect(await new TaskSweeper({ store, queue, staleAfterSeconds: 300 }).requeueNow(ids)).toBe(30);
 
-      const received: string[] = [];
-      for (;;) {
-        const { Messages = [] } = await emulators.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: emulators.queues.taskQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-        );
-        if (Messages.length === 0) break;
-        received.push(...Messages.map((message) => (JSON.parse(message.Body!) as { taskId: string }).taskId));
-      }
-      expect(received.sort()).toEqual(open.map((task) => task.id).sort());
-    } finally {
-      await emulators.stop();
+    const received: string[] = [];
+    for (;;) {
+      const { Messages = [] } = await emulators.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: emulators.queues.taskQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      if (Messages.length === 0) break;
+      received.push(...Messages.map((message) => (JSON.parse(message.Body!) as { taskId: string }).taskId));
     }
+    expect(received.sort()).toEqual(open.map((task) => task.id).sort());
   });
 });

@@ -1,18 +1,10 @@
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TtlReaper } from '../../local/ttl-reaper.ts';
-import { type TestEmulators, startTestEmulators } from '../support/emulators.ts';
+import { useEmulators } from '../support/emulators.ts';
 
 describe('TtlReaper, the local stand-in for DynamoDB TTL (dynalite)', () => {
-  let emulators: TestEmulators;
-
-  beforeAll(async () => {
-    emulators = await startTestEmulators();
-  });
-
-  afterAll(async () => {
-    await emulators?.stop();
-  });
+  const emulators = useEmulators();
 
   it('deletes every item whose expiresAt has passed, over several scan pages, and keeps the rest', async () => {
     const nowMs = 1_900_000_000_000;

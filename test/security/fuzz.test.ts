@@ -2,7 +2,8 @@ import { toJsonInteger } from '../../lib/tasks/exact-integer.ts';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
-import { type SecurityHarness, USER, createHarness, errorShapeProblems, expectStillServing } from './app-harness.ts';
+import { type TestApp, createTestApp } from '../support/app-harness.ts';
+import { USER, errorShapeProblems, expectStillServing } from './checks.ts';
 
 /**
  * Generated malformed requests against the real app in-process: every one must get a 4xx in the one
@@ -458,7 +459,7 @@ function get(path: string, what: string, headers: Record<string, string>): FuzzR
 
 // The run ---------------------------------------------------------------------------------------
 
-let harness: SecurityHarness;
+let harness: TestApp;
 let authorization: string;
 const counts = { requests: 0, malformed: 0, serverErrors: 0 };
 /** Answers by status, for the summary line. */
@@ -466,8 +467,8 @@ const statuses = new Map<number, number>();
 const prototypeKeysBefore = Object.getOwnPropertyNames(Object.prototype).sort();
 
 beforeAll(async () => {
-  harness = await createHarness();
-  authorization = `Bearer ${await harness.token()}`;
+  harness = createTestApp();
+  authorization = await harness.bearer();
 });
 
 afterAll(() => {

@@ -1,13 +1,8 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, base64url, decodeJwt, exportJWK, importPKCS8 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  type SecurityHarness,
-  TOKEN_SETTINGS,
-  createHarness,
-  errorShapeProblems,
-  expectStillServing,
-} from './app-harness.ts';
+import { TEST_TOKEN_SETTINGS as TOKEN_SETTINGS, type TestApp, createTestApp } from '../support/app-harness.ts';
+import { errorShapeProblems, expectStillServing } from './checks.ts';
 
 /**
  * Known attacks on bearer tokens, sent to the real app in-process on both authenticated routes.
@@ -185,12 +180,12 @@ const ROUTES: readonly { readonly name: string; readonly init: RequestInit & { p
 
 // Built at collection so that each attack is its own named test; tokens live an hour, ample here.
 const attacks = await buildAttacks();
-let harness: SecurityHarness;
+let harness: TestApp;
 let tried = 0;
 let accepted = 0;
 
-beforeAll(async () => {
-  harness = await createHarness();
+beforeAll(() => {
+  harness = createTestApp();
 });
 
 afterAll(() => {
@@ -208,7 +203,7 @@ async function send(route: (typeof ROUTES)[number], authorization: readonly stri
 
 describe('JWT attacks', () => {
   it('the harness accepts a valid token on both routes (so refusals below mean something)', async () => {
-    const authorization = [`Bearer ${await harness.token()}`];
+    const authorization = [await harness.bearer()];
     expect((await send(ROUTES[0]!, authorization)).status).toBe(404); // authenticated: no such task
     const submitted = await send(ROUTES[1]!, authorization);
     expect(submitted.status).toBe(200);

@@ -1,18 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserProfiles } from '../../lib/auth/user-profiles.ts';
-import { DEFAULT_USER_LIMITS } from '../../lib/limits/user-limits.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { decodeTaskMessage } from '../../lib/tasks/task-message.ts';
-import { catalog } from './catalog.ts';
-import { MemoryIdempotencyStore } from './memory-idempotency-store.ts';
-import { MemoryLoginAttempts } from './memory-login-attempts.ts';
-import { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
+import { TEST_TOKEN_SETTINGS, createTestApp } from './app-harness.ts';
+import type { MemoryTaskStore, RecordingQueue } from './memory-task-store.ts';
 import { testUserDirectory } from './test-users.ts';
 
 /**
@@ -74,36 +67,36 @@ const TASK_PATH = /^\/tasks\/(?!batch$)[^/]+/;
  * the way the CLI meets it: counts requests per route and lets a test choose what the "worker" does.
  */
 export async function startCliServer(): Promise<CliServer> {
-  const users = await testUserDirectory(TEST_USERS);
-  const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ store, catalog });
   let consumer: ConsumerMode = 'run';
-  const queue = new RecordingQueue(async (body) => {
-    if (consumer === 'run') return worker.process(body);
-    if (consumer === 'fail') {
-      const { taskId } = decodeTaskMessage(body);
-      return store.transition(taskId, { from: ['PENDING'], to: 'FAILURE', at: new Date().toISOString(), error: CONSUMER_FAILURE });
-    }
-    return undefined;
+  // The login limits as deployed, over memory; every caller of this server shares one address.
+  // Callbacks as on the local stage: every user signs with the development secret, and loopback
+  // URLs are allowed. No request-rate limit: the tests make many requests quickly.
+  const h = createTestApp({
+    users: await testUserDirectory(TEST_USERS),
+    clock: systemClock,
+    taskTtlSeconds: 3_600,
+    loginThrottle: true,
+    profiles: { stage: 'local', rates: false, openTasks: false },
+    callbackPolicy: { allowLoopback: true },
+    worker: async (body, { worker, store }) => {
+      if (consumer === 'run') return worker.process(body);
+      if (consumer === 'fail') {
+        const { taskId } = decodeTaskMessage(body);
+        return store.transition(taskId, { from: ['PENDING'], to: 'FAILURE', at: new Date().toISOString(), error: CONSUMER_FAILURE });
+      }
+      return undefined;
+    },
   });
-  const tasks = new TaskService({ store, queue, taskTtlSeconds: 3_600, idempotency: new MemoryIdempotencyStore() });
-  const loginThrottle = new LoginThrottle({ store: new MemoryLoginAttempts() });
+  const { store, queue } = h;
   let requests: ApiRequest[] = [];
   let generation = 0;
 
   const listen = async (port: number): Promise<Server> => {
     generation += 1;
-    const tokens = new TokenIssuer({
-      secret: `cli-test-secret-generation-${generation}-padded-past-32-bytes`,
-      issuer: 'doozer',
-      audience: 'doozer-api',
-      ttlSeconds: 3_600,
+    // Same store, users and login throttle; only the signing secret changes.
+    const app = h.appWith({
+      tokens: new TokenIssuer({ ...TEST_TOKEN_SETTINGS, secret: `cli-test-secret-generation-${generation}-padded-past-32-bytes` }),
     });
-    // The login limits as deployed, over memory; every caller of this server shares one address.
-    // Callbacks as on the local stage: every user signs with the development secret, and loopback
-    // URLs are allowed. No request-rate limit: the tests make many requests quickly.
-    const profiles = new UserProfiles([], { defaultLimits: DEFAULT_USER_LIMITS, stage: 'local', callbackPolicy: { allowLoopback: true } });
-    const app = createApp({ catalog, tasks, users, tokens, loginThrottle, profiles, callbackPolicy: { allowLoopback: true } });
     return new Promise((resolve) => {
       const server = serve(
         {

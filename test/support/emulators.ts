@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { createDynamoDbDocumentClient } from '../../lib/aws/clients.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Emulator, startDynamoDbEmulator, startSqsEmulator } from '../../local/emulators.ts';
@@ -50,6 +50,55 @@ export async function startTestEmulators(options: { visibilityTimeoutSeconds?: n
       for (const emulator of emulators) await emulator.stop();
     },
   };
+}
+
+export interface EmulatorFixtureOptions {
+  /** The task queue's visibility timeout: 30 s by default. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Fresh emulators for each test (beforeEach) rather than one pair for the suite (beforeAll). */
+  readonly each?: boolean;
+}
+
+/** What useEmulators reads from the emulators running now; the compiler keeps it in step with TestEmulators. */
+const EMULATOR_FIELDS = Object.keys({
+  sqsEndpoint: true,
+  dynamodbEndpoint: true,
+  sqs: true,
+  dynamodb: true,
+  documents: true,
+  tableName: true,
+  queues: true,
+} satisfies Record<Exclude<keyof TestEmulators, 'stop'>, true>) as Exclude<keyof TestEmulators, 'stop'>[];
+
+/**
+ * The integration tests' one emulator fixture: registers the hooks that start the emulators
+ * (`startTestEmulators`) before the suite, or before each test with `each`, and stop them after.
+ * Call it at the top of a describe, before the hooks that use the emulators (before hooks run in
+ * order, after hooks in reverse). The object it returns reads the emulators running now, so a
+ * test uses it as it is: `emulators.documents`, `emulators.queues.taskQueueUrl`.
+ */
+export function useEmulators(options: EmulatorFixtureOptions = {}): TestEmulators {
+  let running: TestEmulators | undefined;
+  const current = (): TestEmulators => {
+    if (!running) throw new Error('the emulators run only within the tests and hooks of the suite that called useEmulators()');
+    return running;
+  };
+  (options.each ? beforeEach : beforeAll)(async () => {
+    running = await startTestEmulators(options);
+  });
+  (options.each ? afterEach : afterAll)(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+  const fixture = {
+    async stop() {
+      const stopping = current();
+      running = undefined;
+      await stopping.stop();
+    },
+  } as TestEmulators;
+  for (const field of EMULATOR_FIELDS) Object.defineProperty(fixture, field, { get: () => current()[field], enumerable: true });
+  return fixture;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock } from '../../lib/tasks/wait-policy.ts';
+import type { Clock } from '../../lib/clock.ts';
 
 /**
  * Time that moves only when the service sleeps. Each sleep also yields to the event loop, so a

@@ -1,6 +1,6 @@
 import { UnavailableError } from '../../lib/errors.ts';
 import { type IdempotencyClaim, isClaimExpired } from '../../lib/tasks/idempotency.ts';
-import type { IdempotencyStore } from '../../lib/tasks/ports.ts';
+import type { IdempotencyStore } from '../../lib/ports.ts';
 
 /**
  * An in-memory IdempotencyStore with the same conditions as the DynamoDB one. `failNext` makes the

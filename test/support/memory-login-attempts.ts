@@ -1,4 +1,5 @@
-import { type Admission, type AttemptRule, type LoginAttemptStore, rollingWindow } from '../../lib/auth/login-throttle.ts';
+import { type Admission, type AttemptRule, rollingWindow } from '../../lib/auth/login-throttle.ts';
+import type { LoginAttemptStore } from '../../lib/ports.ts';
 
 /** Login attempts in memory, with the DynamoDB store's rolling windows, for unit tests of the code that uses them. */
 export class MemoryLoginAttempts implements LoginAttemptStore {

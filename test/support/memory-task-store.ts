@@ -1,8 +1,19 @@
 import { UnavailableError } from '../../lib/errors.ts';
-import type { OwnerTaskQuery, QueuedMessage, StateChange, TaskPage, TaskQueue, TaskStore } from '../../lib/tasks/ports.ts';
+import type {
+  AttemptClaim,
+  AttemptRecord,
+  DueDelivery,
+  NotifierQueue,
+  OwnerTaskQuery,
+  QueuedMessage,
+  StateChange,
+  TaskPage,
+  TaskQueue,
+  TaskStore,
+  WebhookDeliveryStore,
+} from '../../lib/ports.ts';
 import { RUNNABLE_STATES, type Task, type TaskInput, type TaskProgress, isExpired, isSameInput, isTerminal } from '../../lib/tasks/task.ts';
 import type { TaskMessage } from '../../lib/tasks/task-message.ts';
-import type { AttemptClaim, AttemptRecord, DueDelivery, NotifierQueue, WebhookDeliveryStore } from '../../lib/webhooks/ports.ts';
 
 /**
  * An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests of

@@ -1,4 +1,4 @@
-import type { OpenTaskSlots, RequestRateStore, SlotReservation, SlotTask } from '../../lib/limits/ports.ts';
+import type { OpenTaskSlots, RequestRateStore, SlotReservation, SlotTask } from '../../lib/ports.ts';
 import { type RateDecision, type UserLimits, takeToken } from '../../lib/limits/user-limits.ts';
 import { MISSING_TASK_GRACE_MS } from '../../lib/aws/dynamodb-open-task-slots.ts';
 import { type Task, isTerminal } from '../../lib/tasks/task.ts';

@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createSqsBatchHandler, taskRecordProcessor } from '../../lib/aws/sqs-batch-handler.ts';
-import type { TaskStore } from '../../lib/tasks/ports.ts';
+import type { TaskStore } from '../../lib/ports.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { SqsEventSource } from '../../local/event-source.ts';
 import type { Queues } from '../../local/provision.ts';

@@ -1,35 +1,14 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UserProfiles } from '../../lib/auth/user-profiles.ts';
 import type { UserEntry } from '../../lib/config.ts';
-import type { UserDirectory } from '../../lib/auth/users.ts';
-import { createApp } from '../../lib/http/app.ts';
 import type { UserLimits } from '../../lib/limits/user-limits.ts';
 import { type TaskView, toTaskView } from '../../lib/tasks/task.ts';
-import { TaskEndings } from '../../lib/tasks/task-endings.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { FakeClock } from '../support/fake-clock.ts';
-import { MemoryOpenTaskSlots, MemoryRequestRates } from '../support/memory-user-limits.ts';
-import { MemoryTaskStore, RecordingNotices, RecordingQueue } from '../support/memory-task-store.ts';
-import { testUserDirectory } from '../support/test-users.ts';
-import { catalog } from '../support/catalog.ts';
+import { createTestApp, createTestTasks } from '../support/app-harness.ts';
+import { RecordingNotices } from '../support/memory-task-store.ts';
 
 /* The per-user limits (RateLimit-* headers, 429s for the request rate and for open tasks) and the
  * completion webhook's side of the API (callbackUrl checked at submission, the task view's `webhook`),
  * through the real app over in-memory adapters. */
-
-const tokens = new TokenIssuer({
-  secret: 'an-app-limits-test-secret-of-at-least-32-characters',
-  issuer: 'doozer',
-  audience: 'doozer-api',
-  ttlSeconds: 3600,
-});
-let users: UserDirectory;
-
-beforeAll(async () => {
-  users = await testUserDirectory({ alice: 'alice-password' });
-});
 
 /** A `whsec_` secret: the base64 of 32 bytes. */
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
@@ -67,37 +46,18 @@ interface HarnessOptions {
  * open-task slots released by TaskEndings, a callback policy. Not the local stage, so a user without
  * a webhook secret has none.
  */
-function harness({ limits = {}, bobLimits = {}, allowLoopback = false, worker: consume = false }: HarnessOptions = {}) {
-  const clock = new FakeClock();
-  const store = new MemoryTaskStore();
-  const slots = new MemoryOpenTaskSlots({ tasks: store });
+function harness({ limits = {}, bobLimits = {}, allowLoopback = false, worker = false }: HarnessOptions = {}) {
   const notices = new RecordingNotices();
-  const endings = new TaskEndings({ slots, notices });
-  const worker = new TaskWorker({ catalog, store, clock, endings });
-  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const profiles = new UserProfiles(userEntries(bobLimits), { defaultLimits: { ...ROOMY, ...limits }, stage: 'test', callbackPolicy: { allowLoopback } });
-  const tasks = new TaskService({
-    store,
-    queue,
-    taskTtlSeconds: 86_400,
-    clock,
-    sleep: clock.sleep,
-    slots,
-    openTaskLimit: (owner) => profiles.limitsOf(owner).openTasks,
-    endings,
+  const h = createTestApp({
+    worker,
+    profiles: { users: userEntries(bobLimits), defaultLimits: { ...ROOMY, ...limits } },
+    callbackPolicy: { allowLoopback },
+    notices,
   });
-  const rates = new MemoryRequestRates();
-  const app = createApp({ catalog, tasks, users, tokens, profiles, rates, callbackPolicy: { allowLoopback } });
-  const request = async (path: string, { user = 'alice', ...init }: RequestInit & { user?: string } = {}) => {
-    const headers = new Headers(init.headers);
-    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${(await tokens.issue(user)).token}`);
-    return app.request(path, { ...init, headers });
-  };
-  const post = (path: string, body: unknown, user = 'alice') =>
-    request(path, { method: 'POST', user, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown, user = 'alice') => h.post(path, body, { user });
   /** POST /tasks without waiting: 202 unless the task is refused. */
   const submit = (body: unknown, user = 'alice') => post('/tasks?wait=0', body, user);
-  return { app, store, slots, notices, request, post, submit };
+  return { app: h.app, store: h.store, slots: h.slots!, notices, request: h.request, post, submit };
 }
 
 async function errorCode(response: Response): Promise<string> {
@@ -411,10 +371,8 @@ describe('what is configured for webhooks', () => {
   });
 
   it('shows no webhook on a task that was never accepted (its send failed), since none is sent', async () => {
-    const store = new MemoryTaskStore();
-    const queue = new RecordingQueue();
+    const { tasks: service, store, queue } = createTestTasks({ worker: false, taskTtlSeconds: 3600 });
     queue.failing = true;
-    const service = new TaskService({ store, queue, taskTtlSeconds: 3600 });
     await expect(service.submit('alice', { name: 'add', args: [1, 2] }, 0, { callbackUrl: 'https://hooks.example.com/x' })).rejects.toMatchObject({
       code: 'unavailable',
     });

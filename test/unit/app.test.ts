@@ -1,69 +1,28 @@
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UnavailableError } from '../../lib/errors.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
-import { createApp } from '../../lib/http/app.ts';
 import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import type { Task, TaskView } from '../../lib/tasks/task.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
-import { FakeClock } from '../support/fake-clock.ts';
-import { testUserDirectory } from '../support/test-users.ts';
+import { TEST_TASK_TTL_SECONDS, createTestApp } from '../support/app-harness.ts';
 import { catalog } from '../support/catalog.ts';
 
-const TASK_TTL_SECONDS = 86_400;
+const TASK_TTL_SECONDS = TEST_TASK_TTL_SECONDS;
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-const tokens = new TokenIssuer({
-  secret: 'an-app-test-secret-of-at-least-32-characters',
-  issuer: 'doozer',
-  audience: 'doozer-api',
-  ttlSeconds: 3600,
-});
-let users: UserDirectory;
-
-beforeAll(async () => {
-  users = await testUserDirectory({ alice: 'alice-password', bob: 'bob-password' });
-});
-
-interface Harness {
-  readonly app: ReturnType<typeof createApp>;
-  readonly store: MemoryTaskStore;
-  readonly queue: RecordingQueue;
-  readonly worker: TaskWorker;
-  readonly clock: FakeClock;
-  /** Sends a request as `user` (alice by default) with a fresh bearer token. */
-  request(path: string, init?: RequestInit & { user?: string }): Promise<Response>;
-  /** POSTs a JSON task request as alice. */
-  submit(body: unknown, query?: string, headers?: Record<string, string>): Promise<Response>;
-}
-
 /**
- * The app over in-memory adapters. With `worker: true` every queued message is processed at once
- * (a task finishes during the wait); without it nothing consumes the queue (the task is deferred).
+ * The app over in-memory adapters (test/support/app-harness.ts), alice and bob its users. With
+ * `worker: true` every queued message is processed at once (a task finishes during the wait);
+ * without it nothing consumes the queue (the task is deferred).
  */
-function harness({ worker: consume = true } = {}): Harness {
-  const clock = new FakeClock();
-  const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ catalog, store, clock });
-  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const tasks = new TaskService({ store, queue, taskTtlSeconds: TASK_TTL_SECONDS, clock, sleep: clock.sleep });
-  const app = createApp({ catalog, tasks, users, tokens });
-  const request = async (path: string, { user = 'alice', ...init }: RequestInit & { user?: string } = {}) => {
-    const headers = new Headers(init.headers);
-    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${(await tokens.issue(user)).token}`);
-    return app.request(path, { ...init, headers });
-  };
-  const submit = (body: unknown, query = '', headers: Record<string, string> = {}) =>
-    request(`/tasks${query}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-  return { app, store, queue, worker, clock, request, submit };
+function harness({ worker = true } = {}) {
+  const h = createTestApp({ worker });
+  /** POSTs a JSON task request as alice. */
+  const submit = (body: unknown, query = '', headers: Record<string, string> = {}) => h.post(`/tasks${query}`, body, { headers });
+  return { ...h, submit };
 }
+
+type Harness = ReturnType<typeof harness>;
 
 async function errorBody(response: Response): Promise<{ code: string; message: string }> {
   const body = (await response.json()) as { error: { code: string; message: string } };
@@ -90,8 +49,7 @@ describe('GET /health', () => {
 
 describe('GET /ready', () => {
   const probe = (name: string, check: () => Promise<void>) => ({ name, check });
-  const appWith = (readiness: { name: string; check(): Promise<void> }[]) =>
-    createApp({ catalog, tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 60 }), users, tokens, readiness });
+  const appWith = (readiness: { name: string; check(): Promise<void> }[]) => createTestApp({ readiness }).app;
 
   it('answers 200 {status: "ready"} without a token when every probe answers', async () => {
     const checked: string[] = [];
@@ -119,7 +77,7 @@ describe('GET /ready', () => {
 
 describe('POST /auth/token', () => {
   it('issues a bearer token for the right password', async () => {
-    const { app } = harness();
+    const { app, tokens } = harness();
     const response = await app.request('/auth/token', json({ username: 'alice', password: 'alice-password' }));
     expect(response.status).toBe(200);
     const body = (await response.json()) as { token: string; tokenType: string; expiresIn: number };
@@ -216,8 +174,9 @@ describe('authentication of /tasks', () => {
   );
 
   it('accepts the scheme name in any case', async () => {
-    const token = (await tokens.issue('alice')).token;
-    const response = await harness().request('/tasks', {
+    const h = harness();
+    const token = await h.tokenFor('alice');
+    const response = await h.request('/tasks', {
       ...json({ name: 'add', args: [1] }),
       headers: { authorization: `bearer ${token}`, 'content-type': 'application/json' },
     });

@@ -70,7 +70,6 @@ describe('loadApiConfig', () => {
       taskTtlSeconds: 7 * 86_400,
       runLater: { maxAheadSeconds: 7 * 86_400, maxQueueDelaySeconds: 900 },
       waitSchedule: { initialDelayMs: 20, multiplier: 2, maxDelayMs: 250 },
-      benchFloor: false,
       defaultLimits: { requestsPerSecond: 20, burst: 40, openTasks: 100 },
       webhooks: { allowLoopback: true, queueUrl: undefined },
     });
@@ -343,20 +342,6 @@ describe('loadApiConfig outside the local stage', () => {
     expect(config.stage).toBe('local');
     expect(config.auth.secret).toBe(DEVELOPMENT_JWT_SECRET);
     expect(config.auth.users[0]?.username).toBe(DEVELOPMENT_USERNAME);
-  });
-
-  it('refuses the benchmark floor route (DOOZER_BENCH_FLOOR=true), naming the setting and the stage', () => {
-    const { message } = configErrorOf(() => loadApiConfig({ ...prodEnv, DOOZER_BENCH_FLOOR: 'true' }, prodSecrets));
-    expect(message).toMatch(/DOOZER_BENCH_FLOOR: turns on the benchmark's floor route, which only the local stage may serve/);
-    expect(message).toContain('"prod"');
-    expect(loadApiConfig({ ...prodEnv, DOOZER_BENCH_FLOOR: 'false' }, prodSecrets).benchFloor).toBe(false);
-  });
-
-  it('turns the benchmark floor route on for the local stage only when DOOZER_BENCH_FLOOR is true', () => {
-    expect(loadApiConfig({ ...validEnv, DOOZER_STAGE: 'local', DOOZER_BENCH_FLOOR: 'true' }).benchFloor).toBe(true);
-    expect(loadApiConfig({ ...validEnv, DOOZER_STAGE: 'local', DOOZER_BENCH_FLOOR: '' }).benchFloor).toBe(false);
-    const { message } = configErrorOf(() => loadApiConfig({ ...validEnv, DOOZER_BENCH_FLOOR: 'yes' }));
-    expect(message).toContain('DOOZER_BENCH_FLOOR: must be true or false');
   });
 
   it.each([

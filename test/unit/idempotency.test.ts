@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
-import { createApp } from '../../lib/http/app.ts';
 import {
   ABANDONED_CLAIM_MS,
   IDEMPOTENCY_WINDOW_SECONDS,
@@ -9,10 +6,8 @@ import {
   idempotencyClaimId,
 } from '../../lib/tasks/idempotency.ts';
 import type { Task, TaskView } from '../../lib/tasks/task.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { createTestApp } from '../support/app-harness.ts';
+import { MemoryTaskStore } from '../support/memory-task-store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { IdempotencyKeySchema } from '../../lib/http/request-params.ts';
 import { taskInputDigest } from '../../lib/tasks/task.ts';
@@ -20,13 +15,6 @@ import { catalog } from '../support/catalog.ts';
 
 const TASK_TTL_SECONDS = 7 * 86_400;
 const TASK_ID = /^task_[0-9a-f-]{36}$/;
-
-const tokens = new TokenIssuer({
-  secret: 'an-idempotency-test-secret-of-32-characters',
-  issuer: 'doozer',
-  audience: 'doozer-api',
-  ttlSeconds: 3600,
-});
 
 /** A task store whose `create` can be held, to stand between a request's claim and its task. */
 class GatedTaskStore extends MemoryTaskStore {
@@ -55,38 +43,19 @@ class GatedTaskStore extends MemoryTaskStore {
   }
 }
 
-interface Harness {
-  readonly store: GatedTaskStore;
-  readonly queue: RecordingQueue;
-  readonly claims: MemoryIdempotencyStore;
-  readonly worker: TaskWorker;
-  readonly clock: FakeClock;
-  /** POSTs a JSON task request as `user` (alice by default) with Idempotency-Key `key` (none for null). */
-  submit(body: unknown, options?: { key?: string | null; query?: string; user?: string }): Promise<Response>;
-}
-
 /**
- * The app over in-memory adapters. With `worker: true` every queued message is processed at once
- * (a task finishes during the wait); without it nothing consumes the queue (the task stays PENDING).
+ * The app over in-memory adapters (test/support/app-harness.ts). With `worker: true` every queued
+ * message is processed at once (a task finishes during the wait); without it nothing consumes the
+ * queue (the task stays PENDING).
  */
-function harness({ worker: consume = true, taskTtlSeconds = TASK_TTL_SECONDS } = {}): Harness {
+function harness({ worker = true, taskTtlSeconds = TASK_TTL_SECONDS } = {}) {
   const clock = new FakeClock();
-  const store = new GatedTaskStore();
-  const claims = new MemoryIdempotencyStore();
   // The worker's pauses while a record is late are the fake clock's too: the store opens in them.
-  const worker = new TaskWorker({ catalog, store, clock, sleep: clock.sleep });
-  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const tasks = new TaskService({ store, queue, idempotency: claims, taskTtlSeconds, clock, sleep: clock.sleep });
-  const app = createApp({ catalog, tasks, users: new UserDirectory([]), tokens });
-  const submit: Harness['submit'] = async (body, { key = 'key-1', query = '', user = 'alice' } = {}) => {
-    const headers = new Headers({
-      authorization: `Bearer ${(await tokens.issue(user)).token}`,
-      'content-type': 'application/json',
-    });
-    if (key !== null) headers.set('idempotency-key', key);
-    return app.request(`/tasks${query}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  };
-  return { store, queue, claims, worker, clock, submit };
+  const h = createTestApp({ store: new GatedTaskStore(), clock, worker, workerOptions: { sleep: clock.sleep }, taskTtlSeconds });
+  /** POSTs a JSON task request as `user` (alice by default) with Idempotency-Key `key` (none for null). */
+  const submit = (body: unknown, { key = 'key-1' as string | null, query = '', user = 'alice' } = {}) =>
+    h.post(`/tasks${query}`, body, { user, headers: key === null ? {} : { 'idempotency-key': key } });
+  return { store: h.store, queue: h.queue, claims: h.idempotency, worker: h.worker, clock, submit };
 }
 
 async function taskOf(response: Response): Promise<TaskView> {

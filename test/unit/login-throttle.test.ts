@@ -1,36 +1,26 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginThrottle, addressBlock, rollingWindow } from '../../lib/auth/login-throttle.ts';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
 import { sourceIpOf } from '../../lib/aws/api-gateway.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
 import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { type TestApp, createTestApp } from '../support/app-harness.ts';
 import { testPasswordHash, testUserDirectory } from '../support/test-users.ts';
 import { hashPassword } from '../../lib/auth/passwords.ts';
-import { catalog } from '../support/catalog.ts';
 
 const WINDOW_MS = 900_000;
 
 describe('POST /auth/token under the login limits', () => {
   let users: UserDirectory;
   let clock: { ms: number; now(): number };
-  let app: ReturnType<typeof createApp>;
+  let app: TestApp['app'];
 
   beforeAll(async () => {
     users = await testUserDirectory({ alice: 'right' });
   });
 
   function build(limits: LoginLimits = DEFAULT_LOGIN_LIMITS, directory = users) {
-    clock = { ms: 1_800_000_000_123, now: () => clock.ms };
-    app = createApp({ catalog,
-      tasks: new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 3600 }),
-      users: directory,
-      tokens: new TokenIssuer({ secret: 'a-login-throttle-test-secret-of-32-chars', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 }),
-      loginThrottle: new LoginThrottle({ store: new MemoryLoginAttempts(), limits, clock }),
-      clientAddress: sourceIpOf,
-    });
+    ({ app, clock } = createTestApp({ users: directory, loginThrottle: { limits }, clientAddress: sourceIpOf }));
+    clock.ms = 1_800_000_000_123;
   }
 
   beforeEach(() => build());

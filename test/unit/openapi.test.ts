@@ -1,31 +1,19 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
-import { TokenIssuer } from '../../lib/auth/tokens.ts';
-import { UserProfiles } from '../../lib/auth/user-profiles.ts';
-import { UserDirectory } from '../../lib/auth/users.ts';
+import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../lib/config.ts';
 import { DEFAULT_STATUS, type ErrorCode } from '../../lib/errors.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { buildOpenApiDocument, openApiJson } from '../../lib/http/openapi.ts';
+import { buildOpenApiDocument, openApiJson } from '../../lib/http/openapi/document.ts';
 import { MAX_BODY_BYTES } from '../../lib/http/json-limits.ts';
 import { ERROR_CODES } from '../../lib/http/response-schemas.ts';
 import { DEFAULT_USER_LIMITS } from '../../lib/limits/user-limits.ts';
 import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { taskInputDigest } from '../../lib/tasks/task.ts';
 import { TASK_STATES, type Task, toTaskView, webhookIdOf, webhookPayloadOf } from '../../lib/tasks/task.ts';
-import { TaskEndings } from '../../lib/tasks/task-endings.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { DEVELOPMENT_WEBHOOK_SECRET, signWebhook } from '../../lib/webhooks/signing.ts';
-import { FakeClock } from '../support/fake-clock.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
-import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
-import { MemoryOpenTaskSlots, MemoryRequestRates } from '../support/memory-user-limits.ts';
-import { testPasswordHash, testUserDirectory } from '../support/test-users.ts';
+import { TEST_PASSWORDS, createTestApp } from '../support/app-harness.ts';
+import { testPasswordHash } from '../support/test-users.ts';
 import { catalog } from '../support/catalog.ts';
 
 /* The API document against the app that serves it: valid OpenAPI 3.1, the same routes, and the same
@@ -64,38 +52,16 @@ function resolve(value: Json): Json {
 const parameterSchema = (name: string) => validatorFor(doc.components.parameters[name].schema);
 const requestSchema = (path: string, method: string) => validatorFor(doc.paths[path][method].requestBody.content['application/json'].schema);
 
-const USER = { username: 'doozer', password: 'doozer' };
+const USER = { username: 'doozer', password: TEST_PASSWORDS.doozer };
 /** A well-formed task id that no test creates: the one of the document's 404 example. */
 const NO_SUCH_TASK = 'task_5f0c2b7e-8d14-4a3b-b6c9-2e7f1a0d4c58';
-const tokens = new TokenIssuer({
-  secret: 'an-openapi-test-secret-of-at-least-32-characters',
-  issuer: 'doozer',
-  audience: 'doozer-api',
-  ttlSeconds: 3600,
-});
-let users: UserDirectory;
-
-beforeAll(async () => {
-  users = await testUserDirectory({ [USER.username]: USER.password });
-});
-
-/** The app's dependencies over in-memory adapters, nothing consuming the queue. */
-function harnessDeps() {
-  const tasks = new TaskService({ store: new MemoryTaskStore(), queue: new RecordingQueue(), taskTtlSeconds: 86_400 });
-  return { tasks, users, tokens };
-}
-
-/** The real app over in-memory adapters; every queued task runs at once unless `worker` is false. */
-function harness({ worker: consume = true } = {}) {
-  const clock = new FakeClock();
-  const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ catalog, store, clock });
-  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const idempotency = new MemoryIdempotencyStore();
-  const tasks = new TaskService({ store, queue, idempotency, taskTtlSeconds: 86_400, clock, sleep: clock.sleep });
-  const app = createApp({ catalog, tasks, users, tokens });
-  const bearer = async () => `Bearer ${(await tokens.issue(USER.username)).token}`;
-  return { app, store, clock, idempotency, bearer };
+/**
+ * The real app over in-memory adapters (test/support/app-harness.ts), its caller USER; every queued
+ * task runs at once unless `worker` is false.
+ */
+function harness({ worker = true } = {}) {
+  const h = createTestApp({ worker });
+  return { ...h, bearer: () => h.bearer(USER.username) };
 }
 
 /**
@@ -103,24 +69,15 @@ function harness({ worker: consume = true } = {}) {
  * wires it; nothing consumes the queue, so tasks stay open until cancelled.
  */
 function limitedHarness({ burst, openTasks }: { burst: number; openTasks: number }) {
-  const store = new MemoryTaskStore();
-  const slots = new MemoryOpenTaskSlots({ tasks: store });
-  const profiles = new UserProfiles([{ username: USER.username, passwordHash: 'unused', webhookSecret: DEVELOPMENT_WEBHOOK_SECRET }], {
-    defaultLimits: { requestsPerSecond: 0.001, burst, openTasks },
-    stage: 'test',
-    callbackPolicy: { allowLoopback: true },
+  const h = createTestApp({
+    worker: false,
+    profiles: {
+      users: [{ username: USER.username, passwordHash: 'unused', webhookSecret: DEVELOPMENT_WEBHOOK_SECRET }],
+      defaultLimits: { requestsPerSecond: 0.001, burst, openTasks },
+    },
+    callbackPolicy: { allowLoopback: false },
   });
-  const tasks = new TaskService({
-    store,
-    queue: new RecordingQueue(),
-    taskTtlSeconds: 86_400,
-    slots,
-    openTaskLimit: (owner) => profiles.limitsOf(owner).openTasks,
-    endings: new TaskEndings({ slots }),
-  });
-  const app = createApp({ catalog, tasks, users, tokens, profiles, rates: new MemoryRequestRates(), callbackPolicy: { allowLoopback: false } });
-  const bearer = async () => `Bearer ${(await tokens.issue(USER.username)).token}`;
-  return { app, bearer };
+  return { app: h.app, bearer: () => h.bearer(USER.username) };
 }
 
 const RATE_LIMIT_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'ratelimit-policy'];
@@ -390,17 +347,15 @@ describe('the error examples are what the app answers', () => {
     await expectExampleAnswer('/auth/token', 'post', await post({ ...USER, password: 'x'.repeat(MAX_BODY_BYTES) }), { status: 413, code: 'payload_too_large' });
     const text = await app.request('/auth/token', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
     await expectExampleAnswer('/auth/token', 'post', text, { status: 415, code: 'invalid_request' });
-    const notReady = createApp({
-      catalog,
-      ...harnessDeps(),
+    const { app: notReady } = createTestApp({
+      worker: false,
       readiness: [{ name: 'store', check: () => Promise.reject(new Error('down')) }, { name: 'queue', check: async () => {} }],
     });
     await expectExampleAnswer('/ready', 'get', await notReady.request('/ready'), { status: 503, code: 'unavailable' });
   });
 
   it('past the login limit of one user name from one address', async () => {
-    const clock = new FakeClock();
-    const app = createApp({ catalog, ...harnessDeps(), loginThrottle: new LoginThrottle({ store: new MemoryLoginAttempts(), clock }) });
+    const { app } = createTestApp({ worker: false, loginThrottle: true });
     let answer: Response | undefined;
     for (let attempt = 0; attempt < 10 && answer?.status !== 429; attempt += 1) {
       answer = await app.request('/auth/token', jsonPost({ ...USER, password: 'wrong' }));
@@ -461,30 +416,14 @@ describe('the error examples are what the app answers', () => {
     await expectExampleAnswer('/tasks', 'post', await submit([3], 'k2'), { status: 409, code: 'request_in_progress' });
     store.failNext('create');
     await expectExampleAnswer('/tasks', 'post', await submit([4], 'k3'), { status: 503, code: 'unavailable' });
-    const tasks = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 86_400 });
+    const { tasks, app: buggy } = createTestApp({ store, worker: false });
     tasks.list = () => Promise.reject(new TypeError('a bug'));
-    const buggy = createApp({ catalog, tasks, users, tokens });
     await expectExampleAnswer('/tasks', 'get', await buggy.request('/tasks', { headers: { authorization } }), { status: 500, code: 'internal' });
   });
 
   it('past the default request rate, and past the default open-task limit', async () => {
-    const profiles = new UserProfiles([{ username: USER.username, passwordHash: 'unused' }], {
-      defaultLimits: DEFAULT_USER_LIMITS,
-      stage: 'test',
-      callbackPolicy: { allowLoopback: true },
-    });
-    const store = new MemoryTaskStore();
-    const slots = new MemoryOpenTaskSlots({ tasks: store });
-    const tasks = new TaskService({
-      store,
-      queue: new RecordingQueue(),
-      taskTtlSeconds: 86_400,
-      slots,
-      openTaskLimit: (owner) => profiles.limitsOf(owner).openTasks,
-      endings: new TaskEndings({ slots }),
-    });
-    const app = createApp({ catalog, tasks, users, tokens, profiles, rates: new MemoryRequestRates() });
-    const authorization = `Bearer ${(await tokens.issue(USER.username)).token}`;
+    const { app, bearer } = createTestApp({ worker: false, profiles: { users: [{ username: USER.username, passwordHash: 'unused' }], defaultLimits: DEFAULT_USER_LIMITS } });
+    const authorization = await bearer(USER.username);
     const fill = { tasks: Array.from({ length: DEFAULT_USER_LIMITS.openTasks }, () => ({ name: 'add', args: [1] })) };
     expect((await app.request('/tasks/batch', jsonPost(fill, { authorization }))).status).toBe(200);
     const full = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [1] }, { authorization }));
@@ -685,7 +624,7 @@ describe('requests built from the document', () => {
 
   it('documents GET /ready both ways, and the 405 of a known path with another method', async () => {
     const readyApp = (check: () => Promise<void>) =>
-      createApp({ catalog, ...harnessDeps(), readiness: [{ name: 'store', check }, { name: 'queue', check: async () => {} }] });
+      createTestApp({ worker: false, readiness: [{ name: 'store', check }, { name: 'queue', check: async () => {} }] }).app;
     const ready = await readyApp(async () => {}).request('/ready');
     expect(ready.status).toBe(200);
     await expectDocumented('/ready', 'get', ready);

@@ -1,27 +1,20 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Hono } from 'hono';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../lib/auth/login-throttle.ts';
 import { TokenIssuer } from '../../lib/auth/tokens.ts';
 import { UserDirectory } from '../../lib/auth/users.ts';
-import { createApp } from '../../lib/http/app.ts';
 import { type Logger, scopedLogger } from '../../lib/logger.ts';
 import type { Task } from '../../lib/tasks/task.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
+import { TEST_TOKEN_SETTINGS, createTestApp } from '../support/app-harness.ts';
 import { CapturedLogs, type LogLine } from '../support/captured-logs.ts';
-import { FakeClock } from '../support/fake-clock.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryLoginAttempts } from '../support/memory-login-attempts.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { MemoryTaskStore } from '../support/memory-task-store.ts';
 import { testPasswordHash } from '../support/test-users.ts';
-import { catalog } from '../support/catalog.ts';
 
 /**
  * The API's logs, as CloudWatch would get them: the real Powertools Logger writing JSON to stdout
  * and stderr, read back line by line (test/support/captured-logs.ts).
  */
-const JWT_SECRET = 'a-logging-test-secret-that-must-never-be-logged';
+const JWT_SECRET = TEST_TOKEN_SETTINGS.secret;
 const ALICE = { username: 'alice', password: 'alice-password-never-logged' };
 const BOB = { username: 'bob', password: 'bob-password-never-logged' };
 const WRONG_PASSWORD = 'a-wrong-password-never-logged';
@@ -30,7 +23,6 @@ const BROKEN_TASK_ID = 'task_00000000-0000-4000-8000-000000000000';
 
 let hashes: string[];
 let users: UserDirectory;
-const tokens = new TokenIssuer({ secret: JWT_SECRET, issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
 const forger = new TokenIssuer({ secret: 'another-secret-of-at-least-32-characters!', issuer: 'doozer', audience: 'doozer-api', ttlSeconds: 3600 });
 
 beforeAll(async () => {
@@ -58,25 +50,11 @@ class BrokenStore extends MemoryTaskStore {
 }
 
 /** The app over in-memory adapters, writing its logs as the api function does (lib/dependencies.ts). */
-function harness({ worker: consume = true, wrap }: { worker?: boolean; wrap?: (app: Hono, logger: Logger) => Hono } = {}) {
-  const powertools = new PowertoolsLogger({ serviceName: 'doozer' });
-  const logger = scopedLogger(powertools);
-  const clock = new FakeClock();
-  const store = new BrokenStore();
-  const worker = new TaskWorker({ catalog, store, clock });
-  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const tasks = new TaskService({
-    store,
-    queue,
-    idempotency: new MemoryIdempotencyStore(),
-    taskTtlSeconds: 86_400,
-    clock,
-    sleep: clock.sleep,
-    logger,
-  });
-  const loginThrottle = new LoginThrottle({ store: new MemoryLoginAttempts(), clock });
-  const app: Hono = createApp({ catalog, tasks, users, tokens, loginThrottle, logger }) as unknown as Hono;
-  return { app: wrap ? wrap(app, logger) : app, store, clock };
+function harness({ worker = true, wrap }: { worker?: boolean; wrap?: (app: Hono, logger: Logger) => Hono } = {}) {
+  const logger = scopedLogger(new PowertoolsLogger({ serviceName: 'doozer' }));
+  const h = createTestApp({ store: new BrokenStore(), worker, users, loginThrottle: true, logger });
+  const app = h.app as unknown as Hono;
+  return { app: wrap ? wrap(app, logger) : app, store: h.store, clock: h.clock };
 }
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({

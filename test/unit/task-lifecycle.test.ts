@@ -6,13 +6,11 @@ import { idempotencyClaimId } from '../../lib/tasks/idempotency.ts';
 import { ListCursors } from '../../lib/tasks/list-cursor.ts';
 import type { Task } from '../../lib/tasks/task.ts';
 import { TaskCatalog } from '../../lib/tasks/task-catalog.ts';
-import { type BatchItem, TaskService } from '../../lib/tasks/task-service.ts';
+import type { BatchItem } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { encodeTaskMessage } from '../../lib/tasks/task-message.ts';
-import { FakeClock } from '../support/fake-clock.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { createTestTasks } from '../support/app-harness.ts';
 
 /** How often `count` ran, and a task that waits on its signal for as long as asked. */
 const runs: string[] = [];
@@ -45,16 +43,22 @@ const catalog = new TaskCatalog([count, wait, idle]);
 
 const MINUTE = 60_000;
 
-function setup({ consume = false } = {}) {
-  const clock = new FakeClock();
-  const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ catalog, store, clock, cancelCheckIntervalMs: 10 });
-  const queue = new RecordingQueue(consume ? (body) => worker.process(body) : undefined);
-  const idempotency = new MemoryIdempotencyStore();
-  const service = new TaskService({ store, queue, idempotency, taskTtlSeconds: 7 * 86_400, clock, sleep: clock.sleep });
-  const sweeper = new TaskSweeper({ store, queue, staleAfterSeconds: 300, clock });
-  return { clock, store, queue, worker, service, sweeper, idempotency };
+/** The service and the worker of test/support/app-harness.ts over this file's tasks, with a sweeper; `newId` names new tasks. */
+function setup({ consume = false, newId }: { consume?: boolean; newId?: () => string } = {}) {
+  const h = createTestTasks({
+    catalog,
+    worker: consume,
+    taskTtlSeconds: 7 * 86_400,
+    workerOptions: { cancelCheckIntervalMs: 10 },
+    ...(newId && { service: { newId } }),
+  });
+  const sweeper = new TaskSweeper({ store: h.store, queue: h.queue, staleAfterSeconds: 300, clock: h.clock });
+  return { clock: h.clock, store: h.store, queue: h.queue, worker: h.worker, service: h.tasks, sweeper, idempotency: h.idempotency };
 }
+
+/** As a worker and the API run: on the system clock, nothing consuming the queue. */
+const onTheSystemClock = (cancelCheckIntervalMs?: number) =>
+  createTestTasks({ catalog, clock: systemClock, worker: false, taskTtlSeconds: 3600, ...(cancelCheckIntervalMs && { workerOptions: { cancelCheckIntervalMs } }) });
 
 const input = (tag: string) => ({ name: 'count', args: { tag } });
 
@@ -208,9 +212,7 @@ describe('cancelling a task', () => {
   });
 
   it('stops a pure task cancelled while it was queued within milliseconds, and keeps nothing it returns', async () => {
-    const store = new MemoryTaskStore();
-    const worker = new TaskWorker({ catalog, store, cancelCheckIntervalMs: 10_000 });
-    const service = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 3600 });
+    const { store, worker, tasks: service } = onTheSystemClock(10_000);
     const task = await service.submit('alice', { name: 'idle', args: {} }, 0);
     await service.cancel('alice', task.id);
     const started = performance.now();
@@ -222,9 +224,7 @@ describe('cancelling a task', () => {
   });
 
   it('stops a running task through its signal and keeps nothing it returns afterwards', async () => {
-    const store = new MemoryTaskStore();
-    const worker = new TaskWorker({ catalog, store, cancelCheckIntervalMs: 10 });
-    const service = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 3600 });
+    const { store, worker, tasks: service } = onTheSystemClock(10);
     const task = await service.submit('alice', { name: 'wait', args: {} }, 0);
     const running = worker.process(encodeTaskMessage({ taskId: task.id, name: 'wait', args: {} }));
     await expect.poll(() => store.tasks.get(task.id)?.startedAt).toBeDefined();
@@ -249,9 +249,7 @@ describe('cancelling a task', () => {
 
 describe('a message that outlives its task', () => {
   it('runs nothing, pure or not, once the task has expired (the API answers 404 for it)', async () => {
-    const store = new MemoryTaskStore();
-    const worker = new TaskWorker({ catalog, store });
-    const service = new TaskService({ store, queue: new RecordingQueue(), taskTtlSeconds: 3600 });
+    const { store, worker, tasks: service } = onTheSystemClock();
     for (const [name, args] of [['count', { tag: 'late' }], ['idle', {}]] as const) {
       const task = await service.submit('alice', { name, args }, 0);
       store.tasks.set(task.id, { ...store.tasks.get(task.id)!, expiresAt: Math.floor(Date.now() / 1000) - 1 });
@@ -333,10 +331,9 @@ describe('submitting a batch', () => {
   });
 
   it('answers unavailable for an item that could not be recorded or queued, and leaves none of them open', async () => {
-    const { service, queue, store } = setup();
     const ids = ['task_00000001-0000-4000-8000-000000000000', 'task_00000002-0000-4000-8000-000000000000', 'task_00000003-0000-4000-8000-000000000000'];
     let next = 0;
-    const withIds = new TaskService({ store, queue, taskTtlSeconds: 3600, newId: () => ids[next++]! });
+    const { service: withIds, queue, store } = setup({ newId: () => ids[next++]! });
     store.refuseInBatch.add(ids[0]!);
     queue.refuseInBatch.add(ids[1]!);
     const { results } = await withIds.submitBatch('alice', [ok('a'), ok('b'), ok('c')]);
@@ -355,9 +352,8 @@ describe('submitting a batch', () => {
   });
 
   it('keeps an item accepted whose record was written but could not be marked failed: the sweeper queues it', async () => {
-    const { store, queue } = setup();
     const id = 'task_00000009-0000-4000-8000-000000000000';
-    const service = new TaskService({ store, queue, taskTtlSeconds: 3600, newId: () => id });
+    const { service, store, queue } = setup({ newId: () => id });
     queue.refuseInBatch.add(id);
     store.failNext('transition');
     const { results } = await service.submitBatch('alice', [ok('a')]);
@@ -398,10 +394,9 @@ describe('submitting a batch', () => {
   });
 
   it('answers a repeat at once as the first answer was, items not accepted included, once the first has answered', async () => {
-    const { store, queue, idempotency } = setup();
     const ids = ['task_0000000b-0000-4000-8000-000000000000', 'task_0000000c-0000-4000-8000-000000000000'];
     let next = 0;
-    const service = new TaskService({ store, queue, idempotency, taskTtlSeconds: 3600, newId: () => ids[next++ % 2]! });
+    const { service, store } = setup({ newId: () => ids[next++ % 2]! });
     store.refuseInBatch.add(ids[0]!);
     const first = await service.submitBatch('alice', [ok('a'), ok('b')], { key: 'k', requestDigest: 'd' });
     expect(first.results.map((result) => ('task' in result ? 'task' : result.error.code))).toEqual(['unavailable', 'task']);

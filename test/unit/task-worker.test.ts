@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../lib/errors.ts';
-import type { StateChange } from '../../lib/tasks/ports.ts';
+import type { StateChange } from '../../lib/ports.ts';
 import type { Task, TaskState } from '../../lib/tasks/task.ts';
 import { encodeTaskMessage } from '../../lib/tasks/task-message.ts';
 import { PoisonMessageError, TaskNotRecordedError, TaskRetryError, TaskWorker } from '../../lib/tasks/task-worker.ts';

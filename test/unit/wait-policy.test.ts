@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../lib/clock.ts';
 import {
   dueOffsets,
   type BackoffSchedule,
-  type Clock,
   DEFAULT_BACKOFF,
   MAX_WAIT_SECONDS,
   pollUntil,

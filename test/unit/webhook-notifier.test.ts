@@ -6,7 +6,6 @@ import { FakeClock } from '../support/fake-clock.ts';
 import { MemoryTaskStore, RecordingNotices } from '../support/memory-task-store.ts';
 import { messageBodyFor, pendingTask } from '../support/task-fixtures.ts';
 import { TaskEndings } from '../../lib/tasks/task-endings.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
 import { TaskSweeper } from '../../lib/tasks/task-sweeper.ts';
 import { TaskWorker } from '../../lib/tasks/task-worker.ts';
 import { type Task, type WebhookDelivery, toTaskView, webhookIdOf } from '../../lib/tasks/task.ts';
@@ -16,6 +15,7 @@ import { RefreshingWebhookSecrets } from '../../lib/webhooks/webhook-secrets.ts'
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RESEND_AFTER_SECONDS, notifyAtAfterEnd } from '../../lib/webhooks/delivery-schedule.ts';
 import { WebhookNotifier } from '../../lib/webhooks/webhook-notifier.ts';
 import { RecordingQueue } from '../support/memory-task-store.ts';
+import { createTestTasks } from '../support/app-harness.ts';
 
 const CALLBACK = 'https://hooks.example.com/doozer';
 
@@ -313,11 +313,8 @@ describe('the end of a task with a callbackUrl', () => {
   });
 
   it('is handed to the notifier on cancel, and a task that was never accepted is not', async () => {
-    const clock = new FakeClock();
-    const store = new MemoryTaskStore();
     const notices = new RecordingNotices();
-    const queue = new RecordingQueue();
-    const service = new TaskService({ store, queue, taskTtlSeconds: 3600, clock, endings: new TaskEndings({ notices }) });
+    const { tasks: service, store, queue } = createTestTasks({ worker: false, taskTtlSeconds: 3600, notices });
     const later = await service.submit('alice', { name: 'add', args: [1, 2] }, 0, { delaySeconds: 60, callbackUrl: CALLBACK });
     expect(later.callbackUrl).toBe(CALLBACK);
     await service.cancel('alice', later.id);

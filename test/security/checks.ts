@@ -1,26 +1,13 @@
 import { expect } from 'vitest';
-import { TokenIssuer, type TokenSettings } from '../../lib/auth/tokens.ts';
 import type { ErrorCode } from '../../lib/errors.ts';
-import { createApp } from '../../lib/http/app.ts';
-import { TaskService } from '../../lib/tasks/task-service.ts';
-import { TaskWorker } from '../../lib/tasks/task-worker.ts';
-import { MemoryIdempotencyStore } from '../support/memory-idempotency-store.ts';
-import { MemoryTaskStore, RecordingQueue } from '../support/memory-task-store.ts';
-import { FakeClock } from '../support/fake-clock.ts';
-import { testUserDirectory } from '../support/test-users.ts';
-import { catalog } from '../support/catalog.ts';
+import { TEST_PASSWORDS, type TestApp } from '../support/app-harness.ts';
 
 /**
- * The real Hono app over the in-memory adapters, as test/unit/app.test.ts drives it, for the
- * security suites: every queued task runs at once, and time moves only when the service sleeps.
+ * What the security suites check of the real app (test/support/app-harness.ts, its defaults: every
+ * queued task runs at once, and time moves only when the service sleeps): the one error shape, and
+ * that the app still serves once the attacks are over.
  */
-export const TOKEN_SETTINGS: TokenSettings = {
-  secret: 'a-security-test-secret-of-at-least-32-characters',
-  issuer: 'doozer',
-  audience: 'doozer-api',
-  ttlSeconds: 3600,
-};
-export const USER = { username: 'alice', password: 'alice-password' } as const;
+export const USER = { username: 'alice', password: TEST_PASSWORDS.alice } as const;
 
 /** Every code an error body may carry; the compiler keeps it in step with lib/errors.ts. */
 export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
@@ -41,28 +28,6 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(
     internal: true,
   } satisfies Record<ErrorCode, true>),
 );
-
-export interface SecurityHarness {
-  readonly app: ReturnType<typeof createApp>;
-  readonly store: MemoryTaskStore;
-  readonly queue: RecordingQueue;
-  readonly tokens: TokenIssuer;
-  /** A fresh, valid bearer token for alice. */
-  token(): Promise<string>;
-}
-
-export async function createHarness(): Promise<SecurityHarness> {
-  const users = await testUserDirectory({ [USER.username]: USER.password });
-  const tokens = new TokenIssuer(TOKEN_SETTINGS);
-  const clock = new FakeClock();
-  const store = new MemoryTaskStore();
-  const worker = new TaskWorker({ catalog, store, clock });
-  const queue = new RecordingQueue((body) => worker.process(body));
-  const idempotency = new MemoryIdempotencyStore();
-  const tasks = new TaskService({ store, queue, idempotency, taskTtlSeconds: 86_400, clock, sleep: clock.sleep });
-  const app = createApp({ catalog, tasks, users, tokens });
-  return { app, store, queue, tokens, token: async () => (await tokens.issue(USER.username)).token };
-}
 
 export interface ErrorBody {
   readonly code: string;
@@ -99,8 +64,7 @@ export async function errorShapeProblems(response: Response): Promise<string[]> 
 }
 
 /** Asserts that the app still serves a valid login, submission and lookup correctly. */
-export async function expectStillServing(harness: SecurityHarness): Promise<void> {
-  const { app } = harness;
+export async function expectStillServing({ app }: Pick<TestApp, 'app'>): Promise<void> {
   const login = await app.request('/auth/token', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
