@@ -109,7 +109,7 @@ const counts: BenchCounts = {
   webhookRounds: parseCount('webhook-rounds', values['webhook-rounds'], base.webhookRounds, 1),
 };
 
-// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
+// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known; the SDK is pinned (README, "More").
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const log = (line: string) => console.error(`[bench] ${line}`);
 

@@ -88,7 +88,7 @@ async function assertLocalStackRuns(endpoint: string): Promise<void> {
     throw new Error(
       `LocalStack does not answer at ${endpoint} (${(error as Error).message}). Start it with\n` +
         '  docker compose -f localstack.yml up -d\n' +
-        '(this needs Docker; see README, "Deploying to AWS").',
+        '(this needs Docker; see docs/deploying.md, "On LocalStack").',
     );
   }
 }

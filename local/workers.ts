@@ -5,7 +5,7 @@
 import { loadLocalSettings } from './settings.ts';
 import { startWorkers, stopOnSignals, waitForApi } from './stack.ts';
 
-// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known, see README.
+// The AWS SDK warns that its 2027 releases need Node 22 (Lambda runs 22): known; the SDK is pinned (README, "More").
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const settings = loadLocalSettings();
 const log = (line: string) => console.error(`[doozer workers] ${line}`);

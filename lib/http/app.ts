@@ -98,7 +98,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
     const callback = callbackOf(c.get('user'), requested);
     if ('refused' in callback) throw new InvalidRequestError(callback.refused);
     const options = { ...runLater, ...callback, admission: c.get('admission') };
-    // With an Idempotency-Key, a repeated request gets the task of the first one (see the README).
+    // With an Idempotency-Key, a repeated request gets the task of the first one (docs/http-api.md, "Idempotency").
     const key = readIdempotencyKey(c);
     const { task, replayed } =
       key === undefined

@@ -36,7 +36,7 @@ const ALARM_EMAIL = 'oncall@example.com';
  * The API bundle's budget, in bytes of minified .mjs: size is cold start on Lambda. It measured
  * 617,653 on 2026-11-28, SSM client and OpenAPI routes included, once esbuild took the packages' ES
  * module builds (serverless.yml, mainFields; 966,003 before), and grew with the task lifecycle and
- * then with the limits and the callback address check (ipaddr.js, 13 KB): the README's table says
+ * then with the limits and the callback address check (ipaddr.js, 13 KB): docs/deploying.md's table (Bundle sizes) says
  * what it is now. About 6% of headroom: room to grow a little, while a slip like the CommonJS SDK
  * builds, the full zod build (1,136 KB before commit 202ceaf) or the webhook signing library (a
  * CommonJS package, the notifier's alone) fails here.
