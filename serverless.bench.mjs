@@ -7,10 +7,19 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const readConfiguration = createRequire(import.meta.url)('serverless/lib/configuration/read.js');
+/** Where serverless-esbuild builds the bench's stack (git-ignored), apart from the product's `.esbuild`. */
+export const BENCH_BUILD_FOLDER = '.esbuild-bench';
+
 const product = await readConfiguration(fileURLToPath(new URL('./serverless.yml', import.meta.url)));
 
 export default {
   ...product,
+  custom: {
+    ...product.custom,
+    // A build folder of its own: serverless-esbuild packages every file of its build folder into
+    // each function's zip, so a bench build left in .esbuild would ship the floor with the product.
+    esbuild: { ...product.custom.esbuild, outputWorkFolder: BENCH_BUILD_FOLDER },
+  },
   functions: {
     ...product.functions,
     // The api function's settings (environment, role, timeout), another handler, one route.

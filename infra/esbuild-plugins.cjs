@@ -8,7 +8,7 @@ const { join } = require('node:path');
 
 const NAMESPACE = 'doozer-web-assets';
 
-/** Every file under web/ (but the build script itself), for esbuild's watch list. */
+/** Every file under web/, for esbuild's watch list. */
 function filesUnder(directory) {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? filesUnder(join(directory, entry.name)) : [join(directory, entry.name)],

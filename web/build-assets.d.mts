@@ -8,6 +8,4 @@ export interface BuiltAsset {
 }
 export function buildWebAssets(): Promise<BuiltAsset[]>;
 export function assetsModule(assets: readonly BuiltAsset[]): string;
-export function etagOf(body: Buffer): string;
-export function gzip(body: Buffer): Buffer;
 export const WATCHED_DIRECTORY: string;

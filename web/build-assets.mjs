@@ -134,12 +134,12 @@ export function assetsModule(assets) {
 export const WATCHED_DIRECTORY = WEB;
 
 /** @param {Buffer} body */
-export function etagOf(body) {
+function etagOf(body) {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
 }
 
 /** @param {Buffer} body */
-export function gzip(body) {
+function gzip(body) {
   return gzipSync(body, { level: zlib.Z_BEST_COMPRESSION });
 }
 

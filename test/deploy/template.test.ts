@@ -477,6 +477,8 @@ describe('the function bundles', () => {
     readonly text: string;
     readonly mapText: string | undefined;
     readonly sources: string[];
+    /** Every file in the zip, sorted. */
+    readonly entries: string[];
   }
   const bundles: Bundle[] = [];
 
@@ -491,7 +493,8 @@ describe('the function bundles', () => {
         const mapText = map ? await map.read() : undefined;
         const sources = mapText ? (JSON.parse(mapText) as { sources: string[] }).sources : [];
         const zipBytes = (await stat(zipPath)).size;
-        bundles.push({ fn: zipName.replace(/\.zip$/, ''), zipBytes, code, map, text: await code.read(), mapText, sources });
+        const entries = zip.entries.map((entry) => entry.name).sort();
+        bundles.push({ fn: zipName.replace(/\.zip$/, ''), zipBytes, code, map, text: await code.read(), mapText, sources, entries });
       } finally {
         zip.close();
       }
@@ -502,8 +505,18 @@ describe('the function bundles', () => {
     );
   });
 
-  it('packages one bundle per function', () => {
+  it('packages one bundle per function, each zip holding its own handler and source map and nothing else', () => {
     expect(bundles.map((b) => b.fn).sort()).toEqual(['api', 'deadLetter', 'notifier', 'sweeper', 'web', 'worker']);
+    for (const bundle of bundles) expect(bundle.entries, bundle.fn).toEqual([bundle.code.name, `${bundle.code.name}.map`].sort());
+  });
+
+  it('builds the bench’s stack in a folder of its own, so its floor never lands in the product’s zips', async () => {
+    // serverless-esbuild zips every file of its build folder into each function: a bench build
+    // left in the product's `.esbuild` would ship bench/floor-handler.mjs in every function.
+    // @ts-expect-error: plain JavaScript for the framework to load, with no declarations.
+    const bench = (await import('../../serverless.bench.mjs')) as { default: { custom: { esbuild: { outputWorkFolder?: string } } }; BENCH_BUILD_FOLDER: string };
+    expect(bench.default.custom.esbuild.outputWorkFolder).toBe(bench.BENCH_BUILD_FOLDER);
+    expect(bench.BENCH_BUILD_FOLDER).not.toBe('.esbuild');
   });
 
   it(`keeps the API bundle under ${API_BUNDLE_BUDGET_BYTES / 1000} KB`, () => {

@@ -403,16 +403,7 @@ describe('the error examples are what the app answers', () => {
     const submit = (args: number[], key: string) => app.request('/tasks?wait=0', jsonPost({ name: 'add', args }, { authorization, 'idempotency-key': key }));
     expect((await submit([1], 'k1')).status).toBe(202);
     await expectExampleAnswer('/tasks', 'post', await submit([2], 'k1'), { status: 422, code: 'idempotency_key_reused' });
-    const nowMs = clock.now();
-    const claimId = idempotencyClaimId(USER.username, 'k2');
-    idempotency.claims.set(claimId, {
-      id: claimId,
-      owner: USER.username,
-      taskId: 'task_00000000-0000-4000-8000-000000000000',
-      requestDigest: taskInputDigest({ name: 'add', args: [3] }),
-      createdAt: new Date(nowMs).toISOString(),
-      expiresAt: Math.floor(nowMs / 1000) + 3600,
-    });
+    claimInProgress(idempotency, clock.now(), 'k2', [3]);
     await expectExampleAnswer('/tasks', 'post', await submit([3], 'k2'), { status: 409, code: 'request_in_progress' });
     store.failNext('create');
     await expectExampleAnswer('/tasks', 'post', await submit([4], 'k3'), { status: 503, code: 'unavailable' });
@@ -667,16 +658,7 @@ describe('requests built from the document', () => {
     expect(replayed.headers.get('idempotent-replayed')).toBe('true');
     await expectDocumented('/tasks', 'post', replayed);
     // A claim whose request has not recorded its task yet (it is between its two writes).
-    const nowMs = clock.now();
-    const claimId = idempotencyClaimId(USER.username, 'k2');
-    idempotency.claims.set(claimId, {
-      id: claimId,
-      owner: USER.username,
-      taskId: 'task_00000000-0000-4000-8000-000000000000',
-      requestDigest: taskInputDigest({ name: 'add', args: [3] }),
-      createdAt: new Date(nowMs).toISOString(),
-      expiresAt: Math.floor(nowMs / 1000) + 3600,
-    });
+    claimInProgress(idempotency, clock.now(), 'k2', [3]);
     const inProgress = await app.request('/tasks?wait=0', jsonPost({ name: 'add', args: [3] }, { authorization, 'idempotency-key': 'k2' }));
     expect(inProgress.status).toBe(409);
     await expectDocumented('/tasks', 'post', inProgress);
@@ -946,3 +928,16 @@ describe('the taskEnded webhook in the document', () => {
     expect(headers).toEqual(signed);
   });
 });
+
+/** A claim of `key` whose request has not recorded its task yet (it is between its two writes). */
+function claimInProgress(idempotency: { claims: Map<string, unknown> }, nowMs: number, key: string, args: number[]): void {
+  const claimId = idempotencyClaimId(USER.username, key);
+  idempotency.claims.set(claimId, {
+    id: claimId,
+    owner: USER.username,
+    taskId: 'task_00000000-0000-4000-8000-000000000000',
+    requestDigest: taskInputDigest({ name: 'add', args }),
+    createdAt: new Date(nowMs).toISOString(),
+    expiresAt: Math.floor(nowMs / 1000) + 3600,
+  });
+}
